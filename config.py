@@ -1,0 +1,180 @@
+"""Settings for incident_service, read from the environment (and a `.env` file when present).
+
+Names follow DESIGN.md. Only the embedded development setup (`APP_ENV=development`) gets generated
+secrets and local defaults; anywhere else a missing or mistyped setting stops start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+ENVIRONMENTS = ("development", "testing", "production")
+LOCALES = ("vi", "en")
+# T3: reset links never live longer than a day, whatever the operator sets.
+RESET_LINK_MAX_AGE_CEILING = 24 * 3600
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or invalid; the message names it and says what is expected."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, raw: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigurationError(f"{name} must be {bound}, not {value}")
+    return value
+
+
+def _list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _development_secret_key() -> str:
+    """Generate the development secret once and keep it in instance/, so restarts keep sessions."""
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return Flask config values built from `environ`, raising ConfigurationError on bad input."""
+    env = dict(os.environ if environ is None else environ)
+    app_env = env.get("APP_ENV", "production").strip().lower()
+    if app_env not in ENVIRONMENTS:
+        raise ConfigurationError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {app_env!r}")
+    embedded = app_env in ("development", "testing")
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = env.get(name)
+        return value if value not in (None, "") else default
+
+    secret_key = get("SECRET_KEY")
+    if secret_key is None:
+        if app_env == "development":
+            secret_key = _development_secret_key()
+        elif app_env == "testing":
+            secret_key = secrets.token_urlsafe(32)
+        else:
+            raise ConfigurationError(
+                "SECRET_KEY is required outside development: set it to a long random value "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+    if not embedded and len(secret_key) < 32:
+        raise ConfigurationError("SECRET_KEY must be at least 32 characters long")
+
+    public_base_url = get("PUBLIC_BASE_URL")
+    if public_base_url is None:
+        if not embedded:
+            raise ConfigurationError(
+                "PUBLIC_BASE_URL is required outside development: the https:// address customers "
+                "use, e.g. https://security.example.com (links in emails are built from it)"
+            )
+        public_base_url = f"http://127.0.0.1:{get('PORT', '5000')}"
+    if not public_base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"PUBLIC_BASE_URL must start with http:// or https://, not {public_base_url!r}")
+    public_base_url = public_base_url.rstrip("/")
+
+    display_timezone = get("DISPLAY_TIMEZONE", "Asia/Ho_Chi_Minh")
+    try:
+        ZoneInfo(display_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"DISPLAY_TIMEZONE {display_timezone!r} is not a known time zone") from None
+
+    default_locale = get("DEFAULT_LOCALE", "vi")
+    if default_locale not in LOCALES:
+        raise ConfigurationError(f"DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, not {default_locale!r}")
+
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    database_url = get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'incident_service.sqlite3'}")
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+
+    secure_cookies = _bool("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE", "false" if embedded else "true"))
+
+    settings: dict[str, Any] = {
+        "APP_ENV": app_env,
+        "TESTING": app_env == "testing",
+        "SECRET_KEY": secret_key,
+        "SECRET_KEY_FALLBACKS": _list(get("SECRET_KEY_FALLBACKS", "")),
+        "PUBLIC_BASE_URL": public_base_url,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MAIL_SERVER": get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": _int("MAIL_PORT", get("MAIL_PORT", "8025" if embedded else "25"), minimum=1, maximum=65535),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", get("MAIL_USE_TLS", "false")),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL", get("MAIL_USE_SSL", "false")),
+        "MAIL_USERNAME": get("MAIL_USERNAME"),
+        "MAIL_PASSWORD": get("MAIL_PASSWORD"),
+        "MAIL_DEFAULT_SENDER": get("MAIL_DEFAULT_SENDER", "ECC Security <security@ecc.example>"),
+        "MAIL_TIMEOUT_SECONDS": _int("MAIL_TIMEOUT_SECONDS", get("MAIL_TIMEOUT_SECONDS", "30"), minimum=1),
+        # A CA bundle for the relay's certificate; empty means the system store.
+        "MAIL_CA_FILE": get("MAIL_CA_FILE"),
+        "REPORT_ADDRESSES": _list(get("REPORT_ADDRESSES", "security@ecc.example")),
+        "SUPPORT_CONTACT": get("SUPPORT_CONTACT", "security@ecc.example, (028) 3822 0000"),
+        "COMPANY_NAME": get("COMPANY_NAME", "ECC"),
+        "LATE_REPORT_THRESHOLD_HOURS": _int(
+            "LATE_REPORT_THRESHOLD_HOURS", get("LATE_REPORT_THRESHOLD_HOURS", "24"), minimum=1
+        ),
+        "RESET_LINK_MAX_AGE_SECONDS": _int(
+            "RESET_LINK_MAX_AGE_SECONDS",
+            get("RESET_LINK_MAX_AGE_SECONDS", "3600"),
+            minimum=60,
+            maximum=RESET_LINK_MAX_AGE_CEILING,
+        ),
+        "REPORT_LINK_MAX_AGE_DAYS": _int("REPORT_LINK_MAX_AGE_DAYS", get("REPORT_LINK_MAX_AGE_DAYS", "90"), minimum=1),
+        "DISCOVERY_LINK_MAX_AGE_DAYS": _int(
+            "DISCOVERY_LINK_MAX_AGE_DAYS", get("DISCOVERY_LINK_MAX_AGE_DAYS", "30"), minimum=1
+        ),
+        "LINK_RESEND_WINDOW_SECONDS": _int(
+            "LINK_RESEND_WINDOW_SECONDS", get("LINK_RESEND_WINDOW_SECONDS", "900"), minimum=0
+        ),
+        "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", get("OUTBOX_MAX_ATTEMPTS", "12"), minimum=1),
+        "DISPLAY_TIMEZONE": display_timezone,
+        "DEFAULT_LOCALE": default_locale,
+        "BABEL_DEFAULT_LOCALE": default_locale,
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),
+        "PASSWORD_HASH_PROFILE": get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
+        "PASSWORD_HASH_CONCURRENCY": _int("PASSWORD_HASH_CONCURRENCY", get("PASSWORD_HASH_CONCURRENCY", "4"), minimum=1),
+        "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", get("SESSION_IDLE_MINUTES", "30"), minimum=1),
+        "SESSION_ABSOLUTE_HOURS": _int("SESSION_ABSOLUTE_HOURS", get("SESSION_ABSOLUTE_HOURS", "12"), minimum=1),
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # S2: the __Host- prefix needs Secure, so it follows the Secure setting.
+        "SESSION_COOKIE_NAME": "__Host-session" if secure_cookies else "session",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which has its own timeouts
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+    }
+    if settings["PASSWORD_HASH_PROFILE"] not in ("rfc9106-low-memory", "owasp-minimum"):
+        raise ConfigurationError(
+            "PASSWORD_HASH_PROFILE must be rfc9106-low-memory or owasp-minimum, "
+            f"not {settings['PASSWORD_HASH_PROFILE']!r}"
+        )
+    if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
+        raise ConfigurationError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true: pick STARTTLS or implicit TLS")
+    return settings

@@ -1,0 +1,93 @@
+"""incident_service: records password-compromise reports, reactivates the password, proves when."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+import config as settings_module
+
+from . import errors, headers, i18n
+from .customers import passwords
+from .customers import session as customer_session
+from .database import configure_sqlite
+from .extensions import babel, csrf, db, mail, migrate
+from .incidents import labels
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Flask:
+    """Build the app: settings from the environment, then FLASK_* variables, then `overrides`."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(settings_module.INSTANCE_DIR),
+    )
+    app.config.update(settings_module.load_settings(environ))
+    app.config.from_prefixed_env()
+    if overrides:
+        app.config.update(overrides)
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    with app.app_context():
+        configure_sqlite(db.engine)
+
+    passwords.init_app(app)
+    customer_session.init_app(app)
+    i18n.init_app(app)
+    labels.init_app(app)
+    headers.init_app(app)
+    errors.init_app(app)
+    _register_models()
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _register_models() -> None:
+    # Imported for their side effect: every table is known to SQLAlchemy and Alembic.
+    from .assessment import models as _assessment  # noqa: F401
+    from .audit import models as _audit  # noqa: F401
+    from .customers import models as _customers  # noqa: F401
+    from .incidents import models as _incidents  # noqa: F401
+    from .notifications import models as _notifications  # noqa: F401
+    from .reactivation import models as _reactivation  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .assessment.views import bp as assessment_bp
+    from .customers.views import bp as customers_bp
+    from .health import bp as health_bp
+    from .site import bp as site_bp
+    from .incidents.views import bp as incidents_bp
+    from .reactivation.views import bp as reactivation_bp
+
+    for blueprint in (site_bp, incidents_bp, reactivation_bp, assessment_bp, customers_bp, health_bp):
+        app.register_blueprint(blueprint)
+    if app.config["APP_ENV"] == "development":
+        from .dev.views import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from .audit.cli import audit_cli
+    from .customers.cli import customers_cli
+    from .dev.cli import dev_cli
+    from .notifications.cli import outbox_cli
+
+    for group in (customers_cli, outbox_cli, audit_cli, dev_cli):
+        app.cli.add_command(group)

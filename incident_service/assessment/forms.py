@@ -1,0 +1,17 @@
+"""The discovery-time form behind the signed link in the acknowledgement email."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms.validators import DataRequired
+
+from ..incidents.forms import DiscoveryTimeField
+
+
+class DiscoveryForm(FlaskForm):
+    discovered_at = DiscoveryTimeField(
+        _l("When did you first notice or suspect that your password was exposed?"),
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        validators=[DataRequired(message=_l("Enter the date and time you noticed it."))],
+    )

@@ -1,0 +1,55 @@
+"""`/discovery/<token>`: the customer states when they noticed the loss, after reporting it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
+
+from ..database import utcnow
+from ..extensions import db
+from ..i18n import format_local
+from ..incidents.forms import viewer_zone
+from ..incidents.models import Incident
+from ..tokens import DISCOVERY, TokenError, read_token
+from .forms import DiscoveryForm
+from .models import SOURCE_DISCOVERY_LINK
+from .service import DiscoveryAfterReport, record_discovery_statement
+
+bp = Blueprint("assessment", __name__)
+
+
+def _incident_for(token: str) -> Incident | None:
+    try:
+        payload = read_token(DISCOVERY, token)
+    except TokenError:
+        return None
+    incident_id, customer_id = payload.get("i"), payload.get("c")
+    if not isinstance(incident_id, int) or not isinstance(customer_id, int):
+        return None
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or incident.customer_id != customer_id:
+        return None
+    return incident
+
+
+@bp.route("/discovery/<token>", methods=["GET", "POST"])
+def discovery(token: str):  # type: ignore[no-untyped-def]
+    incident = _incident_for(token)
+    if incident is None:
+        return render_template("link_invalid.html", retry_endpoint=None), 400
+    form = DiscoveryForm()
+    if form.validate_on_submit():
+        assert form.discovered_at.utc is not None
+        try:
+            record_discovery_statement(discovered_at=form.discovered_at.utc, source=SOURCE_DISCOVERY_LINK,
+                                       actor="customer", now=utcnow(), incident=incident)
+        except DiscoveryAfterReport as exc:
+            form.discovered_at.errors.append(_(
+                "This is after we received your report (%(received)s). Enter when you first noticed "
+                "the problem, before you reported it.", received=format_local(exc.received_at, viewer_zone())))
+        else:
+            db.session.commit()
+            return render_template("discovery/recorded.html", incident=incident,
+                                   discovered_at=form.discovered_at.utc, zone=viewer_zone())
+    status = 400 if request.method == "POST" else 200
+    return render_template("discovery/form.html", form=form, incident=incident, zone=viewer_zone()), status

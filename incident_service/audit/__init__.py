@@ -1,0 +1,1 @@
+"""Audit: the append-only, hash-chained record of everything that happened."""

@@ -1,0 +1,1 @@
+"""Customers: account holders whose passwords this service reactivates."""

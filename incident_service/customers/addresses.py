@@ -1,0 +1,26 @@
+"""Email address parsing and normalisation: one definition of "the same address" for every channel."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+
+class InvalidAddress(ValueError):
+    """The text is not a single valid email address."""
+
+
+def normalize_address(raw: str) -> str:
+    """Return the canonical form used for matching: NFC, lower-case, validated, no display name.
+
+    Raises InvalidAddress for anything that is not exactly one plain address.
+    """
+    text = unicodedata.normalize("NFC", (raw or "").strip())
+    if not text or len(text) > 320:
+        raise InvalidAddress(raw)
+    try:
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(str(exc)) from None
+    return result.normalized.lower()

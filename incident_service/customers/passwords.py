@@ -1,0 +1,48 @@
+"""argon2id hashing with a bound on concurrent hashes, so a flood of sign-ins cannot exhaust memory (P1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import Flask, current_app
+
+# OWASP's floor for argon2id (m=19 MiB, t=2, p=1); RFC 9106's low-memory profile is above it.
+OWASP_MINIMUM = dataclasses.replace(profiles.RFC_9106_LOW_MEMORY, time_cost=2, memory_cost=19 * 1024, parallelism=1)
+PROFILES = {"rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY, "owasp-minimum": OWASP_MINIMUM}
+
+
+class PasswordHashing:
+    """One hasher per app: its parameters, a semaphore for concurrency, and a dummy hash for unknown users."""
+
+    def __init__(self, profile: str, concurrency: int) -> None:
+        self.hasher = PasswordHasher.from_parameters(PROFILES[profile])
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._dummy_hash = self.hasher.hash("dummy password that matches nothing")
+
+    def hash(self, password: str) -> str:
+        with self._slots:
+            return self.hasher.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        """True when `password` matches; with no stored hash, do the same work and return False (R3)."""
+        with self._slots:
+            try:
+                return self.hasher.verify(stored_hash or self._dummy_hash, password) and stored_hash is not None
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return False
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(stored_hash)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["password_hashing"] = PasswordHashing(
+        app.config["PASSWORD_HASH_PROFILE"], app.config["PASSWORD_HASH_CONCURRENCY"]
+    )
+
+
+def hashing() -> PasswordHashing:
+    return current_app.extensions["password_hashing"]

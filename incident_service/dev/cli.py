@@ -1,0 +1,86 @@
+"""`flask dev serve`: the whole embedded service in one process, for `make run`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from ..customers.service import add_customer, find_customer
+from ..database import utcnow
+from ..extensions import db
+from ..notifications.delivery import deliver_due
+from ..notifications.service import report_link
+from .mailsink import start_sink
+
+dev_cli = click.Group("dev", help="The embedded development setup.")
+
+DEMO_EMAIL = "khachhang@ecc.example"
+DEMO_NAME = "Nguyễn Văn An"
+DEMO_PASSWORD = "ngay-mai-troi-lai-sang-2026"
+
+
+def seed_demo_customer() -> None:
+    if find_customer(DEMO_EMAIL) is None:
+        add_customer(DEMO_EMAIL, name=DEMO_NAME, locale="vi", password=DEMO_PASSWORD, actor="dev-seed", now=utcnow())
+        db.session.commit()
+
+
+def _worker(app, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                run = deliver_due()
+            except Exception:  # keep the dev worker alive; the error is in the log
+                app.logger.exception("outbox worker error")
+                db.session.rollback()
+                run = None
+            db.session.remove()
+            if run is None or not run.handled:
+                stop.wait(1.0)
+
+
+@dev_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    """Migrate, seed a demo customer, start a mail sink and the outbox worker, and serve the app."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config["APP_ENV"] != "development":
+        raise click.ClickException("flask dev serve is for APP_ENV=development only")
+    upgrade()
+    seed_demo_customer()
+    maildir = Path(app.instance_path) / "mail"
+    sink = start_sink(maildir, app.config["MAIL_SERVER"], app.config["MAIL_PORT"])
+    stop = threading.Event()
+    worker = threading.Thread(target=_worker, args=(app, stop), daemon=True, name="outbox-worker")
+    worker.start()
+    base = app.config["PUBLIC_BASE_URL"]
+    customer = find_customer(DEMO_EMAIL)
+    link = report_link(customer) if customer else ""
+    db.session.remove()
+    click.echo(f"""
+  incident_service is running (development setup)
+
+  Web app            {base}/
+  Report page        {base}/report
+  Mail received      {base}/_dev/mail   (files: {maildir})
+
+  Demo customer      {DEMO_EMAIL}
+  Password           {DEMO_PASSWORD}   (until you reset it)
+  Report link        {link}
+
+  Press Ctrl+C to stop.
+""")
+    try:
+        app.run(host=host, port=port, use_reloader=False, threaded=True)
+    finally:
+        stop.set()
+        sink.stop()
+        time.sleep(0.1)

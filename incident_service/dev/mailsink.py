@@ -1,0 +1,52 @@
+"""A local SMTP server (aiosmtpd) that keeps every email it receives in a Maildir, for development."""
+
+from __future__ import annotations
+
+import mailbox
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+
+
+def start_sink(maildir: Path, host: str, port: int) -> Controller:
+    maildir.mkdir(parents=True, exist_ok=True)
+    controller = Controller(Mailbox(str(maildir)), hostname=host, port=port)
+    controller.start()
+    return controller
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    key: str
+    message: EmailMessage
+
+    @property
+    def text(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        return part.get_content() if part is not None else ""
+
+
+def read_maildir(maildir: Path) -> list[StoredMail]:
+    """Every stored message, newest first."""
+    if not maildir.exists():
+        return []
+    box = mailbox.Maildir(str(maildir), factory=None, create=False)
+    items = []
+    for key in box.keys():
+        with box.get_file(key) as handle:
+            raw = handle.read()
+        items.append(StoredMail(key, message_from_bytes(raw, policy=policy.default)))  # type: ignore[arg-type]
+    items.sort(key=lambda item: _date(item.message), reverse=True)
+    return items
+
+
+def _date(message: EmailMessage) -> float:
+    header = message.get("Date")
+    try:
+        return header.datetime.timestamp()  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        return 0.0

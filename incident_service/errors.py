@@ -1,0 +1,64 @@
+"""Generic error pages and JSON errors: no traceback, and never a success we have not stored (L2, L4)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+RETRY_AFTER_SECONDS = 30
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/healthz"))
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood. Please check what you entered and try again."),
+        403: _("You do not have permission to see this page."),
+        404: _("This page does not exist."),
+        405: _("This action is not allowed here."),
+        413: _("What you sent is too large."),
+        429: _("Too many attempts. Please wait a little and try again."),
+        500: _("Something went wrong on our side. Nothing you sent has been reported as received."),
+        503: _("The service is temporarily unavailable and could not record your request. "
+               "Please try again in a minute."),
+    }
+
+
+def render_error(status: int) -> tuple[Response | str, int]:
+    message = _messages().get(status, _messages()[500] if status >= 500 else _messages()[400])
+    if _wants_json():
+        return jsonify(error=status, message=message), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):  # type: ignore[no-untyped-def]
+        status = error.code or 500
+        if isinstance(error, CSRFError):
+            status = 400
+        return render_error(status)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def _database(error: Exception):  # type: ignore[no-untyped-def]
+        # The database could not store the request: refuse with a temporary error, never a success.
+        db.session.rollback()
+        app.logger.error("database unavailable: %s", type(error).__name__)
+        body, status = render_error(503)
+        response = app.make_response((body, 503))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return render_error(500)

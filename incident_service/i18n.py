@@ -1,0 +1,75 @@
+"""Language and time display: Vietnamese first, times shown as `HH:MM:SS - DD/MM/YYYY (GMT+7)`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g, request, session
+from flask_babel import get_locale
+
+from config import LOCALES
+
+SESSION_LOCALE_KEY = "locale"
+
+
+def select_locale() -> str:
+    """The viewer's explicit choice, then the signed-in customer's locale, then Accept-Language."""
+    chosen = session.get(SESSION_LOCALE_KEY)
+    if chosen in LOCALES:
+        return chosen
+    customer = g.get("customer")
+    if customer is not None and customer.locale in LOCALES:
+        return customer.locale
+    best = request.accept_languages.best_match(LOCALES)
+    return best or current_app.config["DEFAULT_LOCALE"]
+
+
+def gmt_label(offset: timedelta | None) -> str:
+    """`GMT+7`, `GMT+5:30`, `GMT-3`, `GMT` for an offset from UTC."""
+    if not offset:
+        return "GMT"
+    sign = "+" if offset >= timedelta(0) else "-"
+    minutes = abs(int(offset.total_seconds())) // 60
+    hours, rest = divmod(minutes, 60)
+    return f"GMT{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def format_local(moment: datetime | None, zone: str | None = None, *, with_zone: bool = True) -> str:
+    """Format an aware UTC time in `zone` (default DISPLAY_TIMEZONE) in the company's format."""
+    if moment is None:
+        return ""
+    tz = ZoneInfo(zone or current_app.config["DISPLAY_TIMEZONE"])
+    local = moment.astimezone(tz)
+    text = local.strftime("%H:%M:%S - %d/%m/%Y")
+    return f"{text} ({gmt_label(local.utcoffset())})" if with_zone else text
+
+
+def format_utc(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(timezone.utc).strftime("%H:%M:%S - %d/%m/%Y (UTC)")
+
+
+def parse_local_input(value: str, zone: str | None = None) -> datetime:
+    """Read an HTML datetime-local value (`YYYY-MM-DDTHH:MM[:SS]`) given in `zone`; return aware UTC."""
+    naive = datetime.fromisoformat(value.strip())
+    if naive.tzinfo is not None:
+        raise ValueError("expected a local time without an offset")
+    tz = ZoneInfo(zone or current_app.config["DISPLAY_TIMEZONE"])
+    return naive.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def zone_label(zone: str | None = None) -> str:
+    """`GMT+7` for the viewer's zone (a signed-in customer's own, else DISPLAY_TIMEZONE), as of now."""
+    customer = g.get("customer")
+    name = zone or (customer.time_zone if customer is not None and customer.time_zone else None)
+    tz = ZoneInfo(name or current_app.config["DISPLAY_TIMEZONE"])
+    return gmt_label(datetime.now(tz).utcoffset())
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters["utctime"] = format_utc
+    app.jinja_env.globals["zone_label"] = zone_label
+    app.jinja_env.globals["get_locale"] = get_locale

@@ -1,0 +1,77 @@
+"""The public report form (`/report`) and its address-fixed variant behind a report link (`/r/<token>`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import current_app, g
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, EmailField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..customers.addresses import InvalidAddress, normalize_address
+from ..database import utcnow
+from ..i18n import parse_local_input
+from .models import KINDS
+
+EARLIEST_DISCOVERY = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    labels = {
+        "lost": _l("I lost it or forgot where I wrote it"),
+        "stolen": _l("It was stolen"),
+        "leaked": _l("It was leaked or shared by mistake"),
+        "phished": _l("I typed it into a fake page or message"),
+        "suspicious_activity": _l("I see activity on my account that was not me"),
+        "other": _l("Something else"),
+    }
+    return [(kind, labels[kind]) for kind in KINDS]
+
+
+def viewer_zone() -> str:
+    customer = g.get("customer")
+    if customer is not None and customer.time_zone:
+        return customer.time_zone
+    return current_app.config["DISPLAY_TIMEZONE"]
+
+
+class DiscoveryTimeField(DateTimeLocalField):
+    """An HTML datetime-local input read in the viewer's time zone; `.utc` holds the aware UTC time."""
+
+    utc: datetime | None = None
+
+    def post_validate(self, form, validation_stopped):  # type: ignore[no-untyped-def]
+        self.utc = None
+        if self.data is None or self.errors:
+            return
+        moment = parse_local_input(self.data.isoformat(), viewer_zone())
+        if moment > utcnow():
+            raise ValidationError(_l("This time is in the future. Enter when you noticed the problem."))
+        if moment < EARLIEST_DISCOVERY:
+            raise ValidationError(_l("This time is too far in the past. Please check the year."))
+        self.utc = moment
+
+
+def validate_address(form, field) -> None:  # type: ignore[no-untyped-def]
+    try:
+        normalize_address(field.data or "")
+    except InvalidAddress:
+        raise ValidationError(_l("Enter a valid email address, for example ten@example.com.")) from None
+
+
+class ReportLinkForm(FlaskForm):
+    kind = SelectField(_l("What happened?"), choices=kind_choices, validators=[DataRequired()])
+    discovered_at = DiscoveryTimeField(
+        _l("When did you notice or suspect it? (optional)"),
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+        validators=[Optional()],
+    )
+    details = TextAreaField(_l("Anything else we should know? (optional)"),
+                            validators=[Optional(), Length(max=5000)])
+
+
+class ReportForm(ReportLinkForm):
+    email = EmailField(_l("The email address of your account"),
+                       validators=[DataRequired(), Length(max=320), validate_address])

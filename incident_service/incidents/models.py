@@ -1,0 +1,87 @@
+"""Reports (evidence, never edited) and incidents (one open case per customer)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..customers.models import Customer
+from ..database import UTCDateTime, utcnow
+from ..extensions import db
+
+CHANNELS = ("web", "email", "phone", "fax", "post", "in_person", "api", "breach_list")
+KINDS = ("lost", "stolen", "leaked", "phished", "suspicious_activity", "other")
+
+STATUS_REACTIVATED = "reactivated"  # open: old password dead, link sent
+STATUS_RESOLVED = "resolved"  # the customer set a new password
+STATUS_CLOSED = "closed"  # staff closed it: duplicate, spam, withdrawn
+STATUSES = (STATUS_REACTIVATED, STATUS_RESOLVED, STATUS_CLOSED)
+
+LATENESS_ON_TIME = "on_time"
+LATENESS_LATE = "late"
+LATENESS_UNKNOWN = "unknown"
+
+
+class Incident(db.Model):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        # R2: at most one open incident per customer, enforced by the database, not by a check.
+        Index(
+            "uq_incidents_open_customer",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("status = 'reactivated'"),
+            postgresql_where=text("status = 'reactivated'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_REACTIVATED)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    close_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    last_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The late threshold in force when the first report was received; never re-judged afterwards.
+    late_threshold_hours: Mapped[int] = mapped_column(Integer)
+    # Derived from discovery statements by assessment.service; kept here so reports can query them.
+    effective_discovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    reporting_delay_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    lateness: Mapped[str] = mapped_column(String(10), default=LATENESS_UNKNOWN, index=True)
+
+    customer: Mapped[Customer] = relationship()
+    reports: Mapped[list[Report]] = relationship(back_populates="incident", order_by="Report.id")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == STATUS_REACTIVATED
+
+
+class Report(db.Model):
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    # The company's clock, set by the server when the report reached it (R4). Never from the client.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The address as the reporter gave it, and its normalised form used for matching.
+    claimed_address: Mapped[str] = mapped_column(String(320))
+    address_normalized: Mapped[str | None] = mapped_column(String(320), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    details: Mapped[str] = mapped_column(Text, default="")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # Request facts, kept as evidence of where the report came from.
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    # Who entered it: "customer" for self-service channels, a staff identifier otherwise.
+    entered_by: Mapped[str] = mapped_column(String(320), default="customer")
+
+    incident: Mapped[Incident | None] = relationship(back_populates="reports")
+    customer: Mapped[Customer | None] = relationship()

@@ -1,0 +1,168 @@
+"""Receiving a report from any channel: store it, then open or join the customer's incident.
+
+The web form, email intake, staff entry and the API all call `receive_report`, so every channel
+gets the same reactivation: lock, stamp rotation, reset grant and acknowledgement, in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..assessment.models import SOURCE_REPORT_FORM
+from ..assessment.service import DiscoveryAfterReport, record_discovery_statement
+from ..audit.service import append_event
+from ..customers.addresses import InvalidAddress, normalize_address
+from ..customers.models import Customer
+from ..customers.service import find_customer, rotate_security_stamp
+from ..extensions import db
+from ..notifications.service import public_url, queue_email, render_email
+from ..reactivation.models import ResetGrant
+from ..reactivation.service import issue_reset_grant, lock_credential
+from ..tokens import DISCOVERY, make_token
+from .models import CHANNELS, KINDS, STATUS_REACTIVATED, Incident, Report
+
+
+@dataclass(frozen=True)
+class ReportSubmission:
+    """What a reporter gave us. `discovered_at` is their statement (aware UTC), never a receipt time."""
+
+    channel: str
+    address: str
+    kind: str
+    details: str = ""
+    discovered_at: datetime | None = None
+    client_ip: str | None = None
+    user_agent: str | None = None
+    entered_by: str = "customer"
+
+
+def _year(moment: datetime) -> int:
+    return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).year
+
+
+def _open_incident(customer: Customer, *, for_update: bool) -> Incident | None:
+    query = select(Incident).where(Incident.customer_id == customer.id, Incident.status == STATUS_REACTIVATED)
+    if for_update:
+        query = query.with_for_update()
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def _send_acknowledgement(customer: Customer, incident: Incident, report: Report, *, source: str,
+                          actor: str, now: datetime) -> None:
+    """Issue a fresh reset grant and queue the acknowledgement carrying it."""
+    grant, reset_url = issue_reset_grant(customer, incident_id=incident.id, source=source, actor=actor, now=now)
+    discovery_url = public_url("/discovery/" + make_token(DISCOVERY, {"c": customer.id, "i": incident.id}))
+    queue_email(
+        "acknowledgement",
+        customer=customer,
+        context={"incident": incident, "report": report, "grant": grant,
+                 "support_contact": current_app.config["SUPPORT_CONTACT"]},
+        links={"reset_url": reset_url, "discovery_url": discovery_url},
+        source=source, actor=actor, now=now, incident_id=incident.id,
+    )
+    incident.last_link_sent_at = now
+
+
+def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str, now: datetime) -> Incident:
+    incident = _open_incident(customer, for_update=True)
+    if incident is None:
+        try:
+            # R2: the unique index on open incidents decides a race; the loser joins the winner's.
+            with db.session.begin_nested():
+                incident = Incident(
+                    customer_id=customer.id, status=STATUS_REACTIVATED, opened_at=now,
+                    first_received_at=report.received_at,
+                    late_threshold_hours=current_app.config["LATE_REPORT_THRESHOLD_HOURS"],
+                )
+                db.session.add(incident)
+                db.session.flush()
+        except IntegrityError:
+            incident = _open_incident(customer, for_update=True)
+            if incident is None:
+                raise
+        else:
+            incident.reference = f"INC-{_year(report.received_at)}-{incident.id:06d}"
+            report.incident_id = incident.id
+            append_event(f"{source}:incident:opened", actor=actor, now=now, customer_id=customer.id,
+                         incident_id=incident.id, report_id=report.id, data={"reference": incident.reference})
+            lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
+            rotate_security_stamp(customer, source=source, actor=actor, now=now, incident_id=incident.id)
+            _send_acknowledgement(customer, incident, report, source=source, actor=actor, now=now)
+            return incident
+
+    report.incident_id = incident.id
+    append_event(f"{source}:report:attached", actor=actor, now=now, customer_id=customer.id,
+                 incident_id=incident.id, report_id=report.id)
+    lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
+    window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
+    if incident.last_link_sent_at is None or now - incident.last_link_sent_at >= window:
+        _send_acknowledgement(customer, incident, report, source=source, actor=actor, now=now)
+    return incident
+
+
+def _equivalent_work(now: datetime) -> None:
+    """Render an acknowledgement nobody receives, so unknown addresses cost what known ones do (R3)."""
+    locale = current_app.config["DEFAULT_LOCALE"]
+    customer = Customer(id=0, email="nobody@example.invalid", name="", locale=locale)
+    incident = Incident(id=0, reference="INC-0000-000000", first_received_at=now)
+    report = Report(id=0, reference="RPT-0000-000000", received_at=now)
+    grant = ResetGrant(id=0, issued_at=now, expires_at=now)
+    make_token(DISCOVERY, {"c": 0, "i": 0})
+    render_email("acknowledgement", {
+        "customer": customer, "incident": incident, "report": report, "grant": grant,
+        "zone": current_app.config["DISPLAY_TIMEZONE"], "support_contact": "",
+        "reset_url": "", "discovery_url": "", "report_url": "",
+    }, locale)
+
+
+def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = "customer") -> Report:
+    """Store the report stamped `now` (the server clock); for a known address open or join the incident.
+
+    Flushes, never commits: the edge commits once, before it tells the reporter anything (DESIGN's first
+    invariant). Audits `<channel>:report:received` and everything reactivation does.
+    """
+    if submission.channel not in CHANNELS:
+        raise ValueError(f"unknown channel {submission.channel!r}")
+    if submission.kind not in KINDS:
+        raise ValueError(f"unknown kind {submission.kind!r}")
+    try:
+        address: str | None = normalize_address(submission.address)
+    except InvalidAddress:
+        address = None  # kept as claimed; it matches nobody
+    source = submission.channel
+    report = Report(
+        channel=submission.channel, received_at=now, claimed_address=submission.address[:320],
+        address_normalized=address, kind=submission.kind, details=submission.details,
+        client_ip=submission.client_ip, user_agent=(submission.user_agent or "")[:512] or None,
+        entered_by=submission.entered_by,
+    )
+    customer = find_customer(address) if address else None
+    report.customer_id = customer.id if customer is not None else None
+    db.session.add(report)
+    db.session.flush()
+    report.reference = f"RPT-{_year(now)}-{report.id:06d}"
+    append_event(f"{source}:report:received", actor=actor, now=now, customer_id=report.customer_id,
+                 report_id=report.id, data={"reference": report.reference, "kind": report.kind,
+                                            "address": address or submission.address[:320]})
+
+    incident = None
+    if customer is None:
+        _equivalent_work(now)
+    else:
+        incident = _open_or_join(customer, report, source=source, actor=actor, now=now)
+
+    if submission.discovered_at is not None:
+        try:
+            record_discovery_statement(discovered_at=submission.discovered_at, source=SOURCE_REPORT_FORM,
+                                       actor=actor, now=now, incident=incident, report=report)
+        except DiscoveryAfterReport:
+            # Later than this incident's first report: keep it as the report's own statement only.
+            record_discovery_statement(discovered_at=submission.discovered_at, source=SOURCE_REPORT_FORM,
+                                       actor=actor, now=now, report=report)
+    return report

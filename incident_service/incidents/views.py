@@ -1,0 +1,67 @@
+"""`/report` and `/r/<token>`: the public report form and the report link from our emails."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from ..customers.models import Customer
+from ..database import utcnow
+from ..extensions import db
+from ..tokens import REPORT, TokenError, read_token
+from .forms import ReportForm, ReportLinkForm
+from .service import ReportSubmission, receive_report
+
+bp = Blueprint("incidents", __name__)
+
+
+def client_ip() -> str | None:
+    # Proxy headers are trusted only through ProxyFix, configured from the trusted proxy count.
+    return request.remote_addr
+
+
+def mask_address(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}{'•' * max(len(local) - 1, 1)}@{domain}"
+
+
+def _submit(form: ReportLinkForm, address: str) -> str:
+    """Store the report, commit, and only then show the receipt (DESIGN: durable before answered)."""
+    report = receive_report(
+        ReportSubmission(
+            channel="web",
+            address=address,
+            kind=form.kind.data,
+            details=(form.details.data or "").strip(),
+            discovered_at=form.discovered_at.utc,
+            client_ip=client_ip(),
+            user_agent=request.user_agent.string,
+        ),
+        now=utcnow(),
+    )
+    db.session.commit()
+    return render_template("report/received.html", reference=report.reference, received_at=report.received_at)
+
+
+@bp.route("/report", methods=["GET", "POST"])
+def report():  # type: ignore[no-untyped-def]
+    form = ReportForm()
+    if form.validate_on_submit():
+        return _submit(form, form.email.data)
+    status = 400 if request.method == "POST" else 200
+    return render_template("report/form.html", form=form, fixed_address=None), status
+
+
+@bp.route("/r/<token>", methods=["GET", "POST"])
+def report_link(token: str):  # type: ignore[no-untyped-def]
+    try:
+        payload = read_token(REPORT, token)
+        customer = db.session.get(Customer, payload.get("c")) if isinstance(payload.get("c"), int) else None
+    except TokenError:
+        customer = None
+    if customer is None:
+        return render_template("link_invalid.html", retry_endpoint="incidents.report"), 400
+    form = ReportLinkForm()
+    if form.validate_on_submit():
+        return _submit(form, customer.email)
+    status = 400 if request.method == "POST" else 200
+    return render_template("report/form.html", form=form, fixed_address=mask_address(customer.email)), status

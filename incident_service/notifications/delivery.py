@@ -1,0 +1,174 @@
+"""The outbox worker: claim due messages, send them over SMTP, record the outcome (SECURITY.md E1, E2).
+
+Delivery is at least once: a message is marked sent only after the relay accepted it, and a worker
+that dies mid-send leaves a lease that expires, so another run sends the same bytes (same
+Message-ID, same link) again.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from flask import current_app
+from flask_mail import Connection
+from sqlalchemy import or_, select
+
+from ..audit.service import append_event
+from ..database import utcnow
+from ..extensions import db
+from .models import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
+
+LEASE = timedelta(minutes=5)
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_CEILING = timedelta(hours=1)
+
+
+class VerifiedConnection(Connection):
+    """Flask-Mail's connection with what it lacks by default: timeouts and certificate checks (E2)."""
+
+    def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
+        config = current_app.config
+        timeout = config["MAIL_TIMEOUT_SECONDS"]
+        context = ssl.create_default_context(cafile=config.get("MAIL_CA_FILE") or None)
+        host: smtplib.SMTP | smtplib.SMTP_SSL
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout, context=context)
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls(context=context)
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+def _reply_text(code: int, text: bytes | str) -> str:
+    body = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {body}".strip()
+
+
+def send_raw(host: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> str:
+    """One SMTP transaction; returns the relay's reply to DATA, or raises Temporary/PermanentFailure."""
+    host.ehlo_or_helo_if_needed()
+    for step, call, ok in (("MAIL FROM", lambda: host.mail(sender), (250,)),
+                           ("RCPT TO", lambda: host.rcpt(recipient), (250, 251))):
+        code, text = call()
+        if code not in ok:
+            host.rset()
+            failure = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+            raise failure(f"{step}: {_reply_text(code, text)}")
+    code, text = host.data(raw)
+    if code != 250:
+        failure = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+        raise failure(f"DATA: {_reply_text(code, text)}")
+    return _reply_text(code, text)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, … capped at an hour."""
+    return min(timedelta(seconds=BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0)), BACKOFF_CEILING)
+
+
+@dataclass
+class DeliveryRun:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def claim_due(now: datetime, limit: int) -> list[int]:
+    """Lease up to `limit` due messages to this worker and commit the lease."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OUTBOX_QUEUED, OutboxMessage.next_attempt_at <= now,
+               or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    messages = db.session.execute(query).scalars().all()
+    for message in messages:
+        message.leased_until = now + LEASE
+    ids = [message.id for message in messages]
+    db.session.commit()
+    return ids
+
+
+def _record(message_id: int, outcome: Exception | str, clock: Callable[[], datetime], run: DeliveryRun) -> None:
+    now = clock()
+    message = db.session.get(OutboxMessage, message_id)
+    assert message is not None
+    message.attempts += 1
+    message.leased_until = None
+    if isinstance(outcome, str):
+        message.status = OUTBOX_SENT
+        message.sent_at = now
+        message.smtp_reply = outcome[:1000]
+        message.raw = None  # the record keeps raw_redacted; no live link stays in the database
+        action, run.sent = "worker:email:sent", run.sent + 1
+        data = {"outbox_id": message.id, "message_id": message.message_id, "smtp_reply": message.smtp_reply}
+    else:
+        message.last_error = f"{type(outcome).__name__}: {outcome}"[:1000]
+        permanent = isinstance(outcome, PermanentFailure)
+        if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+            message.status = OUTBOX_FAILED
+            action, run.failed = "worker:email:failed", run.failed + 1
+        else:
+            message.next_attempt_at = now + backoff(message.attempts)
+            action, run.retried = "worker:email:deferred", run.retried + 1
+        data = {"outbox_id": message.id, "attempts": message.attempts, "error": message.last_error}
+    append_event(action, actor="outbox-worker", now=now, customer_id=message.customer_id,
+                 incident_id=message.incident_id, data=data)
+    db.session.commit()
+
+
+def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100) -> DeliveryRun:
+    """Send every due message once over one SMTP connection; commit each outcome as it happens."""
+    run = DeliveryRun()
+    ids = claim_due(clock(), limit)
+    if not ids:
+        return run
+    try:
+        connection = VerifiedConnection(current_app.extensions["mail"])
+        connection.host = connection.configure_host()
+    except (OSError, smtplib.SMTPException, ssl.SSLError) as exc:
+        current_app.logger.warning("mail relay unavailable: %s", exc)
+        for message_id in ids:
+            _record(message_id, TemporaryFailure(f"relay unavailable: {exc}"), clock, run)
+        return run
+    host = connection.host
+    try:
+        for message_id in ids:
+            message = db.session.get(OutboxMessage, message_id)
+            if message is None or message.raw is None:
+                continue
+            try:
+                outcome: Exception | str = send_raw(host, message.sender, message.to_address, message.raw)
+            except (TemporaryFailure, PermanentFailure) as exc:
+                outcome = exc
+            except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+                outcome = TemporaryFailure(str(exc) or type(exc).__name__)
+            _record(message_id, outcome, clock, run)
+    finally:
+        try:
+            host.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+    return run

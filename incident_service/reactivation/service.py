@@ -1,0 +1,158 @@
+"""Locking the old password, issuing reset grants and links, and setting the new password.
+
+Each function changes state, appends audit events and flushes; the edge that called it commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..audit.service import append_event
+from ..customers.models import CREDENTIAL_ACTIVE, CREDENTIAL_LOCKED, Customer
+from ..customers.passwords import hashing
+from ..customers.service import find_customer, rotate_security_stamp
+from ..extensions import db
+from ..incidents.models import STATUS_REACTIVATED, STATUS_RESOLVED, Incident
+from ..notifications.service import public_url, queue_email
+from ..tokens import RESET, TokenInvalid, make_token, read_token
+from .models import ResetGrant
+from .password_policy import check_new_password, common_passwords
+
+
+def _hash_grant_id(grant_id: str) -> str:
+    return hashlib.sha256(grant_id.encode("ascii")).hexdigest()
+
+
+def lock_credential(customer: Customer, *, source: str, actor: str, now: datetime,
+                    incident_id: int | None = None) -> None:
+    """Make the old password stop verifying everywhere. Audits `<source>:credential:locked`."""
+    if customer.credential_state == CREDENTIAL_LOCKED:
+        return
+    customer.credential_state = CREDENTIAL_LOCKED
+    append_event(f"{source}:credential:locked", actor=actor, now=now, customer_id=customer.id,
+                 incident_id=incident_id)
+
+
+def issue_reset_grant(customer: Customer, *, incident_id: int | None, source: str, actor: str,
+                      now: datetime) -> tuple[ResetGrant, str]:
+    """Revoke the customer's live grant, create a new one and return it with its link.
+
+    The unique index on live grants makes this safe under concurrency. Audits `reset_grant:issued`.
+    """
+    db.session.execute(
+        update(ResetGrant)
+        .where(ResetGrant.customer_id == customer.id, ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    grant_id = secrets.token_urlsafe(16)  # 128 random bits (T2)
+    grant = ResetGrant(
+        customer_id=customer.id,
+        incident_id=incident_id,
+        grant_id_hash=_hash_grant_id(grant_id),
+        issued_at=now,
+        expires_at=now + timedelta(seconds=current_app.config["RESET_LINK_MAX_AGE_SECONDS"]),
+    )
+    db.session.add(grant)
+    db.session.flush()
+    token = make_token(RESET, {"c": customer.id, "g": grant_id, "s": customer.security_stamp})
+    append_event(f"{source}:reset_grant:issued", actor=actor, now=now, customer_id=customer.id,
+                 incident_id=incident_id, data={"grant": grant.id, "expires_at": grant.expires_at.isoformat()})
+    return grant, public_url("/reset/" + token)
+
+
+def load_reset_grant(token: str, now: datetime, *, for_update: bool = False) -> tuple[Customer, ResetGrant]:
+    """The customer and live grant behind a reset token, or TokenError for any reason at all."""
+    payload = read_token(RESET, token)
+    customer_id, grant_id, stamp = payload.get("c"), payload.get("g"), payload.get("s")
+    if not isinstance(customer_id, int) or not isinstance(grant_id, str) or not isinstance(stamp, str):
+        raise TokenInvalid("malformed payload")
+    query = select(ResetGrant).where(ResetGrant.grant_id_hash == _hash_grant_id(grant_id))
+    if for_update:
+        query = query.with_for_update()
+    grant = db.session.execute(query).scalar_one_or_none()
+    if grant is None or grant.customer_id != customer_id or not grant.is_live(now):
+        raise TokenInvalid("no live grant")
+    customer = grant.customer
+    if not secrets.compare_digest(customer.security_stamp, stamp):
+        raise TokenInvalid("stale security stamp")
+    return customer, grant
+
+
+def open_incident_of(customer: Customer) -> Incident | None:
+    return db.session.execute(
+        select(Incident).where(Incident.customer_id == customer.id, Incident.status == STATUS_REACTIVATED)
+    ).scalar_one_or_none()
+
+
+def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> None:
+    """Send a new reset link to the address on record, at most once per resend window.
+
+    Unknown addresses do the same rendering work and change nothing (R3). Audits what it sends.
+    """
+    customer = find_customer(address)
+    if customer is None:
+        return
+    last_issued = db.session.execute(
+        select(ResetGrant.issued_at).where(ResetGrant.customer_id == customer.id)
+        .order_by(ResetGrant.issued_at.desc()).limit(1)
+    ).scalar()
+    window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
+    if last_issued is not None and now - last_issued < window:
+        append_event(f"{source}:reset_link:throttled", actor=actor, now=now, customer_id=customer.id)
+        return
+    incident = open_incident_of(customer)
+    incident_id = incident.id if incident is not None else None
+    grant, url = issue_reset_grant(customer, incident_id=incident_id, source=source, actor=actor, now=now)
+    queue_email("reset_link", customer=customer, context={"incident": incident, "grant": grant},
+                links={"reset_url": url}, source=source, actor=actor, now=now, incident_id=incident_id)
+    if incident is not None:
+        incident.last_link_sent_at = now
+
+
+@dataclass(frozen=True)
+class ResetOutcome:
+    ok: bool
+    reasons: list[str]
+
+
+def complete_reset(customer: Customer, grant: ResetGrant, password: str, confirmation: str, *,
+                   source: str, actor: str, now: datetime) -> ResetOutcome:
+    """Apply the password rules; on success set the hash, unlock, use the grant, rotate the stamp,
+    resolve the open incident and queue the "password changed" email. Audits each step."""
+    config = current_app.config
+    reasons = check_new_password(
+        password,
+        confirmation,
+        email=customer.email,
+        company_names=[config["COMPANY_NAME"]],
+        common=common_passwords(),
+        is_compromised=lambda candidate: hashing().verify(customer.password_hash, candidate),
+    )
+    if reasons:
+        append_event(f"{source}:password:refused", actor=actor, now=now, customer_id=customer.id,
+                     incident_id=grant.incident_id, data={"reasons": reasons})
+        return ResetOutcome(False, reasons)
+
+    customer.password_hash = hashing().hash(password)
+    customer.credential_state = CREDENTIAL_ACTIVE
+    customer.password_changed_at = now
+    grant.used_at = now
+    rotate_security_stamp(customer, source=source, actor=actor, now=now, incident_id=grant.incident_id)
+    append_event(f"{source}:password:reset", actor=actor, now=now, customer_id=customer.id,
+                 incident_id=grant.incident_id, data={"grant": grant.id})
+    incident = open_incident_of(customer)
+    if incident is not None:
+        incident.status = STATUS_RESOLVED
+        incident.resolved_at = now
+        append_event(f"{source}:incident:resolved", actor=actor, now=now, customer_id=customer.id,
+                     incident_id=incident.id)
+    queue_email("password_changed", customer=customer, context={"incident": incident, "changed_at": now},
+                links={}, source=source, actor=actor, now=now,
+                incident_id=incident.id if incident is not None else None)
+    return ResetOutcome(True, [])

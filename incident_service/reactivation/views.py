@@ -1,0 +1,80 @@
+"""`/reset/<token>` → `/reset`, and `/reset/new`: setting a new password from an emailed link.
+
+GET never changes anything (mail scanners open links): the token moves into the session and the
+browser is sent to a token-free URL; only the CSRF-protected POST uses the grant (T4).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+
+from ..database import utcnow
+from ..extensions import db
+from ..incidents.views import mask_address
+from ..tokens import TokenError
+from . import password_policy as policy
+from .forms import FreshLinkForm, NewPasswordForm
+from .service import complete_reset, load_reset_grant, send_fresh_link
+from ..customers.addresses import normalize_address
+
+bp = Blueprint("reactivation", __name__)
+
+SESSION_KEY = "reset_token"
+
+
+def reason_message(reason: str) -> str:
+    company = current_app.config["COMPANY_NAME"]
+    return {
+        policy.TOO_SHORT: _("Use at least %(n)d characters. A few unrelated words make a long password "
+                            "that is easy to remember.", n=policy.MIN_LENGTH),
+        policy.TOO_LONG: _("This password is too long. Use at most %(n)d bytes.", n=policy.MAX_BYTES),
+        policy.MISMATCH: _("The two passwords are not the same. Please type them again."),
+        policy.COMMON: _("This password is on a list of passwords that attackers try first. Choose another."),
+        policy.CONTAINS_EMAIL: _("Do not use your email address in your password."),
+        policy.CONTAINS_COMPANY: _("Do not use the name %(company)s in your password.", company=company),
+        policy.COMPROMISED: _("This is the password you reported as exposed. Choose a new one."),
+    }[reason]
+
+
+@bp.get("/reset/<token>")
+def reset_from_link(token: str):  # type: ignore[no-untyped-def]
+    session[SESSION_KEY] = token
+    return redirect(url_for("reactivation.reset"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def reset():  # type: ignore[no-untyped-def]
+    token = session.get(SESSION_KEY, "")
+    now = utcnow()
+    form = NewPasswordForm()
+    try:
+        customer, grant = load_reset_grant(token, now, for_update=form.is_submitted())
+    except TokenError:
+        session.pop(SESSION_KEY, None)
+        return render_template("link_invalid.html", retry_endpoint="reactivation.fresh_link"), 400
+    reasons: list[str] = []
+    if form.validate_on_submit():
+        outcome = complete_reset(customer, grant, form.password.data, form.password_confirm.data,
+                                 source="web", actor="customer", now=now)
+        db.session.commit()  # also keeps the audit of a refused attempt
+        if outcome.ok:
+            session.pop(SESSION_KEY, None)
+            return render_template("reset/done.html")
+        reasons = outcome.reasons
+    status = 400 if form.is_submitted() else 200
+    return render_template("reset/form.html", form=form, address=customer.email,
+                           masked=mask_address(customer.email),
+                           reasons=[reason_message(reason) for reason in reasons],
+                           min_length=policy.MIN_LENGTH), status
+
+
+@bp.route("/reset/new", methods=["GET", "POST"])
+def fresh_link():  # type: ignore[no-untyped-def]
+    form = FreshLinkForm()
+    if form.validate_on_submit():
+        send_fresh_link(normalize_address(form.email.data), source="web", actor="customer", now=utcnow())
+        db.session.commit()
+        return render_template("reset/link_sent.html")
+    status = 400 if form.is_submitted() else 200
+    return render_template("reset/new.html", form=form), status

@@ -1,0 +1,29 @@
+"""The landing page and the language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+
+from config import LOCALES
+from .i18n import SESSION_LOCALE_KEY
+
+bp = Blueprint("site", __name__)
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    return render_template("site/index.html")
+
+
+@bp.post("/locale")
+def choose_locale():  # type: ignore[no-untyped-def]
+    form = FlaskForm()  # CSRF only
+    choice = request.form.get("locale", "")
+    if form.validate_on_submit() and choice in LOCALES:
+        session[SESSION_LOCALE_KEY] = choice
+    target = request.form.get("next", "")
+    # Only local paths: never an open redirect.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = url_for("site.index")
+    return redirect(target)

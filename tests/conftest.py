@@ -1,0 +1,159 @@
+"""Fixtures: an app on a fresh SQLite file per test, a real SMTP sink, and helpers that use real forms."""
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+import threading
+from email import policy
+from email.message import EmailMessage
+from typing import Any, Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+
+from incident_service import create_app
+from incident_service.customers.service import add_customer
+from incident_service.database import utcnow
+from incident_service.extensions import db
+from incident_service.notifications.delivery import deliver_due
+
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class CollectingHandler:
+    """aiosmtpd handler that keeps every message it accepts, with its envelope."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], EmailMessage]] = []
+        self.received = threading.Condition()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        with self.received:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+            self.received.notify_all()
+        return "250 2.0.0 Ok: queued"
+
+
+class SmtpSink:
+    def __init__(self, handler: CollectingHandler, port: int) -> None:
+        self.handler = handler
+        self.port = port
+
+    @property
+    def messages(self) -> list[tuple[str, list[str], EmailMessage]]:
+        return self.handler.messages
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for _sender, rcpts, message in self.messages if address in rcpts]
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    handler = CollectingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpSink(handler, port)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def app_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    settings: dict[str, Any] = {"PASSWORD_HASH_PROFILE": "owasp-minimum"}
+    for marker in reversed(list(request.node.iter_markers("settings"))):
+        settings.update(marker.kwargs)
+    return settings
+
+
+@pytest.fixture
+def app(tmp_path: Any, app_settings: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
+    environ = {
+        "APP_ENV": "testing",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "PUBLIC_BASE_URL": "https://security.ecc.example",
+        "MAIL_PORT": "1",  # nothing listens: tests that send mail use the smtp_sink fixture
+    }
+    overrides = dict(app_settings)
+    if "smtp_sink" in request.fixturenames:
+        sink: SmtpSink = request.getfixturevalue("smtp_sink")
+        overrides.setdefault("MAIL_PORT", sink.port)
+    application = create_app(overrides, environ=environ)
+    with application.app_context():
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+def make_customer(app: Flask, address: str = "an@example.com", *, password: str | None = PASSWORD,
+                  locale: str = "vi", name: str = "Nguyễn Văn An") -> int:
+    with app.app_context():
+        customer = add_customer(address, name=name, locale=locale, password=password, actor="test", now=utcnow())
+        db.session.commit()
+        return customer.id
+
+
+@pytest.fixture
+def customer_id(app: Flask) -> int:
+    return make_customer(app)
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1) or match.group(2)
+
+
+def submit(client: FlaskClient, url: str, data: dict[str, Any], *, form_url: str | None = None,
+           **kwargs: Any):  # type: ignore[no-untyped-def]
+    """GET the form page, take its CSRF token, POST the data: the way a browser does."""
+    page = client.get(form_url or url)
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+def deliver(app: Flask) -> None:
+    with app.app_context():
+        deliver_due()
+
+
+LINK_RE = re.compile(r"https://security\.ecc\.example/(reset|discovery|r)/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-.]+")
+
+
+def links_in(message: EmailMessage) -> dict[str, str]:
+    """The links of each kind in the plain-text part, as a reader would follow them."""
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    text = body.get_content()
+    return {match.group(1): match.group(0) for match in LINK_RE.finditer(text)}
+
+
+def path_of(url: str) -> str:
+    return url.removeprefix("https://security.ecc.example")
