@@ -123,6 +123,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SECRET_KEY_FALLBACKS": _list(get("SECRET_KEY_FALLBACKS", "")),
         "PUBLIC_BASE_URL": public_base_url,
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # How long a SQLite writer waits for another's lock before the request fails with 503.
+        "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", get("SQLITE_BUSY_TIMEOUT_MS", "10000"), minimum=0),
         "MAIL_SERVER": get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": _int("MAIL_PORT", get("MAIL_PORT", "8025" if embedded else "25"), minimum=1, maximum=65535),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", get("MAIL_USE_TLS", "false")),

@@ -10,7 +10,7 @@ from flask import Flask
 
 import config as settings_module
 
-from . import errors, headers, i18n
+from . import errors, headers, i18n, logging_redaction
 from .customers import passwords
 from .customers import session as customer_session
 from .database import configure_sqlite
@@ -43,13 +43,14 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     with app.app_context():
-        configure_sqlite(db.engine)
+        configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
     passwords.init_app(app)
     customer_session.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
     headers.init_app(app)
+    logging_redaction.init_app(app)
     errors.init_app(app)
     _register_models()
     _register_blueprints(app)

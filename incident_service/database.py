@@ -34,8 +34,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def configure_sqlite(engine: Engine) -> None:
-    """Make SQLite safe for concurrent writers.
+def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    """Make SQLite safe for concurrent writers; a writer waits `busy_timeout_ms` for the lock, then fails.
 
     pysqlite's own transaction handling starts transactions late and deferred, so two writers can
     both read and then fail to upgrade their lock. We take over: WAL for concurrent readers, a busy
@@ -49,7 +49,7 @@ def configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # FULL: a commit is on disk before we answer the reporter, even across a power cut.
         cursor.execute("PRAGMA synchronous=FULL")

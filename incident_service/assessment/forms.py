@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from ..forms import Form
 from wtforms.validators import DataRequired
 
 from ..incidents.forms import DiscoveryTimeField
 
 
-class DiscoveryForm(FlaskForm):
+class DiscoveryForm(Form):
     discovered_at = DiscoveryTimeField(
         _l("When did you first notice or suspect that your password was exposed?"),
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],

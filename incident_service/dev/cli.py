@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 from ..customers.service import add_customer, find_customer
 from ..database import utcnow
@@ -79,7 +80,8 @@ def serve_command(host: str, port: int) -> None:
   Press Ctrl+C to stop.
 """)
     try:
-        app.run(host=host, port=port, use_reloader=False, threaded=True)
+        # Flask refuses app.run() inside its own CLI, so serve with Werkzeug directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         stop.set()
         sink.stop()

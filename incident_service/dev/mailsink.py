@@ -13,7 +13,8 @@ from aiosmtpd.handlers import Mailbox
 
 
 def start_sink(maildir: Path, host: str, port: int) -> Controller:
-    maildir.mkdir(parents=True, exist_ok=True)
+    maildir.parent.mkdir(parents=True, exist_ok=True)
+    mailbox.Maildir(str(maildir), create=True)  # makes tmp/, new/ and cur/ even if the folder exists
     controller = Controller(Mailbox(str(maildir)), hostname=host, port=port)
     controller.start()
     return controller

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from ..forms import Form
 from wtforms import DateTimeLocalField, EmailField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -61,7 +61,7 @@ def validate_address(form, field) -> None:  # type: ignore[no-untyped-def]
         raise ValidationError(_l("Enter a valid email address, for example ten@example.com.")) from None
 
 
-class ReportLinkForm(FlaskForm):
+class ReportLinkForm(Form):
     kind = SelectField(_l("What happened?"), choices=kind_choices, validators=[DataRequired()])
     discovered_at = DiscoveryTimeField(
         _l("When did you notice or suspect it? (optional)"),

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from ..forms import Form
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from ..incidents.forms import validate_address
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     # No length validator here: the policy decides, with reasons (password_policy.py).
     password = PasswordField(_l("New password"), validators=[DataRequired()])
     password_confirm = PasswordField(_l("Type the new password again"), validators=[DataRequired()])
 
 
-class FreshLinkForm(FlaskForm):
+class FreshLinkForm(Form):
     email = EmailField(_l("The email address of your account"),
                        validators=[DataRequired(), Length(max=320), validate_address])

@@ -53,8 +53,10 @@ def check_new_password(
     folded = password.lower()
     if folded in common:
         reasons.append(COMMON)
-    local_part = email.rsplit("@", 1)[0].lower()
-    if len(local_part) >= 3 and local_part in folded:
+    address = email.lower()
+    local_part = address.rsplit("@", 1)[0]
+    # A local part of one or two letters would refuse half the language; the whole address still counts.
+    if address in folded or (len(local_part) >= 3 and local_part in folded):
         reasons.append(CONTAINS_EMAIL)
     if any(len(name) >= 3 and name.lower() in folded for name in company_names):
         reasons.append(CONTAINS_COMPANY)

@@ -1,0 +1,125 @@
+"""`flask dev serve` (what `make run` starts), as a real process: report, read the mail, reset."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import mailbox
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from incident_service.dev.cli import DEMO_EMAIL, DEMO_PASSWORD
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Browser:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with self.opener.open(self.base + path, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def submit(self, path: str, data: dict[str, str]) -> tuple[int, str]:
+        _status, page = self.get(path)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        body = urllib.parse.urlencode({**data, "csrf_token": token}).encode()
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+
+def wait_for(check, what: str, seconds: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def served(tmp_path):  # type: ignore[no-untyped-def]
+    port, mail_port = free_port(), free_port()
+    env = {**os.environ, "APP_ENV": "development", "INSTANCE_PATH": str(tmp_path / "instance"),
+           "PORT": str(port), "MAIL_PORT": str(mail_port), "PASSWORD_HASH_PROFILE": "owasp-minimum"}
+    for name in ("DATABASE_URL", "PUBLIC_BASE_URL", "SECRET_KEY"):
+        env.pop(name, None)
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "dev", "serve", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            _out, err = process.communicate()
+            pytest.fail("dev server exited:\n" + err)
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    wait_for(healthy, "the dev server to answer")
+    try:
+        yield base, tmp_path / "instance" / "mail", process
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            process.communicate(timeout=10)
+
+
+def test_newcomer_flow(served) -> None:  # type: ignore[no-untyped-def]
+    base, maildir, process = served
+    browser = Browser(base)
+    status, page = browser.submit("/report", {"email": DEMO_EMAIL, "kind": "stolen"})
+    assert status == 200 and "RPT-" in page
+
+    def mail_arrived():  # type: ignore[no-untyped-def]
+        if not maildir.exists():
+            return None
+        keys = mailbox.Maildir(str(maildir), create=False).keys()
+        return keys or None
+
+    keys = wait_for(mail_arrived, "the acknowledgement in the mail sink")
+    box = mailbox.Maildir(str(maildir), create=False)
+    with box.get_file(keys[0]) as handle:
+        message = message_from_bytes(handle.read(), policy=policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Mã sự cố" in text  # the demo customer reads Vietnamese
+    reset = re.search(re.escape(base) + r"(/reset/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-.]+)", text).group(1)  # type: ignore[union-attr]
+
+    status, listing = browser.get("/_dev/mail")
+    assert status == 200 and "Đã nhận báo cáo" in listing
+
+    reader = Browser(base)
+    assert reader.get(reset)[0] == 200  # followed the redirect to /reset
+    new_password = "một mật khẩu mới thật dài"
+    status, _page = reader.submit("/reset", {"password": new_password, "password_confirm": new_password})
+    assert status == 200
+    status, _page = Browser(base).submit("/login", {"email": DEMO_EMAIL, "password": new_password})
+    assert status == 200 and "Tài khoản của tôi" in _page
+    status, _page = Browser(base).submit("/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
+    assert status == 400
+
+    process.terminate()
+    _out, err = process.communicate(timeout=10)
+    assert "GET /reset/[redacted]" in err
+    assert reset.rsplit("/", 1)[1] not in err  # L1: no token in the logs

@@ -1,0 +1,188 @@
+"""The outbox worker against real SMTP servers: delivery, retries, permanent failures, TLS (E1, E2)."""
+
+from __future__ import annotations
+
+import email
+import ssl
+from email import policy
+from datetime import timedelta
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from incident_service.audit.service import verify_chain
+from incident_service.database import utcnow
+from incident_service.extensions import db
+from incident_service.notifications.delivery import backoff, deliver_due
+from incident_service.notifications.models import OutboxMessage
+from tests.conftest import LINK_RE, CollectingHandler, free_port, submit
+
+
+class ScriptedHandler(CollectingHandler):
+    """Answers DATA with the scripted replies in turn, then accepts."""
+
+    def __init__(self, replies: list[str]) -> None:
+        super().__init__()
+        self.replies = list(replies)
+        self.attempts = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.attempts += 1
+        if self.replies:
+            return self.replies.pop(0)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@contextmanager
+def relay(app, handler: CollectingHandler, port: int | None = None, **options: Any) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """A real SMTP server with `handler`, and the app's mail settings pointing at it."""
+    port = port or free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    app.extensions["mail"].port = port
+    try:
+        yield
+    finally:
+        controller.stop()
+
+
+def queue_one(app, client) -> None:  # type: ignore[no-untyped-def]
+    submit(client, "/report", {"email": "an@example.com", "kind": "stolen"})
+
+
+def message(app) -> OutboxMessage:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        found = db.session.execute(select(OutboxMessage)).scalar_one()
+        db.session.expunge(found)
+        return found
+
+
+def run_at(app, when) -> Any:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return deliver_due(clock=lambda: when)
+
+
+def test_delivered_once_and_live_copy_cleared(app, client, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    queue_one(app, client)
+    assert run_at(app, utcnow()).sent == 1
+    assert run_at(app, utcnow() + timedelta(hours=2)).handled == 0
+    sent = message(app)
+    assert sent.status == "sent" and sent.attempts == 1 and sent.sent_at is not None
+    assert sent.smtp_reply.startswith("250")
+    assert sent.raw is None
+    record = email.message_from_bytes(sent.raw_redacted, policy=policy.default)
+    record_text = record.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "INC-" in record_text and not LINK_RE.search(record_text)  # the record keeps no working link
+    assert LINK_RE.search(smtp_sink.messages[0][2].get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    assert len(smtp_sink.messages) == 1
+    delivered = smtp_sink.messages[0][2]
+    assert delivered["Message-ID"] == sent.message_id and delivered["Auto-Submitted"] == "auto-generated"
+    assert smtp_sink.messages[0][1] == ["an@example.com"]
+
+
+@pytest.mark.settings(MAIL_PORT=0)
+def test_relay_down_then_back(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    app.extensions["mail"].port = port  # a port where nothing listens yet
+    queue_one(app, client)
+    now = utcnow()
+    assert run_at(app, now).retried == 1
+    deferred = message(app)
+    assert deferred.status == "queued" and deferred.attempts == 1 and "unavailable" in deferred.last_error
+    assert deferred.next_attempt_at >= now + backoff(1) - timedelta(seconds=1)
+    assert run_at(app, now).handled == 0  # not due yet: backoff is respected
+
+    handler = CollectingHandler()
+    with relay(app, handler, port):
+        assert run_at(app, now + timedelta(minutes=1)).sent == 1
+    assert len(handler.messages) == 1 and handler.messages[0][2]["Message-ID"] == deferred.message_id
+
+
+@pytest.mark.settings(MAIL_PORT=0)
+def test_451_twice_then_accepted(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    handler = ScriptedHandler(["451 4.3.0 Try again later", "451 4.3.0 Try again later"])
+    with relay(app, handler):
+        queue_one(app, client)
+        now = utcnow()
+        assert run_at(app, now).retried == 1
+        assert run_at(app, now + backoff(1)).retried == 1
+        assert run_at(app, now + backoff(1) + backoff(2)).sent == 1
+        assert run_at(app, now + timedelta(days=1)).handled == 0
+    assert handler.attempts == 3 and len(handler.messages) == 1
+    final = message(app)
+    assert final.status == "sent" and final.attempts == 3
+
+
+@pytest.mark.settings(MAIL_PORT=0)
+def test_550_is_a_visible_permanent_failure(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    handler = ScriptedHandler(["550 5.1.1 Mailbox unavailable"])
+    with relay(app, handler):
+        queue_one(app, client)
+        assert run_at(app, utcnow()).failed == 1
+        assert run_at(app, utcnow() + timedelta(days=1)).handled == 0
+    failed = message(app)
+    assert failed.status == "failed" and "550" in failed.last_error
+    with app.app_context():
+        assert verify_chain().ok
+
+
+@pytest.mark.settings(OUTBOX_MAX_ATTEMPTS=2, MAIL_PORT=0)
+def test_attempts_run_out(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    app.extensions["mail"].port = free_port()
+    queue_one(app, client)
+    now = utcnow()
+    run_at(app, now)
+    assert run_at(app, now + timedelta(hours=1)).failed == 1
+    assert message(app).status == "failed"
+
+
+def test_dead_worker_lease_expires_and_same_message_is_sent(app, client, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    from incident_service.notifications.delivery import LEASE, claim_due
+
+    queue_one(app, client)
+    now = utcnow()
+    with app.app_context():
+        assert len(claim_due(now, 10)) == 1  # a worker claims it, then dies before sending
+    assert run_at(app, now + timedelta(seconds=1)).handled == 0  # leased: nobody else takes it
+    assert run_at(app, now + LEASE + timedelta(seconds=1)).sent == 1
+    assert len(smtp_sink.messages) == 1
+
+
+def server_tls(cert_authority: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert_authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+@pytest.mark.settings(MAIL_USE_TLS=True, MAIL_SERVER="127.0.0.1", MAIL_PORT=0)
+def test_untrusted_certificate_sends_nothing(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    handler = CollectingHandler()
+    with relay(app, handler, tls_context=server_tls(trustme.CA()), require_starttls=True):
+        queue_one(app, client)
+        assert run_at(app, utcnow()).retried == 1
+    assert handler.messages == []
+    assert "CERTIFICATE_VERIFY_FAILED" in message(app).last_error
+
+
+@pytest.mark.settings(MAIL_USE_TLS=True, MAIL_SERVER="127.0.0.1", MAIL_PORT=0)
+def test_trusted_certificate_delivers(app, client, customer_id, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    authority = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    app.config["MAIL_CA_FILE"] = str(ca_file)
+    handler = CollectingHandler()
+    with relay(app, handler, tls_context=server_tls(authority), require_starttls=True):
+        queue_one(app, client)
+        assert run_at(app, utcnow()).sent == 1
+    assert len(handler.messages) == 1
+
+
+def test_worker_cli_once(app, runner, client, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    queue_one(app, client)
+    result = runner.invoke(args=["outbox", "work", "--once"])
+    assert result.exit_code == 0 and "sent 1" in result.output
+    assert len(smtp_sink.messages) == 1

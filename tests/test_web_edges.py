@@ -1,0 +1,79 @@
+"""Headers on every response, generic errors, health, and failing closed when the database is gone."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+
+from incident_service.extensions import db
+from incident_service.incidents.models import Report
+from tests.conftest import csrf_from
+
+
+@pytest.mark.parametrize("path,status", [("/", 200), ("/report", 200), ("/no-such-page", 404),
+                                         ("/reset", 400), ("/healthz", 200)])
+def test_security_headers_everywhere(client, path, status) -> None:  # type: ignore[no-untyped-def]
+    answer = client.get(path)
+    assert answer.status_code == status
+    csp = answer.headers["Content-Security-Policy"]
+    for directive in ("script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=")  # PUBLIC_BASE_URL is https
+
+
+def test_no_inline_script_in_pages(client) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/", "/report", "/login", "/reset/new"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script" not in html and "onclick" not in html and "style=" not in html
+
+
+def test_405_is_generic(client) -> None:  # type: ignore[no-untyped-def]
+    answer = client.delete("/report")
+    assert answer.status_code == 405 and "Traceback" not in answer.get_data(as_text=True)
+
+
+def test_health(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_session_cookie_flags(app, client) -> None:  # type: ignore[no-untyped-def]
+    cookie = client.get("/report").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.settings(SQLITE_BUSY_TIMEOUT_MS=200)
+def test_database_locked_gives_503_and_no_false_success(app, client, customer_id, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_from(client.get("/report").get_data(as_text=True))
+    blocker = sqlite3.connect(tmp_path / "test.sqlite3", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        answer = client.post("/report", data={"email": "an@example.com", "kind": "lost", "csrf_token": token})
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert "RPT-" not in answer.get_data(as_text=True)
+    assert "Content-Security-Policy" in answer.headers
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 0
+    # Once the lock is gone, the same report goes through.
+    again = client.post("/report", data={"email": "an@example.com", "kind": "lost", "csrf_token": token})
+    assert again.status_code == 200
+
+
+def test_database_unreachable_health(app, client) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        db.engine.dispose()
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:////nonexistent-dir/x.sqlite3"
+    with app.app_context():
+        from sqlalchemy import create_engine
+
+        db.engines[None] = create_engine("sqlite:////nonexistent-dir/x.sqlite3")  # type: ignore[index]
+    answer = client.get("/healthz")
+    assert answer.status_code == 503 and answer.get_json()["database"] == "unreachable"
