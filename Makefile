@@ -29,8 +29,23 @@ translations: $(COMPILED)
 run: install translations .env
 	APP_ENV=development $(BIN)/flask --app wsgi dev serve
 
+# The suite runs on SQLite, then on PostgreSQL (a throwaway server from Debian's binaries) when
+# they are installed, and the browser tests run when Debian's chromium is installed. `.ci/run`
+# installs both; here a missing one is said loudly, never passed over in silence.
+HAVE_PG := $(shell ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
+HAVE_CHROMIUM := $(shell test -x /usr/bin/chromium && echo yes)
+BROWSER_FILTER := $(if $(HAVE_CHROMIUM),,-m "not browser")
+
 test: install translations
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(BROWSER_FILTER) $(PYTEST_ARGS)
+ifeq ($(HAVE_PG),yes)
+	TEST_DATABASE=postgresql $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+else
+	@echo "*** PostgreSQL is not installed (apt-get install postgresql): the PostgreSQL run was NOT done."
+endif
+ifneq ($(HAVE_CHROMIUM),yes)
+	@echo "*** chromium is not installed (apt-get install chromium): the browser tests were NOT run."
+endif
 
 # Refresh the catalogs after adding or changing a user-facing string.
 i18n-extract: install

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email
+import os
 import re
 import socket
 import threading
+import uuid
 from email import policy
 from email.message import EmailMessage
 from typing import Any, Iterator
@@ -20,6 +22,7 @@ from incident_service.customers.service import add_customer
 from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.notifications.delivery import deliver_due
+from tests.postgres import PostgresServer
 
 PASSWORD = "correct horse battery staple"
 
@@ -78,11 +81,69 @@ def app_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     return settings
 
 
+# `make test` runs the suite once per database: TEST_DATABASE=sqlite (default) or postgresql.
+DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, leave out the tests about SQLite itself (they are not skipped: not collected)."""
+    if DATABASE != "postgresql":
+        return
+    kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | None]:
+    if DATABASE != "postgresql":
+        yield None
+        return
+    server = PostgresServer(free_port())
+    server.start()
+    server.execute("CREATE DATABASE template_app")
+    application = create_app(environ={"APP_ENV": "testing", "DATABASE_URL": server.url("template_app")})
+    with application.app_context():
+        db.create_all()
+        db.engine.dispose()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def app(tmp_path: Any, app_settings: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
+def database_url(tmp_path: Any, postgres: PostgresServer | None) -> Iterator[str]:
+    if postgres is None:
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f"CREATE DATABASE {name} TEMPLATE template_app")
+    try:
+        yield postgres.url(name)
+    finally:
+        postgres.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Any, postgres: PostgresServer | None) -> Iterator[str]:
+    """A database with no tables at all, for migrations."""
+    if postgres is None:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    name = f"empty_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f"CREATE DATABASE {name} TEMPLATE template0")
+    try:
+        yield postgres.url(name)
+    finally:
+        postgres.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def app(database_url: str, app_settings: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
     environ = {
         "APP_ENV": "testing",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "DATABASE_URL": database_url,
         "PUBLIC_BASE_URL": "https://security.ecc.example",
         "MAIL_PORT": "1",  # nothing listens: tests that send mail use the smtp_sink fixture
     }
@@ -91,8 +152,9 @@ def app(tmp_path: Any, app_settings: dict[str, Any], request: pytest.FixtureRequ
         sink: SmtpSink = request.getfixturevalue("smtp_sink")
         overrides.setdefault("MAIL_PORT", sink.port)
     application = create_app(overrides, environ=environ)
-    with application.app_context():
-        db.create_all()
+    if DATABASE != "postgresql":
+        with application.app_context():
+            db.create_all()
     yield application
     with application.app_context():
         db.session.remove()

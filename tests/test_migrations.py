@@ -10,8 +10,8 @@ from incident_service import create_app
 from incident_service.extensions import db
 
 
-def test_migrations_match_models(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(environ={"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}"})
+def test_migrations_match_models(empty_database_url) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(environ={"APP_ENV": "testing", "DATABASE_URL": empty_database_url})
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:

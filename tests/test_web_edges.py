@@ -46,6 +46,7 @@ def test_session_cookie_flags(app, client) -> None:  # type: ignore[no-untyped-d
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.settings(SQLITE_BUSY_TIMEOUT_MS=200)
 def test_database_locked_gives_503_and_no_false_success(app, client, customer_id, tmp_path) -> None:  # type: ignore[no-untyped-def]
     token = csrf_from(client.get("/report").get_data(as_text=True))

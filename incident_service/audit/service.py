@@ -77,15 +77,18 @@ def verify_chain() -> ChainVerification:
     expected_prev = GENESIS_HASH
     count = 0
     rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
-    for event in rows.scalars():
-        count += 1
-        if event.prev_hash != expected_prev:
-            return ChainVerification(False, count, expected_prev, event.id,
-                                     "its prev_hash does not match the event before it (a row was removed or inserted)")
-        recomputed = event_hash(event.prev_hash, event.occurred_at, event.action, event.actor,
-                                event.customer_id, event.incident_id, event.report_id, event.data)
-        if recomputed != event.hash:
-            return ChainVerification(False, count, expected_prev, event.id,
-                                     "its contents do not match its hash (the row was changed)")
-        expected_prev = event.hash
+    try:
+        for event in rows.scalars():
+            count += 1
+            if event.prev_hash != expected_prev:
+                return ChainVerification(False, count, expected_prev, event.id, "its prev_hash does not match "
+                                         "the event before it (a row was removed or inserted)")
+            recomputed = event_hash(event.prev_hash, event.occurred_at, event.action, event.actor,
+                                    event.customer_id, event.incident_id, event.report_id, event.data)
+            if recomputed != event.hash:
+                return ChainVerification(False, count, expected_prev, event.id,
+                                         "its contents do not match its hash (the row was changed)")
+            expected_prev = event.hash
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL when we stop early
     return ChainVerification(True, count, expected_prev)

@@ -86,6 +86,7 @@ def served(tmp_path):  # type: ignore[no-untyped-def]
             process.communicate(timeout=10)
 
 
+@pytest.mark.sqlite_only  # the embedded setup is SQLite by definition
 def test_newcomer_flow(served) -> None:  # type: ignore[no-untyped-def]
     base, maildir, process = served
     browser = Browser(base)

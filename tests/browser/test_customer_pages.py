@@ -1,0 +1,61 @@
+"""The customer flow in a real browser: report in Vietnamese, follow the emailed link, reset, sign in."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import PASSWORD, deliver, make_customer
+
+pytestmark = pytest.mark.browser
+
+NEW_PASSWORD = "bầu trời hôm nay xanh ngắt"
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/(reset|discovery|r)/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-.]+")
+
+
+def test_customer_reports_resets_and_signs_in(app, live_server, smtp_sink, browser_page, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    make_customer(app, "an@example.com")
+    page = browser_page
+    page.goto(live_server + "/report")
+    assert page.locator("h1").inner_text() == "Thông báo mật khẩu bị lộ"
+    page.get_by_label("Địa chỉ email của tài khoản").fill("an@example.com")
+    page.get_by_label("Chuyện gì đã xảy ra?").select_option("phished")
+    page.get_by_role("button", name="Gửi thông báo ngay").click()
+    assert page.locator("h1").inner_text() == "Chúng tôi đã nhận được báo cáo của bạn"
+    reference = page.locator("dd.reference").inner_text()
+    assert re.fullmatch(r"RPT-\d{4}-\d{6}", reference)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d - \d\d/\d\d/\d{4} \(GMT\+7\)", page.locator("dd.received-at").inner_text())
+    page.screenshot(path=str(tmp_path / "receipt.png"))
+
+    deliver(app)
+    text = smtp_sink.to("an@example.com")[0].get_body(preferencelist=("plain",)).get_content()
+    links = {match.group(1): match.group(0) for match in LINK.finditer(text)}
+    assert reference in text
+
+    page.goto(links["reset"])
+    assert page.url == live_server + "/reset"  # the token left the address bar
+    page.get_by_label("Mật khẩu mới", exact=True).fill("quá ngắn")
+    page.get_by_label("Nhập lại mật khẩu mới").fill("quá ngắn")
+    page.get_by_role("button", name="Lưu mật khẩu mới").click()
+    assert "Hãy dùng ít nhất 15 ký tự" in page.locator("[role=alert]").inner_text()
+    page.get_by_label("Mật khẩu mới", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Nhập lại mật khẩu mới").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Lưu mật khẩu mới").click()
+    assert page.locator("h1").inner_text() == "Mật khẩu mới của bạn đã được lưu"
+
+    page.get_by_role("link", name="Đăng nhập bằng mật khẩu mới").click()
+    page.get_by_label("Địa chỉ email", exact=True).fill("an@example.com")
+    page.get_by_label("Mật khẩu", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    assert "không đúng" in page.locator("[role=alert]").inner_text()
+    page.get_by_label("Mật khẩu", exact=True).fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    assert page.locator("h1").inner_text() == "Tài khoản của tôi"
+    assert reference in page.content()
+    assert "Đã giải quyết" in page.content()
+
+    page.get_by_role("button", name="English").click()
+    assert page.locator("h1").inner_text() == "My account"
+    # No CSP violation and no script error (400 answers to refused forms are expected console lines).
+    assert [p for p in page.problems if not p.startswith("Failed to load resource")] == []
