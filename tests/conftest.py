@@ -8,6 +8,7 @@ import re
 import socket
 import threading
 import uuid
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from typing import Any, Iterator
@@ -112,31 +113,32 @@ def postgres() -> Iterator[PostgresServer | None]:
         server.stop()
 
 
-@pytest.fixture
-def database_url(tmp_path: Any, postgres: PostgresServer | None) -> Iterator[str]:
+@contextmanager
+def throwaway_database(tmp_path: Any, postgres: PostgresServer | None, template: str) -> Iterator[str]:
+    """A new SQLite file, or a PostgreSQL database copied from `template` and dropped afterwards."""
     if postgres is None:
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        yield f"sqlite:///{tmp_path / f'{template}.sqlite3'}"
         return
     name = f"test_{uuid.uuid4().hex[:12]}"
-    postgres.execute(f"CREATE DATABASE {name} TEMPLATE template_app")
+    postgres.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     try:
         yield postgres.url(name)
     finally:
         postgres.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def database_url(tmp_path: Any, postgres: PostgresServer | None) -> Iterator[str]:
+    """The test's database; on PostgreSQL it already has the schema."""
+    with throwaway_database(tmp_path, postgres, "template_app") as url:
+        yield url
 
 
 @pytest.fixture
 def empty_database_url(tmp_path: Any, postgres: PostgresServer | None) -> Iterator[str]:
     """A database with no tables at all, for migrations."""
-    if postgres is None:
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    name = f"empty_{uuid.uuid4().hex[:12]}"
-    postgres.execute(f"CREATE DATABASE {name} TEMPLATE template0")
-    try:
-        yield postgres.url(name)
-    finally:
-        postgres.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with throwaway_database(tmp_path, postgres, "template0") as url:
+        yield url
 
 
 @pytest.fixture
