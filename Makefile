@@ -37,7 +37,7 @@ HAVE_CHROMIUM := $(shell test -x /usr/bin/chromium && echo yes)
 BROWSER_FILTER := $(if $(HAVE_CHROMIUM),,-m "not browser")
 
 test: install translations
-	$(BIN)/pytest $(BROWSER_FILTER) $(PYTEST_ARGS)
+	$(BIN)/pytest $(BROWSER_FILTER) --cov=incident_service --cov-branch --cov-report=term:skip-covered --cov-fail-under=88 $(PYTEST_ARGS)
 ifeq ($(HAVE_PG),yes)
 	TEST_DATABASE=postgresql $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
 else

@@ -48,9 +48,9 @@ def test_session_cookie_flags(app, client) -> None:  # type: ignore[no-untyped-d
 
 @pytest.mark.sqlite_only
 @pytest.mark.settings(SQLITE_BUSY_TIMEOUT_MS=200)
-def test_database_locked_gives_503_and_no_false_success(app, client, customer_id, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_database_locked_gives_503_and_no_false_success(app, client, customer_id, database_url) -> None:  # type: ignore[no-untyped-def]
     token = csrf_from(client.get("/report").get_data(as_text=True))
-    blocker = sqlite3.connect(tmp_path / "test.sqlite3", isolation_level=None)
+    blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     try:
         answer = client.post("/report", data={"email": "an@example.com", "kind": "lost", "csrf_token": token})

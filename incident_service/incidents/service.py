@@ -21,8 +21,7 @@ from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import find_customer, rotate_security_stamp
 from ..extensions import db
-from ..notifications.service import public_url, queue_email, render_email
-from ..reactivation.models import ResetGrant
+from ..notifications.service import public_url, queue_email, render_for_nobody
 from ..reactivation.service import issue_reset_grant, lock_credential
 from ..tokens import DISCOVERY, make_token
 from .models import CHANNELS, KINDS, STATUS_REACTIVATED, Incident, Report
@@ -106,21 +105,6 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
     return incident
 
 
-def _equivalent_work(now: datetime) -> None:
-    """Render an acknowledgement nobody receives, so unknown addresses cost what known ones do (R3)."""
-    locale = current_app.config["DEFAULT_LOCALE"]
-    customer = Customer(id=0, email="nobody@example.invalid", name="", locale=locale)
-    incident = Incident(id=0, reference="INC-0000-000000", first_received_at=now)
-    report = Report(id=0, reference="RPT-0000-000000", received_at=now)
-    grant = ResetGrant(id=0, issued_at=now, expires_at=now)
-    make_token(DISCOVERY, {"c": 0, "i": 0})
-    render_email("acknowledgement", {
-        "customer": customer, "incident": incident, "report": report, "grant": grant,
-        "zone": current_app.config["DISPLAY_TIMEZONE"], "support_contact": "",
-        "reset_url": "", "discovery_url": "", "report_url": "",
-    }, locale)
-
-
 def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = "customer") -> Report:
     """Store the report stamped `now` (the server clock); for a known address open or join the incident.
 
@@ -153,7 +137,7 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
 
     incident = None
     if customer is None:
-        _equivalent_work(now)
+        render_for_nobody("acknowledgement", now)
     else:
         incident = _open_or_join(customer, report, source=source, actor=actor, now=now)
 

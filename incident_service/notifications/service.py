@@ -17,6 +17,8 @@ from flask_mail import Message
 from ..audit.service import append_event
 from ..customers.models import Customer
 from ..extensions import db
+from ..incidents.models import Incident, Report
+from ..reactivation.models import ResetGrant
 from ..tokens import REPORT, make_token
 from .models import OUTBOX_QUEUED, OutboxMessage
 
@@ -96,3 +98,21 @@ def queue_email(template: str, *, customer: Customer, context: dict[str, Any], l
                  incident_id=incident_id, data={"outbox_id": message.id, "template": template,
                                                 "message_id": message_id})
     return message
+
+
+def render_for_nobody(template: str, now: datetime) -> None:
+    """Render `template` for a made-up customer and discard it, so that answering an unknown
+    address costs what answering a known one does (R3). Nothing is stored or sent."""
+    locale = current_app.config["DEFAULT_LOCALE"]
+    customer = Customer(id=0, email="nobody@example.invalid", name="", locale=locale)
+    context = {
+        "customer": customer,
+        "incident": Incident(id=0, reference="INC-0000-000000", first_received_at=now),
+        "report": Report(id=0, reference="RPT-0000-000000", received_at=now),
+        "grant": ResetGrant(id=0, issued_at=now, expires_at=now),
+        "changed_at": now,
+        "zone": current_app.config["DISPLAY_TIMEZONE"],
+        "support_contact": current_app.config["SUPPORT_CONTACT"],
+    }
+    links = {"reset_url": "", "discovery_url": "", "report_url": report_link(customer)}
+    render_email(template, {**context, **links}, locale)

@@ -19,7 +19,7 @@ from ..customers.passwords import hashing
 from ..customers.service import find_customer, rotate_security_stamp
 from ..extensions import db
 from ..incidents.models import STATUS_REACTIVATED, STATUS_RESOLVED, Incident
-from ..notifications.service import public_url, queue_email
+from ..notifications.service import public_url, queue_email, render_for_nobody
 from ..tokens import RESET, TokenInvalid, make_token, read_token
 from .models import ResetGrant
 from .password_policy import check_new_password, common_passwords
@@ -97,6 +97,7 @@ def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> 
     """
     customer = find_customer(address)
     if customer is None:
+        render_for_nobody("reset_link", now)
         return
     last_issued = db.session.execute(
         select(ResetGrant.issued_at).where(ResetGrant.customer_id == customer.id)

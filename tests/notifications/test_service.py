@@ -1,0 +1,31 @@
+"""Queueing and rendering: every email renders in both languages, also for nobody (R3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from incident_service.database import utcnow
+from incident_service.notifications.service import render_email, render_for_nobody
+
+
+@pytest.mark.parametrize("template", ["acknowledgement", "reset_link", "password_changed"])
+def test_every_email_renders_for_nobody(app, template) -> None:  # type: ignore[no-untyped-def]
+    with app.test_request_context():
+        render_for_nobody(template, utcnow())
+
+
+def test_subject_never_carries_a_line_break(app) -> None:  # type: ignore[no-untyped-def]
+    from incident_service.customers.models import Customer
+    from incident_service.incidents.models import Incident, Report
+    from incident_service.reactivation.models import ResetGrant
+
+    now = utcnow()
+    with app.test_request_context():
+        subject, _text, _html = render_email("acknowledgement", {
+            "customer": Customer(id=1, email="a@b.c", name="x", locale="vi"),
+            "incident": Incident(reference="INC-1\r\nBcc: evil@example.com", first_received_at=now),
+            "report": Report(reference="RPT-1", received_at=now), "grant": ResetGrant(expires_at=now),
+            "zone": "Asia/Ho_Chi_Minh", "support_contact": "", "reset_url": "", "discovery_url": "",
+            "report_url": "",
+        }, "vi")
+    assert "\r" not in subject and "\n" not in subject
