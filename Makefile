@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CATALOGS := $(wildcard incident_service/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test install translations i18n-extract clean
+.PHONY: run test bench install translations i18n-extract clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ endif
 ifneq ($(HAVE_CHROMIUM),yes)
 	@echo "*** chromium is not installed (apt-get install chromium): the browser tests were NOT run."
 endif
+
+# Speed is measured, not asserted: figures next to baselines from the same run, into docs/benchmarks.md.
+bench: install translations
+	$(BIN)/python -m bench
 
 # Refresh the catalogs after adding or changing a user-facing string.
 i18n-extract: install

@@ -136,6 +136,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # A CA bundle for the relay's certificate; empty means the system store.
         "MAIL_CA_FILE": get("MAIL_CA_FILE"),
         "REPORT_ADDRESSES": _list(get("REPORT_ADDRESSES", "security@ecc.example")),
+        # The email intake listener and import (SECURITY.md M1–M4).
+        "INTAKE_HOST": get("INTAKE_HOST", "127.0.0.1"),
+        "INTAKE_PORT": _int("INTAKE_PORT", get("INTAKE_PORT", "2525"), minimum=1, maximum=65535),
+        "INTAKE_MAX_MESSAGE_BYTES": _int(
+            "INTAKE_MAX_MESSAGE_BYTES", get("INTAKE_MAX_MESSAGE_BYTES", str(10 * 1024 * 1024)), minimum=1024
+        ),
+        "INTAKE_MAX_HEADER_BYTES": _int(
+            "INTAKE_MAX_HEADER_BYTES", get("INTAKE_MAX_HEADER_BYTES", str(64 * 1024)), minimum=1024
+        ),
+        "INTAKE_MAX_MIME_PARTS": _int("INTAKE_MAX_MIME_PARTS", get("INTAKE_MAX_MIME_PARTS", "100"), minimum=1),
+        "INTAKE_MAX_MIME_DEPTH": _int("INTAKE_MAX_MIME_DEPTH", get("INTAKE_MAX_MIME_DEPTH", "10"), minimum=1),
+        "INTAKE_PARSE_SECONDS": _int("INTAKE_PARSE_SECONDS", get("INTAKE_PARSE_SECONDS", "5"), minimum=1),
+        "INTAKE_TIMEOUT_SECONDS": _int("INTAKE_TIMEOUT_SECONDS", get("INTAKE_TIMEOUT_SECONDS", "60"), minimum=1),
+        # Our own MTA's authserv-id: the only Authentication-Results header we read (M4).
+        "AUTHSERV_ID": get("AUTHSERV_ID", "mx.ecc.example"),
+        # Hosts whose Received headers are the company's own clock, for imported mail.
+        "COMPANY_MTA_HOSTS": [host.lower() for host in _list(get("COMPANY_MTA_HOSTS", "mx.ecc.example"))],
         "SUPPORT_CONTACT": get("SUPPORT_CONTACT", "security@ecc.example, (028) 3822 0000"),
         "COMPANY_NAME": get("COMPANY_NAME", "ECC"),
         "LATE_REPORT_THRESHOLD_HOURS": _int(

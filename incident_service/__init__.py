@@ -64,6 +64,7 @@ def _register_models() -> None:
     from .audit import models as _audit  # noqa: F401
     from .customers import models as _customers  # noqa: F401
     from .incidents import models as _incidents  # noqa: F401
+    from .intake import models as _intake  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .reactivation import models as _reactivation  # noqa: F401
 
@@ -88,7 +89,8 @@ def _register_cli(app: Flask) -> None:
     from .audit.cli import audit_cli
     from .customers.cli import customers_cli
     from .dev.cli import dev_cli
+    from .intake.cli import intake_cli
     from .notifications.cli import outbox_cli
 
-    for group in (customers_cli, outbox_cli, audit_cli, dev_cli):
+    for group in (customers_cli, outbox_cli, audit_cli, intake_cli, dev_cli):
         app.cli.add_command(group)

@@ -17,6 +17,7 @@ from ..database import utcnow
 from ..extensions import db
 from ..notifications.delivery import deliver_due
 from ..notifications.service import report_link
+from ..intake.smtpd import IntakeController
 from .mailsink import start_sink
 
 dev_cli = click.Group("dev", help="The embedded development setup.")
@@ -51,7 +52,8 @@ def _worker(app, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
-    """Migrate, seed a demo customer, start a mail sink and the outbox worker, and serve the app."""
+    """Migrate, seed a demo customer, start a mail sink, the intake listener and the outbox worker,
+    and serve the app."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["APP_ENV"] != "development":
         raise click.ClickException("flask dev serve is for APP_ENV=development only")
@@ -59,6 +61,8 @@ def serve_command(host: str, port: int) -> None:
     seed_demo_customer()
     maildir = Path(app.instance_path) / "mail"
     sink = start_sink(maildir, app.config["MAIL_SERVER"], app.config["MAIL_PORT"])
+    intake = IntakeController(app, host=app.config["INTAKE_HOST"], port=app.config["INTAKE_PORT"])
+    intake.start()
     stop = threading.Event()
     worker = threading.Thread(target=_worker, args=(app, stop), daemon=True, name="outbox-worker")
     worker.start()
@@ -72,6 +76,7 @@ def serve_command(host: str, port: int) -> None:
   Web app            {base}/
   Report page        {base}/report
   Mail received      {base}/_dev/mail   (files: {maildir})
+  Report by email    SMTP {app.config["INTAKE_HOST"]}:{app.config["INTAKE_PORT"]}, to {", ".join(app.config["REPORT_ADDRESSES"])}
 
   Demo customer      {DEMO_EMAIL}
   Password           {DEMO_PASSWORD}   (until you reset it)
@@ -84,5 +89,6 @@ def serve_command(host: str, port: int) -> None:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         stop.set()
+        intake.stop()
         sink.stop()
         time.sleep(0.1)

@@ -70,6 +70,10 @@ class Report(db.Model):
     channel: Mapped[str] = mapped_column(String(16))
     # The company's clock, set by the server when the report reached it (R4). Never from the client.
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Which of the company's clocks: this server's, or the company MTA's Received header (imports).
+    received_at_source: Mapped[str] = mapped_column(String(20), default="server_clock", server_default="server_clock")
+    # For email reports, the stored message it came from.
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
     # The address as the reporter gave it, and its normalised form used for matching.
     claimed_address: Mapped[str] = mapped_column(String(320))
     address_normalized: Mapped[str | None] = mapped_column(String(320), index=True)

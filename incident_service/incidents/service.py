@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..assessment.models import SOURCE_REPORT_FORM
-from ..assessment.service import DiscoveryAfterReport, record_discovery_statement
+from ..assessment.service import DiscoveryAfterReport, reassess, record_discovery_statement
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
@@ -39,6 +39,10 @@ class ReportSubmission:
     client_ip: str | None = None
     user_agent: str | None = None
     entered_by: str = "customer"
+    # Only trusted edges set these: the company MTA's own Received time for imported mail.
+    received_at: datetime | None = None
+    received_at_source: str = "server_clock"
+    inbound_message_id: int | None = None
 
 
 def _year(moment: datetime) -> int:
@@ -98,6 +102,10 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
     report.incident_id = incident.id
     append_event(f"{source}:report:attached", actor=actor, now=now, customer_id=customer.id,
                  incident_id=incident.id, report_id=report.id)
+    if report.received_at < incident.first_received_at:
+        # An older report (e.g. imported mail) is now the first: the delay is measured from it.
+        incident.first_received_at = report.received_at
+        reassess(incident)
     lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
     window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
     if incident.last_link_sent_at is None or now - incident.last_link_sent_at >= window:
@@ -106,7 +114,8 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
 
 
 def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = "customer") -> Report:
-    """Store the report stamped `now` (the server clock); for a known address open or join the incident.
+    """Store the report stamped `now` (the server clock, unless a trusted edge gives the company MTA's
+    time in the submission); for a known address open or join the incident.
 
     Flushes, never commits: the edge commits once, before it tells the reporter anything (DESIGN's first
     invariant). Audits `<channel>:report:received` and everything reactivation does.
@@ -120,8 +129,10 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     except InvalidAddress:
         address = None  # kept as claimed; it matches nobody
     source = submission.channel
+    received_at = submission.received_at or now
     report = Report(
-        channel=submission.channel, received_at=now, claimed_address=submission.address[:320],
+        channel=submission.channel, received_at=received_at, received_at_source=submission.received_at_source,
+        inbound_message_id=submission.inbound_message_id, claimed_address=submission.address[:320],
         address_normalized=address, kind=submission.kind, details=submission.details,
         client_ip=submission.client_ip, user_agent=(submission.user_agent or "")[:512] or None,
         entered_by=submission.entered_by,
@@ -130,7 +141,7 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     report.customer_id = customer.id if customer is not None else None
     db.session.add(report)
     db.session.flush()
-    report.reference = f"RPT-{_year(now)}-{report.id:06d}"
+    report.reference = f"RPT-{_year(received_at)}-{report.id:06d}"
     append_event(f"{source}:report:received", actor=actor, now=now, customer_id=report.customer_id,
                  report_id=report.id, data={"reference": report.reference, "kind": report.kind,
                                             "address": address or submission.address[:320]})

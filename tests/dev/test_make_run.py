@@ -6,6 +6,7 @@ import http.cookiejar
 import mailbox
 import os
 import re
+import smtplib
 import subprocess
 import sys
 import time
@@ -58,9 +59,10 @@ def wait_for(check, what: str, seconds: float = 20.0):  # type: ignore[no-untype
 
 @pytest.fixture
 def served(tmp_path):  # type: ignore[no-untyped-def]
-    port, mail_port = free_port(), free_port()
+    port, mail_port, intake_port = free_port(), free_port(), free_port()
     env = {**os.environ, "APP_ENV": "development", "INSTANCE_PATH": str(tmp_path / "instance"),
-           "PORT": str(port), "MAIL_PORT": str(mail_port), "PASSWORD_HASH_PROFILE": "owasp-minimum"}
+           "PORT": str(port), "MAIL_PORT": str(mail_port), "INTAKE_PORT": str(intake_port),
+           "PASSWORD_HASH_PROFILE": "owasp-minimum"}
     for name in ("DATABASE_URL", "PUBLIC_BASE_URL", "SECRET_KEY"):
         env.pop(name, None)
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "dev", "serve", "--port", str(port)],
@@ -79,7 +81,7 @@ def served(tmp_path):  # type: ignore[no-untyped-def]
 
     wait_for(healthy, "the dev server to answer")
     try:
-        yield base, tmp_path / "instance" / "mail", process
+        yield base, tmp_path / "instance" / "mail", process, intake_port
     finally:
         if process.returncode is None:
             process.terminate()
@@ -88,10 +90,12 @@ def served(tmp_path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.sqlite_only  # the embedded setup is SQLite by definition
 def test_newcomer_flow(served) -> None:  # type: ignore[no-untyped-def]
-    base, maildir, process = served
-    browser = Browser(base)
-    status, page = browser.submit("/report", {"email": DEMO_EMAIL, "kind": "stolen"})
-    assert status == 200 and "RPT-" in page
+    base, maildir, process, intake_port = served
+    # The customer emails the report address (the policy's first channel).
+    with smtplib.SMTP("127.0.0.1", intake_port, timeout=10) as client:
+        client.sendmail(DEMO_EMAIL, ["security@ecc.example"],
+                        f"From: {DEMO_EMAIL}\r\nTo: security@ecc.example\r\nSubject: mat khau bi lo\r\n"
+                        "\r\nMat khau cua toi bi lo.\r\n")
 
     def mail_arrived():  # type: ignore[no-untyped-def]
         if not maildir.exists():
@@ -107,6 +111,7 @@ def test_newcomer_flow(served) -> None:  # type: ignore[no-untyped-def]
     assert "Mã sự cố" in text  # the demo customer reads Vietnamese
     reset = re.search(re.escape(base) + r"(/reset/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-.]+)", text).group(1)  # type: ignore[union-attr]
 
+    browser = Browser(base)
     status, listing = browser.get("/_dev/mail")
     assert status == 200 and "Đã nhận báo cáo" in listing
 

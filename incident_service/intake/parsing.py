@@ -1,0 +1,269 @@
+"""Reading a stored email: a plain function of the bytes and the limits, no database (SECURITY.md M1–M4).
+
+Anything over a limit, or that cannot be read at all, raises Quarantine with a reason; everything
+else is read as far as it can be, with the parser's defects recorded rather than hidden.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from inscriptis import get_text
+
+from ..customers.addresses import InvalidAddress, normalize_address
+
+MAX_TEXT = 100_000
+HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
+RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
+RECEIVED_FROM = re.compile(r"^\s*from\s+([^\s;()]+)", re.IGNORECASE)
+FILENAME_UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int = 10 * 1024 * 1024
+    max_header_bytes: int = 64 * 1024
+    max_parts: int = 100
+    max_depth: int = 10
+    max_seconds: float = 5.0
+
+
+class Quarantine(Exception):
+    """The message is kept but not read further; `reason` is a short code, `detail` says more."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class ParsedMessage:
+    from_address: str | None = None
+    from_display_name: str = ""
+    from_header: str = ""
+    reply_to: str | None = None
+    sender_header: str | None = None
+    date_header: str | None = None
+    date_claimed: datetime | None = None
+    message_id: str | None = None
+    subject: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    authentication_results: list[str] = field(default_factory=list)
+    untrusted_authentication_results: int = 0
+    text_body: str = ""
+    has_html: bool = False
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+    not_a_report_reason: str | None = None
+
+
+def clean(text: str) -> str:
+    """Valid Unicode (raw UTF-8 header bytes, RFC 6532, arrive as surrogate escapes), NFC, no NUL
+    (PostgreSQL text cannot hold it), bounded length."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return unicodedata.normalize("NFC", text.replace("\x00", ""))[:MAX_TEXT]
+
+
+def one_line(text: str) -> str:
+    return " ".join(clean(text).split())
+
+
+def header_block_size(raw: bytes) -> int:
+    """Bytes of the header block: up to the blank line, or the first line that is not a header."""
+    size = 0
+    for line in raw.splitlines(keepends=True):
+        if line in (b"\r\n", b"\n") or not (HEADER_LINE.match(line) or line[:1] in (b" ", b"\t")):
+            break
+        size += len(line)
+    return size
+
+
+def _depth_and_parts(message: EmailMessage, depth: int = 1) -> tuple[int, int]:
+    """(deepest nesting, number of parts), counting message/rfc822 contents as nested parts."""
+    deepest, parts = depth, 1
+    if message.is_multipart():
+        payload = message.get_payload()
+        children = payload if isinstance(payload, list) else [payload]
+        for child in children:
+            if isinstance(child, EmailMessage):
+                child_depth, child_parts = _depth_and_parts(child, depth + 1)
+                deepest, parts = max(deepest, child_depth), parts + child_parts
+    return deepest, parts
+
+
+def _received(values: list[str]) -> list[dict[str, Any]]:
+    hops = []
+    for value in values:
+        text = one_line(str(value))
+        at = None
+        if ";" in text:
+            try:
+                moment = parsedate_to_datetime(text.rsplit(";", 1)[1].strip())
+                at = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+            except (TypeError, ValueError, IndexError):
+                at = None
+        by = RECEIVED_BY.search(text)
+        source = RECEIVED_FROM.search(text)
+        hops.append({"raw": text[:2000], "by": by.group(1).lower() if by else None,
+                     "from": source.group(1).lower() if source else None,
+                     "at": at.isoformat() if at else None})
+    return hops
+
+
+def _authserv_id(value: str) -> str:
+    # RFC 8601: authserv-id [CFWS authres-version] ";" ...
+    return value.split(";", 1)[0].strip().split()[0].lower() if value.strip() else ""
+
+
+def _content(part: EmailMessage, defects: list[str]) -> str:
+    try:
+        return part.get_content()  # type: ignore[no-any-return]
+    except LookupError:
+        defects.append(f"UnknownCharset({part.get_content_charset()})")
+    except Exception as exc:  # any decoding failure: read the bytes as UTF-8 instead
+        defects.append(f"ContentDecodeError({type(exc).__name__})")
+    payload = part.get_payload(decode=True)
+    return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
+def safe_filename(name: str | None) -> str | None:
+    if not name:
+        return None
+    cleaned = FILENAME_UNSAFE.sub("_", one_line(name)).strip(" .")
+    return cleaned[:200] or None
+
+
+def _attachments(message: EmailMessage) -> list[dict[str, Any]]:
+    found = []
+    for part in message.walk():
+        content_type = part.get_content_type()
+        if part is message or (part.is_multipart() and content_type != "message/rfc822"):
+            continue
+        if content_type != "message/rfc822" and not part.is_attachment():
+            continue
+        try:
+            if content_type == "message/rfc822":
+                size = len(part.get_payload(0).as_bytes())
+            else:
+                size = len(part.get_payload(decode=True) or b"")
+        except Exception:
+            size = -1
+        found.append({"filename": safe_filename(part.get_filename()), "content_type": content_type, "size": size})
+    return found
+
+
+def _not_a_report_reason(message: EmailMessage, envelope_sender: str | None) -> str | None:
+    """Why this mail must never be answered (RFC 3834 and friends), or None for a person's mail."""
+    sender = envelope_sender
+    if sender is None:
+        return_path = message.get("Return-Path")
+        sender = str(return_path).strip().strip("<>") if return_path is not None else None
+    if sender is not None and sender.strip("<> ") == "":
+        return "null_sender"
+    if message.get_content_type() == "multipart/report":
+        return "delivery_report"
+    auto = message.get("Auto-Submitted")
+    if auto is not None and str(auto).strip().lower() not in ("", "no"):
+        return "auto_submitted"
+    if message.get("List-Id") is not None or message.get("List-Unsubscribe") is not None:
+        return "mailing_list"
+    precedence = str(message.get("Precedence", "")).strip().lower()
+    if precedence in ("bulk", "list", "junk"):
+        return f"precedence_{precedence}"
+    if message.get("X-Autoreply") is not None or message.get("X-Autorespond") is not None:
+        return "auto_submitted"
+    return None
+
+
+def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_sender: str | None = None) -> ParsedMessage:
+    """Read `raw`; raise Quarantine when it is over a limit or cannot be read into a sender."""
+    started = time.monotonic()
+    if len(raw) > limits.max_message_bytes:
+        raise Quarantine("too_large", f"{len(raw)} bytes, limit {limits.max_message_bytes}")
+    if b"\x00" in raw:
+        raise Quarantine("nul_bytes", "the message contains NUL bytes, which no valid email has")
+    header_bytes = header_block_size(raw)
+    if header_bytes > limits.max_header_bytes:
+        raise Quarantine("header_too_large", f"{header_bytes} bytes of headers, limit {limits.max_header_bytes}")
+    try:
+        message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+        depth, parts = _depth_and_parts(message)
+    except Exception as exc:
+        raise Quarantine("unparseable", f"{type(exc).__name__}: {exc}"[:500]) from None
+    if parts > limits.max_parts:
+        raise Quarantine("too_many_parts", f"{parts} MIME parts, limit {limits.max_parts}")
+    if depth > limits.max_depth:
+        raise Quarantine("too_deep", f"MIME nesting {depth} deep, limit {limits.max_depth}")
+
+    parsed = ParsedMessage()
+    defects = parsed.defects
+    try:
+        froms = message.get_all("From") or []
+        if len(froms) != 1:
+            raise Quarantine("no_sender", f"{len(froms)} From headers; exactly one is needed to know who wrote")
+        from_header = froms[0]
+        parsed.from_header = one_line(str(from_header))
+        defects.extend(type(defect).__name__ for defect in getattr(from_header, "defects", ()))
+        addresses = getattr(from_header, "addresses", ())
+        if len(addresses) != 1:
+            raise Quarantine("no_sender", f"the From header holds {len(addresses)} addresses")
+        parsed.from_display_name = one_line(addresses[0].display_name or "")
+        addr_spec = clean(addresses[0].addr_spec)
+        try:
+            parsed.from_address = normalize_address(addr_spec)
+        except InvalidAddress:
+            raise Quarantine("no_sender", f"the From address {addr_spec!r} is not valid") from None
+
+        for name, attribute in (("Reply-To", "reply_to"), ("Sender", "sender_header")):
+            value = message.get(name)
+            if value is not None:
+                setattr(parsed, attribute, one_line(str(value)))
+        date = message.get("Date")
+        if date is not None:
+            parsed.date_header = one_line(str(date))
+            moment = getattr(date, "datetime", None)
+            if moment is not None:
+                parsed.date_claimed = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+        message_id = message.get("Message-ID")
+        parsed.message_id = (one_line(str(message_id))[:998] or None) if message_id is not None else None
+        parsed.subject = one_line(str(message.get("Subject", "")))
+        parsed.received = _received(message.get_all("Received") or [])
+        for value in message.get_all("Authentication-Results") or []:
+            text = one_line(str(value))
+            if _authserv_id(text) == authserv_id.lower():
+                parsed.authentication_results.append(text)
+            else:
+                parsed.untrusted_authentication_results += 1
+
+        body = message.get_body(preferencelist=("plain", "html"))
+        parsed.has_html = any(part.get_content_type() == "text/html" for part in message.walk())
+        if body is not None:
+            content = _content(body, defects)  # type: ignore[arg-type]
+            if body.get_content_type() == "text/html":
+                content = get_text(content)
+            parsed.text_body = clean(content)
+        elif isinstance(message.get_payload(), str):
+            # A multipart whose boundary never appears: the whole body is one unread text.
+            parsed.text_body = clean(message.get_payload())
+        parsed.attachments = _attachments(message)
+        for part in message.walk():
+            defects.extend(type(defect).__name__ for defect in part.defects)
+        parsed.not_a_report_reason = _not_a_report_reason(message, envelope_sender)
+    except Quarantine:
+        raise
+    except Exception as exc:
+        raise Quarantine("unparseable", f"{type(exc).__name__}: {exc}"[:500]) from None
+    elapsed = time.monotonic() - started
+    if elapsed > limits.max_seconds:
+        raise Quarantine("parse_time", f"reading took {elapsed:.1f} s, budget {limits.max_seconds} s")
+    return parsed

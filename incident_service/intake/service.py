@@ -1,0 +1,189 @@
+"""Ingesting one email: store the bytes, read them, and hand a person's report to receive_report.
+
+Every edge (the SMTP/LMTP listener, mailbox import) calls `ingest_message`; a report found in the
+mail goes through exactly the web form's service code, with channel `email`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..audit.service import append_event
+from ..extensions import db
+from ..incidents.models import Report
+from ..incidents.service import ReportSubmission, receive_report
+from .models import (
+    RECEIVED_COMPANY_MTA,
+    RECEIVED_IMPORT_TIME,
+    RECEIVED_SERVER_CLOCK,
+    STATUS_DUPLICATE,
+    STATUS_NOT_A_REPORT,
+    STATUS_QUARANTINED,
+    STATUS_REPORTED,
+    VIA_IMPORT,
+    InboundMessage,
+)
+from .parsing import Limits, ParsedMessage, Quarantine, parse_message
+
+
+@dataclass(frozen=True)
+class Envelope:
+    mail_from: str | None = None
+    rcpt_tos: list[str] = field(default_factory=list)
+    peer: str | None = None
+    helo: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    status: str  # an InboundMessage status, or "already_stored" for byte-identical mail
+    message_id: int
+    report: Report | None = None
+
+
+def limits_from_config() -> Limits:
+    config = current_app.config
+    return Limits(
+        max_message_bytes=config["INTAKE_MAX_MESSAGE_BYTES"],
+        max_header_bytes=config["INTAKE_MAX_HEADER_BYTES"],
+        max_parts=config["INTAKE_MAX_MIME_PARTS"],
+        max_depth=config["INTAKE_MAX_MIME_DEPTH"],
+        max_seconds=config["INTAKE_PARSE_SECONDS"],
+    )
+
+
+def company_mta_time(received: list[dict[str, Any]], company_hosts: list[str]) -> datetime | None:
+    """When the company's own MTA first took the message: the earliest Received hop it added."""
+    for hop in reversed(received):  # headers are newest first; the company's first hop is the lowest
+        if hop.get("by") in company_hosts and hop.get("at"):
+            return datetime.fromisoformat(hop["at"])
+    return None
+
+
+def _new_message(raw: bytes, digest: str, envelope: Envelope, *, via: str, now: datetime,
+                 import_source: str | None) -> InboundMessage:
+    """The stored bytes and envelope, stamped `now`; quarantined until something better is known."""
+    return InboundMessage(
+        received_at=now, received_at_source=RECEIVED_SERVER_CLOCK if via != VIA_IMPORT else RECEIVED_IMPORT_TIME,
+        stored_at=now, via=via, import_source=import_source, raw=raw, size=len(raw), sha256=digest,
+        mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos), peer=envelope.peer,
+        helo=(envelope.helo or "")[:255] or None, status=STATUS_QUARANTINED,
+    )
+
+
+def _store_parsed(message: InboundMessage, parsed: ParsedMessage) -> None:
+    message.from_address = parsed.from_address
+    message.from_display_name = parsed.from_display_name
+    message.from_header = parsed.from_header
+    message.reply_to = parsed.reply_to
+    message.sender_header = parsed.sender_header
+    message.date_header = parsed.date_header
+    message.date_claimed = parsed.date_claimed
+    message.message_id_header = parsed.message_id
+    message.subject = parsed.subject
+    message.received_headers = parsed.received
+    message.authentication_results = parsed.authentication_results
+    message.untrusted_authentication_results = parsed.untrusted_authentication_results
+    message.text_body = parsed.text_body
+    message.has_html = parsed.has_html
+    message.attachments = parsed.attachments
+    message.defects = parsed.defects
+
+
+def _details(parsed: ParsedMessage) -> str:
+    return f"{parsed.subject}\n\n{parsed.text_body}".strip()[:20_000]
+
+
+def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
+                   import_source: str | None = None) -> IngestOutcome:
+    """Store `raw` (stamped `now` by the server clock), read it, and act on it. Flushes, never commits.
+
+    Byte-identical mail already stored changes nothing. Otherwise the bytes are kept whatever
+    happens next: quarantined, a duplicate of a known Message-ID, not a report (auto-reply, bounce,
+    list), or a report through receive_report. Audits `email:message:*` and what the report does.
+    """
+    digest = hashlib.sha256(raw).hexdigest()
+    existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar()
+    if existing is not None:
+        append_event("email:message:already_stored", actor="intake", now=now,
+                     data={"inbound_message": existing, "sha256": digest, "via": via})
+        return IngestOutcome("already_stored", existing)
+
+    message = _new_message(raw, digest, envelope, via=via, now=now, import_source=import_source)
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+            db.session.flush()
+    except IntegrityError:
+        # The same bytes arrived on another connection a moment ago: it holds them.
+        existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar_one()
+        return IngestOutcome("already_stored", existing)
+    append_event("email:message:received", actor="intake", now=now,
+                 data={"inbound_message": message.id, "sha256": digest, "size": len(raw), "via": via,
+                       "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "peer": envelope.peer})
+
+    config = current_app.config
+    try:
+        parsed = parse_message(raw, authserv_id=config["AUTHSERV_ID"], limits=limits_from_config(),
+                               envelope_sender=envelope.mail_from if via != VIA_IMPORT else None)
+    except Quarantine as quarantine:
+        return quarantine_message(message, quarantine.reason, quarantine.detail, now=now)
+    _store_parsed(message, parsed)
+
+    if via == VIA_IMPORT:
+        mta_time = company_mta_time(parsed.received, config["COMPANY_MTA_HOSTS"])
+        if mta_time is not None:
+            message.received_at, message.received_at_source = mta_time, RECEIVED_COMPANY_MTA
+
+    if parsed.message_id:
+        first = db.session.execute(
+            select(InboundMessage.id).where(InboundMessage.message_id_header == parsed.message_id,
+                                            InboundMessage.id != message.id).order_by(InboundMessage.id).limit(1)
+        ).scalar()
+        if first is not None:
+            message.status, message.duplicate_of_id = STATUS_DUPLICATE, first
+            append_event("email:message:duplicate", actor="intake", now=now,
+                         data={"inbound_message": message.id, "duplicate_of": first})
+            return IngestOutcome(STATUS_DUPLICATE, message.id)
+
+    if parsed.not_a_report_reason:
+        message.status, message.not_a_report_reason = STATUS_NOT_A_REPORT, parsed.not_a_report_reason
+        append_event("email:message:not_a_report", actor="intake", now=now,
+                     data={"inbound_message": message.id, "reason": parsed.not_a_report_reason})
+        return IngestOutcome(STATUS_NOT_A_REPORT, message.id)
+
+    report = receive_report(
+        ReportSubmission(channel="email", address=parsed.from_address or "", kind="other",
+                         details=_details(parsed), received_at=message.received_at,
+                         received_at_source=message.received_at_source, inbound_message_id=message.id,
+                         client_ip=envelope.peer),
+        now=now, actor="customer",
+    )
+    message.status = STATUS_REPORTED
+    return IngestOutcome(STATUS_REPORTED, message.id, report)
+
+
+def quarantine_message(message: InboundMessage, reason: str, detail: str, *, now: datetime) -> IngestOutcome:
+    message.status, message.quarantine_reason, message.quarantine_detail = STATUS_QUARANTINED, reason, detail[:2000]
+    append_event("email:message:quarantined", actor="intake", now=now,
+                 data={"inbound_message": message.id, "reason": reason, "detail": detail[:500]})
+    return IngestOutcome(STATUS_QUARANTINED, message.id)
+
+
+def keep_unprocessed(raw: bytes, *, envelope: Envelope, via: str, now: datetime, error: str) -> IngestOutcome:
+    """Last resort when processing failed unexpectedly: keep the bytes, quarantined, with the error."""
+    digest = hashlib.sha256(raw).hexdigest()
+    existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar()
+    if existing is not None:
+        return IngestOutcome("already_stored", existing)
+    message = _new_message(raw, digest, envelope, via=via, now=now, import_source=None)
+    db.session.add(message)
+    db.session.flush()
+    return quarantine_message(message, "processing_error", error, now=now)

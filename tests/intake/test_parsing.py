@@ -1,0 +1,168 @@
+"""Reading stored mail: the corpus under tests/intake/corpus, and limits, without a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from incident_service.intake.parsing import Limits, Quarantine, header_block_size, parse_message
+
+CORPUS = Path(__file__).parent / "corpus"
+VI = "Tôi nghi mật khẩu của tôi đã bị lộ sau khi bấm vào một đường dẫn lạ."
+
+
+def parse(name_or_bytes: str | bytes, **limits: float):  # type: ignore[no-untyped-def]
+    raw = name_or_bytes if isinstance(name_or_bytes, bytes) else (CORPUS / name_or_bytes).read_bytes()
+    return parse_message(raw, authserv_id="mx.ecc.example", limits=Limits(**limits))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["plain.eml", "qp_utf8.eml", "base64_utf8.eml", "qp_cp1258.eml", "base64_cp1258.eml"])
+def test_vietnamese_bodies_in_every_encoding(name: str) -> None:
+    parsed = parse(name)
+    assert parsed.from_address == "an@example.com"
+    assert parsed.text_body.startswith(VI)  # windows-1258's combining tones come out composed (NFC)
+    assert parsed.defects == []
+
+
+def test_plain_headers() -> None:
+    parsed = parse("plain.eml")
+    assert parsed.from_display_name == "Nguyen Van An"
+    assert parsed.subject == "Mật khẩu bị lộ"
+    assert parsed.message_id == "<plain-1@example.com>"
+    assert parsed.date_claimed is not None and parsed.date_claimed.isoformat() == "2026-11-24T02:14:50+00:00"
+    assert [hop["by"] for hop in parsed.received] == ["mx.ecc.example", "mail-out.example.net"]
+    assert parsed.received[0]["at"] == "2026-11-24T02:15:02+00:00"
+    assert parsed.authentication_results == [
+        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com"]
+
+
+def test_alternative_prefers_plain() -> None:
+    parsed = parse("alternative.eml")
+    assert parsed.text_body.startswith("The plain part") and parsed.has_html
+
+
+def test_html_only_becomes_text_without_script() -> None:
+    parsed = parse("html_only.eml")
+    assert "Mật khẩu của tôi bị đánh cắp." in parsed.text_body
+    assert "* điện thoại mất" in parsed.text_body  # list structure kept
+    assert "alert" not in parsed.text_body and "tracker" not in parsed.text_body
+
+
+def test_rfc2047_from_and_subject() -> None:
+    parsed = parse("rfc2047_vietnamese.eml")
+    assert parsed.from_display_name == "Nguyễn Văn An"
+    assert parsed.from_address == "an@example.com"  # normalised: case folded
+    assert parsed.subject == "Mật khẩu của tôi bị lộ"
+
+
+def test_forwarded_message_is_an_attachment() -> None:
+    parsed = parse("forwarded.eml")
+    assert parsed.text_body.startswith("I got this phishing mail")
+    assert parsed.attachments == [{"filename": None, "content_type": "message/rfc822", "size": parsed.attachments[0]["size"]}]
+    assert parsed.attachments[0]["size"] > 100
+
+
+def test_attachments_listed_with_safe_names() -> None:
+    parsed = parse("attachments.eml")
+    assert [(a["filename"], a["content_type"]) for a in parsed.attachments] == [
+        ("bao cao.pdf", "application/pdf"), ("_.._etc_passwd.png", "image/png")]
+    assert parsed.attachments[0]["size"] == len(b"%PDF-1.4\n% fake but harmless\n" * 40)
+
+
+@pytest.mark.parametrize("name,reason", [("auto_reply.eml", "auto_submitted"), ("dsn_bounce.eml", "null_sender"),
+                                         ("list_mail.eml", "mailing_list")])
+def test_never_answered(name: str, reason: str) -> None:
+    assert parse(name).not_a_report_reason == reason
+
+
+def test_envelope_null_sender_and_dsn() -> None:
+    raw = (CORPUS / "dsn_bounce.eml").read_bytes().replace(b"Return-Path: <>\n", b"")
+    assert parse_message(raw, authserv_id="x", limits=Limits(), envelope_sender="").not_a_report_reason == "null_sender"
+    assert parse_message(raw, authserv_id="x", limits=Limits()).not_a_report_reason == "delivery_report"
+
+
+@pytest.mark.parametrize("name,defect", [
+    ("missing_boundary.eml", "StartBoundaryNotFoundDefect"),
+    ("bad_base64.eml", "InvalidBase64CharactersDefect"),
+    ("unknown_charset.eml", "UnknownCharset(x-no-such-charset)"),
+    ("no_blank_line.eml", "MissingHeaderBodySeparatorDefect"),
+])
+def test_malformed_but_readable_keeps_sender_and_defects(name: str, defect: str) -> None:
+    parsed = parse(name)
+    assert parsed.from_address == "an@example.com"
+    assert defect in parsed.defects
+    assert "password" in parsed.text_body
+
+
+def test_spoofed_display_names_do_not_match() -> None:
+    assert parse("spoof_display_name.eml").from_address == "attacker@evil.example"
+    assert parse("spoof_display_name.eml").from_display_name == "an@example.com"
+    assert parse("spoof_encoded_word.eml").from_address == "attacker@evil.example"
+
+
+def test_look_alike_is_another_address() -> None:
+    parsed = parse("spoof_lookalike.eml")
+    assert parsed.from_address == "\u0430n@example.com" and parsed.from_address != "an@example.com"
+
+
+def test_bidi_address_is_quarantined() -> None:
+    with pytest.raises(Quarantine) as caught:
+        parse("spoof_bidi.eml")
+    assert caught.value.reason == "no_sender"
+
+
+def test_only_our_authentication_results_are_trusted() -> None:
+    parsed = parse("forged_auth_results.eml")
+    assert parsed.authentication_results == ["mx.ecc.example; spf=fail smtp.mailfrom=example.com; dkim=none"]
+    assert parsed.untrusted_authentication_results == 1
+
+
+def test_reply_to_and_sender_kept_apart() -> None:
+    parsed = parse("reply_to_elsewhere.eml")
+    assert parsed.from_address == "an@example.com"
+    assert parsed.reply_to == "attacker@evil.example" and parsed.sender_header == "attacker@evil.example"
+
+
+def test_nul_bytes_quarantined() -> None:
+    raw = (CORPUS / "plain.eml").read_bytes().replace(b"Xin h", b"Xin\x00h")
+    with pytest.raises(Quarantine, match="nul_bytes"):
+        parse(raw)
+
+
+def test_200_kb_header_quarantined() -> None:
+    raw = b"From: an@example.com\nX-Padding: " + b"a" * 200_000 + b"\nSubject: big\n\nbody\n"
+    assert header_block_size(raw) > 200_000
+    with pytest.raises(Quarantine, match="header_too_large"):
+        parse(raw)
+
+
+def test_too_many_parts_and_too_deep() -> None:
+    parts = "".join(f"--b\nContent-Type: text/plain\n\npart {n}\n" for n in range(30))
+    many = f"From: an@example.com\nContent-Type: multipart/mixed; boundary=b\n\n{parts}--b--\n".encode()
+    with pytest.raises(Quarantine, match="too_many_parts"):
+        parse(many, max_parts=20)
+    assert len(parse(many).text_body) >= 0
+
+    inner = "Content-Type: text/plain\n\ndeep\n"
+    for level in range(12):
+        inner = f"Content-Type: multipart/mixed; boundary=l{level}\n\n--l{level}\n{inner}--l{level}--\n"
+    deep = f"From: an@example.com\n{inner}".encode()
+    with pytest.raises(Quarantine, match="too_deep"):
+        parse(deep, max_depth=10)
+
+
+def test_too_large() -> None:
+    with pytest.raises(Quarantine, match="too_large"):
+        parse((CORPUS / "plain.eml").read_bytes(), max_message_bytes=100)
+
+
+@pytest.mark.parametrize("raw", [b"Subject: no sender\n\nbody\n",
+                                 b"From: a@example.com\nFrom: b@example.com\n\nbody\n",
+                                 b"From: a@example.com, b@example.com\n\nbody\n",
+                                 b"From: not an address\n\nbody\n",
+                                 b"\xff\xfe\xfd garbage"])
+def test_no_usable_sender_quarantined(raw: bytes) -> None:
+    with pytest.raises(Quarantine) as caught:
+        parse(raw)
+    assert caught.value.reason == "no_sender"
