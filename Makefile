@@ -54,7 +54,9 @@ bench: install translations
 # Refresh the catalogs after adding or changing a user-facing string.
 i18n-extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o incident_service/translations/messages.pot --no-location --sort-output .
-	$(BIN)/pybabel update -i incident_service/translations/messages.pot -d incident_service/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel update -i incident_service/translations/messages.pot -d incident_service/translations --no-fuzzy-matching --ignore-obsolete --width 100
+	$(BIN)/python scripts/fill_english_catalog.py
+	@echo "Now translate the empty entries in incident_service/translations/vi/LC_MESSAGES/messages.po"
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -177,6 +177,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": default_locale,
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Off only in the test setup, whose many requests come from one address; tests of limits turn it on.
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", get("RATELIMIT_ENABLED", "false" if app_env == "testing" else "true")),
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "STAFF_SESSION_IDLE_MINUTES": _int("STAFF_SESSION_IDLE_MINUTES", get("STAFF_SESSION_IDLE_MINUTES", "15"), minimum=1),
+        "STAFF_SESSION_ABSOLUTE_HOURS": _int(
+            "STAFF_SESSION_ABSOLUTE_HOURS", get("STAFF_SESSION_ABSOLUTE_HOURS", "8"), minimum=1
+        ),
         "PASSWORD_HASH_PROFILE": get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
         "PASSWORD_HASH_CONCURRENCY": _int("PASSWORD_HASH_CONCURRENCY", get("PASSWORD_HASH_CONCURRENCY", "4"), minimum=1),
         "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", get("SESSION_IDLE_MINUTES", "30"), minimum=1),

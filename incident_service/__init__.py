@@ -13,8 +13,9 @@ import config as settings_module
 from . import errors, headers, i18n, logging_redaction
 from .customers import passwords
 from .customers import session as customer_session
+from .staff import session as staff_session
 from .database import configure_sqlite
-from .extensions import babel, csrf, db, mail, migrate
+from .extensions import babel, csrf, db, limiter, mail, migrate
 from .incidents import labels
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
+    limiter.init_app(app)
     babel.init_app(
         app,
         locale_selector=i18n.select_locale,
@@ -47,6 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
 
     passwords.init_app(app)
     customer_session.init_app(app)
+    staff_session.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
     headers.init_app(app)
@@ -67,17 +70,24 @@ def _register_models() -> None:
     from .intake import models as _intake  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .reactivation import models as _reactivation  # noqa: F401
+    from .staff import models as _staff  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from .assessment.views import bp as assessment_bp
+    from .console import actions, admin, auth, evidence
+    from .console import views as console_views
     from .customers.views import bp as customers_bp
     from .health import bp as health_bp
     from .site import bp as site_bp
     from .incidents.views import bp as incidents_bp
     from .reactivation.views import bp as reactivation_bp
 
-    for blueprint in (site_bp, incidents_bp, reactivation_bp, assessment_bp, customers_bp, health_bp):
+    from .console.access import can
+
+    app.jinja_env.globals["can"] = can
+    for blueprint in (site_bp, incidents_bp, reactivation_bp, assessment_bp, customers_bp, health_bp, auth.bp,
+                      console_views.bp, actions.bp, evidence.bp, admin.bp):
         app.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         from .dev.views import bp as dev_bp
@@ -91,6 +101,7 @@ def _register_cli(app: Flask) -> None:
     from .dev.cli import dev_cli
     from .intake.cli import intake_cli
     from .notifications.cli import outbox_cli
+    from .staff.cli import staff_cli
 
-    for group in (customers_cli, outbox_cli, audit_cli, intake_cli, dev_cli):
+    for group in (customers_cli, staff_cli, outbox_cli, audit_cli, intake_cli, dev_cli):
         app.cli.add_command(group)

@@ -17,9 +17,10 @@ CSP = "; ".join([
 
 
 def add_security_headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
+    # A view may set a stricter policy of its own (the sandboxed email frame does); never a looser one.
+    response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault("X-Frame-Options", "DENY")
     # no-referrer everywhere: reset and report links must never leak through a Referer (T5).
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"

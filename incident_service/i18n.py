@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 
 from config import LOCALES
 
@@ -68,8 +68,24 @@ def zone_label(zone: str | None = None) -> str:
     return gmt_label(datetime.now(tz).utcoffset())
 
 
+def format_delay(seconds: int) -> str:
+    """A reporting delay as days, hours and minutes, e.g. `2 d 3 h 5 min` / `2 ngày 3 giờ 5 phút`."""
+    sign = "-" if seconds < 0 else ""
+    minutes = abs(int(seconds)) // 60
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(gettext("%(n)d d", n=days))
+    if hours or days:
+        parts.append(gettext("%(n)d h", n=hours))
+    parts.append(gettext("%(n)d min", n=mins))
+    return sign + " ".join(parts)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.filters["utctime"] = format_utc
     app.jinja_env.globals["zone_label"] = zone_label
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["format_delay"] = format_delay

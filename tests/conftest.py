@@ -221,3 +221,8 @@ def links_in(message: EmailMessage) -> dict[str, str]:
 
 def path_of(url: str) -> str:
     return url.removeprefix("https://security.ecc.example")
+
+
+def main_of(html: str) -> str:
+    """The page's <main> content: what differs between pages, without the shared header and footer."""
+    return re.split(r"<main[^>]*>", html, maxsplit=1)[1].split("</main>")[0]

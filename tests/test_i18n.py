@@ -48,6 +48,14 @@ def test_catalog_is_complete(locale: str) -> None:
     assert problems == [], "run `make i18n-extract` and translate:\n" + "\n".join(problems)
 
 
+def test_english_catalog_is_english() -> None:
+    with open(ROOT / "incident_service/translations/en/LC_MESSAGES/messages.po", "rb") as handle:
+        catalog = read_po(handle)
+    # The source strings are English, so the English catalog says exactly what the source says.
+    differing = [message.id for message in catalog if message.id and message.string != message.id]
+    assert differing == []
+
+
 def test_vietnamese_catalog_has_diacritics() -> None:
     with open(ROOT / "incident_service/translations/vi/LC_MESSAGES/messages.po", "rb") as handle:
         catalog = read_po(handle)

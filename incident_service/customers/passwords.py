@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import Callable, TypeVar
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, current_app
+
+T = TypeVar("T")
 
 # OWASP's floor for argon2id (m=19 MiB, t=2, p=1); RFC 9106's low-memory profile is above it.
 OWASP_MINIMUM = dataclasses.replace(profiles.RFC_9106_LOW_MEMORY, time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -46,3 +49,18 @@ def init_app(app: Flask) -> None:
 
 def hashing() -> PasswordHashing:
     return current_app.extensions["password_hashing"]
+
+
+def sign_in_check(raw_address: str, password: str, check: Callable[[str, str], T | None]) -> T | None:
+    """Run `check(address, password)` for a sign-in form: malformed addresses match nobody, and a
+    password over the byte limit is refused before any hashing (P2), both like a wrong password."""
+    from ..reactivation.password_policy import MAX_BYTES
+    from .addresses import InvalidAddress, normalize_address
+
+    try:
+        address = normalize_address(raw_address)
+    except InvalidAddress:
+        address = ""
+    if len(password.encode("utf-8")) > MAX_BYTES:
+        return None
+    return check(address, password)

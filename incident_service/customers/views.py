@@ -11,9 +11,8 @@ from ..audit.service import append_event
 from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import Incident, Report
-from ..reactivation.password_policy import MAX_BYTES
-from .addresses import InvalidAddress, normalize_address
 from .forms import LoginForm
+from .passwords import sign_in_check
 from .service import check_password
 from .session import sign_in, sign_out
 
@@ -25,13 +24,7 @@ def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        password = form.password.data
-        try:
-            address = normalize_address(form.email.data)
-        except InvalidAddress:
-            address = ""
-        # Oversized input is refused before hashing (P2), with the same answer as a wrong password.
-        customer = check_password(address, password) if len(password.encode()) <= MAX_BYTES else None
+        customer = sign_in_check(form.email.data, form.password.data, check_password)
         if customer is not None:
             now = utcnow()
             sign_in(customer, now)

@@ -13,6 +13,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from ..customers.service import add_customer, find_customer
+from ..staff.service import create_staff, find_staff
 from ..database import utcnow
 from ..extensions import db
 from ..notifications.delivery import deliver_due
@@ -25,12 +26,18 @@ dev_cli = click.Group("dev", help="The embedded development setup.")
 DEMO_EMAIL = "khachhang@ecc.example"
 DEMO_NAME = "Nguyễn Văn An"
 DEMO_PASSWORD = "ngay-mai-troi-lai-sang-2026"
+DEMO_STAFF = "quantri@ecc.example"
+DEMO_STAFF_PASSWORD = "quan-tri-vien-thu-nghiem-2026"
 
 
-def seed_demo_customer() -> None:
+def seed_demo_data() -> None:
+    """A demo customer and a demo admin for the console, created once."""
     if find_customer(DEMO_EMAIL) is None:
         add_customer(DEMO_EMAIL, name=DEMO_NAME, locale="vi", password=DEMO_PASSWORD, actor="dev-seed", now=utcnow())
-        db.session.commit()
+    if find_staff(DEMO_STAFF) is None:
+        create_staff(DEMO_STAFF, role="admin", name="Quản trị viên", password=DEMO_STAFF_PASSWORD, actor="dev-seed",
+                     now=utcnow())
+    db.session.commit()
 
 
 def _worker(app, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +65,7 @@ def serve_command(host: str, port: int) -> None:
     if app.config["APP_ENV"] != "development":
         raise click.ClickException("flask dev serve is for APP_ENV=development only")
     upgrade()
-    seed_demo_customer()
+    seed_demo_data()
     maildir = Path(app.instance_path) / "mail"
     sink = start_sink(maildir, app.config["MAIL_SERVER"], app.config["MAIL_PORT"])
     intake = IntakeController(app, host=app.config["INTAKE_HOST"], port=app.config["INTAKE_PORT"])
@@ -81,6 +88,10 @@ def serve_command(host: str, port: int) -> None:
   Demo customer      {DEMO_EMAIL}
   Password           {DEMO_PASSWORD}   (until you reset it)
   Report link        {link}
+
+  Staff console      {base}/console
+  Demo admin         {DEMO_STAFF}
+  Password           {DEMO_STAFF_PASSWORD}   (then set up an authenticator app from the QR code)
 
   Press Ctrl+C to stop.
 """)

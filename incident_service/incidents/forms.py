@@ -38,9 +38,14 @@ def viewer_zone() -> str:
 
 
 class DiscoveryTimeField(DateTimeLocalField):
-    """An HTML datetime-local input read in the viewer's time zone; `.utc` holds the aware UTC time."""
+    """An HTML datetime-local input read in the viewer's time zone; `.utc` holds the aware UTC time.
+    Times in the future or before 2000 are refused."""
 
     utc: datetime | None = None
+
+    def __init__(self, *args, future_message=None, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.future_message = future_message or _l("This time is in the future. Enter when you noticed the problem.")
 
     def post_validate(self, form, validation_stopped):  # type: ignore[no-untyped-def]
         self.utc = None
@@ -48,7 +53,7 @@ class DiscoveryTimeField(DateTimeLocalField):
             return
         moment = parse_local_input(self.data.isoformat(), viewer_zone())
         if moment > utcnow():
-            raise ValidationError(_l("This time is in the future. Enter when you noticed the problem."))
+            raise ValidationError(self.future_message)
         if moment < EARLIEST_DISCOVERY:
             raise ValidationError(_l("This time is too far in the past. Please check the year."))
         self.utc = moment

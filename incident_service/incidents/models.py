@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..customers.models import Customer
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
+
+if TYPE_CHECKING:
+    from ..intake.models import InboundMessage
 
 CHANNELS = ("web", "email", "phone", "fax", "post", "in_person", "api", "breach_list")
 KINDS = ("lost", "stolen", "leaked", "phished", "suspicious_activity", "other")
@@ -86,6 +90,25 @@ class Report(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     # Who entered it: "customer" for self-service channels, a staff identifier otherwise.
     entered_by: Mapped[str] = mapped_column(String(320), default="customer")
+    # The server's clock when the row was written: equal to received_at for web and SMTP; for staff
+    # entries and imports, kept beside the stated or MTA time.
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     incident: Mapped[Incident | None] = relationship(back_populates="reports")
     customer: Mapped[Customer | None] = relationship()
+    inbound_message: Mapped[InboundMessage | None] = relationship()
+
+
+CLOSE_REASONS = ("duplicate", "spam", "withdrawn")
+
+
+class IncidentNote(db.Model):
+    """A note by staff on an incident; notes are added, never edited."""
+
+    __tablename__ = "incident_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    author: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)

@@ -24,7 +24,7 @@ from ..extensions import db
 from ..notifications.service import public_url, queue_email, render_for_nobody
 from ..reactivation.service import issue_reset_grant, lock_credential
 from ..tokens import DISCOVERY, make_token
-from .models import CHANNELS, KINDS, STATUS_REACTIVATED, Incident, Report
+from .models import CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,7 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     report = Report(
         channel=submission.channel, received_at=received_at, received_at_source=submission.received_at_source,
         inbound_message_id=submission.inbound_message_id, claimed_address=submission.address[:320],
+        recorded_at=now,
         address_normalized=address, kind=submission.kind, details=submission.details,
         client_ip=submission.client_ip, user_agent=(submission.user_agent or "")[:512] or None,
         entered_by=submission.entered_by,
@@ -161,3 +162,41 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
             record_discovery_statement(discovered_at=submission.discovered_at, source=SOURCE_REPORT_FORM,
                                        actor=actor, now=now, report=report)
     return report
+
+
+class CaseworkError(ValueError):
+    """A staff action that cannot be done in the incident's or report's current state."""
+
+
+def add_note(incident: Incident, text: str, *, actor: str, now: datetime) -> IncidentNote:
+    """Append a staff note to the incident. Audits `console:incident:note_added`."""
+    note = IncidentNote(incident_id=incident.id, author=actor, created_at=now, text=text.strip())
+    db.session.add(note)
+    db.session.flush()
+    append_event("console:incident:note_added", actor=actor, now=now, customer_id=incident.customer_id,
+                 incident_id=incident.id, data={"note": note.id})
+    return note
+
+
+def close_incident(incident: Incident, *, category: str, reason: str, actor: str, now: datetime) -> None:
+    """Close an open incident as a duplicate, spam or withdrawn. The password stays locked: the
+    customer sets a new one with their link, which nothing takes away. Audits `console:incident:closed`."""
+    if category not in CLOSE_REASONS:
+        raise CaseworkError(f"unknown close reason {category!r}")
+    if not incident.is_open:
+        raise CaseworkError("the incident is not open")
+    incident.status, incident.closed_at = STATUS_CLOSED, now
+    incident.close_reason = f"{category}: {reason.strip()}"
+    append_event("console:incident:closed", actor=actor, now=now, customer_id=incident.customer_id,
+                 incident_id=incident.id, data={"category": category, "reason": reason.strip()})
+
+
+def attach_report_to_customer(report: Report, customer: Customer, *, actor: str, now: datetime) -> Incident:
+    """Give an unmatched report to the customer staff identified: it opens or joins their incident
+    exactly as a matched report would (lock, stamp, link to the address on record). Audits it."""
+    if report.customer_id is not None:
+        raise CaseworkError("the report already belongs to a customer")
+    report.customer_id = customer.id
+    append_event("console:report:assigned", actor=actor, now=now, customer_id=customer.id, report_id=report.id,
+                 data={"claimed_address": report.claimed_address, "customer_address": customer.email})
+    return _open_or_join(customer, report, source="console", actor=actor, now=now)

@@ -15,6 +15,7 @@ STATUS_REPORTED = "reported"  # became a report (matched or unmatched)
 STATUS_QUARANTINED = "quarantined"  # over a limit or unreadable: kept for staff, no report
 STATUS_DUPLICATE = "duplicate"  # same Message-ID as a message already received: kept, no second report
 STATUS_NOT_A_REPORT = "not_a_report"  # auto-reply, bounce or list mail: kept, never answered
+STATUS_DISMISSED = "dismissed"  # a quarantined message staff looked at and set aside, with a reason
 
 VIA_SMTP = "smtp"
 VIA_LMTP = "lmtp"
@@ -52,6 +53,8 @@ class InboundMessage(db.Model):
     quarantine_detail: Mapped[str | None] = mapped_column(Text)
     not_a_report_reason: Mapped[str | None] = mapped_column(String(40))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    dismiss_reason: Mapped[str | None] = mapped_column(Text)
+    handled_by: Mapped[str | None] = mapped_column(String(320))
 
     # What was read from the bytes. The address matched on is the parsed addr-spec only (M3).
     from_address: Mapped[str | None] = mapped_column(String(320), index=True)

@@ -143,19 +143,31 @@ def safe_filename(name: str | None) -> str | None:
     return cleaned[:200] or None
 
 
-def _attachments(message: EmailMessage) -> list[dict[str, Any]]:
+def attachment_parts(message: EmailMessage) -> list[EmailMessage]:
+    """The parts staff see as attachments, in order: marked attachments and forwarded messages."""
     found = []
     for part in message.walk():
         content_type = part.get_content_type()
         if part is message or (part.is_multipart() and content_type != "message/rfc822"):
             continue
-        if content_type != "message/rfc822" and not part.is_attachment():
-            continue
+        if content_type == "message/rfc822" or part.is_attachment():
+            found.append(part)  # type: ignore[arg-type]
+    return found
+
+
+def attachment_bytes(part: EmailMessage) -> bytes:
+    if part.get_content_type() == "message/rfc822":
+        return part.get_payload(0).as_bytes()  # type: ignore[union-attr]
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _attachments(message: EmailMessage) -> list[dict[str, Any]]:
+    found = []
+    for part in attachment_parts(message):
+        content_type = part.get_content_type()
         try:
-            if content_type == "message/rfc822":
-                size = len(part.get_payload(0).as_bytes())
-            else:
-                size = len(part.get_payload(decode=True) or b"")
+            size = len(attachment_bytes(part))
         except Exception:
             size = -1
         found.append({"filename": safe_filename(part.get_filename()), "content_type": content_type, "size": size})
@@ -267,3 +279,28 @@ def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_send
     if elapsed > limits.max_seconds:
         raise Quarantine("parse_time", f"reading took {elapsed:.1f} s, budget {limits.max_seconds} s")
     return parsed
+
+
+def read_stored(raw: bytes) -> EmailMessage:
+    """Parse stored bytes again for display (headers, HTML part, attachments)."""
+    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+def header_pairs(message: EmailMessage) -> list[tuple[str, str]]:
+    """Every header as (name, decoded one-line text), in order, for staff to read as text."""
+    pairs = []
+    for name, value in message.raw_items():
+        try:
+            text = one_line(str(message.policy.header_fetch_parse(name, value)))
+        except Exception:
+            text = one_line(str(value))
+        pairs.append((one_line(name), text))
+    return pairs
+
+
+def html_part(message: EmailMessage) -> str | None:
+    """The first text/html part's text, if any (for sanitising and showing in a sandboxed frame)."""
+    for part in message.walk():
+        if part.get_content_type() == "text/html" and not part.is_attachment():
+            return clean(_content(part, []))  # type: ignore[arg-type]
+    return None

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.service import append_event
+from ..customers.models import Customer
 from ..extensions import db
 from ..incidents.models import Report
 from ..incidents.service import ReportSubmission, receive_report
@@ -23,6 +24,7 @@ from .models import (
     RECEIVED_COMPANY_MTA,
     RECEIVED_IMPORT_TIME,
     RECEIVED_SERVER_CLOCK,
+    STATUS_DISMISSED,
     STATUS_DUPLICATE,
     STATUS_NOT_A_REPORT,
     STATUS_QUARANTINED,
@@ -187,3 +189,31 @@ def keep_unprocessed(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
     db.session.add(message)
     db.session.flush()
     return quarantine_message(message, "processing_error", error, now=now)
+
+
+def attach_message_to_customer(message: InboundMessage, customer: Customer, *, actor: str,
+                               now: datetime) -> Report:
+    """Staff read a quarantined (or not-a-report) message and identified its customer: it becomes
+    that customer's email report, through receive_report. Audits `console:message:assigned`."""
+    if message.status not in (STATUS_QUARANTINED, STATUS_NOT_A_REPORT):
+        raise ValueError("only quarantined messages, or mail read as not a report, can be assigned")
+    append_event("console:message:assigned", actor=actor, now=now, customer_id=customer.id,
+                 data={"inbound_message": message.id, "customer_address": customer.email})
+    report = receive_report(
+        ReportSubmission(channel="email", address=customer.email, kind="other",
+                         details=f"{message.subject or ''}\n\n{message.text_body or ''}".strip()[:20_000],
+                         received_at=message.received_at, received_at_source=message.received_at_source,
+                         inbound_message_id=message.id, entered_by=actor),
+        now=now, actor=actor,
+    )
+    message.status, message.handled_by = STATUS_REPORTED, actor
+    return report
+
+
+def dismiss_message(message: InboundMessage, reason: str, *, actor: str, now: datetime) -> None:
+    """Set a quarantined message aside with a reason; its bytes stay. Audits `console:message:dismissed`."""
+    if message.status != STATUS_QUARANTINED:
+        raise ValueError("only quarantined messages can be dismissed")
+    message.status, message.dismiss_reason, message.handled_by = STATUS_DISMISSED, reason.strip(), actor
+    append_event("console:message:dismissed", actor=actor, now=now,
+                 data={"inbound_message": message.id, "reason": reason.strip()})

@@ -90,15 +90,9 @@ def open_incident_of(customer: Customer) -> Incident | None:
     ).scalar_one_or_none()
 
 
-def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> None:
-    """Send a new reset link to the address on record, at most once per resend window.
-
-    Unknown addresses do the same rendering work and change nothing (R3). Audits what it sends.
-    """
-    customer = find_customer(address)
-    if customer is None:
-        render_for_nobody("reset_link", now)
-        return
+def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetime) -> bool:
+    """Send a new reset link to the customer's address on record, unless one was issued within the
+    resend window. Returns whether it was sent. Audits what it sends, or that it was throttled."""
     last_issued = db.session.execute(
         select(ResetGrant.issued_at).where(ResetGrant.customer_id == customer.id)
         .order_by(ResetGrant.issued_at.desc()).limit(1)
@@ -106,7 +100,7 @@ def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> 
     window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
     if last_issued is not None and now - last_issued < window:
         append_event(f"{source}:reset_link:throttled", actor=actor, now=now, customer_id=customer.id)
-        return
+        return False
     incident = open_incident_of(customer)
     incident_id = incident.id if incident is not None else None
     grant, url = issue_reset_grant(customer, incident_id=incident_id, source=source, actor=actor, now=now)
@@ -114,6 +108,17 @@ def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> 
                 links={"reset_url": url}, source=source, actor=actor, now=now, incident_id=incident_id)
     if incident is not None:
         incident.last_link_sent_at = now
+    return True
+
+
+def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> None:
+    """`/reset/new`: a link for the account at `address`, if any; unknown addresses do the same
+    rendering work and change nothing (R3)."""
+    customer = find_customer(address)
+    if customer is None:
+        render_for_nobody("reset_link", now)
+        return
+    send_reset_link(customer, source=source, actor=actor, now=now)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from incident_service.dev.cli import DEMO_EMAIL, DEMO_PASSWORD
+from incident_service.dev.cli import DEMO_EMAIL, DEMO_PASSWORD, DEMO_STAFF, DEMO_STAFF_PASSWORD
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,12 @@ def test_newcomer_flow(served) -> None:  # type: ignore[no-untyped-def]
     status, _page = Browser(base).submit("/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
     assert status == 400
 
+    # The demo admin can start signing in to the console (the second step is their authenticator).
+    status, _page = Browser(base).submit("/console/login", {"email": DEMO_STAFF, "password": DEMO_STAFF_PASSWORD})
+    assert status == 200 and "<svg" in _page
+
     process.terminate()
-    _out, err = process.communicate(timeout=10)
+    out, err = process.communicate(timeout=10)
+    assert DEMO_STAFF in out and "/console" in out
     assert "GET /reset/[redacted]" in err
     assert reset.rsplit("/", 1)[1] not in err  # L1: no token in the logs

@@ -44,6 +44,7 @@ EXPECTED = {
     "spoof_lookalike.eml": ("reported", False, False, None),
     "unknown_sender.eml": ("reported", False, False, None),
     "spoof_bidi.eml": ("quarantined", False, False, "no_sender"),
+    "xss_html.eml": ("reported", True, True, None),
 }
 
 

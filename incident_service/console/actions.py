@@ -1,0 +1,152 @@
+"""Console actions: each a CSRF-protected POST through the same service code as every other channel,
+audited with who did it and when."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from ..assessment.models import SOURCE_STAFF_CALL, SOURCE_STAFF_OVERRIDE
+from ..assessment.service import DiscoveryAfterReport, record_discovery_statement
+from ..customers.addresses import normalize_address
+from ..customers.service import find_customer
+from ..database import utcnow
+from ..extensions import db
+from ..i18n import format_local
+from ..incidents.models import Incident, Report
+from ..incidents.service import (CaseworkError, ReportSubmission, add_note, attach_report_to_customer,
+                                 close_incident, receive_report)
+from ..reactivation.service import send_reset_link
+from ..staff.permissions import ACT_ON_INCIDENTS, ADD_NOTES, RECORD_DISCOVERY
+from .access import current_staff, require, require_sign_in
+from .forms import ActionForm, AssignForm, CloseForm, NoteForm, StaffDiscoveryForm, StaffReportForm
+
+bp = Blueprint("console_actions", __name__, url_prefix="/console")
+require_sign_in(bp)
+
+
+def _form_errors(form) -> None:  # type: ignore[no-untyped-def]
+    for field in form:
+        for error in field.errors:
+            flash(f"{field.label.text}: {error}", "error")
+
+
+def _back(incident: Incident):  # type: ignore[no-untyped-def]
+    return redirect(url_for("console.incident", incident_id=incident.id))
+
+
+@bp.route("/intake/new", methods=["GET", "POST"])
+@require(ACT_ON_INCIDENTS)
+def enter_report():  # type: ignore[no-untyped-def]
+    """A report that came by phone, fax, post or in person, entered by staff."""
+    form = StaffReportForm()
+    if form.validate_on_submit():
+        staff, now = current_staff(), utcnow()
+        report = receive_report(
+            ReportSubmission(channel=form.channel.data, address=form.email.data, kind=form.kind.data,
+                             details=(form.details.data or "").strip(), discovered_at=form.discovered_at.utc,
+                             received_at=form.reached_at.utc, received_at_source="staff_statement",
+                             entered_by=staff.label),
+            now=now, actor=staff.label,
+        )
+        db.session.commit()
+        if report.incident_id is None:
+            flash(_("Report %(reference)s recorded. No customer has this address: it is kept as an unmatched "
+                    "report and nothing was sent.", reference=report.reference), "warning")
+            return redirect(url_for("console.report", report_id=report.id))
+        flash(_("Report %(reference)s recorded: the customer's password is deactivated and the link is sent "
+                "to the address on record.", reference=report.reference), "success")
+        return redirect(url_for("console.incident", incident_id=report.incident_id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("console/enter_report.html", form=form), status
+
+
+@bp.post("/incidents/<int:incident_id>/resend")
+@require(ACT_ON_INCIDENTS)
+def resend(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if send_reset_link(incident.customer, source="console", actor=current_staff().label, now=utcnow()):
+        flash(_("A new link was sent to the address on record."), "success")
+    else:
+        flash(_("A link was sent a few minutes ago; to prevent floods, wait before sending another."), "warning")
+    db.session.commit()
+    return _back(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/discovery")
+@require(RECORD_DISCOVERY)
+def discovery(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    form = StaffDiscoveryForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(incident)
+    override = bool(form.override.data)
+    try:
+        record_discovery_statement(
+            discovered_at=form.discovered_at.utc, source=SOURCE_STAFF_OVERRIDE if override else SOURCE_STAFF_CALL,
+            actor=current_staff().label, now=utcnow(), incident=incident, is_override=override,
+            reason=(form.reason.data or "").strip() or None)
+    except DiscoveryAfterReport as exc:
+        flash(_("That time is after the first report was received (%(received)s).",
+                received=format_local(exc.received_at)), "error")
+        return _back(incident)
+    db.session.commit()
+    flash(_("Discovery time recorded."), "success")
+    return _back(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+@require(ADD_NOTES)
+def note(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    form = NoteForm()
+    if form.validate_on_submit():
+        add_note(incident, form.text.data, actor=current_staff().label, now=utcnow())
+        db.session.commit()
+        flash(_("Note added."), "success")
+    else:
+        _form_errors(form)
+    return _back(incident)
+
+
+@bp.post("/incidents/<int:incident_id>/close")
+@require(ACT_ON_INCIDENTS)
+def close(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    form = CloseForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(incident)
+    try:
+        close_incident(incident, category=form.category.data, reason=form.reason.data, actor=current_staff().label,
+                       now=utcnow())
+    except CaseworkError:
+        flash(_("Only an open incident can be closed."), "error")
+        return _back(incident)
+    db.session.commit()
+    flash(_("Incident closed."), "success")
+    return _back(incident)
+
+
+@bp.post("/reports/<int:report_id>/assign")
+@require(ACT_ON_INCIDENTS)
+def assign(report_id: int):  # type: ignore[no-untyped-def]
+    report = db.session.get(Report, report_id) or abort(404)
+    form = AssignForm()
+    customer = find_customer(normalize_address(form.email.data)) if form.validate_on_submit() else None
+    if customer is None:
+        _form_errors(form)
+        if form.is_submitted() and not form.errors:
+            flash(_("No customer has that address."), "error")
+        return redirect(url_for("console.report", report_id=report.id))
+    try:
+        incident = attach_report_to_customer(report, customer, actor=current_staff().label, now=utcnow())
+    except CaseworkError:
+        flash(_("This report already belongs to a customer."), "error")
+        return redirect(url_for("console.report", report_id=report.id))
+    db.session.commit()
+    flash(_("Report assigned to %(address)s.", address=customer.email), "success")
+    return redirect(url_for("console.incident", incident_id=incident.id))

@@ -1,0 +1,119 @@
+"""Admin pages: staff accounts (admin only) and the audit log (admin and legal)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..audit.models import AuditEvent
+from ..audit.service import verify_chain
+from ..database import utcnow
+from ..extensions import db
+from ..incidents.models import Incident
+from ..staff.models import StaffUser
+from ..staff.permissions import MANAGE_STAFF, VIEW_AUDIT
+from ..staff.service import StaffError, create_staff, reset_totp, set_active
+from .access import current_staff, require, require_sign_in
+from .forms import ActionForm, StaffCreateForm
+from .queries import day_bounds
+
+bp = Blueprint("console_admin", __name__, url_prefix="/console")
+require_sign_in(bp)
+AUDIT_PAGE = 100
+
+
+@bp.route("/admin/staff", methods=["GET", "POST"])
+@require(MANAGE_STAFF)
+def staff():  # type: ignore[no-untyped-def]
+    form = StaffCreateForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            created = create_staff(form.email.data, role=form.role.data, name=form.name.data or "",
+                                   password=form.password.data, actor=current_staff().label, now=utcnow())
+        except StaffError as exc:
+            form.email.errors.append(str(exc))
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("%(address)s can now sign in and will set up their authenticator app.", address=created.email),
+                  "success")
+            return redirect(url_for("console_admin.staff"))
+    elif form.is_submitted():
+        status = 400
+    users = db.session.execute(select(StaffUser).order_by(StaffUser.email)).scalars().all()
+    return render_template("console/staff.html", users=users, form=form, action_form=ActionForm()), status
+
+
+def _staff_action(staff_id: int, change) -> object:  # type: ignore[no-untyped-def]
+    user = db.session.get(StaffUser, staff_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if user.id == current_staff().id:
+        flash(_("You cannot change your own account here; ask another administrator."), "error")
+        return redirect(url_for("console_admin.staff"))
+    change(user)
+    db.session.commit()
+    return redirect(url_for("console_admin.staff"))
+
+
+@bp.post("/admin/staff/<int:staff_id>/deactivate")
+@require(MANAGE_STAFF)
+def deactivate(staff_id: int):  # type: ignore[no-untyped-def]
+    return _staff_action(staff_id, lambda user: set_active(user, False, actor=current_staff().label, now=utcnow()))
+
+
+@bp.post("/admin/staff/<int:staff_id>/activate")
+@require(MANAGE_STAFF)
+def activate(staff_id: int):  # type: ignore[no-untyped-def]
+    return _staff_action(staff_id, lambda user: set_active(user, True, actor=current_staff().label, now=utcnow()))
+
+
+@bp.post("/admin/staff/<int:staff_id>/reset-totp")
+@require(MANAGE_STAFF)
+def totp_reset(staff_id: int):  # type: ignore[no-untyped-def]
+    return _staff_action(staff_id, lambda user: reset_totp(user, actor=current_staff().label, now=utcnow()))
+
+
+@bp.get("/audit")
+@require(VIEW_AUDIT)
+def audit():  # type: ignore[no-untyped-def]
+    args = request.args
+    query = select(AuditEvent)
+    action = args.get("action", "").strip()[:80]
+    actor = args.get("actor", "").strip()[:320]
+    incident_ref = args.get("incident", "").strip()[:32]
+    if action:
+        query = query.where(AuditEvent.action.contains(action, autoescape=True))
+    if actor:
+        query = query.where(func.lower(AuditEvent.actor).contains(actor.lower(), autoescape=True))
+    if incident_ref:
+        incident = db.session.execute(select(Incident).where(func.lower(Incident.reference) == incident_ref.lower())
+                                      ).scalar_one_or_none()
+        query = query.where(AuditEvent.incident_id == (incident.id if incident else -1))
+
+    def day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(args.get(name, ""))
+        except ValueError:
+            return None
+
+    start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], day("from"), day("to"))
+    if start is not None:
+        query = query.where(AuditEvent.occurred_at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.occurred_at < end)
+    try:
+        page = max(1, int(args.get("page", "1")))
+    except ValueError:
+        page = 1
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    events = db.session.execute(query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)
+                                .offset((page - 1) * AUDIT_PAGE)).scalars().all()
+    verification = verify_chain() if args.get("verify") == "1" else None
+    return render_template("console/audit.html", events=events, total=total, page=page,
+                           pages=max(1, -(-total // AUDIT_PAGE)), verification=verification,
+                           filters={k: v for k, v in args.items() if k not in ("page", "verify")})

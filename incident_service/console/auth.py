@@ -1,0 +1,114 @@
+"""Console sign-in: password, then a TOTP code; TOTP is enrolled with a QR code at first sign-in."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from ..audit.service import append_event
+from ..customers.passwords import sign_in_check
+from ..database import utcnow
+from ..extensions import db, limiter
+from ..staff import session as staff_session
+from ..staff.service import check_staff_password, enrol_totp, new_totp_secret, qr_svg, totp_uri, verify_totp
+from .forms import ActionForm, StaffLoginForm, TotpForm
+
+bp = Blueprint("console_auth", __name__, url_prefix="/console")
+
+ENROL_SECRET = "staff_enrol_secret"
+
+
+def _login_account_key() -> str:
+    return "staff-login:" + (request.form.get("email") or "").strip().lower()
+
+
+def _pending_key() -> str:
+    pending = session.get(staff_session.PENDING)
+    return f"staff-totp:{pending.get('id') if isinstance(pending, dict) else request.remote_addr}"
+
+
+def _safe_next() -> str:
+    target = request.args.get("next") or ""
+    if not target.startswith("/console") or "//" in target or "\\" in target:
+        return url_for("console.queue")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per minute;100 per hour", methods=["POST"])
+@limiter.limit("5 per minute;20 per hour", methods=["POST"], key_func=_login_account_key)
+def login():  # type: ignore[no-untyped-def]
+    if g.get("staff") is not None:
+        return redirect(url_for("console.queue"))
+    form = StaffLoginForm()
+    error = None
+    if form.validate_on_submit():
+        staff = sign_in_check(form.email.data, form.password.data, check_staff_password)
+        now = utcnow()
+        if staff is not None:
+            staff_session.start_pending(staff, now)
+            db.session.commit()  # a rehash, if any
+            target = "console_auth.verify" if staff.totp_secret else "console_auth.enrol"
+            return redirect(url_for(target, next=request.args.get("next")))
+        append_event("console:staff:sign_in_failed", actor=form.email.data.strip().lower()[:320] or "unknown", now=now,
+                     data={"ip": request.remote_addr})
+        db.session.commit()
+        error = _("The email address or password is not correct.")
+    status = 400 if form.is_submitted() else 200
+    return render_template("console/login.html", form=form, error=error), status
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"], key_func=_pending_key)
+def enrol():  # type: ignore[no-untyped-def]
+    now = utcnow()
+    staff = staff_session.pending_staff(now)
+    if staff is None or staff.totp_secret is not None:
+        return redirect(url_for("console_auth.login"))
+    secret = session.get(ENROL_SECRET) or new_totp_secret()
+    session[ENROL_SECRET] = secret
+    form = TotpForm()
+    error = None
+    if form.validate_on_submit():
+        if enrol_totp(staff, secret, form.code.data, now=now):
+            staff_session.complete_sign_in(staff, now)
+            append_event("console:staff:signed_in", actor=staff.label, now=now, data={"ip": request.remote_addr})
+            db.session.commit()
+            return redirect(_safe_next())
+        error = _("That code is not right. Check the time on your phone and try the newest code.")
+    uri = totp_uri(staff, secret)
+    status = 400 if form.is_submitted() else 200
+    return render_template("console/enrol.html", form=form, error=error, qr=qr_svg(uri), secret=secret,
+                           staff=staff), status
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"], key_func=_pending_key)
+def verify():  # type: ignore[no-untyped-def]
+    now = utcnow()
+    staff = staff_session.pending_staff(now)
+    if staff is None or staff.totp_secret is None:
+        return redirect(url_for("console_auth.login"))
+    form = TotpForm()
+    error = None
+    if form.validate_on_submit():
+        if verify_totp(staff, form.code.data, now):
+            staff_session.complete_sign_in(staff, now)
+            append_event("console:staff:signed_in", actor=staff.label, now=now, data={"ip": request.remote_addr})
+            db.session.commit()
+            return redirect(_safe_next())
+        append_event("console:staff:totp_failed", actor=staff.label, now=now, data={"ip": request.remote_addr})
+        db.session.commit()
+        error = _("That code is not right. Try the newest code from your authenticator app.")
+    status = 400 if form.is_submitted() else 200
+    return render_template("console/verify.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    form = ActionForm()
+    if form.validate_on_submit() and g.get("staff") is not None:
+        append_event("console:staff:signed_out", actor=g.staff.label, now=utcnow())
+        db.session.commit()
+    staff_session.sign_out()
+    return redirect(url_for("console_auth.login"))

@@ -1,0 +1,136 @@
+"""Email evidence for staff: the stored message read safely, its raw bytes, sanitised HTML in a
+sandboxed frame, attachments as downloads, and the quarantine (SECURITY.md M2, M3, M5)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import nh3
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..customers.addresses import normalize_address
+from ..customers.service import find_customer
+from ..database import utcnow
+from ..extensions import db
+from ..intake.models import (STATUS_DISMISSED, STATUS_DUPLICATE, STATUS_NOT_A_REPORT, STATUS_QUARANTINED,
+                             InboundMessage)
+from ..intake.parsing import attachment_bytes, attachment_parts, header_pairs, html_part, read_stored, safe_filename
+from ..intake.service import attach_message_to_customer, dismiss_message
+from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
+from .access import current_staff, require, require_sign_in
+from .forms import AssignForm, DismissForm
+
+bp = Blueprint("console_evidence", __name__, url_prefix="/console")
+require_sign_in(bp)
+
+LISTED = (STATUS_QUARANTINED, STATUS_NOT_A_REPORT, STATUS_DUPLICATE, STATUS_DISMISSED)
+# The frame holding customer HTML: nothing loads, nothing runs, nothing navigates (M5).
+FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; "
+             "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox")
+
+
+@bp.app_template_global("all_headers")
+def all_headers(message: InboundMessage) -> list[tuple[str, str]]:
+    return header_pairs(read_stored(message.raw))
+
+
+@bp.get("/quarantine")
+@require(VIEW_QUARANTINE)
+def quarantine():  # type: ignore[no-untyped-def]
+    status = request.args.get("status", STATUS_QUARANTINED)
+    if status not in LISTED:
+        status = STATUS_QUARANTINED
+    messages = db.session.execute(select(InboundMessage).where(InboundMessage.status == status)
+                                  .order_by(InboundMessage.id.desc()).limit(200)).scalars().all()
+    counts = dict(db.session.execute(select(InboundMessage.status, func.count())
+                                     .where(InboundMessage.status.in_(LISTED)).group_by(InboundMessage.status)).all())
+    return render_template("console/quarantine.html", messages=messages, status=status, statuses=LISTED, counts=counts)
+
+
+@bp.get("/messages/<int:message_id>")
+@require(VIEW_QUARANTINE)
+def message(message_id: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(InboundMessage, message_id) or abort(404)
+    return render_template("console/message.html", message=item, assign_form=AssignForm(), dismiss_form=DismissForm())
+
+
+@bp.get("/messages/<int:message_id>/raw")
+@require(VIEW_INCIDENTS)
+def raw(message_id: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(InboundMessage, message_id) or abort(404)
+    response = Response(item.raw, mimetype="message/rfc822")
+    response.headers["Content-Disposition"] = f'attachment; filename="message-{item.id}.eml"'
+    return response
+
+
+@bp.get("/messages/<int:message_id>/html")
+@require(VIEW_INCIDENTS)
+def html(message_id: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(InboundMessage, message_id) or abort(404)
+    content = html_part(read_stored(item.raw))
+    if content is None:
+        abort(404)
+    safe = nh3.clean(content, url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+    page = f"<!doctype html><meta charset=utf-8><body>{safe}</body>"
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = FRAME_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.get("/messages/<int:message_id>/attachments/<int:index>")
+@require(VIEW_INCIDENTS)
+def attachment(message_id: int, index: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(InboundMessage, message_id) or abort(404)
+    parts = attachment_parts(read_stored(item.raw))
+    if not 0 <= index < len(parts):
+        abort(404)
+    part = parts[index]
+    name = safe_filename(part.get_filename()) or f"attachment-{index + 1}"
+    if part.get_content_type() == "message/rfc822" and not name.endswith(".eml"):
+        name += ".eml"
+    # Always a download of opaque bytes: the browser never renders customer files (M5).
+    response = Response(attachment_bytes(part), mimetype="application/octet-stream")
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return response
+
+
+@bp.post("/messages/<int:message_id>/assign")
+@require(HANDLE_QUARANTINE)
+def assign(message_id: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(InboundMessage, message_id) or abort(404)
+    form = AssignForm()
+    customer = find_customer(normalize_address(form.email.data)) if form.validate_on_submit() else None
+    if customer is None:
+        flash(_("No customer has that address."), "error")
+        return redirect(url_for("console_evidence.message", message_id=item.id))
+    try:
+        report = attach_message_to_customer(item, customer, actor=current_staff().label, now=utcnow())
+    except ValueError:
+        flash(_("This message has already been handled."), "error")
+        return redirect(url_for("console_evidence.message", message_id=item.id))
+    db.session.commit()
+    flash(_("The message is now report %(reference)s of %(address)s.", reference=report.reference,
+            address=customer.email), "success")
+    return redirect(url_for("console.incident", incident_id=report.incident_id))
+
+
+@bp.post("/messages/<int:message_id>/dismiss")
+@require(HANDLE_QUARANTINE)
+def dismiss(message_id: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(InboundMessage, message_id) or abort(404)
+    form = DismissForm()
+    if not form.validate_on_submit():
+        flash(_("Say why the message is set aside."), "error")
+        return redirect(url_for("console_evidence.message", message_id=item.id))
+    try:
+        dismiss_message(item, form.reason.data, actor=current_staff().label, now=utcnow())
+    except ValueError:
+        flash(_("This message has already been handled."), "error")
+        return redirect(url_for("console_evidence.message", message_id=item.id))
+    db.session.commit()
+    flash(_("Message set aside; its bytes are kept."), "success")
+    return redirect(url_for("console_evidence.quarantine"))

@@ -1,0 +1,93 @@
+"""Console forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import (BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField)
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from ..forms import Form
+from ..incidents.forms import DiscoveryTimeField, kind_choices, validate_address
+from ..staff.models import ROLES
+
+STAFF_CHANNELS = ("phone", "fax", "post", "in_person")
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class StaffLoginForm(Form):
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=320)])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+class TotpForm(Form):
+    code = StringField(_l("6-digit code from your authenticator app"),
+                       validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits."))])
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    from ..incidents.labels import channel_label
+
+    return [(channel, channel_label(channel)) for channel in STAFF_CHANNELS]
+
+
+class StaffReportForm(Form):
+    email = EmailField(_l("The customer's email address"), validators=[DataRequired(), Length(max=320), validate_address])
+    channel = SelectField(_l("How the report reached us"), choices=channel_choices, validators=[DataRequired()])
+    reached_at = DiscoveryTimeField(_l("When the report reached the company"), format=DATETIME_FORMATS,
+                                    validators=[DataRequired(message=_l("Enter when the report reached us."))],
+                                    future_message=_l("This time is in the future."))
+    kind = SelectField(_l("What happened?"), choices=kind_choices, validators=[DataRequired()])
+    discovered_at = DiscoveryTimeField(_l("When the customer says they noticed (optional)"), format=DATETIME_FORMATS,
+                                       validators=[Optional()])
+    details = TextAreaField(_l("What the customer said"), validators=[Optional(), Length(max=5000)])
+
+
+class StaffDiscoveryForm(Form):
+    discovered_at = DiscoveryTimeField(_l("When the customer noticed"), format=DATETIME_FORMATS,
+                                       validators=[DataRequired(message=_l("Enter the date and time."))])
+    override = BooleanField(_l("Override the customer's statements (legal evidence says otherwise)"))
+    # No Optional(): it would stop the chain before validate_reason could ask for a reason.
+    reason = TextAreaField(_l("Reason"), validators=[Length(max=2000)])
+
+    def validate_reason(self, field):  # type: ignore[no-untyped-def]
+        if self.override.data and not (field.data or "").strip():
+            raise ValidationError(_l("An override needs a reason."))
+
+
+class NoteForm(Form):
+    text = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=5000)])
+
+
+def close_choices() -> list[tuple[str, str]]:
+    return [("duplicate", _l("Duplicate")), ("spam", _l("Spam")), ("withdrawn", _l("Withdrawn by the customer"))]
+
+
+class CloseForm(Form):
+    category = SelectField(_l("Why close it?"), choices=close_choices, validators=[DataRequired()])
+    reason = TextAreaField(_l("Explain"), validators=[DataRequired(), Length(max=2000)])
+
+
+class AssignForm(Form):
+    email = EmailField(_l("The customer's email address"), validators=[DataRequired(), Length(max=320), validate_address])
+
+
+class DismissForm(Form):
+    reason = TextAreaField(_l("Why set it aside?"), validators=[DataRequired(), Length(max=2000)])
+
+
+def role_choices() -> list[tuple[str, str]]:
+    from ..incidents.labels import role_label
+
+    return [(role, role_label(role)) for role in ROLES]
+
+
+class StaffCreateForm(Form):
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=320), validate_address])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=role_choices, validators=[DataRequired()])
+    password = PasswordField(_l("First password (at least 15 characters; tell it to them in person)"),
+                             validators=[DataRequired()])
+
+
+class ActionForm(Form):
+    """A button that changes state: CSRF only."""

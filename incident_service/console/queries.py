@@ -1,0 +1,135 @@
+"""The queue's filters as queries: read from the URL, so a filtered view can be shared as a link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, exists, func, or_, select
+
+from ..customers.models import Customer
+from ..incidents.models import CHANNELS, STATUSES, Incident, Report
+
+PAGE_SIZE = 25
+UNMATCHED = "unmatched"
+SORTS = ("received_desc", "received_asc", "delay_desc")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str = ""
+    channel: str = ""
+    lateness: str = ""
+    received_from: date | None = None
+    received_to: date | None = None
+    discovery: str = ""  # "known" | "unknown"
+    q: str = ""
+    sort: str = "received_desc"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> QueueFilter:
+        """Read the URL's filters; anything unknown or malformed is ignored rather than an error."""
+
+        def pick(name: str, allowed: tuple[str, ...]) -> str:
+            value = args.get(name, "")
+            return value if value in allowed else ""
+
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat(args.get(name, ""))
+            except ValueError:
+                return None
+
+        try:
+            page = max(1, min(int(args.get("page", "1")), 100_000))
+        except ValueError:
+            page = 1
+        return cls(
+            status=pick("status", (*STATUSES, UNMATCHED)),
+            channel=pick("channel", CHANNELS),
+            lateness=pick("lateness", ("on_time", "late", "unknown")),
+            received_from=day("from"),
+            received_to=day("to"),
+            discovery=pick("discovery", ("known", "unknown")),
+            q=args.get("q", "").strip()[:320],
+            sort=pick("sort", SORTS) or "received_desc",
+            page=page,
+        )
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """The filter as URL arguments (for links to other pages or sorts), empty ones left out."""
+        values = {"status": self.status, "channel": self.channel, "lateness": self.lateness,
+                  "from": self.received_from.isoformat() if self.received_from else "",
+                  "to": self.received_to.isoformat() if self.received_to else "",
+                  "discovery": self.discovery, "q": self.q, "sort": self.sort, "page": self.page}
+        values.update(changes)
+        if values.get("page") == 1:
+            del values["page"]
+        if values.get("sort") == "received_desc":
+            del values["sort"]
+        return {key: value for key, value in values.items() if value not in ("", None)}
+
+
+def day_bounds(zone: str, first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """Local calendar days (in the display zone) as a UTC half-open interval."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time.min, tz) if first else None
+    end = datetime.combine(last + timedelta(days=1), time.min, tz) if last else None
+    return start, end
+
+
+def incidents_query(f: QueueFilter, zone: str) -> Select[Any]:
+    query = select(Incident).join(Customer, Incident.customer_id == Customer.id)
+    if f.status in STATUSES:
+        query = query.where(Incident.status == f.status)
+    if f.channel:
+        query = query.where(exists().where(Report.incident_id == Incident.id, Report.channel == f.channel))
+    if f.lateness:
+        query = query.where(Incident.lateness == f.lateness)
+    if f.discovery == "known":
+        query = query.where(Incident.effective_discovered_at.is_not(None))
+    elif f.discovery == "unknown":
+        query = query.where(Incident.effective_discovered_at.is_(None))
+    start, end = day_bounds(zone, f.received_from, f.received_to)
+    if start is not None:
+        query = query.where(Incident.first_received_at >= start)
+    if end is not None:
+        query = query.where(Incident.first_received_at < end)
+    if f.q:
+        needle = f.q.lower()
+        query = query.where(or_(
+            func.lower(Incident.reference) == needle,
+            exists().where(Report.incident_id == Incident.id, func.lower(Report.reference) == needle),
+            Customer.email.contains(needle, autoescape=True),
+        ))
+    order = {"received_asc": Incident.first_received_at.asc(),
+             "delay_desc": Incident.reporting_delay_seconds.desc().nulls_last()}.get(f.sort, Incident.first_received_at.desc())
+    return query.order_by(order, Incident.id.desc())
+
+
+def unmatched_query(f: QueueFilter, zone: str) -> Select[Any]:
+    query = select(Report).where(Report.customer_id.is_(None))
+    if f.channel:
+        query = query.where(Report.channel == f.channel)
+    start, end = day_bounds(zone, f.received_from, f.received_to)
+    if start is not None:
+        query = query.where(Report.received_at >= start)
+    if end is not None:
+        query = query.where(Report.received_at < end)
+    if f.q:
+        needle = f.q.lower()
+        query = query.where(or_(func.lower(Report.reference) == needle,
+                                func.lower(Report.claimed_address).contains(needle, autoescape=True)))
+    order = Report.received_at.asc() if f.sort == "received_asc" else Report.received_at.desc()
+    return query.order_by(order, Report.id.desc())
+
+
+def status_counts() -> Select[Any]:
+    return select(Incident.status, func.count()).group_by(Incident.status)
+
+
+def unmatched_count() -> Select[Any]:
+    return select(func.count()).select_from(Report).where(Report.customer_id.is_(None))

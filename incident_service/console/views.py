@@ -1,0 +1,85 @@
+"""The console's reading pages: the queue, an incident, a report."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+
+from ..assessment.models import DiscoveryStatement
+from ..audit.models import AuditEvent
+from ..extensions import db
+from ..incidents.models import CHANNELS, STATUSES, Incident, IncidentNote, Report
+from ..notifications.models import OutboxMessage
+from ..reactivation.models import ResetGrant
+from ..staff.permissions import VIEW_INCIDENTS
+from .access import require, require_sign_in
+from .forms import AssignForm, CloseForm, NoteForm, StaffDiscoveryForm
+from .queries import PAGE_SIZE, UNMATCHED, QueueFilter, incidents_query, status_counts, unmatched_count, unmatched_query
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+require_sign_in(bp)
+
+
+@bp.get("/")
+def home():  # type: ignore[no-untyped-def]
+    return redirect(url_for("console.queue"))
+
+
+@bp.get("/incidents")
+@require(VIEW_INCIDENTS)
+def queue():  # type: ignore[no-untyped-def]
+    filters = QueueFilter.from_args(request.args)
+    zone = current_app.config["DISPLAY_TIMEZONE"]
+    query = unmatched_query(filters, zone) if filters.status == UNMATCHED else incidents_query(filters, zone)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = db.session.execute(query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)).scalars().all()
+    counts = dict(db.session.execute(status_counts()).all())
+    counts[UNMATCHED] = db.session.scalar(unmatched_count())
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render_template("console/queue.html", filters=filters, rows=rows, total=total, pages=pages,
+                           counts=counts, statuses=(*STATUSES, UNMATCHED), channels=CHANNELS,
+                           unmatched=filters.status == UNMATCHED)
+
+
+def incident_timeline(incident: Incident, reports: list[Report]) -> list[AuditEvent]:
+    """Events of the incident, of its reports, and of the stored emails behind them."""
+    conditions = [AuditEvent.incident_id == incident.id]
+    if reports:
+        conditions.append(AuditEvent.report_id.in_([report.id for report in reports]))
+    for message_id in {report.inbound_message_id for report in reports if report.inbound_message_id}:
+        # Message events name the message in their canonical JSON data: {"inbound_message":N,...}
+        conditions.append(AuditEvent.action.startswith("email:message:") & (
+            AuditEvent.data.like(f'%"inbound_message":{message_id},%') |
+            AuditEvent.data.like(f'%"inbound_message":{message_id}}}%')))
+    return list(db.session.execute(select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.id)).scalars())
+
+
+@bp.get("/incidents/<int:incident_id>")
+@require(VIEW_INCIDENTS)
+def incident(incident_id: int):  # type: ignore[no-untyped-def]
+    case = db.session.get(Incident, incident_id) or abort(404)
+    reports = list(db.session.execute(select(Report).where(Report.incident_id == case.id).order_by(Report.id)).scalars())
+    statements = db.session.execute(select(DiscoveryStatement).where(DiscoveryStatement.incident_id == case.id)
+                                    .order_by(DiscoveryStatement.id)).scalars().all()
+    grants = db.session.execute(select(ResetGrant).where(ResetGrant.incident_id == case.id)
+                                .order_by(ResetGrant.id)).scalars().all()
+    emails = db.session.execute(select(OutboxMessage).where(OutboxMessage.incident_id == case.id)
+                                .order_by(OutboxMessage.id)).scalars().all()
+    notes = db.session.execute(select(IncidentNote).where(IncidentNote.incident_id == case.id)
+                               .order_by(IncidentNote.id)).scalars().all()
+    return render_template(
+        "console/incident.html", incident=case, customer=case.customer, reports=reports, statements=statements,
+        grants=grants, emails=emails, notes=notes, timeline=incident_timeline(case, reports),
+        note_form=NoteForm(), close_form=CloseForm(), discovery_form=StaffDiscoveryForm(),
+    )
+
+
+@bp.get("/reports/<int:report_id>")
+@require(VIEW_INCIDENTS)
+def report(report_id: int):  # type: ignore[no-untyped-def]
+    item = db.session.get(Report, report_id) or abort(404)
+    if item.incident_id is not None:
+        return redirect(url_for("console.incident", incident_id=item.incident_id, _anchor=f"report-{item.id}"))
+    events = db.session.execute(select(AuditEvent).where(AuditEvent.report_id == item.id)
+                                .order_by(AuditEvent.id)).scalars().all()
+    return render_template("console/report.html", report=item, timeline=events, assign_form=AssignForm())

@@ -1,0 +1,134 @@
+"""Staff accounts: creating them, checking password and TOTP, enrolling, deactivating, resetting TOTP.
+
+Functions change state, audit and flush; the edge commits.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import datetime
+
+import pyotp
+import segno
+from flask import current_app
+from sqlalchemy import select
+
+from ..audit.service import append_event
+from ..customers.addresses import InvalidAddress, normalize_address
+from ..customers.passwords import hashing
+from ..extensions import db
+from ..reactivation.password_policy import check_new_password, common_passwords
+from .models import ROLES, StaffUser, new_stamp
+
+TOTP_ISSUER = "ECC incident service"
+
+
+class StaffError(ValueError):
+    """Input that cannot become or change a staff account; the message says why."""
+
+
+def find_staff(address: str) -> StaffUser | None:
+    return db.session.execute(select(StaffUser).where(StaffUser.email == address)).scalar_one_or_none()
+
+
+def password_problems(password: str, email: str) -> list[str]:
+    return check_new_password(password, password, email=email, company_names=[current_app.config["COMPANY_NAME"]],
+                              common=common_passwords(), is_compromised=lambda _candidate: False)
+
+
+def create_staff(email: str, *, role: str, name: str, password: str, actor: str, now: datetime) -> StaffUser:
+    """Create an active staff user, TOTP not yet enrolled. Audits `<actor>:staff:created`."""
+    try:
+        address = normalize_address(email)
+    except InvalidAddress:
+        raise StaffError(f"{email!r} is not a valid email address") from None
+    if role not in ROLES:
+        raise StaffError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if find_staff(address) is not None:
+        raise StaffError(f"a staff user with address {address} already exists")
+    problems = password_problems(password, address)
+    if problems:
+        raise StaffError(f"password refused: {', '.join(problems)} (at least 15 characters, not a common "
+                         "password, not containing the address or company name)")
+    staff = StaffUser(email=address, role=role, name=name.strip()[:200], password_hash=hashing().hash(password),
+                      active=True, security_stamp=new_stamp(), created_at=now)
+    db.session.add(staff)
+    db.session.flush()
+    append_event("console:staff:created", actor=actor, now=now, data={"staff": staff.id, "email": address, "role": role})
+    return staff
+
+
+def check_staff_password(address: str, password: str) -> StaffUser | None:
+    """The active staff user if the password is theirs; the same argon2 work for unknown addresses."""
+    staff = find_staff(address)
+    ok = hashing().verify(staff.password_hash if staff is not None else None, password)
+    if not ok or staff is None or not staff.active:
+        return None
+    if hashing().needs_rehash(staff.password_hash):
+        staff.password_hash = hashing().hash(password)
+    return staff
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(staff: StaffUser, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=staff.email, issuer_name=TOTP_ISSUER)
+
+
+def qr_svg(uri: str) -> str:
+    """The provisioning URI as an inline SVG QR code, drawn on the server (no script, no remote image)."""
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
+                                    title="TOTP", dark="#000", light="#fff")
+    return buffer.getvalue().decode("ascii")
+
+
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    code = "".join(code.split())
+    if not code.isdigit() or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):  # one step of clock drift either way
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def verify_totp(staff: StaffUser, code: str, now: datetime) -> bool:
+    """True when `code` is valid now and newer than the last accepted one (no replay)."""
+    if staff.totp_secret is None:
+        return False
+    step = _matching_step(staff.totp_secret, code, now)
+    if step is None or (staff.totp_last_step is not None and step <= staff.totp_last_step):
+        return False
+    staff.totp_last_step = step
+    return True
+
+
+def enrol_totp(staff: StaffUser, secret: str, code: str, *, now: datetime) -> bool:
+    """Keep `secret` as the user's second factor if `code` proves the authenticator has it."""
+    step = _matching_step(secret, code, now)
+    if step is None:
+        return False
+    staff.totp_secret, staff.totp_enrolled_at, staff.totp_last_step = secret, now, step
+    append_event("console:staff:totp_enrolled", actor=staff.label, now=now, data={"staff": staff.id})
+    return True
+
+
+def set_active(staff: StaffUser, active: bool, *, actor: str, now: datetime) -> None:
+    """Deactivate (ending every session at once) or reactivate a staff user."""
+    staff.active = active
+    staff.security_stamp = new_stamp()
+    append_event("console:staff:" + ("activated" if active else "deactivated"), actor=actor, now=now,
+                 data={"staff": staff.id})
+
+
+def reset_totp(staff: StaffUser, *, actor: str, now: datetime) -> None:
+    """Forget the second factor: the user enrols again at next sign-in; current sessions end."""
+    staff.totp_secret = staff.totp_enrolled_at = staff.totp_last_step = None
+    staff.security_stamp = new_stamp()
+    append_event("console:staff:totp_reset", actor=actor, now=now, data={"staff": staff.id})

@@ -1,0 +1,94 @@
+"""The console in a real browser: enrol TOTP, find and open an incident, enter a phone report,
+re-send a link; screenshots of the queue and an incident page in both languages for docs/console.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from incident_service.customers.models import Customer
+from incident_service.extensions import db
+from tests.conftest import deliver, make_customer, submit
+from tests.console.conftest import STAFF_PASSWORD, make_staff
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.settings(LINK_RESEND_WINDOW_SECONDS=0)
+def test_support_works_an_incident(app, live_server, smtp_sink, browser_page) -> None:  # type: ignore[no-untyped-def]
+    make_customer(app, "an@example.com", name="Nguyễn Văn An")
+    make_customer(app, "binh@example.com", name="Trần Thị Bình")
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "phished",
+                                          "discovered_at": "2026-11-20T08:15", "details": "Tôi đã bấm vào thư giả mạo."})
+    deliver(app)
+    make_staff(app, "lan@ecc.example", "support")
+    page = browser_page
+
+    # Sign in: password, then enrol the authenticator from the QR page's key.
+    page.goto(live_server + "/console/incidents")
+    assert "/console/login" in page.url
+    page.get_by_label("Địa chỉ email", exact=True).fill("lan@ecc.example")
+    page.get_by_label("Mật khẩu", exact=True).fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Tiếp tục").click()
+    assert page.locator("h1").inner_text() == "Cài đặt ứng dụng xác thực"
+    assert page.locator("figure.qr svg").count() == 1
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label("Mã 6 chữ số từ ứng dụng xác thực").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Xác nhận và đăng nhập").click()
+    assert page.locator("h1").inner_text() == "Hàng đợi"
+
+    # Find the incident by reference and open it.
+    reference = page.locator("table a").first.inner_text()
+    assert re.fullmatch(r"INC-\d{4}-\d{6}", reference)
+    page.get_by_label("Mã hoặc địa chỉ").fill(reference)
+    page.get_by_role("button", name="Lọc").click()
+    assert "q=" + reference in page.url
+    shoot(page, "console-queue-vi")
+    page.get_by_role("link", name=reference).click()
+    assert reference in page.locator("h1").inner_text()
+    assert page.get_by_role("heading", name="Báo cáo").count() == 1
+    assert page.get_by_role("heading", name="Diễn biến").count() == 1
+    assert "web:incident:opened" in page.locator("ol.timeline").inner_text()
+    shoot(page, "console-incident-vi")
+
+    # Enter a phone report for another customer.
+    page.get_by_role("link", name="Nhập báo cáo").click()
+    page.get_by_label("Địa chỉ email của khách hàng").fill("binh@example.com")
+    page.get_by_label("Kênh báo cáo").select_option("phone")
+    page.get_by_label("Thời điểm báo cáo đến công ty").fill("2026-11-25T09:30")
+    page.get_by_label("Chuyện gì đã xảy ra?").select_option("stolen")
+    page.get_by_label("Khách hàng cho biết").fill("Khách gọi điện báo mất điện thoại.")
+    page.get_by_role("button", name="Ghi nhận báo cáo").click()
+    assert "mật khẩu của khách hàng đã bị vô hiệu hóa" in page.locator(".flash").inner_text()
+    assert "mật khẩu đã bị khóa" in page.locator("dl.facts").first.inner_text()
+    assert "binh@example.com" in page.locator("table").last.inner_text() or "binh@example.com" in page.content()
+    with app.app_context():
+        assert db.session.execute(db.select(Customer).where(Customer.email == "binh@example.com")).scalar_one().is_locked
+    deliver(app)
+    assert len(smtp_sink.to("binh@example.com")) == 1
+    page.reload()
+    assert "Đã gửi" in page.content()
+
+    # Re-send a link.
+    page.get_by_role("button", name="Gửi lại đường dẫn đặt lại mật khẩu").click()
+    assert "Đã gửi đường dẫn mới" in page.locator(".flash").inner_text()
+    deliver(app)
+    assert len(smtp_sink.to("binh@example.com")) == 2
+
+    # The same pages in English.
+    page.get_by_role("button", name="English").click()
+    assert "Re-send the reset link" in page.content()
+    page.goto(live_server + "/console/incidents")
+    shoot(page, "console-queue-en")
+    page.get_by_role("link", name=reference).click()
+    shoot(page, "console-incident-en")
+    assert [p for p in page.problems if not p.startswith("Failed to load resource")] == []

@@ -1,0 +1,184 @@
+"""Console actions, each audited with the staff member and time, through the shared service code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from incident_service.assessment.models import DiscoveryStatement
+from incident_service.audit.models import AuditEvent
+from incident_service.customers.models import Customer
+from incident_service.database import utcnow
+from incident_service.extensions import db
+from incident_service.incidents.models import Incident, IncidentNote, Report
+from incident_service.intake.models import InboundMessage
+from incident_service.intake.service import Envelope, ingest_message
+from incident_service.notifications.models import OutboxMessage
+from tests.conftest import make_customer, submit
+from tests.console.conftest import post_form
+
+CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
+
+
+def one(app, model):  # type: ignore[no-untyped-def]
+    with app.app_context():
+        row = db.session.execute(select(model).order_by(model.id.desc()).limit(1)).scalar_one()
+        db.session.expunge(row)
+        return row
+
+
+def actions_by(app, actor: str) -> list[str]:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return list(db.session.execute(select(AuditEvent.action).where(AuditEvent.actor == actor)).scalars())
+
+
+def test_phone_report_reactivates_like_any_channel(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    client = staff_login("support", "lan@ecc.example")
+    answer = post_form(client, "/console/intake/new", "/console/intake/new", {
+        "email": "AN@example.com", "channel": "phone", "reached_at": "2026-11-20T09:30", "kind": "stolen",
+        "discovered_at": "2026-11-20T08:00", "details": "Khách gọi lúc 9 giờ 30."})
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/console/incidents/")
+    report = one(app, Report)
+    assert report.channel == "phone" and report.entered_by == "lan@ecc.example"
+    assert report.received_at.isoformat() == "2026-11-20T02:30:00+00:00"  # 09:30 GMT+7, stated by staff
+    assert report.received_at_source == "staff_statement"
+    assert abs((report.recorded_at - utcnow()).total_seconds()) < 60  # the server's time, kept beside it
+    with app.app_context():
+        assert db.session.get(Customer, customer_id).credential_state == "locked"
+        assert db.session.execute(select(OutboxMessage.to_address)).scalar_one() == "an@example.com"
+        incident = db.session.execute(select(Incident)).scalar_one()
+        assert incident.reporting_delay_seconds == 90 * 60 and incident.lateness == "on_time"
+    assert "phone:report:received" in actions_by(app, "lan@ecc.example")
+
+
+def test_phone_report_for_unknown_address_is_unmatched(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    client = staff_login("support")
+    answer = post_form(client, "/console/intake/new", "/console/intake/new", {
+        "email": "nobody@example.com", "channel": "fax", "reached_at": "2026-11-20T09:30", "kind": "lost"})
+    assert answer.headers["Location"].startswith("/console/reports/")
+
+
+def test_phone_report_form_errors(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    client = staff_login("support")
+    answer = post_form(client, "/console/intake/new", "/console/intake/new", {
+        "email": "nope", "channel": "web", "reached_at": "2999-01-01T00:00", "kind": "lost"},
+        headers={"Accept-Language": "en"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "Enter a valid email address" in page and "Not a valid choice" in page and "in the future" in page
+
+
+def test_resend_is_throttled(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen"})
+    client = staff_login("support", "lan@ecc.example")
+    page = f"/console/incidents/{one(app, Incident).id}"
+    with app.app_context():
+        from incident_service.reactivation.models import ResetGrant
+
+        for grant in db.session.execute(select(ResetGrant)).scalars():
+            grant.issued_at = grant.issued_at.replace(year=2020)
+        db.session.commit()
+    post_form(client, page, page + "/resend", {})
+    post_form(client, page, page + "/resend", {})
+    with app.app_context():
+        templates = list(db.session.execute(select(OutboxMessage.template).order_by(OutboxMessage.id)).scalars())
+    assert templates == ["acknowledgement", "reset_link"]
+    assert "console:reset_grant:issued" in actions_by(app, "lan@ecc.example")
+    assert "console:reset_link:throttled" in actions_by(app, "lan@ecc.example")
+
+
+def test_discovery_from_a_call_and_override(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen"})
+    client = staff_login("support", "lan@ecc.example")
+    page = f"/console/incidents/{one(app, Incident).id}"
+    post_form(client, page, page + "/discovery", {"discovered_at": "2026-01-01T08:00"})
+    assert one(app, DiscoveryStatement).source == "staff_call"
+    no_reason = post_form(client, page, page + "/discovery", {"discovered_at": "2025-12-01T08:00", "override": "y"})
+    assert no_reason.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DiscoveryStatement)) == 1  # refused: no reason
+    post_form(client, page, page + "/discovery", {"discovered_at": "2025-12-01T08:00", "override": "y",
+                                                   "reason": "Bank statement shows earlier use."})
+    statement = one(app, DiscoveryStatement)
+    assert statement.is_override and statement.source == "staff_override" and statement.actor == "lan@ecc.example"
+    incident = one(app, Incident)
+    assert incident.effective_discovered_at == statement.discovered_at and incident.lateness == "late"
+    assert "staff:discovery:stated" in actions_by(app, "lan@ecc.example")
+
+
+def test_note_and_close(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen"})
+    client = staff_login("support", "lan@ecc.example")
+    page = f"/console/incidents/{one(app, Incident).id}"
+    post_form(client, page, page + "/notes", {"text": "Khách xác nhận qua điện thoại."})
+    assert one(app, IncidentNote).author == "lan@ecc.example"
+    post_form(client, page, page + "/close", {"category": "spam", "reason": ""})
+    assert one(app, Incident).status == "reactivated"  # a reason is required
+    post_form(client, page, page + "/close", {"category": "withdrawn", "reason": "The customer found it was a mistake."})
+    closed = one(app, Incident)
+    assert closed.status == "closed" and closed.close_reason.startswith("withdrawn:")
+    assert {"console:incident:note_added", "console:incident:closed"} <= set(actions_by(app, "lan@ecc.example"))
+
+
+def test_assign_unmatched_report(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    make_customer(app, "an@example.com")
+    submit(app.test_client(), "/report", {"email": "an.old.address@example.com", "kind": "stolen"})
+    client = staff_login("support", "lan@ecc.example")
+    report = one(app, Report)
+    page = f"/console/reports/{report.id}"
+    answer = post_form(client, page, page + "/assign", {"email": "an@example.com"})
+    assert answer.headers["Location"].startswith("/console/incidents/")
+    with app.app_context():
+        assert db.session.get(Report, report.id).customer_id is not None
+        assert db.session.execute(select(Customer)).scalar_one().credential_state == "locked"
+        assert db.session.execute(select(OutboxMessage.to_address)).scalar_one() == "an@example.com"
+    assert "console:report:assigned" in actions_by(app, "lan@ecc.example")
+
+
+def test_quarantine_assign_and_dismiss(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        for name in ("spoof_bidi.eml",):
+            ingest_message((CORPUS / name).read_bytes(), envelope=Envelope(), via="smtp", now=utcnow())
+        ingest_message(b"From: an@example.com\nSubject: nul\n\nbad\x00\n", envelope=Envelope(), via="smtp", now=utcnow())
+        db.session.commit()
+    client = staff_login("support", "lan@ecc.example")
+    listing = client.get("/console/quarantine", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "no_sender" in listing and "nul_bytes" in listing
+    assign = post_form(client, "/console/messages/2", "/console/messages/2/assign", {"email": "an@example.com"})
+    assert assign.headers["Location"].startswith("/console/incidents/")
+    with app.app_context():
+        message = db.session.get(InboundMessage, 2)
+        assert message.status == "reported" and message.handled_by == "lan@ecc.example"
+        report = db.session.execute(select(Report)).scalar_one()
+        assert report.inbound_message_id == 2 and report.received_at == message.received_at
+    post_form(client, "/console/messages/1", "/console/messages/1/dismiss", {"reason": "Spoofing attempt."})
+    with app.app_context():
+        dismissed = db.session.get(InboundMessage, 1)
+        assert dismissed.status == "dismissed" and dismissed.raw  # the bytes stay
+    assert {"console:message:assigned", "console:message:dismissed"} <= set(actions_by(app, "lan@ecc.example"))
+
+
+def test_admin_deactivates_and_resets_totp(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    support = staff_login("support", "lan@ecc.example")
+    admin = staff_login("admin", "boss@ecc.example")
+    post_form(admin, "/console/admin/staff", "/console/admin/staff/1/reset-totp", {})
+    assert support.get("/console/incidents").status_code == 302
+    post_form(admin, "/console/admin/staff", "/console/admin/staff/1/deactivate", {})
+    own = post_form(admin, "/console/admin/staff", "/console/admin/staff/2/deactivate", {})
+    assert own.status_code == 302  # refused with a message: not one's own account
+    with app.app_context():
+        from incident_service.staff.models import StaffUser
+
+        users = {u.email: u for u in db.session.execute(select(StaffUser)).scalars()}
+        assert not users["lan@ecc.example"].active and users["lan@ecc.example"].totp_secret is None
+        assert users["boss@ecc.example"].active
+    assert {"console:staff:totp_reset", "console:staff:deactivated"} <= set(actions_by(app, "boss@ecc.example"))
+
+
+def test_audit_viewer_filters_and_verifies(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen"})
+    legal = staff_login("legal")
+    page = legal.get("/console/audit?action=credential&verify=1", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "web:credential:locked" in page and "web:report:received" not in page
+    assert "The chain is intact" in page

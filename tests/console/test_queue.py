@@ -1,0 +1,103 @@
+"""The queue: filters, search, sorting, pagination, counts; the URL carries the filters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from incident_service.customers.service import add_customer
+from incident_service.database import utcnow
+from incident_service.extensions import db
+from incident_service.incidents.models import Incident
+from incident_service.incidents.service import ReportSubmission, receive_report
+
+
+def seed(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Five customers' incidents on different days and channels, and one unmatched report."""
+    refs = {}
+    now = utcnow()
+    with app.app_context():
+        for n, (channel, days_ago, noticed_hours_before) in enumerate(
+                [("web", 1, 2), ("email", 3, None), ("phone", 10, 72), ("web", 20, None), ("post", 40, 5)]):
+            add_customer(f"c{n}@example.com", name="", locale="vi", password=None, actor="test", now=now)
+            received = now - timedelta(days=days_ago)
+            report = receive_report(ReportSubmission(
+                channel=channel, address=f"c{n}@example.com", kind="lost",
+                discovered_at=received - timedelta(hours=noticed_hours_before) if noticed_hours_before else None,
+                received_at=received), now=received)
+            db.session.commit()
+            refs[f"c{n}"] = db.session.get(Incident, report.incident_id).reference
+        receive_report(ReportSubmission(channel="web", address="stranger@example.org", kind="lost"), now=now)
+        incident = db.session.execute(select(Incident).where(Incident.reference == refs["c3"])).scalar_one()
+        incident.status = "resolved"
+        db.session.commit()
+    return refs
+
+
+def listed(client, **args) -> str:  # type: ignore[no-untyped-def]
+    return client.get("/console/incidents", query_string=args, headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
+def test_filters(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    refs = seed(app)
+    client = staff_login("support")
+    everything = listed(client)
+    assert all(ref in everything for ref in refs.values())
+    assert "5 found" in everything
+    only_phone = listed(client, channel="phone")
+    assert refs["c2"] in only_phone and refs["c0"] not in only_phone
+    late = listed(client, lateness="late")
+    assert refs["c2"] in late and refs["c0"] not in late and refs["c4"] not in late
+    unknown = listed(client, discovery="unknown")
+    assert refs["c1"] in unknown and refs["c3"] in unknown and refs["c0"] not in unknown
+    resolved = listed(client, status="resolved")
+    assert refs["c3"] in resolved and refs["c0"] not in resolved
+    recent = listed(client, **{"from": (utcnow() - timedelta(days=5)).date().isoformat()})
+    assert refs["c0"] in recent and refs["c1"] in recent and refs["c2"] not in recent
+    window = listed(client, **{"from": (utcnow() - timedelta(days=12)).date().isoformat(),
+                               "to": (utcnow() - timedelta(days=8)).date().isoformat()})
+    assert refs["c2"] in window and refs["c1"] not in window
+
+
+def test_search_by_reference_and_address(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    refs = seed(app)
+    client = staff_login("support")
+    by_ref = listed(client, q=refs["c1"].lower())
+    assert refs["c1"] in by_ref and "1 found" in by_ref
+    by_address = listed(client, q="c4@example")
+    assert refs["c4"] in by_address and "1 found" in by_address
+
+
+def test_unmatched_reports_and_counts(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    seed(app)
+    client = staff_login("support")
+    page = listed(client, status="unmatched")
+    assert "stranger@example.org" in page and "1 found" in page
+    overview = listed(client)
+    assert 'Unmatched reports <span class="count">1</span>' in overview
+
+
+def test_sorting_and_pagination(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    refs = seed(app)
+    client = staff_login("support")
+    oldest_first = listed(client, sort="received_asc")
+    assert oldest_first.index(refs["c4"]) < oldest_first.index(refs["c0"])
+    longest = listed(client, sort="delay_desc")
+    assert longest.index(refs["c2"]) < longest.index(refs["c0"])
+    now = utcnow()
+    with app.app_context():
+        for n in range(30):
+            add_customer(f"bulk{n}@example.com", name="", locale="vi", password=None, actor="test", now=now)
+            receive_report(ReportSubmission(channel="web", address=f"bulk{n}@example.com", kind="lost"), now=now)
+        db.session.commit()
+    first = listed(client, channel="web")
+    assert "Page 1 of 2" in first and "page=2" in first and "channel=web" in first  # filters kept in links
+    second = listed(client, channel="web", page=2)
+    assert "Page 2 of 2" in second
+
+
+def test_malformed_filters_are_ignored(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    client = staff_login("support")
+    answer = client.get("/console/incidents?status=evil&from=notadate&page=-3&sort=drop+table")
+    assert answer.status_code == 200
