@@ -155,6 +155,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "COMPANY_MTA_HOSTS": [host.lower() for host in _list(get("COMPANY_MTA_HOSTS", "mx.ecc.example"))],
         "SUPPORT_CONTACT": get("SUPPORT_CONTACT", "security@ecc.example, (028) 3822 0000"),
         "COMPANY_NAME": get("COMPANY_NAME", "ECC"),
+        # Where `flask audit anchor` sends the chain head: an address outside this service's control.
+        "AUDIT_ANCHOR_EMAIL": get("AUDIT_ANCHOR_EMAIL"),
         "LATE_REPORT_THRESHOLD_HOURS": _int(
             "LATE_REPORT_THRESHOLD_HOURS", get("LATE_REPORT_THRESHOLD_HOURS", "24"), minimum=1
         ),

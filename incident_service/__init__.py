@@ -75,7 +75,9 @@ def _register_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .assessment.views import bp as assessment_bp
-    from .console import actions, admin, auth, evidence
+    from .console import actions, admin, auth, evidence, legal
+    from .packs.views import bp as packs_bp
+    from .reports.views import bp as reports_bp
     from .console import views as console_views
     from .customers.views import bp as customers_bp
     from .health import bp as health_bp
@@ -87,7 +89,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.jinja_env.globals["can"] = can
     for blueprint in (site_bp, incidents_bp, reactivation_bp, assessment_bp, customers_bp, health_bp, auth.bp,
-                      console_views.bp, actions.bp, evidence.bp, admin.bp):
+                      console_views.bp, actions.bp, evidence.bp, admin.bp, legal.bp, reports_bp, packs_bp):
         app.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         from .dev.views import bp as dev_bp
@@ -96,12 +98,14 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from .assessment.cli import policy_cli
     from .audit.cli import audit_cli
     from .customers.cli import customers_cli
     from .dev.cli import dev_cli
     from .intake.cli import intake_cli
     from .notifications.cli import outbox_cli
+    from .reports.cli import reports_cli
     from .staff.cli import staff_cli
 
-    for group in (customers_cli, staff_cli, outbox_cli, audit_cli, intake_cli, dev_cli):
+    for group in (customers_cli, staff_cli, policy_cli, outbox_cli, audit_cli, intake_cli, reports_cli, dev_cli):
         app.cli.add_command(group)

@@ -226,3 +226,7 @@ def path_of(url: str) -> str:
 def main_of(html: str) -> str:
     """The page's <main> content: what differs between pages, without the shared header and footer."""
     return re.split(r"<main[^>]*>", html, maxsplit=1)[1].split("</main>")[0]
+
+
+# Staff users signed in through the real console forms, for every test package that needs them.
+from tests.console.conftest import staff_login  # noqa: E402,F401

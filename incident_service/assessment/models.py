@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime
@@ -31,3 +31,36 @@ class DiscoveryStatement(db.Model):
     # Server time the statement was recorded: a statement is a claim, this is when we got it.
     stated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(320))
+
+
+class PolicyVersion(db.Model):
+    """The late threshold and when it took effect. Incidents keep the version in force at their first report."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    threshold_hours: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime, unique=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(320))
+
+
+DECISION_ASSERTED = "exemption_asserted"
+DECISION_WAIVED = "exemption_waived"
+DECISION_NEEDS_INFORMATION = "needs_information"
+DECISIONS = (DECISION_ASSERTED, DECISION_WAIVED, DECISION_NEEDS_INFORMATION)
+
+
+class ReviewDecision(db.Model):
+    """Legal's decision on a late incident. Appended, never overwritten: the latest one stands."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(24))
+    rationale: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(320))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    customer_asked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from ..audit.service import append_event
 from ..extensions import db
 from ..incidents.models import Incident, Report
 from .lateness import assess, effective_discovery
-from .models import DiscoveryStatement
+from .models import DECISION_NEEDS_INFORMATION, DECISIONS, DiscoveryStatement, PolicyVersion, ReviewDecision
 
 
 class DiscoveryAfterReport(ValueError):
@@ -71,3 +72,102 @@ def record_discovery_statement(*, discovered_at: datetime, source: str, actor: s
                          data={"lateness": incident.lateness, "delay_seconds": incident.reporting_delay_seconds,
                                "threshold_hours": incident.late_threshold_hours})
     return statement
+
+
+class PolicyError(ValueError):
+    """A policy version that cannot be published; `code` says why (threshold_range, in_the_past, clash)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def policy_in_force(at: datetime) -> tuple[int, PolicyVersion | None]:
+    """The late threshold (hours) in force at `at`: the latest version effective by then, else the
+    LATE_REPORT_THRESHOLD_HOURS setting (reported as no version)."""
+    version = db.session.execute(
+        select(PolicyVersion).where(PolicyVersion.effective_from <= at)
+        .order_by(PolicyVersion.effective_from.desc()).limit(1)
+    ).scalar_one_or_none()
+    if version is None:
+        return int(current_app.config["LATE_REPORT_THRESHOLD_HOURS"]), None
+    return version.threshold_hours, version
+
+
+def publish_policy(*, threshold_hours: int, effective_from: datetime, note: str, actor: str,
+                   now: datetime) -> PolicyVersion:
+    """Add a policy version. It cannot take effect in the past, so no earlier incident is re-judged.
+    Audits `<actor>:policy:published`."""
+    if not 1 <= threshold_hours <= 24 * 365:
+        raise PolicyError("threshold_range", "the threshold must be between 1 hour and a year")
+    if effective_from < now - timedelta(minutes=1):
+        raise PolicyError("in_the_past", "a policy version cannot take effect in the past")
+    clash = db.session.execute(select(PolicyVersion.id).where(PolicyVersion.effective_from == effective_from)).scalar()
+    if clash is not None:
+        raise PolicyError("clash", "another version takes effect at exactly that time")
+    version = PolicyVersion(threshold_hours=threshold_hours, effective_from=effective_from, note=note.strip(),
+                            created_at=now, created_by=actor)
+    db.session.add(version)
+    db.session.flush()
+    append_event("console:policy:published", actor=actor, now=now,
+                 data={"version": version.id, "threshold_hours": threshold_hours,
+                       "effective_from": effective_from.isoformat(), "note": version.note})
+    return version
+
+
+class ReviewError(ValueError):
+    """A review decision that cannot be recorded."""
+
+
+def record_review_decision(incident: Incident, *, decision: str, rationale: str, actor: str, now: datetime,
+                           ask_customer: bool = False) -> ReviewDecision:
+    """Append legal's decision on a late incident; the latest stands. With `needs_information` it can
+    ask the customer, by email to the address on record, when they noticed. Audits both."""
+    if decision not in DECISIONS:
+        raise ReviewError(f"unknown decision {decision!r}")
+    if not rationale.strip():
+        raise ReviewError("a decision needs a rationale")
+    asked = ask_customer and decision == DECISION_NEEDS_INFORMATION
+    entry = ReviewDecision(incident_id=incident.id, decision=decision, rationale=rationale.strip(), decided_by=actor,
+                           decided_at=now, customer_asked=asked)
+    db.session.add(entry)
+    db.session.flush()
+    incident.review_decision = decision
+    append_event("console:review:decided", actor=actor, now=now, customer_id=incident.customer_id,
+                 incident_id=incident.id, data={"decision": decision, "rationale": entry.rationale,
+                                                "customer_asked": asked})
+    if asked:
+        from ..notifications.service import public_url, queue_email
+        from ..tokens import DISCOVERY, make_token
+
+        link = public_url("/discovery/" + make_token(DISCOVERY, {"c": incident.customer_id, "i": incident.id}))
+        queue_email("discovery_request", customer=incident.customer, context={"incident": incident},
+                    links={"discovery_url": link}, source="console", actor=actor, now=now, incident_id=incident.id)
+    return entry
+
+
+def mark_breach(incident: Incident, *, actor: str, now: datetime) -> None:
+    """Legal marks the incident as a personal-data breach: the 72-hour clock to notify A05 shows."""
+    if incident.personal_data_breach:
+        return
+    incident.personal_data_breach, incident.breach_marked_at, incident.breach_marked_by = True, now, actor
+    append_event("console:breach:marked", actor=actor, now=now, customer_id=incident.customer_id,
+                 incident_id=incident.id, data={"deadline": breach_deadline(incident).isoformat()})
+
+
+def record_authority_notification(incident: Incident, *, notified_at: datetime, how: str, actor: str,
+                                  now: datetime) -> None:
+    """Record when and how the authority (A05) was notified."""
+    if not incident.personal_data_breach:
+        raise ReviewError("the incident is not marked as a personal-data breach")
+    incident.authority_notified_at, incident.authority_notification = notified_at, how.strip()
+    append_event("console:breach:authority_notified", actor=actor, now=now, customer_id=incident.customer_id,
+                 incident_id=incident.id, data={"notified_at": notified_at.isoformat(), "how": how.strip()})
+
+
+BREACH_NOTICE = timedelta(hours=72)
+
+
+def breach_deadline(incident: Incident) -> datetime:
+    """72 hours from when the company learned of it: the first report's receipt."""
+    return incident.first_received_at + BREACH_NOTICE

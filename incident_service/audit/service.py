@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, or_, select, text
 
 from ..extensions import db
-from .models import GENESIS_HASH, AuditEvent
+from .models import GENESIS_HASH, AuditAnchor, AuditEvent
 
 # Any constant; PostgreSQL serialises chain appends on it so the chain stays one line.
 _CHAIN_LOCK_KEY = 0x1AC1DE47
@@ -70,10 +70,21 @@ class ChainVerification:
     head: str
     broken_at: int | None = None
     problem: str | None = None
+    anchors_checked: int = 0
 
 
-def verify_chain() -> ChainVerification:
-    """Walk the whole chain in order; stop at the first event whose links or hash do not match."""
+def verify_chain(external_anchors: list[tuple[int, str]] = ()) -> ChainVerification:  # type: ignore[assignment]
+    """Walk the whole chain in order; stop at the first event whose links or hash do not match, or
+    whose hash differs from an anchor (stored ones, and `external_anchors` as (event id, hash))."""
+    anchors: dict[int, str] = {}
+    for anchor in db.session.execute(select(AuditAnchor)).scalars():
+        anchors[anchor.last_event_id] = anchor.head_hash
+    expected_by_id = dict(anchors)
+    for event_id, head in external_anchors:
+        if expected_by_id.get(event_id, head) != head:
+            return ChainVerification(False, 0, GENESIS_HASH, event_id, "two anchors disagree about this event")
+        expected_by_id[event_id] = head
+    checked = 0
     expected_prev = GENESIS_HASH
     count = 0
     rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
@@ -88,7 +99,58 @@ def verify_chain() -> ChainVerification:
             if recomputed != event.hash:
                 return ChainVerification(False, count, expected_prev, event.id,
                                          "its contents do not match its hash (the row was changed)")
+            anchored = expected_by_id.pop(event.id, None)
+            if anchored is not None:
+                if anchored != event.hash:
+                    return ChainVerification(False, count, expected_prev, event.id,
+                                             "its hash differs from an anchor taken earlier (the chain was rebuilt)")
+                checked += 1
             expected_prev = event.hash
     finally:
         rows.close()  # a server-side cursor on PostgreSQL when we stop early
-    return ChainVerification(True, count, expected_prev)
+    if expected_by_id:
+        missing = min(expected_by_id)
+        return ChainVerification(False, count, expected_prev, missing,
+                                 "an anchored event is missing (the chain was cut short)")
+    return ChainVerification(True, count, expected_prev, anchors_checked=checked)
+
+
+def chain_head() -> tuple[int, int, str]:
+    """(last event id, number of events, head hash) of the chain as it stands."""
+    last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    count = db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    return (last[0], count, last[1]) if last else (0, 0, GENESIS_HASH)
+
+
+def create_anchor(*, now: datetime, actor: str, email_to: str | None = None) -> AuditAnchor:
+    """Record the chain head now; with `email_to`, queue it to that outside address too. Audits it
+    (after taking the head, so the anchor covers everything before its own event)."""
+    last_id, count, head = chain_head()
+    anchor = AuditAnchor(created_at=now, last_event_id=last_id, event_count=count, head_hash=head,
+                         emailed_to=email_to)
+    db.session.add(anchor)
+    db.session.flush()
+    if email_to:
+        from flask import current_app
+
+        from ..notifications.service import queue_message
+
+        queue_message("audit_anchor", to_address=email_to, locale=current_app.config["DEFAULT_LOCALE"],
+                      zone=current_app.config["DISPLAY_TIMEZONE"], context={"anchor": anchor}, links={},
+                      source="cli", actor=actor, now=now)
+    append_event("cli:audit:anchored", actor=actor, now=now,
+                 data={"anchor": anchor.id, "last_event": last_id, "head": head, "emailed_to": email_to})
+    return anchor
+
+
+def incident_events(incident_id: int, report_ids: list[int], message_ids: list[int]) -> list[AuditEvent]:
+    """Events of an incident, of its reports, and of the stored emails behind them, in chain order."""
+    conditions = [AuditEvent.incident_id == incident_id]
+    if report_ids:
+        conditions.append(AuditEvent.report_id.in_(report_ids))
+    for message_id in sorted(set(message_ids)):
+        # Message events name the message in their canonical JSON data: {"inbound_message":N,...}
+        conditions.append(AuditEvent.action.startswith("email:message:") & (
+            AuditEvent.data.like(f'%"inbound_message":{message_id},%') |
+            AuditEvent.data.like(f'%"inbound_message":{message_id}}}%')))
+    return list(db.session.execute(select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.id)).scalars())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import (BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField)
+from wtforms import (BooleanField, DateTimeLocalField, EmailField, PasswordField, SelectField, StringField,
+                     TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..forms import Form
@@ -91,3 +92,30 @@ class StaffCreateForm(Form):
 
 class ActionForm(Form):
     """A button that changes state: CSRF only."""
+
+
+def decision_choices() -> list[tuple[str, str]]:
+    from ..incidents.labels import decision_label
+
+    return [(value, decision_label(value)) for value in ("exemption_asserted", "exemption_waived", "needs_information")]
+
+
+class ReviewForm(Form):
+    decision = SelectField(_l("Decision"), choices=decision_choices, validators=[DataRequired()])
+    rationale = TextAreaField(_l("Rationale"), validators=[DataRequired(), Length(max=5000)])
+    ask_customer = BooleanField(_l("Email the customer asking when they noticed (with 'needs information')"))
+
+
+class AuthorityForm(Form):
+    notified_at = DiscoveryTimeField(_l("When the authority (A05) was notified"), format=DATETIME_FORMATS,
+                                     validators=[DataRequired(message=_l("Enter the date and time."))],
+                                     future_message=_l("This time is in the future."))
+    how = TextAreaField(_l("How (channel, reference number, person)"), validators=[DataRequired(), Length(max=2000)])
+
+
+class PolicyForm(Form):
+    threshold_hours = StringField(_l("Late after (hours)"), validators=[
+        DataRequired(), Regexp(r"^\d{1,4}$", message=_l("Enter a whole number of hours."))])
+    effective_from = DateTimeLocalField(_l("Takes effect at"), format=DATETIME_FORMATS,
+                                        validators=[DataRequired(message=_l("Enter the date and time."))])
+    note = TextAreaField(_l("Note (why, who decided)"), validators=[DataRequired(), Length(max=2000)])

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
-from ..assessment.models import DiscoveryStatement
+from ..assessment.models import DiscoveryStatement, PolicyVersion, ReviewDecision
 from ..audit.models import AuditEvent
+from ..audit.service import incident_events
 from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, IncidentNote, Report
 from ..notifications.models import OutboxMessage
 from ..reactivation.models import ResetGrant
 from ..staff.permissions import VIEW_INCIDENTS
 from .access import require, require_sign_in
-from .forms import AssignForm, CloseForm, NoteForm, StaffDiscoveryForm
+from .forms import ActionForm, AssignForm, AuthorityForm, CloseForm, NoteForm, ReviewForm, StaffDiscoveryForm
 from .queries import PAGE_SIZE, UNMATCHED, QueueFilter, incidents_query, status_counts, unmatched_count, unmatched_query
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -42,16 +43,8 @@ def queue():  # type: ignore[no-untyped-def]
 
 
 def incident_timeline(incident: Incident, reports: list[Report]) -> list[AuditEvent]:
-    """Events of the incident, of its reports, and of the stored emails behind them."""
-    conditions = [AuditEvent.incident_id == incident.id]
-    if reports:
-        conditions.append(AuditEvent.report_id.in_([report.id for report in reports]))
-    for message_id in {report.inbound_message_id for report in reports if report.inbound_message_id}:
-        # Message events name the message in their canonical JSON data: {"inbound_message":N,...}
-        conditions.append(AuditEvent.action.startswith("email:message:") & (
-            AuditEvent.data.like(f'%"inbound_message":{message_id},%') |
-            AuditEvent.data.like(f'%"inbound_message":{message_id}}}%')))
-    return list(db.session.execute(select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.id)).scalars())
+    return incident_events(incident.id, [r.id for r in reports], [r.inbound_message_id for r in reports
+                                                                  if r.inbound_message_id])
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -71,6 +64,10 @@ def incident(incident_id: int):  # type: ignore[no-untyped-def]
         "console/incident.html", incident=case, customer=case.customer, reports=reports, statements=statements,
         grants=grants, emails=emails, notes=notes, timeline=incident_timeline(case, reports),
         note_form=NoteForm(), close_form=CloseForm(), discovery_form=StaffDiscoveryForm(),
+        review_form=ReviewForm(), authority_form=AuthorityForm(), action_form=ActionForm(),
+        decisions=db.session.execute(select(ReviewDecision).where(ReviewDecision.incident_id == case.id)
+                                     .order_by(ReviewDecision.id)).scalars().all(),
+        policy=db.session.get(PolicyVersion, case.policy_version_id) if case.policy_version_id else None,
     )
 
 

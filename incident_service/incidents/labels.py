@@ -71,10 +71,19 @@ def outbox_status_label(status: str) -> str:
     return {"queued": _("Queued"), "sent": _("Sent"), "failed": _("Failed")}.get(status, status)
 
 
+def decision_label(decision: str | None) -> str:
+    return {
+        "exemption_asserted": _("Exemption asserted (reported late)"),
+        "exemption_waived": _("Exemption waived"),
+        "needs_information": _("Needs information"),
+        None: _("Awaiting a decision"),
+    }.get(decision, decision or "")
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         status_label=status_label, channel_label=channel_label, role_label=role_label,
         lateness_label=lateness_label, kind_label=kind_label, time_source_label=time_source_label,
         statement_source_label=statement_source_label, message_status_label=message_status_label,
-        outbox_status_label=outbox_status_label,
+        outbox_status_label=outbox_status_label, decision_label=decision_label,
     )

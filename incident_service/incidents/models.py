@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..customers.models import Customer
@@ -57,6 +57,18 @@ class Incident(db.Model):
     effective_discovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     reporting_delay_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     lateness: Mapped[str] = mapped_column(String(10), default=LATENESS_UNKNOWN, index=True)
+    # The policy version in force at the first report (None: the LATE_REPORT_THRESHOLD_HOURS default).
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"), index=True)
+    # The channel of the first report, kept for the delay report's filters.
+    first_channel: Mapped[str | None] = mapped_column(String(16), index=True)
+    # Legal's latest review decision, mirrored from review_decisions for filtering.
+    review_decision: Mapped[str | None] = mapped_column(String(24), index=True)
+    # A personal-data breach (Decree 13/2023/ND-CP): the authority (A05) must hear within 72 hours.
+    personal_data_breach: Mapped[bool] = mapped_column(default=False, server_default=false())
+    breach_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    breach_marked_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    authority_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    authority_notification: Mapped[str | None] = mapped_column(Text, default=None)
 
     customer: Mapped[Customer] = relationship()
     reports: Mapped[list[Report]] = relationship(back_populates="incident", order_by="Report.id")

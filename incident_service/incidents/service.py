@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..assessment.models import SOURCE_REPORT_FORM
-from ..assessment.service import DiscoveryAfterReport, reassess, record_discovery_statement
+from ..assessment.service import DiscoveryAfterReport, policy_in_force, reassess, record_discovery_statement
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
@@ -77,11 +77,12 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
     if incident is None:
         try:
             # R2: the unique index on open incidents decides a race; the loser joins the winner's.
+            threshold_hours, version = policy_in_force(report.received_at)
             with db.session.begin_nested():
                 incident = Incident(
                     customer_id=customer.id, status=STATUS_REACTIVATED, opened_at=now,
-                    first_received_at=report.received_at,
-                    late_threshold_hours=current_app.config["LATE_REPORT_THRESHOLD_HOURS"],
+                    first_received_at=report.received_at, first_channel=report.channel,
+                    late_threshold_hours=threshold_hours, policy_version_id=version.id if version else None,
                 )
                 db.session.add(incident)
                 db.session.flush()
@@ -103,8 +104,11 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
     append_event(f"{source}:report:attached", actor=actor, now=now, customer_id=customer.id,
                  incident_id=incident.id, report_id=report.id)
     if report.received_at < incident.first_received_at:
-        # An older report (e.g. imported mail) is now the first: the delay is measured from it.
-        incident.first_received_at = report.received_at
+        # An older report (e.g. imported mail) is now the first: the delay is measured from it, under
+        # the policy that was in force then.
+        incident.first_received_at, incident.first_channel = report.received_at, report.channel
+        threshold_hours, version = policy_in_force(report.received_at)
+        incident.late_threshold_hours, incident.policy_version_id = threshold_hours, version.id if version else None
         reassess(incident)
     lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
     window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])

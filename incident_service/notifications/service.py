@@ -61,32 +61,39 @@ def _build(subject: str, text: str, html: str, *, to: str, message_id: str, date
 
 def queue_email(template: str, *, customer: Customer, context: dict[str, Any], links: dict[str, str],
                 source: str, actor: str, now: datetime, incident_id: int | None = None) -> OutboxMessage:
-    """Queue `template` to the customer's address on record; audits `<source>:email:queued`.
+    """Queue `template` to the customer's address on record, in their language and time zone, with
+    their report link; audits `<source>:email:queued`."""
+    return queue_message(
+        template, to_address=customer.email, locale=customer.locale,
+        zone=customer.time_zone or current_app.config["DISPLAY_TIMEZONE"],
+        context={**context, "customer": customer}, links={**links, "report_url": report_link(customer)},
+        source=source, actor=actor, now=now, customer_id=customer.id, incident_id=incident_id,
+    )
 
-    `links` are rendered into the sent message but replaced in the stored record copy, so a read of
-    the database after delivery yields no working link.
-    """
-    links = {**links, "report_url": report_link(customer)}
-    full_context = {**context, "customer": customer, **links}
+
+def queue_message(template: str, *, to_address: str, locale: str, zone: str, context: dict[str, Any],
+                  links: dict[str, str], source: str, actor: str, now: datetime, customer_id: int | None = None,
+                  incident_id: int | None = None) -> OutboxMessage:
+    """Render and queue one email. `links` are rendered into the sent message but replaced in the
+    stored record copy, so a read of the database after delivery yields no working link."""
+    full_context = {**context, **links, "zone": zone}
     redacted_context = {**full_context, **{name: REDACTED_LINK for name in links}}
-    zone = customer.time_zone or current_app.config["DISPLAY_TIMEZONE"]
-    full_context["zone"] = redacted_context["zone"] = zone
-    subject, text, html = render_email(template, full_context, customer.locale)
-    _, text_redacted, html_redacted = render_email(template, redacted_context, customer.locale)
+    subject, text, html = render_email(template, full_context, locale)
+    _, text_redacted, html_redacted = render_email(template, redacted_context, locale)
 
     sender_domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or "localhost"
     message_id = make_msgid(domain=sender_domain)
     date = now.timestamp()
     message = OutboxMessage(
         template=template,
-        customer_id=customer.id,
+        customer_id=customer_id,
         incident_id=incident_id,
-        to_address=customer.email,
+        to_address=to_address,
         sender=parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1],
         message_id=message_id,
         subject=subject[:255],
-        raw=_build(subject, text, html, to=customer.email, message_id=message_id, date=date),
-        raw_redacted=_build(subject, text_redacted, html_redacted, to=customer.email, message_id=message_id, date=date),
+        raw=_build(subject, text, html, to=to_address, message_id=message_id, date=date),
+        raw_redacted=_build(subject, text_redacted, html_redacted, to=to_address, message_id=message_id, date=date),
         status=OUTBOX_QUEUED,
         attempts=0,
         created_at=now,
@@ -94,7 +101,7 @@ def queue_email(template: str, *, customer: Customer, context: dict[str, Any], l
     )
     db.session.add(message)
     db.session.flush()
-    append_event(f"{source}:email:queued", actor=actor, now=now, customer_id=customer.id,
+    append_event(f"{source}:email:queued", actor=actor, now=now, customer_id=customer_id,
                  incident_id=incident_id, data={"outbox_id": message.id, "template": template,
                                                 "message_id": message_id})
     return message

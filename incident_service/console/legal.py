@@ -1,0 +1,134 @@
+"""Legal's pages: late incidents to review, decisions, personal-data breaches, and the policy versions."""
+
+from __future__ import annotations
+
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..assessment.models import PolicyVersion, ReviewDecision
+from ..assessment.service import (PolicyError, ReviewError, breach_deadline, mark_breach, publish_policy,
+                                  record_authority_notification, record_review_decision)
+from ..database import utcnow
+from ..extensions import db
+from ..incidents.models import Incident
+from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
+from .access import can, current_staff, require, require_sign_in
+from .forms import ActionForm, AuthorityForm, PolicyForm, ReviewForm
+
+bp = Blueprint("console_legal", __name__, url_prefix="/console")
+require_sign_in(bp)
+
+
+@bp.app_template_global("breach_deadline")
+def _deadline(incident: Incident):  # type: ignore[no-untyped-def]
+    return breach_deadline(incident)
+
+
+@bp.app_template_global("hours_left")
+def _hours_left(incident: Incident) -> float:
+    return (breach_deadline(incident) - utcnow()).total_seconds() / 3600
+
+
+@bp.get("/reviews")
+@require(VIEW_LEGAL)
+def reviews():  # type: ignore[no-untyped-def]
+    show = request.args.get("show", "pending")
+    query = select(Incident).where(Incident.lateness == "late")
+    if show == "pending":
+        query = query.where((Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information"))
+    elif show != "all":
+        show = "pending"
+    late = db.session.execute(query.order_by(Incident.first_received_at)).scalars().all()
+    breaches = db.session.execute(select(Incident).where(Incident.personal_data_breach.is_(True),
+                                                         Incident.authority_notified_at.is_(None))
+                                  .order_by(Incident.first_received_at)).scalars().all()
+    return render_template("console/reviews.html", incidents=late, show=show, breaches=breaches)
+
+
+def history(incident: Incident) -> list[ReviewDecision]:
+    return list(db.session.execute(select(ReviewDecision).where(ReviewDecision.incident_id == incident.id)
+                                   .order_by(ReviewDecision.id)).scalars())
+
+
+@bp.post("/incidents/<int:incident_id>/review")
+@require(DECIDE_REVIEWS)
+def decide(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        flash(_("A decision needs a rationale."), "error")
+    else:
+        try:
+            record_review_decision(incident, decision=form.decision.data, rationale=form.rationale.data,
+                                   actor=current_staff().label, now=utcnow(), ask_customer=bool(form.ask_customer.data))
+        except ReviewError:
+            flash(_("A decision needs a rationale."), "error")
+        else:
+            db.session.commit()
+            flash(_("Decision recorded."), "success")
+    return redirect(url_for("console.incident", incident_id=incident.id, _anchor="review"))
+
+
+@bp.post("/incidents/<int:incident_id>/breach")
+@require(DECIDE_REVIEWS)
+def breach(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    mark_breach(incident, actor=current_staff().label, now=utcnow())
+    db.session.commit()
+    return redirect(url_for("console.incident", incident_id=incident.id, _anchor="breach"))
+
+
+@bp.post("/incidents/<int:incident_id>/authority")
+@require(DECIDE_REVIEWS)
+def authority(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    form = AuthorityForm()
+    if form.validate_on_submit():
+        try:
+            record_authority_notification(incident, notified_at=form.notified_at.utc, how=form.how.data,
+                                          actor=current_staff().label, now=utcnow())
+        except ReviewError:
+            abort(400)
+        db.session.commit()
+        flash(_("Notification of the authority recorded."), "success")
+    else:
+        flash(_("Give when and how the authority was notified."), "error")
+    return redirect(url_for("console.incident", incident_id=incident.id, _anchor="breach"))
+
+
+@bp.route("/policy", methods=["GET", "POST"])
+@require(VIEW_LEGAL)
+def policy():  # type: ignore[no-untyped-def]
+    form = PolicyForm()
+    status = 200
+    if request.method == "POST":
+        if not can(MANAGE_POLICY):
+            abort(403)
+        if form.validate_on_submit():
+            zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+            effective = form.effective_from.data.replace(tzinfo=zone).astimezone(timezone.utc)
+            try:
+                publish_policy(threshold_hours=int(form.threshold_hours.data), effective_from=effective,
+                               note=form.note.data, actor=current_staff().label, now=utcnow())
+            except PolicyError as exc:
+                form.effective_from.errors.append({
+                    "threshold_range": _("The threshold must be between 1 hour and a year."),
+                    "in_the_past": _("A version cannot take effect in the past: earlier incidents are never re-judged."),
+                    "clash": _("Another version takes effect at exactly that time."),
+                }[exc.code])
+                status = 400
+            else:
+                db.session.commit()
+                flash(_("Policy version published."), "success")
+                return redirect(url_for("console_legal.policy"))
+        else:
+            status = 400
+    versions = db.session.execute(select(PolicyVersion).order_by(PolicyVersion.effective_from.desc())).scalars().all()
+    return render_template("console/policy.html", versions=versions, form=form,
+                           default_hours=current_app.config["LATE_REPORT_THRESHOLD_HOURS"]), status

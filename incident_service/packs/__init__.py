@@ -1,0 +1,1 @@
+"""Evidence packs: everything about one incident, every timestamp labelled with its source, verifiable offline."""

@@ -1,0 +1,189 @@
+"""Building an incident's evidence pack: a JSON document and an archive with the raw emails."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..assessment.models import DiscoveryStatement, PolicyVersion, ReviewDecision
+from ..assessment.service import breach_deadline
+from ..audit.models import AuditAnchor
+from ..audit.service import chain_head, incident_events
+from ..extensions import db
+from ..i18n import format_local
+from ..incidents.models import Incident, Report
+from ..notifications.models import OutboxMessage
+from ..reactivation.models import ResetGrant
+
+FORMAT = "incident_service evidence pack 1"
+
+# What each timestamp source means, written into the pack so a reader needs nothing else.
+SOURCES = {
+    "server_receipt": "this service's clock when the report reached it (UTC, NTP-synchronised server)",
+    "company_mta": "the Received header added by the company's own mail server",
+    "staff_statement": "the time a staff member stated the report reached the company (phone, fax, post, in person)",
+    "date_header_claim": "the Date header written by the sender's software: a claim, not evidence",
+    "customer_statement": "when the customer said they noticed the loss",
+    "staff_discovery_statement": "when staff recorded the customer noticed, or overrode it with a reason",
+    "link_issued": "when a reset link was issued", "link_used": "when a reset link was used",
+    "relay_acceptance": "when the mail relay accepted an email (its SMTP reply is given)",
+    "received_header": "a Received header written by a mail server on the way, not the company's",
+    "audit": "when an audit event was recorded",
+    "export": "when this pack was made",
+}
+REPORT_SOURCE = {"server_clock": "server_receipt", "company_mta": "company_mta", "import_time": "server_receipt",
+                 "staff_statement": "staff_statement"}
+
+
+def stamp(moment: datetime | None, source: str, what: str, **extra: Any) -> dict[str, Any] | None:
+    if moment is None:
+        return None
+    return {"what": what, "utc": moment.isoformat(timespec="microseconds"), "gmt7": format_local(moment),
+            "source": source, **extra}
+
+
+def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The pack's JSON document and the raw email files it refers to (by archive path)."""
+    reports = list(db.session.execute(select(Report).where(Report.incident_id == incident.id).order_by(Report.id)).scalars())
+    files: dict[str, bytes] = {}
+    timestamps: list[dict[str, Any] | None] = []
+    report_items = []
+    for report in reports:
+        item: dict[str, Any] = {
+            "reference": report.reference, "channel": report.channel, "kind": report.kind,
+            "claimed_address": report.claimed_address, "entered_by": report.entered_by,
+            "received_at": stamp(report.received_at, REPORT_SOURCE.get(report.received_at_source, "server_receipt"),
+                                 f"report {report.reference} received"),
+            "recorded_at": stamp(report.recorded_at, "server_receipt", f"report {report.reference} recorded"),
+            "client_ip": report.client_ip, "details": report.details,
+        }
+        timestamps += [item["received_at"], item["recorded_at"]]
+        message = report.inbound_message
+        if message is not None:
+            path = f"messages/{report.reference}.eml"
+            files[path] = message.raw
+            item["email"] = {
+                "file": path, "sha256": message.sha256, "size": message.size,
+                "envelope": {"mail_from": message.mail_from, "rcpt_to": message.rcpt_tos, "peer": message.peer,
+                             "helo": message.helo, "via": message.via},
+                "from_address": message.from_address, "from_display_name": message.from_display_name,
+                "date_header": message.date_header,
+                "received_headers": message.received_headers,
+                "authentication_results_trusted": message.authentication_results,
+                "authentication_results_ignored": message.untrusted_authentication_results,
+            }
+            timestamps.append(stamp(message.date_claimed, "date_header_claim", f"Date header of {report.reference}"))
+            company_hosts = current_app.config["COMPANY_MTA_HOSTS"]
+            for hop in message.received_headers:
+                if hop.get("at"):
+                    timestamps.append({"what": f"Received by {hop.get('by')}", "utc": hop["at"],
+                                       "gmt7": format_local(datetime.fromisoformat(hop["at"])),
+                                       "source": "company_mta" if hop.get("by") in company_hosts else "received_header"})
+    statements = db.session.execute(select(DiscoveryStatement).where(DiscoveryStatement.incident_id == incident.id)
+                                    .order_by(DiscoveryStatement.id)).scalars().all()
+    statement_items = []
+    for statement in statements:
+        source = "staff_discovery_statement" if statement.source.startswith("staff") else "customer_statement"
+        entry = stamp(statement.discovered_at, source, f"noticed ({statement.source})", stated_by=statement.actor,
+                      stated_at=statement.stated_at.isoformat(timespec="microseconds"), override=statement.is_override,
+                      reason=statement.reason)
+        statement_items.append(entry)
+        timestamps.append(entry)
+    grants = db.session.execute(select(ResetGrant).where(ResetGrant.incident_id == incident.id).order_by(ResetGrant.id)).scalars().all()
+    grant_items = []
+    for grant in grants:
+        grant_items.append({"issued_at": stamp(grant.issued_at, "link_issued", "reset link issued"),
+                            "expires_at": grant.expires_at.isoformat(timespec="microseconds"),
+                            "used_at": stamp(grant.used_at, "link_used", "reset link used"),
+                            "replaced_at": grant.revoked_at.isoformat(timespec="microseconds") if grant.revoked_at else None})
+        timestamps += [grant_items[-1]["issued_at"], grant_items[-1]["used_at"]]
+    emails = db.session.execute(select(OutboxMessage).where(OutboxMessage.incident_id == incident.id)
+                                .order_by(OutboxMessage.id)).scalars().all()
+    email_items = []
+    for email in emails:
+        accepted = stamp(email.sent_at, "relay_acceptance", f"email {email.template} accepted by the relay",
+                         smtp_reply=email.smtp_reply)
+        email_items.append({"template": email.template, "to": email.to_address, "message_id": email.message_id,
+                            "subject": email.subject, "status": email.status, "attempts": email.attempts,
+                            "last_error": email.last_error, "accepted": accepted})
+        timestamps.append(accepted)
+    events = incident_events(incident.id, [r.id for r in reports],
+                             [r.inbound_message_id for r in reports if r.inbound_message_id])
+    last_id, count, head = chain_head()
+    anchors = db.session.execute(select(AuditAnchor).order_by(AuditAnchor.id)).scalars().all()
+    decisions = db.session.execute(select(ReviewDecision).where(ReviewDecision.incident_id == incident.id)
+                                   .order_by(ReviewDecision.id)).scalars().all()
+    version = db.session.get(PolicyVersion, incident.policy_version_id) if incident.policy_version_id else None
+    document = {
+        "format": FORMAT,
+        "exported_at": stamp(now, "export", "pack made"),
+        "timestamp_sources": SOURCES,
+        "incident": {
+            "reference": incident.reference, "status": incident.status,
+            "customer": {"email": incident.customer.email, "name": incident.customer.name},
+            "first_received_at": stamp(incident.first_received_at, "server_receipt", "first report received"),
+            "effective_discovered_at": incident.effective_discovered_at.isoformat(timespec="microseconds")
+            if incident.effective_discovered_at else None,
+            "reporting_delay_seconds": incident.reporting_delay_seconds, "lateness": incident.lateness,
+            "policy": {"threshold_hours": incident.late_threshold_hours,
+                       "version": version.id if version else None,
+                       "effective_from": version.effective_from.isoformat() if version else None,
+                       "note": version.note if version else "the LATE_REPORT_THRESHOLD_HOURS setting"},
+            "review_decisions": [{"decision": d.decision, "rationale": d.rationale, "decided_by": d.decided_by,
+                                  "decided_at": d.decided_at.isoformat(timespec="microseconds")} for d in decisions],
+            "personal_data_breach": {
+                "marked": incident.personal_data_breach,
+                "deadline": breach_deadline(incident).isoformat() if incident.personal_data_breach else None,
+                "authority_notified_at": incident.authority_notified_at.isoformat() if incident.authority_notified_at else None,
+                "how": incident.authority_notification},
+        },
+        "reports": report_items,
+        "discovery_statements": statement_items,
+        "reset_links": grant_items,
+        "emails": email_items,
+        "timestamps": sorted((t for t in timestamps if t), key=lambda t: t["utc"]),
+        "audit_events": [{"id": e.id, "occurred_at": e.occurred_at.isoformat(timespec="microseconds"), "action": e.action,
+                          "actor": e.actor, "customer_id": e.customer_id, "incident_id": e.incident_id,
+                          "report_id": e.report_id, "data": e.data, "prev_hash": e.prev_hash, "hash": e.hash}
+                         for e in events],
+        "chain_head": {"last_event_id": last_id, "events": count, "hash": head,
+                       "at": now.isoformat(timespec="microseconds")},
+        "anchors": [{"id": a.id, "created_at": a.created_at.isoformat(), "last_event_id": a.last_event_id,
+                     "head_hash": a.head_hash, "emailed_to": a.emailed_to} for a in anchors],
+    }
+    return document, files
+
+
+VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng chứng này
+
+1. Every file's SHA-256 is listed in SHA256SUMS; check with: sha256sum -c SHA256SUMS
+   Mỗi tệp có mã SHA-256 trong SHA256SUMS; kiểm tra bằng: sha256sum -c SHA256SUMS
+2. Each raw email (messages/*.eml) has the SHA-256 recorded when it was received (evidence.json,
+   reports[].email.sha256), and the audit event "email:message:received" carries the same value.
+   Mỗi thư gốc có mã SHA-256 được ghi lúc nhận; sự kiện kiểm toán "email:message:received" chứa cùng giá trị.
+3. Each audit event's hash is SHA-256(prev_hash + canonical JSON of its fields); the pack holds the
+   incident's events and the chain head at export. Compare the head, or any event hash, with an anchor
+   held outside the company (flask audit anchor emails them).
+   Mã băm của mỗi sự kiện là SHA-256(prev_hash + JSON chuẩn hóa); hãy so sánh với mốc neo được lưu bên ngoài.
+4. All of this at once, offline: flask --app wsgi audit verify-pack THIS_FILE.zip
+"""
+
+
+def pack_archive(incident: Incident, *, now: datetime) -> bytes:
+    document, files = build_pack(incident, now=now)
+    contents = {"evidence.json": json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"),
+                "VERIFY.txt": VERIFY_TEXT.encode("utf-8"), **files}
+    sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(contents.items()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(contents.items()):
+            archive.writestr(name, data)
+        archive.writestr("SHA256SUMS", sums)
+    return buffer.getvalue()

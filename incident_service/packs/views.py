@@ -1,0 +1,39 @@
+"""`/console/incidents/<id>/evidence`: the printable evidence page and the downloadable archive."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template
+
+from ..console.access import current_staff, require, require_sign_in
+from ..audit.service import append_event
+from ..database import utcnow
+from ..extensions import db
+from ..incidents.models import Incident
+from ..staff.permissions import VIEW_LEGAL
+from .service import SOURCES, build_pack, pack_archive
+
+bp = Blueprint("packs", __name__, url_prefix="/console")
+require_sign_in(bp)
+
+
+@bp.get("/incidents/<int:incident_id>/evidence")
+@require(VIEW_LEGAL)
+def evidence(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    document, _files = build_pack(incident, now=utcnow())
+    return render_template("console/evidence_pack.html", incident=incident, pack=document, sources=SOURCES)
+
+
+@bp.get("/incidents/<int:incident_id>/evidence.zip")
+@require(VIEW_LEGAL)
+def archive(incident_id: int):  # type: ignore[no-untyped-def]
+    incident = db.session.get(Incident, incident_id) or abort(404)
+    now = utcnow()
+    data = pack_archive(incident, now=now)
+    # Who took the evidence out, and when, is itself recorded (after the pack, so it is not in it).
+    append_event("console:evidence:exported", actor=current_staff().label, now=now, customer_id=incident.customer_id,
+                 incident_id=incident.id, data={"bytes": len(data)})
+    db.session.commit()
+    response = Response(data, mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="evidence-{incident.reference}.zip"'
+    return response

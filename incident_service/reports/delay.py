@@ -1,0 +1,103 @@
+"""The delay report's numbers as plain functions of the incidents' rows: no database, no clock.
+
+Definitions (also in docs/reports.md):
+- an incident counts once, in the month (display zone) of its first report's received time;
+- delay = first report received − effective discovery time, in seconds; unknown when no discovery time;
+- percentiles interpolate linearly between the two nearest ranks (Excel PERCENTILE.INC, NumPy "linear");
+- histogram bins are half-open on the left: ≤ 1 h holds 0 to 3,600 s, 1–6 h holds 3,601 to 21,600 s, …
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+HOUR = 3600
+DAY = 24 * HOUR
+# (label, upper bound in seconds, inclusive; None = no bound)
+BINS: tuple[tuple[str, int | None], ...] = (
+    ("≤ 1 h", HOUR), ("1–6 h", 6 * HOUR), ("6–24 h", DAY), ("1–3 d", 3 * DAY), ("3–7 d", 7 * DAY),
+    ("7–30 d", 30 * DAY), ("> 30 d", None),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    first_received_at: datetime
+    delay_seconds: int | None
+    lateness: str
+
+
+def percentile(ordered: list[int], q: float) -> float | None:
+    """The q-quantile (0 ≤ q ≤ 1) of sorted values, interpolating linearly; None for no values."""
+    if not ordered:
+        return None
+    rank = q * (len(ordered) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def bin_index(delay_seconds: int) -> int:
+    for index, (_label, upper) in enumerate(BINS):
+        if upper is None or delay_seconds <= upper:
+            return index
+    raise AssertionError("unreachable")
+
+
+def bin_bounds(index: int) -> tuple[int | None, int | None]:
+    """(exclusive lower, inclusive upper) seconds of a bin, for drill-down queries."""
+    lower = BINS[index - 1][1] if index > 0 else None
+    return lower, BINS[index][1]
+
+
+@dataclass
+class Group:
+    incidents: int = 0
+    late: int = 0
+    unknown: int = 0
+    delays: list[int] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        self.incidents += 1
+        if row.lateness == "late":
+            self.late += 1
+        if row.delay_seconds is None:
+            self.unknown += 1
+        else:
+            self.delays.append(row.delay_seconds)
+
+    def numbers(self) -> dict[str, float | int | None]:
+        ordered = sorted(self.delays)
+        return {
+            "incidents": self.incidents,
+            "late": self.late,
+            "late_share": (self.late / self.incidents) if self.incidents else None,
+            "unknown": self.unknown,
+            "median_seconds": percentile(ordered, 0.5),
+            "p90_seconds": percentile(ordered, 0.9),
+            "p95_seconds": percentile(ordered, 0.95),
+            "max_seconds": ordered[-1] if ordered else None,
+        }
+
+
+def summarize(rows: Iterable[Row], zone: str) -> dict[str, object]:
+    """Summary, month-by-month table and histogram of `rows`."""
+    tz = ZoneInfo(zone)
+    total = Group()
+    months: dict[str, Group] = {}
+    histogram = [0] * len(BINS)
+    for row in rows:
+        total.add(row)
+        month = row.first_received_at.astimezone(tz).strftime("%Y-%m")
+        months.setdefault(month, Group()).add(row)
+        if row.delay_seconds is not None:
+            histogram[bin_index(row.delay_seconds)] += 1
+    return {
+        "summary": total.numbers(),
+        "months": [{"month": month, **months[month].numbers()} for month in sorted(months)],
+        "histogram": [{"bin": label, "upper_seconds": upper, "incidents": count}
+                      for (label, upper), count in zip(BINS, histogram)],
+    }

@@ -1,0 +1,90 @@
+"""Evidence packs: labelled timestamps, raw emails, audit events; verify-pack passes, and fails when tampered."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from sqlalchemy import select
+
+from incident_service.database import utcnow
+from incident_service.extensions import db
+from incident_service.incidents.models import Incident
+from incident_service.intake.service import Envelope, ingest_message
+from tests.conftest import deliver, submit
+
+CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
+
+
+def incident_with_email(app, smtp_sink) -> int:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        ingest_message((CORPUS / "plain.eml").read_bytes(), envelope=Envelope(mail_from="an@example.com"),
+                       via="smtp", now=utcnow())
+        db.session.commit()
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "leaked",
+                                          "discovered_at": "2026-11-20T08:00"})
+    deliver(app)
+    with app.app_context():
+        return db.session.execute(select(Incident.id)).scalar_one()
+
+
+def rezip(data: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
+    source = zipfile.ZipFile(io.BytesIO(data))
+    contents = {name: source.read(name) for name in source.namelist()}
+    change(contents)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, body in contents.items():
+            archive.writestr(name, body)
+    return out.getvalue()
+
+
+def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer_id, runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    incident_id = incident_with_email(app, smtp_sink)
+    legal = staff_login("legal")
+    data = legal.get(f"/console/incidents/{incident_id}/evidence.zip").data
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    names = set(archive.namelist())
+    assert {"evidence.json", "VERIFY.txt", "SHA256SUMS"} <= names
+    emails = [name for name in names if name.startswith("messages/")]
+    assert len(emails) == 1 and archive.read(emails[0]) == (CORPUS / "plain.eml").read_bytes()
+    document = json.loads(archive.read("evidence.json"))
+    sources = {t["source"] for t in document["timestamps"]}
+    assert {"server_receipt", "date_header_claim", "company_mta", "customer_statement", "link_issued",
+            "relay_acceptance"} <= sources
+    assert all(t["gmt7"].endswith("(GMT+7)") for t in document["timestamps"])
+    assert document["chain_head"]["hash"] and document["audit_events"]
+    assert any(e["action"] == "email:message:received" for e in document["audit_events"])
+
+    good = tmp_path / "pack.zip"
+    good.write_bytes(data)
+    result = runner.invoke(args=["audit", "verify-pack", str(good)])
+    assert result.exit_code == 0, result.output
+
+    def swap_email(contents):  # type: ignore[no-untyped-def]
+        contents[emails[0]] = contents[emails[0]].replace(b"Nguyen Van An", b"Nguyen Van Bo")
+
+    def edit_event(contents):  # type: ignore[no-untyped-def]
+        doc = json.loads(contents["evidence.json"])
+        doc["audit_events"][0]["occurred_at"] = "2020-01-01T00:00:00.000000+00:00"
+        contents["evidence.json"] = json.dumps(doc).encode()
+
+    for change, problem in ((swap_email, "SHA-256"), (edit_event, "do not match its hash")):
+        bad = tmp_path / "bad.zip"
+        bad.write_bytes(rezip(data, change))
+        failed = runner.invoke(args=["audit", "verify-pack", str(bad)])
+        assert failed.exit_code == 1 and problem in failed.output
+
+    not_a_pack = tmp_path / "x.zip"
+    not_a_pack.write_bytes(b"not a zip")
+    assert runner.invoke(args=["audit", "verify-pack", str(not_a_pack)]).exit_code == 1
+
+
+def test_printable_page(app, staff_login, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    incident_id = incident_with_email(app, smtp_sink)
+    page = staff_login("legal").get(f"/console/incidents/{incident_id}/evidence",
+                                    headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Every timestamp, with its source" in page and "date_header_claim" in page and "verify-pack" in page
+    assert staff_login("support").get(f"/console/incidents/{incident_id}/evidence").status_code == 403
