@@ -173,6 +173,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LINK_RESEND_WINDOW_SECONDS": _int(
             "LINK_RESEND_WINDOW_SECONDS", get("LINK_RESEND_WINDOW_SECONDS", "900"), minimum=0
         ),
+        # A worker that dies mid-send leaves its claim; after this long another worker retries (E1).
+        "OUTBOX_LEASE_SECONDS": _int("OUTBOX_LEASE_SECONDS", get("OUTBOX_LEASE_SECONDS", "300"), minimum=1),
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", get("OUTBOX_MAX_ATTEMPTS", "12"), minimum=1),
         "DISPLAY_TIMEZONE": display_timezone,
         "DEFAULT_LOCALE": default_locale,
@@ -182,6 +184,21 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Off only in the test setup, whose many requests come from one address; tests of limits turn it on.
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", get("RATELIMIT_ENABLED", "false" if app_env == "testing" else "true")),
         "RATELIMIT_HEADERS_ENABLED": False,
+        # Per client IP, and per account named in the form (S6). Flask-Limiter syntax.
+        "LIMIT_REPORT_PER_IP": get("LIMIT_REPORT_PER_IP", "10 per minute;200 per day"),
+        "LIMIT_REPORT_PER_ACCOUNT": get("LIMIT_REPORT_PER_ACCOUNT", "5 per hour;20 per day"),
+        "LIMIT_FRESH_LINK_PER_IP": get("LIMIT_FRESH_LINK_PER_IP", "10 per minute;100 per day"),
+        "LIMIT_FRESH_LINK_PER_ACCOUNT": get("LIMIT_FRESH_LINK_PER_ACCOUNT", "5 per hour"),
+        "LIMIT_RESET_PER_IP": get("LIMIT_RESET_PER_IP", "20 per minute"),
+        "LIMIT_RESET_PER_LINK": get("LIMIT_RESET_PER_LINK", "10 per hour"),
+        "LIMIT_SIGN_IN_PER_IP": get("LIMIT_SIGN_IN_PER_IP", "20 per minute;200 per day"),
+        "LIMIT_SIGN_IN_PER_ACCOUNT": get("LIMIT_SIGN_IN_PER_ACCOUNT", "10 per 15 minutes;50 per day"),
+        # How many proxies in front of us append to X-Forwarded-For; 0 = trust no proxy header.
+        # JSON lines for log collectors outside development; text when a person reads the terminal.
+        "LOG_FORMAT": get("LOG_FORMAT", "text" if embedded else "json"),
+        # Bearer token for /metrics; without one, only loopback clients may scrape.
+        "METRICS_TOKEN": get("METRICS_TOKEN"),
+        "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", get("TRUSTED_PROXY_COUNT", "0"), minimum=0, maximum=5),
         "STAFF_SESSION_IDLE_MINUTES": _int("STAFF_SESSION_IDLE_MINUTES", get("STAFF_SESSION_IDLE_MINUTES", "15"), minimum=1),
         "STAFF_SESSION_ABSOLUTE_HOURS": _int(
             "STAFF_SESSION_ABSOLUTE_HOURS", get("STAFF_SESSION_ABSOLUTE_HOURS", "8"), minimum=1
@@ -203,6 +220,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "PASSWORD_HASH_PROFILE must be rfc9106-low-memory or owasp-minimum, "
             f"not {settings['PASSWORD_HASH_PROFILE']!r}"
         )
+    if settings["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigurationError(f"LOG_FORMAT must be json or text, not {settings['LOG_FORMAT']!r}")
     if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
         raise ConfigurationError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true: pick STARTTLS or implicit TLS")
     return settings

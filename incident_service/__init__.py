@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings_module
 
-from . import errors, headers, i18n, logging_redaction
+from . import errors, headers, i18n, logging_redaction, observability
 from .customers import passwords
 from .customers import session as customer_session
 from .staff import session as staff_session
@@ -32,7 +32,6 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     app.config.from_prefixed_env()
     if overrides:
         app.config.update(overrides)
-    logging.basicConfig(level=logging.INFO)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -54,7 +53,12 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     labels.init_app(app)
     headers.init_app(app)
     logging_redaction.init_app(app)
+    observability.init_app(app)
     errors.init_app(app)
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        # Only then is X-Forwarded-For (and -Proto) believed, for as many hops as proxies we run.
+        count = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     _register_models()
     _register_blueprints(app)
     _register_cli(app)
@@ -68,6 +72,7 @@ def _register_models() -> None:
     from .customers import models as _customers  # noqa: F401
     from .incidents import models as _incidents  # noqa: F401
     from .intake import models as _intake  # noqa: F401
+    from . import metrics_store as _metrics  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .reactivation import models as _reactivation  # noqa: F401
     from .staff import models as _staff  # noqa: F401
@@ -88,7 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from .console.access import can
 
     app.jinja_env.globals["can"] = can
-    for blueprint in (site_bp, incidents_bp, reactivation_bp, assessment_bp, customers_bp, health_bp, auth.bp,
+    for blueprint in (observability.bp, site_bp, incidents_bp, reactivation_bp, assessment_bp, customers_bp, health_bp, auth.bp,
                       console_views.bp, actions.bp, evidence.bp, admin.bp, legal.bp, reports_bp, packs_bp):
         app.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":

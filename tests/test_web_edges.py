@@ -78,3 +78,29 @@ def test_database_unreachable_health(app, client) -> None:  # type: ignore[no-un
         db.engines[None] = create_engine("sqlite:////nonexistent-dir/x.sqlite3")  # type: ignore[index]
     answer = client.get("/healthz")
     assert answer.status_code == 503 and answer.get_json()["database"] == "unreachable"
+
+
+def test_unexpected_error_is_generic(app) -> None:  # type: ignore[no-untyped-def]
+    def broken():  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret detail that must not be shown")
+
+    app.add_url_rule("/broken-for-test", "broken", broken)
+    answer = app.test_client().get("/broken-for-test")
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 500 and "secret detail" not in body and "Traceback" not in body
+    assert "Content-Security-Policy" in answer.headers
+    json_error = app.test_client().get("/healthz/nope", headers={"Accept-Language": "en"})
+    assert json_error.status_code == 404 and json_error.get_json() == {"error": 404, "message": "This page does not exist."}
+
+
+def test_links_come_from_public_base_url_not_host(app, customer_id) -> None:  # type: ignore[no-untyped-def]
+    from incident_service.notifications.models import OutboxMessage
+
+    client = app.test_client()
+    evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    token = csrf_from(client.get("/report", headers=evil).get_data(as_text=True))
+    answer = client.post("/report", headers=evil, data={"email": "an@example.com", "kind": "lost", "csrf_token": token})
+    assert answer.status_code == 200
+    with app.app_context():
+        raw = db.session.execute(select(OutboxMessage.raw)).scalar_one()
+    assert b"evil.example" not in raw and b"security.ecc.example" in raw

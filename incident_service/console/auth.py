@@ -9,6 +9,7 @@ from ..audit.service import append_event
 from ..customers.passwords import sign_in_check
 from ..database import utcnow
 from ..extensions import db, limiter
+from ..limits import account_key, setting
 from ..staff import session as staff_session
 from ..staff.service import check_staff_password, enrol_totp, new_totp_secret, qr_svg, totp_uri, verify_totp
 from .forms import ActionForm, StaffLoginForm, TotpForm
@@ -16,10 +17,6 @@ from .forms import ActionForm, StaffLoginForm, TotpForm
 bp = Blueprint("console_auth", __name__, url_prefix="/console")
 
 ENROL_SECRET = "staff_enrol_secret"
-
-
-def _login_account_key() -> str:
-    return "staff-login:" + (request.form.get("email") or "").strip().lower()
 
 
 def _pending_key() -> str:
@@ -35,8 +32,8 @@ def _safe_next() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20 per minute;100 per hour", methods=["POST"])
-@limiter.limit("5 per minute;20 per hour", methods=["POST"], key_func=_login_account_key)
+@limiter.limit(setting("LIMIT_SIGN_IN_PER_IP"), methods=["POST"])
+@limiter.limit("5 per minute;20 per hour", methods=["POST"], key_func=account_key("staff-sign-in"))
 def login():  # type: ignore[no-untyped-def]
     if g.get("staff") is not None:
         return redirect(url_for("console.queue"))

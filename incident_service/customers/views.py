@@ -9,7 +9,8 @@ from sqlalchemy import select
 from ..assessment.models import DiscoveryStatement
 from ..audit.service import append_event
 from ..database import utcnow
-from ..extensions import db
+from ..extensions import db, limiter
+from ..limits import account_key, setting
 from ..incidents.models import Incident, Report
 from .forms import LoginForm
 from .passwords import sign_in_check
@@ -20,6 +21,8 @@ bp = Blueprint("customers", __name__)
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(setting("LIMIT_SIGN_IN_PER_IP"), methods=["POST"])
+@limiter.limit(setting("LIMIT_SIGN_IN_PER_ACCOUNT"), methods=["POST"], key_func=account_key("sign-in"))
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     error = None

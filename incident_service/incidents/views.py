@@ -6,7 +6,8 @@ from flask import Blueprint, render_template, request
 
 from ..customers.models import Customer
 from ..database import utcnow
-from ..extensions import db
+from ..extensions import db, limiter
+from ..limits import account_key, link_key, setting
 from ..tokens import REPORT, TokenError, read_token
 from .forms import ReportForm, ReportLinkForm
 from .service import ReportSubmission, receive_report
@@ -15,7 +16,7 @@ bp = Blueprint("incidents", __name__)
 
 
 def client_ip() -> str | None:
-    # Proxy headers are trusted only through ProxyFix, configured from the trusted proxy count.
+    # Proxy headers are trusted only through ProxyFix, configured from TRUSTED_PROXY_COUNT.
     return request.remote_addr
 
 
@@ -43,6 +44,8 @@ def _submit(form: ReportLinkForm, address: str) -> str:
 
 
 @bp.route("/report", methods=["GET", "POST"])
+@limiter.limit(setting("LIMIT_REPORT_PER_IP"), methods=["POST"])
+@limiter.limit(setting("LIMIT_REPORT_PER_ACCOUNT"), methods=["POST"], key_func=account_key("report"))
 def report():  # type: ignore[no-untyped-def]
     form = ReportForm()
     if form.validate_on_submit():
@@ -52,6 +55,8 @@ def report():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/r/<token>", methods=["GET", "POST"])
+@limiter.limit(setting("LIMIT_REPORT_PER_IP"), methods=["POST"])
+@limiter.limit(setting("LIMIT_REPORT_PER_ACCOUNT"), methods=["POST"], key_func=link_key("report-link"))
 def report_link(token: str):  # type: ignore[no-untyped-def]
     try:
         payload = read_token(REPORT, token)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..database import utcnow
 from ..extensions import db
+from ..metrics_store import increment
 from .models import VIA_LMTP, VIA_SMTP
 from .service import Envelope, ingest_message, keep_unprocessed
 
@@ -39,6 +40,7 @@ class IntakeHandler:
         except InvalidAddress:
             return "550 5.1.3 Bad recipient address syntax"
         if normalized not in self.report_addresses:
+            await asyncio.get_running_loop().run_in_executor(None, self.count_refusal, "recipient")
             return "550 5.1.1 Recipient address rejected: this server only takes reports for its report addresses"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -58,6 +60,15 @@ class IntakeHandler:
             return "\r\n".join([status] * len(envelope.rcpt_tos))
         return status
 
+    def count_refusal(self, reason: str) -> None:
+        """Best effort: a refusal is counted for /metrics, and counting never changes the answer."""
+        with self.app.app_context():
+            try:
+                increment(f"intake_refusal:{reason}")
+                db.session.commit()
+            except SQLAlchemyError:
+                db.session.rollback()
+
     def store(self, raw: bytes, envelope: Envelope) -> str:
         via = VIA_LMTP if self.lmtp else VIA_SMTP
         with self.app.app_context():
@@ -69,6 +80,7 @@ class IntakeHandler:
             except SQLAlchemyError:
                 db.session.rollback()
                 self.app.logger.exception("intake: could not store a message; answered 451")
+                self.count_refusal("temporary_failure")
                 return TRY_LATER
             except Exception as exc:  # a bug must not lose the message: keep the bytes, quarantined
                 db.session.rollback()

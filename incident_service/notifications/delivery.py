@@ -23,7 +23,9 @@ from ..database import utcnow
 from ..extensions import db
 from .models import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
 
-LEASE = timedelta(minutes=5)
+def lease() -> timedelta:
+    """How long a claimed message is a worker's before another may retry it (OUTBOX_LEASE_SECONDS)."""
+    return timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CEILING = timedelta(hours=1)
 
@@ -105,7 +107,7 @@ def claim_due(now: datetime, limit: int) -> list[int]:
     )
     messages = db.session.execute(query).scalars().all()
     for message in messages:
-        message.leased_until = now + LEASE
+        message.leased_until = now + lease()
     ids = [message.id for message in messages]
     db.session.commit()
     return ids
@@ -134,6 +136,9 @@ def _record(message_id: int, outcome: Exception | str, clock: Callable[[], datet
             message.next_attempt_at = now + backoff(message.attempts)
             action, run.retried = "worker:email:deferred", run.retried + 1
         data = {"outbox_id": message.id, "attempts": message.attempts, "error": message.last_error}
+    if action != "worker:email:sent":
+        current_app.logger.warning("outbox: message %s %s: %s", message.id, action.rsplit(":", 1)[1],
+                                   message.last_error)
     append_event(action, actor="outbox-worker", now=now, customer_id=message.customer_id,
                  incident_id=message.incident_id, data=data)
     db.session.commit()

@@ -45,8 +45,20 @@ def render_email(template: str, context: dict[str, Any], locale: str) -> tuple[s
     return " ".join(subject.split()), text, html
 
 
+class OutgoingMessage(Message):
+    """Flask-Mail's message with a Subject every mail client reads: Flask-Mail hands the generator a
+    pre-encoded string, whose re-folding can leave text glued to an encoded-word (RFC 2047 forbids it)."""
+
+    def _message(self):  # type: ignore[no-untyped-def]
+        built = super()._message()
+        if self.subject:
+            del built["Subject"]
+            built["Subject"] = self.subject  # the message's email policy encodes and folds it properly
+        return built
+
+
 def _build(subject: str, text: str, html: str, *, to: str, message_id: str, date: float) -> bytes:
-    message = Message(
+    message = OutgoingMessage(
         subject=subject,
         recipients=[to],
         body=text,

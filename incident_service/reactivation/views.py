@@ -10,7 +10,8 @@ from flask import Blueprint, current_app, redirect, render_template, session, ur
 from flask_babel import gettext as _
 
 from ..database import utcnow
-from ..extensions import db
+from ..extensions import db, limiter
+from ..limits import account_key, link_key, setting
 from ..incidents.views import mask_address
 from ..tokens import TokenError
 from . import password_policy as policy
@@ -44,6 +45,8 @@ def reset_from_link(token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(setting("LIMIT_RESET_PER_IP"), methods=["POST"])
+@limiter.limit(setting("LIMIT_RESET_PER_LINK"), methods=["POST"], key_func=link_key("reset"))
 def reset():  # type: ignore[no-untyped-def]
     token = session.get(SESSION_KEY, "")
     now = utcnow()
@@ -70,6 +73,8 @@ def reset():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/reset/new", methods=["GET", "POST"])
+@limiter.limit(setting("LIMIT_FRESH_LINK_PER_IP"), methods=["POST"])
+@limiter.limit(setting("LIMIT_FRESH_LINK_PER_ACCOUNT"), methods=["POST"], key_func=account_key("fresh-link"))
 def fresh_link():  # type: ignore[no-untyped-def]
     form = FreshLinkForm()
     if form.validate_on_submit():

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import mailbox
 import os
 import re
 import smtplib
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -20,41 +16,9 @@ import pytest
 
 from incident_service.dev.cli import DEMO_EMAIL, DEMO_PASSWORD, DEMO_STAFF, DEMO_STAFF_PASSWORD
 from tests.conftest import free_port
+from tests.live import Browser, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Browser:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with self.opener.open(self.base + path, timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def submit(self, path: str, data: dict[str, str]) -> tuple[int, str]:
-        _status, page = self.get(path)
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        body = urllib.parse.urlencode({**data, "csrf_token": token}).encode()
-        try:
-            with self.opener.open(self.base + path, data=body, timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-
-def wait_for(check, what: str, seconds: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -166,3 +166,8 @@ def test_no_usable_sender_quarantined(raw: bytes) -> None:
     with pytest.raises(Quarantine) as caught:
         parse(raw)
     assert caught.value.reason == "no_sender"
+
+
+def test_parse_time_budget() -> None:
+    with pytest.raises(Quarantine, match="parse_time"):
+        parse("plain.eml", max_seconds=0.0)

@@ -141,14 +141,15 @@ def test_attempts_run_out(app, client, customer_id) -> None:  # type: ignore[no-
 
 
 def test_dead_worker_lease_expires_and_same_message_is_sent(app, client, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
-    from incident_service.notifications.delivery import LEASE, claim_due
+    from incident_service.notifications.delivery import claim_due
 
     queue_one(app, client)
     now = utcnow()
     with app.app_context():
         assert len(claim_due(now, 10)) == 1  # a worker claims it, then dies before sending
     assert run_at(app, now + timedelta(seconds=1)).handled == 0  # leased: nobody else takes it
-    assert run_at(app, now + LEASE + timedelta(seconds=1)).sent == 1
+    lease = timedelta(seconds=app.config["OUTBOX_LEASE_SECONDS"])
+    assert run_at(app, now + lease + timedelta(seconds=1)).sent == 1
     assert len(smtp_sink.messages) == 1
 
 
@@ -186,3 +187,19 @@ def test_worker_cli_once(app, runner, client, smtp_sink, customer_id) -> None:  
     result = runner.invoke(args=["outbox", "work", "--once"])
     assert result.exit_code == 0 and "sent 1" in result.output
     assert len(smtp_sink.messages) == 1
+
+
+@pytest.mark.settings(MAIL_TIMEOUT_SECONDS=1, MAIL_PORT=0)
+def test_silent_relay_times_out(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    app.extensions["mail"].port = server.getsockname()[1]
+    try:
+        queue_one(app, client)
+        assert run_at(app, utcnow()).retried == 1  # no greeting within a second: deferred, not stuck
+    finally:
+        server.close()
+    assert "timed out" in message(app).last_error

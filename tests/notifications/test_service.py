@@ -29,3 +29,26 @@ def test_subject_never_carries_a_line_break(app) -> None:  # type: ignore[no-unt
             "report_url": "",
         }, "vi")
     assert "\r" not in subject and "\n" not in subject
+
+
+def test_vietnamese_subject_is_valid_rfc2047(app, customer_id) -> None:  # type: ignore[no-untyped-def]
+    import email
+    import re
+    from email import policy
+
+    from sqlalchemy import select
+
+    from incident_service.extensions import db
+    from incident_service.notifications.models import OutboxMessage
+    from tests.conftest import submit
+
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
+    with app.app_context():
+        raw = db.session.execute(select(OutboxMessage.raw)).scalar_one()
+    header = raw.split(b"\r\n\r\n")[0].decode("ascii")
+    subject = re.search(r"^Subject: (.*?)(?=\r\n\S|\Z)", header, re.S | re.M).group(1)  # type: ignore[union-attr]
+    # Every encoded-word stands alone, separated by folding white space, with nothing glued to it.
+    word = r"=\?utf-8\?[bq]\?[^?\s]+\?="
+    assert re.fullmatch(rf"\[ECC\] {word}(\r\n {word})*", subject), subject
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"].startswith("[ECC] Đã nhận báo cáo (INC-")

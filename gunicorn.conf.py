@@ -1,0 +1,29 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py wsgi:app` behind a TLS proxy.
+
+Every value can be changed from the environment without editing this file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", str(min(multiprocessing.cpu_count() * 2 + 1, 8))))
+# Threads let a worker serve other requests while one waits on argon2 or the database.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+max_requests = 10_000
+max_requests_jitter = 1_000
+# The app writes its own access line (JSON, with the request id, link tokens redacted): gunicorn's
+# own access log would carry the raw paths, tokens included (L1).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# X-Forwarded-* are read by the app (ProxyFix, TRUSTED_PROXY_COUNT), not by gunicorn.
+forwarded_allow_ips = ""
+limit_request_line = 4094
+limit_request_fields = 100

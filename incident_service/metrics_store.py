@@ -1,0 +1,30 @@
+"""Counters kept in the database, for events that leave no row of their own (e.g. SMTP refusals),
+so any process can count and any process can report them."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, String, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .extensions import db
+
+
+class MetricCounter(db.Model):
+    __tablename__ = "metric_counters"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def increment(name: str) -> None:
+    """Add one to `name` in the caller's transaction (the row is created on first use)."""
+    done = db.session.execute(update(MetricCounter).where(MetricCounter.name == name)
+                              .values(value=MetricCounter.value + 1))
+    if done.rowcount:  # type: ignore[attr-defined]
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(MetricCounter(name=name, value=1))
+    except IntegrityError:  # another process created it first
+        db.session.execute(update(MetricCounter).where(MetricCounter.name == name).values(value=MetricCounter.value + 1))

@@ -1,0 +1,71 @@
+"""Rate limits (S6): per IP and per account, answered alike for known and unknown accounts; the client
+IP comes from X-Forwarded-For only when a proxy is trusted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_from
+
+pytestmark = pytest.mark.settings(RATELIMIT_ENABLED=True, LIMIT_REPORT_PER_ACCOUNT="3 per hour",
+                                  LIMIT_REPORT_PER_IP="6 per minute", LIMIT_SIGN_IN_PER_ACCOUNT="3 per hour",
+                                  LIMIT_FRESH_LINK_PER_ACCOUNT="2 per hour")
+
+
+def post(client, url: str, data: dict, **kwargs):  # type: ignore[no-untyped-def]
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+def statuses(app, url: str, data: dict, times: int, **kwargs) -> list[int]:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    return [post(client, url, data, **kwargs).status_code for _ in range(times)]
+
+
+def test_report_per_account_alike_for_known_and_unknown(app, customer_id) -> None:  # type: ignore[no-untyped-def]
+    known = statuses(app, "/report", {"email": "an@example.com", "kind": "lost"}, 4,
+                     environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    unknown = statuses(app, "/report", {"email": "nobody@example.com", "kind": "lost"}, 4,
+                       environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert known == unknown == [200, 200, 200, 429]
+    # The bucket is the account, whatever the case or the client.
+    other_ip = statuses(app, "/report", {"email": "AN@EXAMPLE.COM", "kind": "lost"}, 1,
+                        environ_base={"REMOTE_ADDR": "10.0.0.3"})
+    assert other_ip == [429]
+
+
+def test_report_per_ip(app) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    codes = [post(client, "/report", {"email": f"x{n}@example.com", "kind": "lost"},
+                  environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code for n in range(7)]
+    assert codes == [200] * 6 + [429]
+
+
+def test_sign_in_and_fresh_link_limits(app, customer_id) -> None:  # type: ignore[no-untyped-def]
+    assert statuses(app, "/login", {"email": "an@example.com", "password": "wrong password entirely"}, 4) == \
+        [400, 400, 400, 429]
+    assert statuses(app, "/reset/new", {"email": "nobody@example.com"}, 3) == [200, 200, 429]
+
+
+def test_limit_page_is_generic(app) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    for _ in range(3):
+        post(client, "/report", {"email": "a@example.com", "kind": "lost"})
+    answer = post(client, "/report", {"email": "a@example.com", "kind": "lost"}, headers={"Accept-Language": "en"})
+    assert answer.status_code == 429 and "Too many attempts" in answer.get_data(as_text=True)
+    assert "Content-Security-Policy" in answer.headers and "Traceback" not in answer.get_data(as_text=True)
+
+
+def test_forwarded_for_ignored_without_a_trusted_proxy(app) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    codes = [post(client, "/report", {"email": f"y{n}@example.com", "kind": "lost"},
+                  headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(7)]
+    assert codes[-1] == 429  # spoofed addresses all count as the one real client
+
+
+@pytest.mark.settings(TRUSTED_PROXY_COUNT=1)
+def test_forwarded_for_used_behind_a_trusted_proxy(app) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    codes = [post(client, "/report", {"email": f"z{n}@example.com", "kind": "lost"},
+                  headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(7)]
+    assert codes == [200] * 7  # seven different clients behind the proxy
