@@ -175,6 +175,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         ),
         # A worker that dies mid-send leaves its claim; after this long another worker retries (E1).
         "OUTBOX_LEASE_SECONDS": _int("OUTBOX_LEASE_SECONDS", get("OUTBOX_LEASE_SECONDS", "300"), minimum=1),
+        # At most this many emails a second per worker (0: as fast as the relay takes them).
+        "OUTBOX_MAX_PER_SECOND": _int("OUTBOX_MAX_PER_SECOND", get("OUTBOX_MAX_PER_SECOND", "0"), minimum=0),
         "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", get("OUTBOX_MAX_ATTEMPTS", "12"), minimum=1),
         "DISPLAY_TIMEZONE": display_timezone,
         "DEFAULT_LOCALE": default_locale,

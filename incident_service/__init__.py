@@ -107,10 +107,11 @@ def _register_cli(app: Flask) -> None:
     from .audit.cli import audit_cli
     from .customers.cli import customers_cli
     from .dev.cli import dev_cli
+    from .incidents.cli import incidents_cli
     from .intake.cli import intake_cli
     from .notifications.cli import outbox_cli
     from .reports.cli import reports_cli
     from .staff.cli import staff_cli
 
-    for group in (customers_cli, staff_cli, policy_cli, outbox_cli, audit_cli, intake_cli, reports_cli, dev_cli):
+    for group in (customers_cli, staff_cli, incidents_cli, policy_cli, outbox_cli, audit_cli, intake_cli, reports_cli, dev_cli):
         app.cli.add_command(group)

@@ -8,6 +8,7 @@ Message-ID, same link) again.
 from __future__ import annotations
 
 import smtplib
+import time
 import socket
 import ssl
 from dataclasses import dataclass
@@ -144,9 +145,30 @@ def _record(message_id: int, outcome: Exception | str, clock: Callable[[], datet
     db.session.commit()
 
 
-def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100) -> DeliveryRun:
+class Pacer:
+    """Spaces sends so that no more than `rate` go out per second (0: no limit), so a burst after a
+    breach does not flood the relay. Time and sleep are injected for tests."""
+
+    def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.monotonic, self.sleep = monotonic, sleep
+        self.next_at: float | None = None
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self.monotonic()
+        if self.next_at is not None and now < self.next_at:
+            self.sleep(self.next_at - now)
+            now = self.next_at
+        self.next_at = now + self.interval
+
+
+def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100, pacer: Pacer | None = None) -> DeliveryRun:
     """Send every due message once over one SMTP connection; commit each outcome as it happens."""
     run = DeliveryRun()
+    pacer = pacer or Pacer(float(current_app.config["OUTBOX_MAX_PER_SECOND"]))
     ids = claim_due(clock(), limit)
     if not ids:
         return run
@@ -164,6 +186,7 @@ def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100) -> 
             message = db.session.get(OutboxMessage, message_id)
             if message is None or message.raw is None:
                 continue
+            pacer.wait()
             try:
                 outcome: Exception | str = send_raw(host, message.sender, message.to_address, message.raw)
             except (TemporaryFailure, PermanentFailure) as exc:

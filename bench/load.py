@@ -1,0 +1,61 @@
+"""A bounded HTTP load from its own process: C connections, each a session that fetches the form
+once (for its CSRF token) and then posts as fast as answers come, for D seconds. Prints JSON."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import sys
+import threading
+import time
+import urllib.parse
+
+
+def worker(host: str, port: int, path: str, form_path: str | None, seconds: float, index: int,
+           results: list[int], errors: list[int]) -> None:
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    token = ""
+    if form_path:
+        connection.request("GET", form_path)
+        response = connection.getresponse()
+        page = response.read().decode()
+        cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
+        headers["Cookie"] = cookie
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    done = failed = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = urllib.parse.urlencode({"email": f"load{index}-{done}@example.com", "kind": "lost",
+                                       "csrf_token": token})
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status == 200:
+            done += 1
+        else:
+            failed += 1
+    results.append(done)
+    errors.append(failed)
+
+
+def main() -> None:
+    host, port, path, form_path, connections, seconds = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
+                                                         sys.argv[4] or None, int(sys.argv[5]), float(sys.argv[6]))
+    results: list[int] = []
+    errors: list[int] = []
+    threads = [threading.Thread(target=worker, args=(host, port, path, form_path, seconds, n, results, errors))
+               for n in range(connections)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    print(json.dumps({"requests": sum(results), "errors": sum(errors), "seconds": elapsed,
+                      "per_second": sum(results) / elapsed}))
+
+
+if __name__ == "__main__":
+    main()
