@@ -101,3 +101,31 @@ def summarize(rows: Iterable[Row], zone: str) -> dict[str, object]:
         "histogram": [{"bin": label, "upper_seconds": upper, "incidents": count}
                       for (label, upper), count in zip(BINS, histogram)],
     }
+
+
+def summarize_months(months: dict[str, tuple[int, int, int]], delays: dict[str, list[int]]) -> dict[str, object]:
+    """The same report from per-month counts (incidents, late, unknown) and each month's sorted known
+    delays: what the database hands over when it has done the counting itself."""
+    def numbers(incidents: int, late: int, unknown: int, ordered: list[int]) -> dict[str, float | int | None]:
+        return {"incidents": incidents, "late": late, "late_share": (late / incidents) if incidents else None,
+                "unknown": unknown, "median_seconds": percentile(ordered, 0.5),
+                "p90_seconds": percentile(ordered, 0.9), "p95_seconds": percentile(ordered, 0.95),
+                "max_seconds": ordered[-1] if ordered else None}
+
+    histogram = [0] * len(BINS)
+    everything: list[int] = []
+    month_rows = []
+    for month in sorted(months):
+        ordered = delays.get(month, [])
+        everything.extend(ordered)
+        for value in ordered:
+            histogram[bin_index(value)] += 1
+        month_rows.append({"month": month, **numbers(*months[month], ordered)})
+    everything.sort()
+    totals = [sum(values) for values in zip(*months.values())] if months else [0, 0, 0]
+    return {
+        "summary": numbers(totals[0], totals[1], totals[2], everything),
+        "months": month_rows,
+        "histogram": [{"bin": label, "upper_seconds": upper, "incidents": count}
+                      for (label, upper), count in zip(BINS, histogram)],
+    }

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, func, select
 
 from ..assessment.models import DECISIONS, PolicyVersion
 from ..console.queries import day_bounds
 from ..customers.models import Customer
 from ..extensions import db
 from ..incidents.models import CHANNELS, Incident
-from .delay import Row, bin_bounds, summarize
+from .delay import Row, bin_bounds, summarize, summarize_months
 
 
 class FilterError(ValueError):
@@ -88,11 +89,48 @@ def filtered(query: Select[Any], f: DelayFilter) -> Select[Any]:
     return query
 
 
+def fixed_offset_minutes(zone: str) -> int | None:
+    """The zone's offset from UTC in minutes if it never changes (Vietnam's does not), else None."""
+    tz = ZoneInfo(zone)
+    offsets = {datetime(year, month, 1, tzinfo=tz).utcoffset() for year in (2000, 2020, 2030) for month in (1, 7)}
+    if len(offsets) != 1:
+        return None
+    offset = offsets.pop()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def month_expression(minutes: int) -> Any:
+    """`YYYY-MM` of the first report's time shifted into the display zone, computed by the database."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        shifted = Incident.first_received_at + func.make_interval(0, 0, 0, 0, 0, minutes)
+        return func.to_char(shifted, "YYYY-MM")
+    return func.strftime("%Y-%m", Incident.first_received_at, f"{minutes:+d} minutes")
+
+
 def build_delay_report(f: DelayFilter) -> dict[str, Any]:
-    """Every number of the report, for the page, CSV, JSON and the CLI alike."""
-    query = filtered(select(Incident.first_received_at, Incident.reporting_delay_seconds, Incident.lateness), f)
-    rows = (Row(*values) for values in db.session.execute(query))
-    report = summarize(rows, current_app.config["DISPLAY_TIMEZONE"])
+    """Every number of the report, for the page, CSV, JSON and the CLI alike.
+
+    The database counts by month and hands over only the known delays, sorted; a zone with daylight
+    saving (never Vietnam's) falls back to reading every row, since its month bounds shift.
+    """
+    zone = current_app.config["DISPLAY_TIMEZONE"]
+    minutes = fixed_offset_minutes(zone)
+    if minutes is None:
+        query = filtered(select(Incident.first_received_at, Incident.reporting_delay_seconds, Incident.lateness), f)
+        report = summarize((Row(*values) for values in db.session.execute(query)), zone)
+    else:
+        month = month_expression(minutes).label("month")
+        counts = filtered(select(month, func.count(), func.sum(case((Incident.lateness == "late", 1), else_=0)),
+                                 func.sum(case((Incident.reporting_delay_seconds.is_(None), 1), else_=0)))
+                          .group_by(month), f)
+        months = {row[0]: (int(row[1]), int(row[2] or 0), int(row[3] or 0)) for row in db.session.execute(counts)}
+        known = filtered(select(month, Incident.reporting_delay_seconds)
+                         .where(Incident.reporting_delay_seconds.is_not(None))
+                         .order_by(month, Incident.reporting_delay_seconds), f)
+        delays: dict[str, list[int]] = {}
+        for key, value in db.session.execute(known):
+            delays.setdefault(key, []).append(value)
+        report = summarize_months(months, delays)
     thresholds = db.session.execute(filtered(select(Incident.late_threshold_hours).distinct(), f)).scalars().all()
     report["filters"] = f.args()
     report["thresholds_hours"] = sorted(thresholds)

@@ -48,7 +48,7 @@ def generate(app, count: int = 3000, seed: int = 7) -> list[dict]:  # type: igno
     return rows
 
 
-def expected(rows: list[dict]) -> dict:  # type: ignore[type-arg]
+def expected(rows: list[dict], zone: ZoneInfo = HCM) -> dict:  # type: ignore[type-arg]
     """The report computed independently, the plain way."""
     def numbers(group: list[dict]) -> dict:  # type: ignore[type-arg]
         delays = sorted(r["reporting_delay_seconds"] for r in group if r["reporting_delay_seconds"] is not None)
@@ -69,7 +69,7 @@ def expected(rows: list[dict]) -> dict:  # type: ignore[type-arg]
 
     months: dict[str, list[dict]] = {}  # type: ignore[type-arg]
     for r in rows:
-        months.setdefault(r["first_received_at"].astimezone(HCM).strftime("%Y-%m"), []).append(r)
+        months.setdefault(r["first_received_at"].astimezone(zone).strftime("%Y-%m"), []).append(r)
     edges = [3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400]
     histogram = [0] * 7
     for r in rows:
@@ -174,3 +174,9 @@ def test_percentile_definition() -> None:
     assert percentile([10], 0.9) == 10
     assert percentile([1, 2, 3, 4], 0.5) == 2.5
     assert percentile([0, 100], 0.9) == 90
+
+
+@pytest.mark.settings(DISPLAY_TIMEZONE="Europe/Paris")
+def test_zone_with_daylight_saving_reads_every_row(app, legal) -> None:  # type: ignore[no-untyped-def]
+    rows = generate(app, count=800, seed=11)
+    assert_matches(legal.get("/console/reports/delay.json").get_json(), expected(rows, ZoneInfo("Europe/Paris")))
