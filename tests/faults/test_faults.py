@@ -19,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from incident_service.audit.service import verify_chain
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident, Report
 from incident_service.intake.smtpd import IntakeController
@@ -138,6 +139,7 @@ def test_fifty_concurrent_reports_through_web_and_email(app, customer_id) -> Non
                                  .where(ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))) == 1
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
         assert db.session.scalar(select(func.count()).select_from(Report).where(Report.incident_id.is_(None))) == 0
+        assert verify_chain().ok  # concurrent writers, still one line
 
 
 @pytest.mark.settings(MAIL_PORT=0)
@@ -189,3 +191,27 @@ def test_relay_down_while_reports_arrive(app, customer_id) -> None:  # type: ign
     finally:
         relay.stop()
     assert sorted(rcpts[0] for _s, rcpts, _m in handler.messages) == ["c0@example.com", "c1@example.com", "c2@example.com"]
+
+
+def test_two_workers_never_send_a_message_twice(app, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+    from incident_service.notifications.delivery import deliver_due
+    from tests.conftest import make_customer
+
+    for n in range(40):
+        make_customer(app, f"w{n}@example.com", password=None)
+        submit(app.test_client(), "/report", {"email": f"w{n}@example.com", "kind": "lost"})
+    barrier = threading.Barrier(2)
+
+    def work() -> None:
+        with app.app_context():
+            barrier.wait()
+            while deliver_due(limit=5).handled:
+                pass
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=120)
+    ids = [message["Message-ID"] for _sender, _rcpts, message in smtp_sink.messages]
+    assert len(ids) == 40 and len(set(ids)) == 40
