@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, request, session
@@ -81,6 +81,14 @@ def format_delay(seconds: int) -> str:
         parts.append(gettext("%(n)d h", n=hours))
     parts.append(gettext("%(n)d min", n=mins))
     return sign + " ".join(parts)
+
+
+def day_bounds(zone: str, first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """Local calendar days (in the display zone) as a UTC half-open interval."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time.min, tz) if first else None
+    end = datetime.combine(last + timedelta(days=1), time.min, tz) if last else None
+    return start, end
 
 
 def init_app(app: Flask) -> None:

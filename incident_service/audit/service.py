@@ -143,6 +143,32 @@ def create_anchor(*, now: datetime, actor: str, email_to: str | None = None) -> 
     return anchor
 
 
+def search_events(*, action: str = "", actor: str = "", incident_reference: str = "",
+                  start: datetime | None = None, end: datetime | None = None, page: int = 1,
+                  page_size: int = 100) -> tuple[list[AuditEvent], int]:
+    """One page of events, newest first, and how many match: action and actor by substring, an
+    incident by its reference, occurred in [start, end)."""
+    from ..incidents.models import Incident
+
+    query = select(AuditEvent)
+    if action:
+        query = query.where(AuditEvent.action.contains(action, autoescape=True))
+    if actor:
+        query = query.where(func.lower(AuditEvent.actor).contains(actor.lower(), autoescape=True))
+    if incident_reference:
+        incident_id = db.session.execute(select(Incident.id).where(
+            func.lower(Incident.reference) == incident_reference.lower())).scalar()
+        query = query.where(AuditEvent.incident_id == (incident_id if incident_id is not None else -1))
+    if start is not None:
+        query = query.where(AuditEvent.occurred_at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.occurred_at < end)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    events = db.session.execute(query.order_by(AuditEvent.id.desc()).limit(page_size)
+                                .offset((page - 1) * page_size)).scalars().all()
+    return list(events), total
+
+
 def incident_events(incident_id: int, report_ids: list[int], message_ids: list[int]) -> list[AuditEvent]:
     """Events of an incident, of its reports, and of the stored emails behind them, in chain order."""
     conditions = [AuditEvent.incident_id == incident_id]

@@ -6,19 +6,17 @@ from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ..audit.models import AuditEvent
-from ..audit.service import verify_chain
+from ..audit.service import search_events, verify_chain
 from ..database import utcnow
 from ..extensions import db
-from ..incidents.models import Incident
+from ..i18n import day_bounds
 from ..staff.models import StaffUser
 from ..staff.permissions import MANAGE_STAFF, VIEW_AUDIT
 from ..staff.service import StaffError, create_staff, reset_totp, set_active
 from .access import current_staff, require, require_sign_in
 from .forms import ActionForm, StaffCreateForm
-from .queries import day_bounds
 
 bp = Blueprint("console_admin", __name__, url_prefix="/console")
 require_sign_in(bp)
@@ -82,18 +80,6 @@ def totp_reset(staff_id: int):  # type: ignore[no-untyped-def]
 @require(VIEW_AUDIT)
 def audit():  # type: ignore[no-untyped-def]
     args = request.args
-    query = select(AuditEvent)
-    action = args.get("action", "").strip()[:80]
-    actor = args.get("actor", "").strip()[:320]
-    incident_ref = args.get("incident", "").strip()[:32]
-    if action:
-        query = query.where(AuditEvent.action.contains(action, autoescape=True))
-    if actor:
-        query = query.where(func.lower(AuditEvent.actor).contains(actor.lower(), autoescape=True))
-    if incident_ref:
-        incident = db.session.execute(select(Incident).where(func.lower(Incident.reference) == incident_ref.lower())
-                                      ).scalar_one_or_none()
-        query = query.where(AuditEvent.incident_id == (incident.id if incident else -1))
 
     def day(name: str) -> date | None:
         try:
@@ -101,18 +87,14 @@ def audit():  # type: ignore[no-untyped-def]
         except ValueError:
             return None
 
-    start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], day("from"), day("to"))
-    if start is not None:
-        query = query.where(AuditEvent.occurred_at >= start)
-    if end is not None:
-        query = query.where(AuditEvent.occurred_at < end)
     try:
         page = max(1, int(args.get("page", "1")))
     except ValueError:
         page = 1
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    events = db.session.execute(query.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)
-                                .offset((page - 1) * AUDIT_PAGE)).scalars().all()
+    start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], day("from"), day("to"))
+    events, total = search_events(action=args.get("action", "").strip()[:80], actor=args.get("actor", "").strip()[:320],
+                                  incident_reference=args.get("incident", "").strip()[:32], start=start, end=end,
+                                  page=page, page_size=AUDIT_PAGE)
     verification = verify_chain() if args.get("verify") == "1" else None
     return render_template("console/audit.html", events=events, total=total, page=page,
                            pages=max(1, -(-total // AUDIT_PAGE)), verification=verification,

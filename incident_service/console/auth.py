@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from ..audit.service import append_event
 from ..customers.passwords import sign_in_check
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, setting
 from ..staff import session as staff_session
-from ..staff.service import check_staff_password, enrol_totp, new_totp_secret, qr_svg, totp_uri, verify_totp
+from ..staff.service import (check_staff_password, enrol_totp, new_totp_secret, qr_svg, record_sign_in_step,
+                             totp_uri, verify_totp)
 from .forms import ActionForm, StaffLoginForm, TotpForm
 
 bp = Blueprint("console_auth", __name__, url_prefix="/console")
@@ -47,8 +47,7 @@ def login():  # type: ignore[no-untyped-def]
             db.session.commit()  # a rehash, if any
             target = "console_auth.verify" if staff.totp_secret else "console_auth.enrol"
             return redirect(url_for(target, next=request.args.get("next")))
-        append_event("console:staff:sign_in_failed", actor=form.email.data.strip().lower()[:320] or "unknown", now=now,
-                     data={"ip": request.remote_addr})
+        record_sign_in_step("sign_in_failed", who=form.email.data, ip=request.remote_addr, now=now)
         db.session.commit()
         error = _("The email address or password is not correct.")
     status = 400 if form.is_submitted() else 200
@@ -69,7 +68,7 @@ def enrol():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         if enrol_totp(staff, secret, form.code.data, now=now):
             staff_session.complete_sign_in(staff, now)
-            append_event("console:staff:signed_in", actor=staff.label, now=now, data={"ip": request.remote_addr})
+            record_sign_in_step("signed_in", who=staff.label, ip=request.remote_addr, now=now)
             db.session.commit()
             return redirect(_safe_next())
         error = _("That code is not right. Check the time on your phone and try the newest code.")
@@ -91,10 +90,10 @@ def verify():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         if verify_totp(staff, form.code.data, now):
             staff_session.complete_sign_in(staff, now)
-            append_event("console:staff:signed_in", actor=staff.label, now=now, data={"ip": request.remote_addr})
+            record_sign_in_step("signed_in", who=staff.label, ip=request.remote_addr, now=now)
             db.session.commit()
             return redirect(_safe_next())
-        append_event("console:staff:totp_failed", actor=staff.label, now=now, data={"ip": request.remote_addr})
+        record_sign_in_step("totp_failed", who=staff.label, ip=request.remote_addr, now=now)
         db.session.commit()
         error = _("That code is not right. Try the newest code from your authenticator app.")
     status = 400 if form.is_submitted() else 200
@@ -105,7 +104,7 @@ def verify():  # type: ignore[no-untyped-def]
 def logout():  # type: ignore[no-untyped-def]
     form = ActionForm()
     if form.validate_on_submit() and g.get("staff") is not None:
-        append_event("console:staff:signed_out", actor=g.staff.label, now=utcnow())
+        record_sign_in_step("signed_out", who=g.staff.label, ip=request.remote_addr, now=utcnow())
         db.session.commit()
     staff_session.sign_out()
     return redirect(url_for("console_auth.login"))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, exists, func, or_, select
 
 from ..customers.models import Customer
+from ..i18n import day_bounds
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 
 PAGE_SIZE = 25
@@ -71,14 +71,6 @@ class QueueFilter:
         if values.get("sort") == "received_desc":
             del values["sort"]
         return {key: value for key, value in values.items() if value not in ("", None)}
-
-
-def day_bounds(zone: str, first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
-    """Local calendar days (in the display zone) as a UTC half-open interval."""
-    tz = ZoneInfo(zone)
-    start = datetime.combine(first, time.min, tz) if first else None
-    end = datetime.combine(last + timedelta(days=1), time.min, tz) if last else None
-    return start, end
 
 
 def incidents_query(f: QueueFilter, zone: str) -> Select[Any]:

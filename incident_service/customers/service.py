@@ -110,6 +110,11 @@ def check_password(address: str, password: str) -> Customer | None:
     return customer
 
 
+def record_sign_in(customer: Customer, *, ip: str | None, now: datetime) -> None:
+    """Audit a customer's sign-in (who, when, from where). Flushes, no commit."""
+    append_event("web:customer:signed_in", actor="customer", now=now, customer_id=customer.id, data={"ip": ip})
+
+
 def rotate_security_stamp(customer: Customer, *, source: str, actor: str, now: datetime,
                           incident_id: int | None = None) -> None:
     """Give the customer a new stamp: every session and every earlier link dies. Audits `sessions:revoked`."""

@@ -7,14 +7,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..assessment.models import DiscoveryStatement
-from ..audit.service import append_event
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, setting
 from ..incidents.models import Incident, Report
 from .forms import LoginForm
 from .passwords import sign_in_check
-from .service import check_password
+from .service import check_password, record_sign_in
 from .session import sign_in, sign_out
 
 bp = Blueprint("customers", __name__)
@@ -31,8 +30,7 @@ def login():  # type: ignore[no-untyped-def]
         if customer is not None:
             now = utcnow()
             sign_in(customer, now)
-            append_event("web:customer:signed_in", actor="customer", now=now, customer_id=customer.id,
-                         data={"ip": request.remote_addr})
+            record_sign_in(customer, ip=request.remote_addr, now=now)
             db.session.commit()
             return redirect(url_for("customers.account"))
         db.session.rollback()

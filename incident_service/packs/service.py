@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ..assessment.models import DiscoveryStatement, PolicyVersion, ReviewDecision
 from ..assessment.service import breach_deadline
 from ..audit.models import AuditAnchor
-from ..audit.service import chain_head, incident_events
+from ..audit.service import append_event, chain_head, incident_events
 from ..extensions import db
 from ..i18n import format_local
 from ..incidents.models import Incident, Report
@@ -176,7 +176,9 @@ VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng
 """
 
 
-def pack_archive(incident: Incident, *, now: datetime) -> bytes:
+def pack_archive(incident: Incident, *, actor: str, now: datetime) -> bytes:
+    """The archive of the incident's pack. Who took the evidence out, and when, is itself audited
+    (after the pack is made, so the pack does not contain its own export)."""
     document, files = build_pack(incident, now=now)
     contents = {"evidence.json": json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"),
                 "VERIFY.txt": VERIFY_TEXT.encode("utf-8"), **files}
@@ -186,4 +188,7 @@ def pack_archive(incident: Incident, *, now: datetime) -> bytes:
         for name, data in sorted(contents.items()):
             archive.writestr(name, data)
         archive.writestr("SHA256SUMS", sums)
-    return buffer.getvalue()
+    data = buffer.getvalue()
+    append_event("console:evidence:exported", actor=actor, now=now, customer_id=incident.customer_id,
+                 incident_id=incident.id, data={"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    return data

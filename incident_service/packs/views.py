@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template
 
 from ..console.access import current_staff, require, require_sign_in
-from ..audit.service import append_event
 from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import Incident
@@ -29,10 +28,7 @@ def evidence(incident_id: int):  # type: ignore[no-untyped-def]
 def archive(incident_id: int):  # type: ignore[no-untyped-def]
     incident = db.session.get(Incident, incident_id) or abort(404)
     now = utcnow()
-    data = pack_archive(incident, now=now)
-    # Who took the evidence out, and when, is itself recorded (after the pack, so it is not in it).
-    append_event("console:evidence:exported", actor=current_staff().label, now=now, customer_id=incident.customer_id,
-                 incident_id=incident.id, data={"bytes": len(data)})
+    data = pack_archive(incident, actor=current_staff().label, now=now)
     db.session.commit()
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="evidence-{incident.reference}.zip"'

@@ -11,9 +11,9 @@ from flask import current_app
 from sqlalchemy import Select, case, func, select
 
 from ..assessment.models import DECISIONS, PolicyVersion
-from ..console.queries import day_bounds
 from ..customers.models import Customer
 from ..extensions import db
+from ..i18n import day_bounds
 from ..incidents.models import CHANNELS, Incident
 from .delay import Row, bin_bounds, summarize, summarize_months
 

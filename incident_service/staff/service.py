@@ -70,6 +70,16 @@ def check_staff_password(address: str, password: str) -> StaffUser | None:
     return staff
 
 
+SIGN_IN_EVENTS = ("signed_in", "sign_in_failed", "totp_failed", "signed_out")
+
+
+def record_sign_in_step(step: str, *, who: str, ip: str | None, now: datetime) -> None:
+    """Audit a step of console sign-in (`who`: the staff address, or what was typed when unknown)."""
+    if step not in SIGN_IN_EVENTS:
+        raise ValueError(f"unknown sign-in step {step!r}")
+    append_event(f"console:staff:{step}", actor=who.strip().lower()[:320] or "unknown", now=now, data={"ip": ip})
+
+
 def new_totp_secret() -> str:
     return pyotp.random_base32()
 

@@ -62,6 +62,12 @@ def test_wrong_password_and_unknown_address_answer_alike(app) -> None:  # type: 
     wrong = password_step(app.test_client(), "lan@ecc.example", "not the password at all")
     unknown = password_step(app.test_client(), "nobody@ecc.example", "not the password at all")
     assert wrong.status_code == unknown.status_code == 400
+    with app.app_context():
+        from incident_service.audit.models import AuditEvent
+
+        failed = db.session.execute(db.select(AuditEvent.actor).where(
+            AuditEvent.action == "console:staff:sign_in_failed")).scalars().all()
+        assert failed == ["lan@ecc.example", "nobody@ecc.example"]
     strip = re.compile(r'value="[^"]*"')
     assert strip.sub("", wrong.get_data(as_text=True)) == strip.sub("", unknown.get_data(as_text=True))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -58,6 +59,11 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
     assert document["chain_head"]["hash"] and document["audit_events"]
     assert any(e["action"] == "email:message:received" for e in document["audit_events"])
 
+    with app.app_context():
+        from incident_service.audit.models import AuditEvent
+
+        export = db.session.execute(select(AuditEvent).where(AuditEvent.action == "console:evidence:exported")).scalar_one()
+        assert json.loads(export.data)["sha256"] == hashlib.sha256(data).hexdigest()  # what was handed out
     good = tmp_path / "pack.zip"
     good.write_bytes(data)
     result = runner.invoke(args=["audit", "verify-pack", str(good)])
