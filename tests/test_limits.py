@@ -69,3 +69,19 @@ def test_forwarded_for_used_behind_a_trusted_proxy(app) -> None:  # type: ignore
     codes = [post(client, "/report", {"email": f"z{n}@example.com", "kind": "lost"},
                   headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(7)]
     assert codes == [200] * 7  # seven different clients behind the proxy
+
+
+@pytest.mark.settings(LIMIT_RESET_PER_LINK="2 per hour", LIMIT_RESET_PER_IP="100 per minute")
+def test_reset_attempts_are_limited_per_link(app, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import deliver, links_in, path_of, submit
+
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
+    deliver(app)
+    link = path_of(links_in(smtp_sink.to("an@example.com")[0])["reset"])
+    codes = []
+    for n in range(3):  # three guesses from three addresses, on one link
+        client = app.test_client()
+        client.get(link)
+        codes.append(post(client, "/reset", {"password": "short", "password_confirm": "short"},
+                          environ_base={"REMOTE_ADDR": f"10.0.1.{n}"}).status_code)
+    assert codes == [400, 400, 429]

@@ -88,16 +88,19 @@ def test_reset_succeeds_once(app, reset_path) -> None:  # type: ignore[no-untype
     assert second.get("/reset").status_code == 400
 
 
-def test_reset_ends_other_sessions(app, reset_path) -> None:  # type: ignore[no-untyped-def]
-    # Sessions opened after the report but before the reset are impossible (locked), so use the
-    # stamp directly: a session signed in with the stamp at link time dies when the reset rotates it.
-    client = app.test_client()
-    client.get(reset_path)
-    with app.app_context():
-        stamp = db.session.execute(select(Customer)).scalar_one().security_stamp
-    post_password(client, NEW)
-    with app.app_context():
-        assert db.session.execute(select(Customer)).scalar_one().security_stamp != stamp
+def test_reset_ends_other_sessions(app, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    # A forgotten-password reset while the password is still active: a session signed in elsewhere
+    # before the reset must end with it (T7), and the reset itself signs nobody in.
+    elsewhere = app.test_client()
+    assert submit(elsewhere, "/login", {"email": "an@example.com", "password": PASSWORD}).status_code == 302
+    assert elsewhere.get("/account").status_code == 200
+    submit(app.test_client(), "/reset/new", {"email": "an@example.com"})
+    deliver(app)
+    browser = app.test_client()
+    browser.get(path_of(links_in(smtp_sink.to("an@example.com")[0])["reset"]))
+    assert post_password(browser, NEW).status_code == 200
+    assert elsewhere.get("/account").status_code == 302
+    assert browser.get("/account").status_code == 302
 
 
 def make_expired_token(app, payload) -> str:  # type: ignore[no-untyped-def]
