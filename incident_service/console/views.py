@@ -37,9 +37,14 @@ def queue():  # type: ignore[no-untyped-def]
     counts = dict(db.session.execute(status_counts()).all())
     counts[UNMATCHED] = db.session.scalar(unmatched_count())
     pages = max(1, -(-total // PAGE_SIZE))
+    # E1: an email that could not be delivered is put in front of staff, not only in the metrics.
+    undelivered = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.last_error, Incident.id, Incident.reference)
+        .outerjoin(Incident, OutboxMessage.incident_id == Incident.id)
+        .where(OutboxMessage.status == "failed").order_by(OutboxMessage.id.desc()).limit(20)).all()
     return render_template("console/queue.html", filters=filters, rows=rows, total=total, pages=pages,
                            counts=counts, statuses=(*STATUSES, UNMATCHED), channels=CHANNELS,
-                           unmatched=filters.status == UNMATCHED)
+                           unmatched=filters.status == UNMATCHED, undelivered=undelivered)
 
 
 def incident_timeline(incident: Incident, reports: list[Report]) -> list[AuditEvent]:

@@ -162,6 +162,8 @@ def test_permanent_failure_is_visible_in_console_and_metrics(app, staff_login, c
     page = staff_login("support").get(f"/console/incidents/{incident_id}", headers={"Accept-Language": "en"})
     html = page.get_data(as_text=True)
     assert 'badge-failed">Failed' in html and "550 5.1.1 No such user" in html
+    queue = staff_login("support").get("/console/incidents", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "could not be delivered" in queue and "an@example.com" in queue.split("undelivered")[1]
     assert "incident_service_delivery_failures_total 1.0" in app.test_client().get("/metrics").get_data(as_text=True)
 
 
