@@ -81,7 +81,7 @@ def test_metrics_access(app, client) -> None:  # type: ignore[no-untyped-def]
                       environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
 
 
-def test_untrusted_relay_is_logged(app, client, customer_id, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_relay_is_logged(app, client, customer_id, caplog) -> None:  # type: ignore[no-untyped-def]
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
     app.extensions["mail"].port = free_port()
     with caplog.at_level(logging.WARNING):
