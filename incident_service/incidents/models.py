@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, false, text
+from flask import current_app
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, event, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..customers.models import Customer
@@ -52,10 +53,10 @@ class Incident(db.Model):
     close_reason: Mapped[str | None] = mapped_column(Text, default=None)
     last_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # The late threshold in force when the first report was received; never re-judged afterwards.
-    late_threshold_hours: Mapped[int] = mapped_column(Integer)
+    late_threshold_hours: Mapped[int] = mapped_column(Integer, index=True)
     # Derived from discovery statements by assessment.service; kept here so reports can query them.
     effective_discovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    reporting_delay_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    reporting_delay_seconds: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     lateness: Mapped[str] = mapped_column(String(10), default=LATENESS_UNKNOWN, index=True)
     # The policy version in force at the first report (None: the LATE_REPORT_THRESHOLD_HOURS default).
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"), index=True)
@@ -76,6 +77,15 @@ class Incident(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status == STATUS_REACTIVATED
+
+
+@event.listens_for(Incident.__table__, "after_create")
+def _create_month_index(_table: object, connection: object, **_kw: object) -> None:
+    """The delay report's expression index (reports.month_index), made with the table; migrations make
+    it for existing databases."""
+    from ..reports.month_index import create_month_index
+
+    create_month_index(connection, current_app.config["DISPLAY_TIMEZONE"])  # type: ignore[arg-type]
 
 
 class Report(db.Model):

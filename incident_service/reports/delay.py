@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
+from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 HOUR = 3600
@@ -103,29 +103,48 @@ def summarize(rows: Iterable[Row], zone: str) -> dict[str, object]:
     }
 
 
-def summarize_months(months: dict[str, tuple[int, int, int]], delays: dict[str, list[int]]) -> dict[str, object]:
-    """The same report from per-month counts (incidents, late, unknown) and each month's sorted known
-    delays: what the database hands over when it has done the counting itself."""
-    def numbers(incidents: int, late: int, unknown: int, ordered: list[int]) -> dict[str, float | int | None]:
-        return {"incidents": incidents, "late": late, "late_share": (late / incidents) if incidents else None,
-                "unknown": unknown, "median_seconds": percentile(ordered, 0.5),
-                "p90_seconds": percentile(ordered, 0.9), "p95_seconds": percentile(ordered, 0.95),
-                "max_seconds": ordered[-1] if ordered else None}
+MonthCounts = tuple[int, int, int]  # incidents, late, unknown
 
-    histogram = [0] * len(BINS)
-    everything: list[int] = []
-    month_rows = []
-    for month in sorted(months):
-        ordered = delays.get(month, [])
-        everything.extend(ordered)
-        for value in ordered:
-            histogram[bin_index(value)] += 1
-        month_rows.append({"month": month, **numbers(*months[month], ordered)})
-    everything.sort()
+
+def report_from_ranks(months: dict[str, MonthCounts], month_value: Callable[[str, int], int],
+                      overall_value: Callable[[int], int], histogram: list[int]) -> dict[str, object]:
+    """The report from per-month counts and order statistics: `month_value(month, k)` is the k-th
+    smallest known delay of the month (from 0), `overall_value(k)` the k-th of all. Only the ranks the
+    percentiles need are asked for, so a database with the delays indexed hands over a few values."""
+    def numbers(incidents: int, late: int, unknown: int, value: Callable[[int], int]) -> dict[str, float | int | None]:
+        known = incidents - unknown
+
+        def quantile(q: float) -> float | None:
+            if not known:
+                return None
+            rank = q * (known - 1)
+            low, high = math.floor(rank), math.ceil(rank)
+            lower = value(low)
+            upper = value(high) if high != low else lower
+            return lower + (upper - lower) * (rank - low)
+
+        return {"incidents": incidents, "late": late, "late_share": (late / incidents) if incidents else None,
+                "unknown": unknown, "median_seconds": quantile(0.5), "p90_seconds": quantile(0.9),
+                "p95_seconds": quantile(0.95), "max_seconds": value(known - 1) if known else None}
+
+    month_rows = [{"month": month, **numbers(*months[month], lambda k, m=month: month_value(m, k))}
+                  for month in sorted(months)]
     totals = [sum(values) for values in zip(*months.values())] if months else [0, 0, 0]
     return {
-        "summary": numbers(totals[0], totals[1], totals[2], everything),
+        "summary": numbers(totals[0], totals[1], totals[2], overall_value),
         "months": month_rows,
         "histogram": [{"bin": label, "upper_seconds": upper, "incidents": count}
                       for (label, upper), count in zip(BINS, histogram)],
     }
+
+
+def summarize_months(months: dict[str, MonthCounts], delays: dict[str, list[int]]) -> dict[str, object]:
+    """The same report from per-month counts and each month's sorted known delays."""
+    histogram = [0] * len(BINS)
+    everything: list[int] = []
+    for ordered in delays.values():
+        everything.extend(ordered)
+        for value in ordered:
+            histogram[bin_index(value)] += 1
+    everything.sort()
+    return report_from_ranks(months, lambda month, k: delays[month][k], everything.__getitem__, histogram)

@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, case, func, select
+from sqlalchemy.engine import Connection
 
 from ..assessment.models import DECISIONS, PolicyVersion
 from ..customers.models import Customer
 from ..extensions import db
 from ..i18n import day_bounds
 from ..incidents.models import CHANNELS, Incident
-from .delay import Row, bin_bounds, summarize, summarize_months
+from .delay import BINS, MonthCounts, Row, bin_bounds, report_from_ranks, summarize, summarize_months
+from .month_index import fixed_offset_minutes, has_month_index, month_sql
 
 
 class FilterError(ValueError):
@@ -89,16 +90,6 @@ def filtered(query: Select[Any], f: DelayFilter) -> Select[Any]:
     return query
 
 
-def fixed_offset_minutes(zone: str) -> int | None:
-    """The zone's offset from UTC in minutes if it never changes (Vietnam's does not), else None."""
-    tz = ZoneInfo(zone)
-    offsets = {datetime(year, month, 1, tzinfo=tz).utcoffset() for year in (2000, 2020, 2030) for month in (1, 7)}
-    if len(offsets) != 1:
-        return None
-    offset = offsets.pop()
-    return int(offset.total_seconds() // 60) if offset is not None else 0
-
-
 def month_expression(minutes: int) -> Any:
     """`YYYY-MM` of the first report's time shifted into the display zone, computed by the database."""
     if db.session.get_bind().dialect.name == "postgresql":
@@ -107,14 +98,66 @@ def month_expression(minutes: int) -> Any:
     return func.strftime("%Y-%m", Incident.first_received_at, f"{minutes:+d} minutes")
 
 
+class _RankReader:
+    """The k-th smallest known delay (from 0) of one month, or of all, read from the index two at a
+    time (a percentile needs two neighbouring ranks) and from whichever end is nearer."""
+
+    def __init__(self, connection: Connection, known: int, where: str = "", *params: Any) -> None:
+        self.connection, self.known, self.where, self.params = connection, known, where, params
+        self.cache: dict[int, int] = {}
+
+    def __call__(self, k: int) -> int:
+        if k not in self.cache:
+            descending = k > self.known // 2
+            rows = self.connection.exec_driver_sql(
+                f"SELECT reporting_delay_seconds FROM incidents WHERE {self.where} reporting_delay_seconds IS NOT NULL "
+                f"ORDER BY reporting_delay_seconds {'DESC' if descending else ''} LIMIT 2 OFFSET ?",
+                (*self.params, self.known - 1 - k if descending else k)).scalars().all()
+            for step, value in enumerate(rows):
+                self.cache[k - step if descending else k + step] = value
+        return self.cache[k]
+
+
+def _indexed_report(connection: Connection, minutes: int) -> tuple[dict[str, Any], list[int]]:
+    """The unfiltered report on SQLite from the month, delay and threshold indexes: one pass over the
+    month index to count, then a few indexed rows per percentile (docs/reports.md). Also the thresholds."""
+    month = month_sql(minutes)
+    months: dict[str, MonthCounts] = {
+        row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in connection.exec_driver_sql(
+            f"SELECT {month} AS month, count(*), sum(lateness = 'late'), sum(reporting_delay_seconds IS NULL) "
+            "FROM incidents GROUP BY month")}
+    histogram = []
+    for index in range(len(BINS)):
+        lower, upper = bin_bounds(index)
+        histogram.append(connection.exec_driver_sql(
+            "SELECT count(*) FROM incidents WHERE reporting_delay_seconds > ? AND reporting_delay_seconds <= ?",
+            (-(2**62) if lower is None else lower, 2**62 if upper is None else upper)).scalar_one())
+    readers = {key: _RankReader(connection, counts[0] - counts[2], f"{month} = ? AND", key)
+               for key, counts in months.items()}
+    overall = _RankReader(connection, sum(counts[0] - counts[2] for counts in months.values()))
+    report = report_from_ranks(months, lambda key, k: readers[key](k), overall, histogram)
+    # Each distinct threshold by a walk up the threshold index, not a scan of every incident.
+    thresholds = connection.exec_driver_sql(
+        "WITH RECURSIVE t(v) AS (SELECT min(late_threshold_hours) FROM incidents UNION ALL "
+        "SELECT (SELECT min(late_threshold_hours) FROM incidents WHERE late_threshold_hours > t.v) FROM t "
+        "WHERE t.v IS NOT NULL) SELECT v FROM t WHERE v IS NOT NULL").scalars().all()
+    return report, thresholds
+
+
 def build_delay_report(f: DelayFilter) -> dict[str, Any]:
     """Every number of the report, for the page, CSV, JSON and the CLI alike.
 
-    The database counts by month and hands over only the known delays, sorted; a zone with daylight
-    saving (never Vietnam's) falls back to reading every row, since its month bounds shift.
+    Unfiltered on SQLite it reads indexes only (_indexed_report). Otherwise the database counts by month
+    and hands over only the known delays, sorted; a zone with daylight saving (never Vietnam's) falls
+    back to reading every row, since its month bounds shift.
     """
     zone = current_app.config["DISPLAY_TIMEZONE"]
     minutes = fixed_offset_minutes(zone)
+    connection = db.session.connection()
+    if minutes is not None and f == DelayFilter() and has_month_index(connection, minutes):
+        report, thresholds = _indexed_report(connection, minutes)
+        report["filters"], report["thresholds_hours"] = f.args(), sorted(thresholds)
+        return report
     if minutes is None:
         query = filtered(select(Incident.first_received_at, Incident.reporting_delay_seconds, Incident.lateness), f)
         report = summarize((Row(*values) for values in db.session.execute(query)), zone)

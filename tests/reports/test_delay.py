@@ -11,13 +11,15 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.reports.delay import percentile
 from incident_service.reports.export import safe_cell
+from incident_service.reports.month_index import has_month_index, month_index_name
+from incident_service.reports.service import DelayFilter, build_delay_report
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 CHANNELS = ["web", "email", "phone", "post"]
@@ -180,3 +182,25 @@ def test_percentile_definition() -> None:
 def test_zone_with_daylight_saving_reads_every_row(app, legal) -> None:  # type: ignore[no-untyped-def]
     rows = generate(app, count=800, seed=11)
     assert_matches(legal.get("/console/reports/delay.json").get_json(), expected(rows, ZoneInfo("Europe/Paris")))
+
+
+def test_indexed_and_plain_reading_give_the_same_report(app) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite the unfiltered report reads the month and delay indexes (a few rows per percentile);
+    without the month index it sorts every delay. Both must equal the plain computation."""
+    rows = generate(app, count=2000, seed=13)
+    want = expected(rows)
+    with app.app_context():
+        db.session.execute(update(Incident).where(Incident.id.in_([5, 9])).values(late_threshold_hours=72))
+        db.session.execute(update(Incident).where(Incident.id == 700).values(late_threshold_hours=48))
+        connection = db.session.connection()
+        indexed = has_month_index(connection, 420)
+        assert indexed == (connection.dialect.name == "sqlite")
+        first = build_delay_report(DelayFilter())
+        if indexed:
+            connection.exec_driver_sql(f"DROP INDEX {month_index_name(420)}")
+            assert not has_month_index(connection, 420)
+        second = build_delay_report(DelayFilter())
+        db.session.rollback()
+    assert_matches(first, want)
+    assert_matches(second, want)
+    assert first == second and first["thresholds_hours"] == [24, 48, 72]
