@@ -40,10 +40,10 @@ def reset_post(runs: int = 5) -> dict[str, float]:
             with app.test_request_context():
                 customer = db.session.execute(select(Customer)).scalar_one()
                 customer.credential_state = "locked"
-                _grant, url = issue_reset_grant(customer, incident_id=None, source="bench", actor="bench", now=utcnow())
+                _grant, link = issue_reset_grant(customer, incident_id=None, source="bench", actor="bench", now=utcnow())
                 db.session.commit()
             client = app.test_client()
-            client.get(url.removeprefix(app.config["PUBLIC_BASE_URL"]))
+            client.get(link.url().removeprefix(app.config["PUBLIC_BASE_URL"]))
             new = f"a brand new passphrase number {n}"
             started = time.perf_counter()
             answer = client.post("/reset", data={"password": new, "password_confirm": new})

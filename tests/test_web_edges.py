@@ -95,6 +95,7 @@ def test_unexpected_error_is_generic(app) -> None:  # type: ignore[no-untyped-de
 
 def test_links_come_from_public_base_url_not_host(app, customer_id) -> None:  # type: ignore[no-untyped-def]
     from incident_service.notifications.models import OutboxMessage
+    from incident_service.notifications.service import render_queued
 
     client = app.test_client()
     evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
@@ -102,5 +103,6 @@ def test_links_come_from_public_base_url_not_host(app, customer_id) -> None:  # 
     answer = client.post("/report", headers=evil, data={"email": "an@example.com", "kind": "lost", "csrf_token": token})
     assert answer.status_code == 200
     with app.app_context():
+        render_queued(db.session.execute(select(OutboxMessage)).scalar_one())
         raw = db.session.execute(select(OutboxMessage.raw)).scalar_one()
     assert b"evil.example" not in raw and b"security.ecc.example" in raw

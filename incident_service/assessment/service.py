@@ -137,12 +137,11 @@ def record_review_decision(incident: Incident, *, decision: str, rationale: str,
                  incident_id=incident.id, data={"decision": decision, "rationale": entry.rationale,
                                                 "customer_asked": asked})
     if asked:
-        from ..notifications.service import public_url, queue_email
-        from ..tokens import DISCOVERY, make_token
+        from ..notifications.service import discovery_link, queue_email
 
-        link = public_url("/discovery/" + make_token(DISCOVERY, {"c": incident.customer_id, "i": incident.id}))
         queue_email("discovery_request", customer=incident.customer, context={"incident": incident},
-                    links={"discovery_url": link}, source="console", actor=actor, now=now, incident_id=incident.id)
+                    links={"discovery_url": discovery_link(incident.customer_id, incident.id)}, source="console",
+                    actor=actor, now=now, incident_id=incident.id)
     return entry
 
 

@@ -21,9 +21,8 @@ from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import find_customer, rotate_security_stamp
 from ..extensions import db
-from ..notifications.service import public_url, queue_email, render_for_nobody
+from ..notifications.service import discovery_link, queue_email
 from ..reactivation.service import issue_reset_grant, lock_credential
-from ..tokens import DISCOVERY, make_token
 from .models import CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report
 
 
@@ -59,14 +58,13 @@ def _open_incident(customer: Customer, *, for_update: bool) -> Incident | None:
 def _send_acknowledgement(customer: Customer, incident: Incident, report: Report, *, source: str,
                           actor: str, now: datetime) -> None:
     """Issue a fresh reset grant and queue the acknowledgement carrying it."""
-    grant, reset_url = issue_reset_grant(customer, incident_id=incident.id, source=source, actor=actor, now=now)
-    discovery_url = public_url("/discovery/" + make_token(DISCOVERY, {"c": customer.id, "i": incident.id}))
+    grant, reset_link = issue_reset_grant(customer, incident_id=incident.id, source=source, actor=actor, now=now)
     queue_email(
         "acknowledgement",
         customer=customer,
         context={"incident": incident, "report": report, "grant": grant,
                  "support_contact": current_app.config["SUPPORT_CONTACT"]},
-        links={"reset_url": reset_url, "discovery_url": discovery_url},
+        links={"reset_url": reset_link, "discovery_url": discovery_link(customer.id, incident.id)},
         source=source, actor=actor, now=now, incident_id=incident.id,
     )
     incident.last_link_sent_at = now
@@ -151,11 +149,9 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
                  report_id=report.id, data={"reference": report.reference, "kind": report.kind,
                                             "address": address or submission.address[:320]})
 
-    incident = None
-    if customer is None:
-        render_for_nobody("acknowledgement", now)
-    else:
-        incident = _open_or_join(customer, report, source=source, actor=actor, now=now)
+    # An unknown address gets the same answer and renders nothing, as a known one does not (the worker
+    # renders the acknowledgement later): R3.
+    incident = _open_or_join(customer, report, source=source, actor=actor, now=now) if customer is not None else None
 
     if submission.discovered_at is not None:
         try:

@@ -23,6 +23,7 @@ from ..audit.service import append_event
 from ..database import utcnow
 from ..extensions import db
 from .models import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
+from .service import render_queued
 
 def lease() -> timedelta:
     """How long a claimed message is a worker's before another may retry it (OUTBOX_LEASE_SECONDS)."""
@@ -145,6 +146,21 @@ def _record(message_id: int, outcome: Exception | str, clock: Callable[[], datet
     db.session.commit()
 
 
+def _render(message: OutboxMessage, clock: Callable[[], datetime], run: DeliveryRun) -> bool:
+    """Render a queued email before its first attempt and commit the bytes, so a retry (or a worker
+    that restarts after dying mid-send) sends the same message. An email that cannot be rendered (a
+    row it names was deleted, a template error) fails for good, visibly."""
+    try:
+        render_queued(message)
+        db.session.commit()
+        return True
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the email must show as failed, not vanish
+        db.session.rollback()
+        current_app.logger.exception("outbox: message %s could not be rendered", message.id)
+        _record(message.id, PermanentFailure(f"could not be rendered: {type(exc).__name__}: {exc}"), clock, run)
+        return False
+
+
 class Pacer:
     """Spaces sends so that no more than `rate` go out per second (0: no limit), so a burst after a
     breach does not flood the relay. Time and sleep are injected for tests."""
@@ -184,7 +200,9 @@ def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100, pac
     try:
         for message_id in ids:
             message = db.session.get(OutboxMessage, message_id)
-            if message is None or message.raw is None:
+            if message is None or message.status != OUTBOX_QUEUED:
+                continue
+            if message.raw is None and not _render(message, clock, run):
                 continue
             pacer.wait()
             try:

@@ -26,10 +26,14 @@ class OutboxMessage(db.Model):
     sender: Mapped[str] = mapped_column(String(320))
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
     subject: Mapped[str] = mapped_column(String(255))
-    # The exact bytes to send; cleared once sent, because they carry live links (L1).
+    # What to render (notifications.service.pending_render), until the worker renders it; it carries
+    # the link payloads, so it is cleared then.
+    pending: Mapped[str | None] = mapped_column(Text, default=None)
+    # The exact bytes to send, rendered once before the first attempt and reused by every retry;
+    # cleared once sent, because they carry live links (L1).
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The same message with every link replaced, kept as the record of what was sent.
-    raw_redacted: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_redacted: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(10), default=OUTBOX_QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,11 +1,14 @@
-"""Queueing email: render in the customer's language, store the exact bytes in the outbox, audit it.
+"""Queueing email: store what to send in the outbox, audit it; render it in the customer's language.
 
 Nothing is sent here. The row is written in the caller's transaction, so an email exists if and only
-if the change that caused it was committed; the worker (notifications.delivery) sends it afterwards.
+if the change that caused it was committed; the worker (notifications.delivery) renders it into the
+exact bytes, keeps those for every attempt, and sends it afterwards.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import make_msgid, parseaddr
 from typing import Any
@@ -19,7 +22,7 @@ from ..customers.models import Customer
 from ..extensions import db
 from ..incidents.models import Incident, Report
 from ..reactivation.models import ResetGrant
-from ..tokens import REPORT, make_token
+from ..tokens import DISCOVERY, REPORT, make_token
 from .models import OUTBOX_QUEUED, OutboxMessage
 
 REDACTED_LINK = "[link removed from the stored copy]"
@@ -32,7 +35,7 @@ def public_url(path: str) -> str:
 
 def report_link(customer: Customer) -> str:
     """The customer's own "report a compromised password" link, carried by every email we send."""
-    return public_url("/r/" + make_token(REPORT, {"c": customer.id}))
+    return report_link_spec(customer.id).url()
 
 
 def render_email(template: str, context: dict[str, Any], locale: str) -> tuple[str, str, str]:
@@ -71,67 +74,121 @@ def _build(subject: str, text: str, html: str, *, to: str, message_id: str, date
     return message.as_bytes()
 
 
-def queue_email(template: str, *, customer: Customer, context: dict[str, Any], links: dict[str, str],
+@dataclass(frozen=True)
+class SignedLink:
+    """A link whose token is signed when the email is rendered: the payload (ids and the stamp, T2) is
+    fixed when the email is queued. Until then it is stored with the queued email, as the finished link
+    used to be; both are gone from the database once the email is sent (L1)."""
+
+    purpose: str
+    payload: dict[str, Any]
+    path: str
+
+    def url(self) -> str:
+        return public_url(self.path + make_token(self.purpose, self.payload))
+
+
+def report_link_spec(customer_id: int) -> SignedLink:
+    return SignedLink(REPORT, {"c": customer_id}, "/r/")
+
+
+def discovery_link(customer_id: int, incident_id: int) -> SignedLink:
+    """Where the customer tells us when they noticed (assessment.views)."""
+    return SignedLink(DISCOVERY, {"c": customer_id, "i": incident_id}, "/discovery/")
+
+
+def _models() -> dict[str, Any]:
+    from ..audit.models import AuditAnchor
+    return {model.__name__: model for model in (Customer, Incident, Report, ResetGrant, AuditAnchor)}
+
+
+def _pack(value: Any) -> Any:
+    """A context value as JSON: a row by its class and id, a time in ISO form, plain values as they are."""
+    if isinstance(value, datetime):
+        return {"time": value.isoformat()}
+    if isinstance(value, db.Model):
+        return {"row": type(value).__name__, "id": value.id}  # type: ignore[attr-defined]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"cannot queue a context value of type {type(value).__name__}")
+
+
+def _unpack(value: Any, models: dict[str, Any]) -> Any:
+    if isinstance(value, dict) and "time" in value:
+        return datetime.fromisoformat(value["time"])
+    if isinstance(value, dict) and "row" in value:
+        row = db.session.get(models[value["row"]], value["id"])
+        if row is None:
+            raise LookupError(f"{value['row']} {value['id']} no longer exists")
+        return row
+    return value
+
+
+def pending_render(*, locale: str, zone: str, context: dict[str, Any], links: dict[str, SignedLink]) -> str:
+    """What the worker needs to render an email: its locale, zone, context rows by id, and link payloads."""
+    return json.dumps({"locale": locale, "zone": zone, "context": {k: _pack(v) for k, v in context.items()},
+                       "links": {name: [link.purpose, link.payload, link.path] for name, link in links.items()}},
+                      separators=(",", ":"))
+
+
+def outbox_row(template: str, *, to_address: str, pending: str, now: datetime, customer_id: int | None,
+               incident_id: int | None) -> dict[str, Any]:
+    """The columns of a queued email, for the ORM and for bulk inserts alike."""
+    sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    return {"template": template, "customer_id": customer_id, "incident_id": incident_id, "to_address": to_address,
+            "sender": sender, "message_id": make_msgid(domain=sender.rpartition("@")[2] or "localhost"),
+            "subject": "", "raw": None, "raw_redacted": None, "pending": pending, "status": OUTBOX_QUEUED,
+            "attempts": 0, "created_at": now, "next_attempt_at": now}
+
+
+def queued_event_data(outbox_id: int, template: str, message_id: str) -> dict[str, Any]:
+    return {"outbox_id": outbox_id, "template": template, "message_id": message_id}
+
+
+def queue_email(template: str, *, customer: Customer, context: dict[str, Any], links: dict[str, SignedLink],
                 source: str, actor: str, now: datetime, incident_id: int | None = None) -> OutboxMessage:
     """Queue `template` to the customer's address on record, in their language and time zone, with
     their report link; audits `<source>:email:queued`."""
     return queue_message(
         template, to_address=customer.email, locale=customer.locale,
         zone=customer.time_zone or current_app.config["DISPLAY_TIMEZONE"],
-        context={**context, "customer": customer}, links={**links, "report_url": report_link(customer)},
+        context={**context, "customer": customer}, links={**links, "report_url": report_link_spec(customer.id)},
         source=source, actor=actor, now=now, customer_id=customer.id, incident_id=incident_id,
     )
 
 
 def queue_message(template: str, *, to_address: str, locale: str, zone: str, context: dict[str, Any],
-                  links: dict[str, str], source: str, actor: str, now: datetime, customer_id: int | None = None,
-                  incident_id: int | None = None) -> OutboxMessage:
-    """Render and queue one email. `links` are rendered into the sent message but replaced in the
-    stored record copy, so a read of the database after delivery yields no working link."""
-    full_context = {**context, **links, "zone": zone}
-    redacted_context = {**full_context, **{name: REDACTED_LINK for name in links}}
-    subject, text, html = render_email(template, full_context, locale)
-    _, text_redacted, html_redacted = render_email(template, redacted_context, locale)
-
-    sender_domain = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].rpartition("@")[2] or "localhost"
-    message_id = make_msgid(domain=sender_domain)
-    date = now.timestamp()
-    message = OutboxMessage(
-        template=template,
-        customer_id=customer_id,
-        incident_id=incident_id,
-        to_address=to_address,
-        sender=parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1],
-        message_id=message_id,
-        subject=subject[:255],
-        raw=_build(subject, text, html, to=to_address, message_id=message_id, date=date),
-        raw_redacted=_build(subject, text_redacted, html_redacted, to=to_address, message_id=message_id, date=date),
-        status=OUTBOX_QUEUED,
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
-    )
+                  links: dict[str, SignedLink], source: str, actor: str, now: datetime,
+                  customer_id: int | None = None, incident_id: int | None = None) -> OutboxMessage:
+    """Queue one email, to be rendered by the worker (render_queued) just before its first attempt:
+    the transaction that causes an email stays short, and answering a known address renders nothing
+    an unknown one does not (R3)."""
+    message = OutboxMessage(**outbox_row(template, to_address=to_address, now=now, customer_id=customer_id,
+                                         incident_id=incident_id,
+                                         pending=pending_render(locale=locale, zone=zone, context=context, links=links)))
     db.session.add(message)
     db.session.flush()
     append_event(f"{source}:email:queued", actor=actor, now=now, customer_id=customer_id,
-                 incident_id=incident_id, data={"outbox_id": message.id, "template": template,
-                                                "message_id": message_id})
+                 incident_id=incident_id, data=queued_event_data(message.id, template, message.message_id))
     return message
 
 
-def render_for_nobody(template: str, now: datetime) -> None:
-    """Render `template` for a made-up customer and discard it, so that answering an unknown
-    address costs what answering a known one does (R3). Nothing is stored or sent."""
-    locale = current_app.config["DEFAULT_LOCALE"]
-    customer = Customer(id=0, email="nobody@example.invalid", name="", locale=locale)
-    context = {
-        "customer": customer,
-        "incident": Incident(id=0, reference="INC-0000-000000", first_received_at=now),
-        "report": Report(id=0, reference="RPT-0000-000000", received_at=now),
-        "grant": ResetGrant(id=0, issued_at=now, expires_at=now),
-        "changed_at": now,
-        "zone": current_app.config["DISPLAY_TIMEZONE"],
-        "support_contact": current_app.config["SUPPORT_CONTACT"],
-    }
-    links = {"reset_url": "", "discovery_url": "", "report_url": report_link(customer)}
-    render_email(template, {**context, **links}, locale)
+def render_queued(message: OutboxMessage) -> None:
+    """Render a queued email into the exact bytes to send, and the copy kept as the record with every
+    link replaced (the links are signed here, then only the sendable bytes carry them)."""
+    if message.pending is None:
+        return
+    pending = json.loads(message.pending)
+    models = _models()
+    context = {name: _unpack(value, models) for name, value in pending["context"].items()}
+    links = {name: SignedLink(purpose, payload, path).url() for name, (purpose, payload, path) in pending["links"].items()}
+    subject, text, html = render_email(message.template, {**context, **links, "zone": pending["zone"]}, pending["locale"])
+    text_redacted, html_redacted = text, html
+    for url in links.values():
+        text_redacted, html_redacted = text_redacted.replace(url, REDACTED_LINK), html_redacted.replace(url, REDACTED_LINK)
+    date = message.created_at.timestamp()
+    message.subject = subject[:255]
+    message.raw = _build(subject, text, html, to=message.to_address, message_id=message.message_id, date=date)
+    message.raw_redacted = _build(subject, text_redacted, html_redacted, to=message.to_address,
+                                  message_id=message.message_id, date=date)
+    message.pending = None

@@ -19,10 +19,15 @@ from ..customers.passwords import hashing
 from ..customers.service import find_customer, rotate_security_stamp
 from ..extensions import db
 from ..incidents.models import STATUS_REACTIVATED, STATUS_RESOLVED, Incident
-from ..notifications.service import public_url, queue_email, render_for_nobody
-from ..tokens import RESET, TokenInvalid, make_token, read_token
+from ..notifications.service import SignedLink, queue_email
+from ..tokens import RESET, TokenInvalid, read_token
 from .models import ResetGrant
 from .password_policy import check_new_password, common_passwords
+
+
+def reset_link(customer_id: int, grant_id: str, stamp: str) -> SignedLink:
+    """The link to set a new password: the grant's secret id and the stamp it is bound to (T2)."""
+    return SignedLink(RESET, {"c": customer_id, "g": grant_id, "s": stamp}, "/reset/")
 
 
 def _hash_grant_id(grant_id: str) -> str:
@@ -40,8 +45,9 @@ def lock_credential(customer: Customer, *, source: str, actor: str, now: datetim
 
 
 def issue_reset_grant(customer: Customer, *, incident_id: int | None, source: str, actor: str,
-                      now: datetime) -> tuple[ResetGrant, str]:
-    """Revoke the customer's live grant, create a new one and return it with its link.
+                      now: datetime) -> tuple[ResetGrant, SignedLink]:
+    """Revoke the customer's live grant, create a new one and return it with its link (signed when
+    the email carrying it is rendered).
 
     The unique index on live grants makes this safe under concurrency. Audits `reset_grant:issued`.
     """
@@ -60,10 +66,9 @@ def issue_reset_grant(customer: Customer, *, incident_id: int | None, source: st
     )
     db.session.add(grant)
     db.session.flush()
-    token = make_token(RESET, {"c": customer.id, "g": grant_id, "s": customer.security_stamp})
     append_event(f"{source}:reset_grant:issued", actor=actor, now=now, customer_id=customer.id,
                  incident_id=incident_id, data={"grant": grant.id, "expires_at": grant.expires_at.isoformat()})
-    return grant, public_url("/reset/" + token)
+    return grant, reset_link(customer.id, grant_id, customer.security_stamp)
 
 
 def load_reset_grant(token: str, now: datetime, *, for_update: bool = False) -> tuple[Customer, ResetGrant]:
@@ -103,20 +108,21 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
         return False
     incident = open_incident_of(customer)
     incident_id = incident.id if incident is not None else None
-    grant, url = issue_reset_grant(customer, incident_id=incident_id, source=source, actor=actor, now=now)
+    grant, link = issue_reset_grant(customer, incident_id=incident_id, source=source, actor=actor, now=now)
     queue_email("reset_link", customer=customer, context={"incident": incident, "grant": grant},
-                links={"reset_url": url}, source=source, actor=actor, now=now, incident_id=incident_id)
+                links={"reset_url": link}, source=source, actor=actor, now=now, incident_id=incident_id)
     if incident is not None:
         incident.last_link_sent_at = now
     return True
 
 
 def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> None:
-    """`/reset/new`: a link for the account at `address`, if any; unknown addresses do the same
-    rendering work and change nothing (R3)."""
+    """`/reset/new`: a link for the account at `address`, if any. An unknown address changes no
+    account but is audited (`<source>:reset_link:unknown_address`), so it costs a written, committed
+    row as a known one does, and shows who probes for accounts (R3)."""
     customer = find_customer(address)
     if customer is None:
-        render_for_nobody("reset_link", now)
+        append_event(f"{source}:reset_link:unknown_address", actor=actor, now=now, data={"address": address[:320]})
         return
     send_reset_link(customer, source=source, actor=actor, now=now)
 

@@ -206,3 +206,36 @@ def test_silent_relay_times_out(app, client, customer_id) -> None:  # type: igno
     finally:
         server.close()
     assert "timed out" in message(app).last_error
+
+
+def test_queued_email_is_rendered_by_the_worker_once(app, client, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Queueing stores what to render (with the link payloads), not bytes; the worker renders it,
+    the sent email carries working links and the pending payload is gone from the database."""
+    queue_one(app, client)
+    queued = message(app)
+    assert queued.raw is None and queued.raw_redacted is None and queued.subject == ""
+    assert '"reset_url":["reset-link"' in queued.pending
+    assert run_at(app, utcnow()).sent == 1
+    sent = message(app)
+    assert sent.pending is None and sent.subject.startswith("[ECC]")
+    delivered = smtp_sink.to("an@example.com")
+    assert len(delivered) == 1 and delivered[0]["Message-ID"] == sent.message_id
+    assert LINK_RE.search(delivered[0].get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    record = email.message_from_bytes(sent.raw_redacted, policy=policy.default)
+    for kind in ("plain", "html"):
+        body = record.get_body((kind,)).get_content()  # type: ignore[union-attr]
+        assert "INC-" in body and not LINK_RE.search(body) and "[link removed from the stored copy]" in body
+
+
+def test_email_that_cannot_be_rendered_fails_visibly(app, client, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    queue_one(app, client)
+    with app.app_context():
+        queued = db.session.execute(select(OutboxMessage)).scalar_one()
+        queued.pending = queued.pending.replace('"grant":{"row":"ResetGrant","id":1}', '"grant":{"row":"ResetGrant","id":999}')
+        db.session.commit()
+    run = run_at(app, utcnow())
+    assert run.failed == 1 and run.sent == 0 and smtp_sink.messages == []
+    failed = message(app)
+    assert failed.status == "failed" and "could not be rendered" in failed.last_error and "ResetGrant 999" in failed.last_error
+    with app.app_context():
+        assert verify_chain().ok

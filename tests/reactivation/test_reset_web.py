@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 from datetime import timedelta
 
@@ -11,6 +13,7 @@ from sqlalchemy import func, select
 
 from incident_service.customers.models import Customer
 from incident_service.database import utcnow
+from incident_service.audit.models import AuditEvent
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.notifications.models import OutboxMessage
@@ -157,6 +160,9 @@ def test_fresh_link_known_and_unknown_alike(app, smtp_sink, customer_id) -> None
     unknown = submit(app.test_client(), "/reset/new", {"email": "nobody@example.com"})
     assert known.status_code == unknown.status_code == 200
     assert main_of(known.get_data(as_text=True)) == main_of(unknown.get_data(as_text=True))
+    with app.app_context():  # the unknown address changed nothing but left a committed trace, as the known one did
+        probes = db.session.execute(select(AuditEvent).where(AuditEvent.action == "web:reset_link:unknown_address")).scalars().all()
+        assert [json.loads(event.data)["address"] for event in probes] == ["nobody@example.com"]
     deliver(app)
     assert len(smtp_sink.to("an@example.com")) == 1 and len(smtp_sink.messages) == 1
     # Throttled: a second request inside the window sends nothing more.
