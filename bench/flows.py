@@ -75,8 +75,7 @@ def mass(count: int = 100_000) -> dict[str, float]:
         seed_customers(count)
         entries = [(n + 1, f"leaked{n}@example.com") for n in range(count)]
         started = time.perf_counter()
-        outcome = mass_reactivate(entries, key="bench leak", dry_run=False, actor="bench", now=utcnow(),
-                                  commit_every=1000)
+        outcome = mass_reactivate(entries, key="bench leak", dry_run=False, actor="bench", now=utcnow())
         elapsed = time.perf_counter() - started
         assert len(outcome.reactivated) == count
     return {"customers": count, "seconds": elapsed, "per_second": count / elapsed}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, insert, or_, select, text
 
 from ..extensions import db
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent
@@ -35,32 +35,58 @@ def event_hash(prev_hash: str, occurred_at: datetime, action: str, actor: str,
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def _chain_head_for_append() -> str:
+    """The head hash to append after, with the chain held for this transaction (PostgreSQL: an advisory
+    lock; SQLite: the transaction already holds the only write lock)."""
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    return session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS_HASH
+
+
+def _event_row(prev_hash: str, action: str, actor: str, now: datetime, customer_id: int | None,
+               incident_id: int | None, report_id: int | None, data: dict[str, Any] | None) -> dict[str, Any]:
+    # Both databases keep microseconds, so the hashed time survives the round trip.
+    payload = canonical_json(data or {})
+    return {"occurred_at": now, "action": action, "actor": actor, "customer_id": customer_id,
+            "incident_id": incident_id, "report_id": report_id, "data": payload, "prev_hash": prev_hash,
+            "hash": event_hash(prev_hash, now, action, actor, customer_id, incident_id, report_id, payload)}
+
+
 def append_event(action: str, *, actor: str, now: datetime, customer_id: int | None = None,
                  incident_id: int | None = None, report_id: int | None = None,
                  data: dict[str, Any] | None = None) -> AuditEvent:
     """Add one event at the head of the chain and flush it. The caller's transaction commits it."""
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    prev_hash = prev or GENESIS_HASH
-    # Both databases keep microseconds, so the hashed time survives the round trip.
-    occurred_at = now
-    payload = canonical_json(data or {})
-    event = AuditEvent(
-        occurred_at=occurred_at,
-        action=action,
-        actor=actor,
-        customer_id=customer_id,
-        incident_id=incident_id,
-        report_id=report_id,
-        data=payload,
-        prev_hash=prev_hash,
-        hash=event_hash(prev_hash, occurred_at, action, actor, customer_id, incident_id, report_id, payload),
-    )
-    session.add(event)
-    session.flush()
+    event = AuditEvent(**_event_row(_chain_head_for_append(), action, actor, now, customer_id, incident_id,
+                                    report_id, data))
+    db.session.add(event)
+    db.session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    action: str
+    customer_id: int | None = None
+    incident_id: int | None = None
+    report_id: int | None = None
+    data: dict[str, Any] | None = None
+
+
+def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
+    """Add `events` in order at the head of the chain in one pass: the head is read once under the
+    lock and the chain carried in memory, then the rows go in with one multi-row insert."""
+    if not events:
+        return
+    db.session.flush()
+    prev = _chain_head_for_append()
+    rows = []
+    for event in events:
+        row = _event_row(prev, event.action, actor, now, event.customer_id, event.incident_id, event.report_id,
+                         event.data)
+        rows.append(row)
+        prev = row["hash"]
+    db.session.execute(insert(AuditEvent.__table__), rows)
 
 
 @dataclass(frozen=True)

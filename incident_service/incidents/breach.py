@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..customers.addresses import InvalidAddress, normalize_address
-from ..customers.models import Customer
 from ..extensions import db
-from .models import STATUS_REACTIVATED, Incident, Report
-from .service import ReportSubmission, receive_report
+from .bulk import open_incidents, openings_for, with_open_incident
+from .models import Report
+from .service import ReportSubmission, receive_report, report_year
 
 
 @dataclass
@@ -65,36 +66,58 @@ class MassOutcome:
     unknown: list[str] = field(default_factory=list)
 
 
-def mass_reactivate(entries: list[tuple[int, str]], *, key: str, dry_run: bool, actor: str, now: datetime,
-                    commit_every: int = 200, progress: Callable[[int], None] | None = None) -> MassOutcome:
-    """Reactivate every known, not yet handled address through receive_report (channel breach_list).
+def _already_reported(customer_ids: list[int], key: str) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(customer_ids), 500):
+        found.update(db.session.execute(select(Report.customer_id).where(
+            Report.customer_id.in_(customer_ids[start:start + 500]), Report.channel == "breach_list",
+            Report.details == key)).scalars())
+    return found
 
-    A customer with an open incident has the breach report joined to it; one already reported under
-    `key` is skipped, so running the same list again changes nothing. With `dry_run`, nothing is written.
-    Commits every `commit_every` customers, so a long run keeps what it did if interrupted.
+
+def mass_reactivate(entries: list[tuple[int, str]], *, key: str, dry_run: bool, actor: str, now: datetime,
+                    batch_size: int = 5000, progress: Callable[[int], None] | None = None) -> MassOutcome:
+    """Reactivate every known, not yet handled address on channel breach_list, a batch at a time.
+
+    Customers without an open incident are opened together by `open_incidents`, the set-based twin
+    of receive_report; one with an open incident has the breach report joined to it by receive_report
+    (as evidence, and so a second run knows this customer was handled); one already reported under
+    `key` is skipped, so running the same list again changes nothing. With `dry_run`, nothing is
+    written. Each batch commits, so a long run keeps what it did if interrupted, and the database's
+    write lock is never held for long.
     """
     outcome = MassOutcome()
-    for done, (_number, address) in enumerate(entries, start=1):
-        customer = db.session.execute(select(Customer).where(Customer.email == address)).scalar_one_or_none()
-        if customer is None:
-            outcome.unknown.append(address)
-        elif db.session.execute(select(Report.id).where(Report.customer_id == customer.id,
-                                                        Report.channel == "breach_list",
-                                                        Report.details == key).limit(1)).scalar() is not None:
-            outcome.already_done.append(address)
-        else:
-            is_open = db.session.execute(select(Incident.id).where(
-                Incident.customer_id == customer.id, Incident.status == STATUS_REACTIVATED)).scalar() is not None
-            (outcome.already_open if is_open else outcome.reactivated).append(address)
-            if not dry_run:
-                # An open incident gets the breach report too (as evidence, and so a second run
-                # knows this customer was handled); receive_report joins it without a new lock.
-                receive_report(ReportSubmission(channel="breach_list", address=customer.email, kind="leaked",
+    year = report_year(now)
+    for start in range(0, len(entries), batch_size):
+        addresses = [address for _number, address in entries[start:start + batch_size]]
+        customers = openings_for(addresses)
+        ids = [who.customer_id for who in customers.values()]
+        done, already_open = _already_reported(ids, key), with_open_incident(ids)
+        openings, joins = [], []
+        for address in addresses:
+            who = customers.get(address)
+            if who is None:
+                outcome.unknown.append(address)
+            elif who.customer_id in done:
+                outcome.already_done.append(address)
+            elif who.customer_id in already_open:
+                outcome.already_open.append(address)
+                joins.append(who)
+            else:
+                outcome.reactivated.append(address)
+                openings.append(who)
+        if not dry_run:
+            try:
+                with db.session.begin_nested():
+                    open_incidents(openings, channel="breach_list", kind="leaked", details=key, actor=actor,
+                                   now=now, year=year)
+            except IntegrityError:
+                # A report opened an incident for one of them meanwhile (R2): take this batch one by one.
+                joins = openings + joins
+            for who in joins:
+                receive_report(ReportSubmission(channel="breach_list", address=who.email, kind="leaked",
                                                 details=key, entered_by=actor), now=now, actor=actor)
-        if not dry_run and done % commit_every == 0:
             db.session.commit()
         if progress is not None:
-            progress(1)
-    if not dry_run:
-        db.session.commit()
+            progress(len(addresses))
     return outcome

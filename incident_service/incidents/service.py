@@ -21,7 +21,7 @@ from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import find_customer, rotate_security_stamp
 from ..extensions import db
-from ..notifications.service import discovery_link, queue_email
+from ..notifications.service import SignedLink, discovery_link, queue_email
 from ..reactivation.service import issue_reset_grant, lock_credential
 from .models import CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report
 
@@ -44,7 +44,8 @@ class ReportSubmission:
     inbound_message_id: int | None = None
 
 
-def _year(moment: datetime) -> int:
+def report_year(moment: datetime) -> int:
+    """The year in references: the year of `moment` in the display zone."""
     return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).year
 
 
@@ -53,6 +54,11 @@ def _open_incident(customer: Customer, *, for_update: bool) -> Incident | None:
     if for_update:
         query = query.with_for_update()
     return db.session.execute(query).scalar_one_or_none()
+
+
+def acknowledgement_links(customer_id: int, incident_id: int, reset: SignedLink) -> dict[str, SignedLink]:
+    """The links of the acknowledgement: set a new password, and tell us when you noticed."""
+    return {"reset_url": reset, "discovery_url": discovery_link(customer_id, incident_id)}
 
 
 def _send_acknowledgement(customer: Customer, incident: Incident, report: Report, *, source: str,
@@ -64,7 +70,7 @@ def _send_acknowledgement(customer: Customer, incident: Incident, report: Report
         customer=customer,
         context={"incident": incident, "report": report, "grant": grant,
                  "support_contact": current_app.config["SUPPORT_CONTACT"]},
-        links={"reset_url": reset_link, "discovery_url": discovery_link(customer.id, incident.id)},
+        links=acknowledgement_links(customer.id, incident.id, reset_link),
         source=source, actor=actor, now=now, incident_id=incident.id,
     )
     incident.last_link_sent_at = now
@@ -89,7 +95,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
             if incident is None:
                 raise
         else:
-            incident.reference = f"INC-{_year(report.received_at)}-{incident.id:06d}"
+            incident.reference = f"INC-{report_year(report.received_at)}-{incident.id:06d}"
             report.incident_id = incident.id
             append_event(f"{source}:incident:opened", actor=actor, now=now, customer_id=customer.id,
                          incident_id=incident.id, report_id=report.id, data={"reference": incident.reference})
@@ -144,7 +150,7 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     report.customer_id = customer.id if customer is not None else None
     db.session.add(report)
     db.session.flush()
-    report.reference = f"RPT-{_year(received_at)}-{report.id:06d}"
+    report.reference = f"RPT-{report_year(received_at)}-{report.id:06d}"
     append_event(f"{source}:report:received", actor=actor, now=now, customer_id=report.customer_id,
                  report_id=report.id, data={"reference": report.reference, "kind": report.kind,
                                             "address": address or submission.address[:320]})

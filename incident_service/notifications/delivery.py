@@ -23,7 +23,7 @@ from ..audit.service import append_event
 from ..database import utcnow
 from ..extensions import db
 from .models import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
-from .service import render_queued
+from .service import preload_rows, render_queued
 
 def lease() -> timedelta:
     """How long a claimed message is a worker's before another may retry it (OUTBOX_LEASE_SECONDS)."""
@@ -146,19 +146,24 @@ def _record(message_id: int, outcome: Exception | str, clock: Callable[[], datet
     db.session.commit()
 
 
-def _render(message: OutboxMessage, clock: Callable[[], datetime], run: DeliveryRun) -> bool:
-    """Render a queued email before its first attempt and commit the bytes, so a retry (or a worker
-    that restarts after dying mid-send) sends the same message. An email that cannot be rendered (a
-    row it names was deleted, a template error) fails for good, visibly."""
-    try:
-        render_queued(message)
-        db.session.commit()
-        return True
-    except Exception as exc:  # noqa: BLE001 - whatever it is, the email must show as failed, not vanish
-        db.session.rollback()
-        current_app.logger.exception("outbox: message %s could not be rendered", message.id)
-        _record(message.id, PermanentFailure(f"could not be rendered: {type(exc).__name__}: {exc}"), clock, run)
-        return False
+def _render_batch(ids: list[int], clock: Callable[[], datetime], run: DeliveryRun) -> None:
+    """Render the claimed emails not yet rendered and commit their bytes in one go, before the first
+    attempt: a retry, or a worker that restarts after dying mid-send, sends the same message. An email
+    that cannot be rendered (a row it names was deleted, a template error) fails for good, visibly."""
+    messages = db.session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids),
+                                                              OutboxMessage.raw.is_(None))).scalars().all()
+    preload_rows(messages)
+    broken: list[tuple[int, Exception]] = []
+    for message in messages:
+        try:
+            with db.session.begin_nested():
+                render_queued(message)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the email must show as failed, not vanish
+            current_app.logger.exception("outbox: message %s could not be rendered", message.id)
+            broken.append((message.id, exc))
+    db.session.commit()
+    for message_id, exc in broken:
+        _record(message_id, PermanentFailure(f"could not be rendered: {type(exc).__name__}: {exc}"), clock, run)
 
 
 class Pacer:
@@ -198,11 +203,10 @@ def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100, pac
         return run
     host = connection.host
     try:
+        _render_batch(ids, clock, run)
         for message_id in ids:
             message = db.session.get(OutboxMessage, message_id)
-            if message is None or message.status != OUTBOX_QUEUED:
-                continue
-            if message.raw is None and not _render(message, clock, run):
+            if message is None or message.status != OUTBOX_QUEUED or message.raw is None:
                 continue
             pacer.wait()
             try:

@@ -30,7 +30,8 @@ def reset_link(customer_id: int, grant_id: str, stamp: str) -> SignedLink:
     return SignedLink(RESET, {"c": customer_id, "g": grant_id, "s": stamp}, "/reset/")
 
 
-def _hash_grant_id(grant_id: str) -> str:
+def grant_id_hash(grant_id: str) -> str:
+    """What the database keeps of a grant's secret id: its SHA-256, never the id itself."""
     return hashlib.sha256(grant_id.encode("ascii")).hexdigest()
 
 
@@ -60,7 +61,7 @@ def issue_reset_grant(customer: Customer, *, incident_id: int | None, source: st
     grant = ResetGrant(
         customer_id=customer.id,
         incident_id=incident_id,
-        grant_id_hash=_hash_grant_id(grant_id),
+        grant_id_hash=grant_id_hash(grant_id),
         issued_at=now,
         expires_at=now + timedelta(seconds=current_app.config["RESET_LINK_MAX_AGE_SECONDS"]),
     )
@@ -77,7 +78,7 @@ def load_reset_grant(token: str, now: datetime, *, for_update: bool = False) -> 
     customer_id, grant_id, stamp = payload.get("c"), payload.get("g"), payload.get("s")
     if not isinstance(customer_id, int) or not isinstance(grant_id, str) or not isinstance(stamp, str):
         raise TokenInvalid("malformed payload")
-    query = select(ResetGrant).where(ResetGrant.grant_id_hash == _hash_grant_id(grant_id))
+    query = select(ResetGrant).where(ResetGrant.grant_id_hash == grant_id_hash(grant_id))
     if for_update:
         query = query.with_for_update()
     grant = db.session.execute(query).scalar_one_or_none()

@@ -1,0 +1,144 @@
+"""Opening many incidents at once: the set-based twin of `receive_report`'s opening branch.
+
+After a breach the company may learn of a hundred thousand exposed addresses at once. Each customer
+gets exactly what a report opening an incident gives (tests/incidents/test_bulk.py compares them row
+by row and event by event): the report, the incident, the lock, the stamp rotation, the one live reset
+grant, the queued acknowledgement and the same audit events in the same order. The rows are written
+with multi-row inserts and the audit chain appended in one pass, instead of one flush per row.
+
+The caller holds the write transaction; the ids are drawn first (PostgreSQL sequences, or after the
+highest id under SQLite's write lock), so references and audit data need no second pass.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import bindparam, insert, select, text, update
+
+from ..assessment.service import policy_in_force
+from ..audit.service import NewEvent, append_events
+from ..customers.models import CREDENTIAL_LOCKED, Customer, new_security_stamp
+from ..extensions import db
+from ..notifications.models import OutboxMessage
+from ..notifications.service import Ref, customer_email_parts, outbox_row, pending_render, queued_event_data
+from ..reactivation.models import ResetGrant
+from ..reactivation.service import grant_id_hash, reset_link
+from .models import STATUS_REACTIVATED, Incident, Report
+from .service import acknowledgement_links
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A customer with no open incident, and what they reported."""
+
+    customer_id: int
+    email: str
+    locale: str
+    time_zone: str | None
+    credential_state: str
+
+
+def _draw_ids(model: type[db.Model], count: int) -> list[int]:  # type: ignore[name-defined]
+    table = model.__tablename__
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                                         "FROM generate_series(1, :n)"), {"n": count}).scalars())
+    highest = session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def open_incidents(openings: list[Opening], *, channel: str, kind: str, details: str, actor: str,
+                   now: datetime, year: int) -> None:
+    """Report, open, lock, rotate, grant and queue the acknowledgement for every opening, as
+    `receive_report` does for one; flushes nothing of the caller's and commits nothing.
+
+    Raises IntegrityError if a concurrent report opened an incident for one of them first (the
+    partial unique index decides, as in R2); the caller then takes that batch one by one."""
+    if not openings:
+        return
+    source, count = channel, len(openings)
+    db.session.flush()
+    threshold_hours, version = policy_in_force(now)
+    expires_at = now + timedelta(seconds=current_app.config["RESET_LINK_MAX_AGE_SECONDS"])
+    support_contact = current_app.config["SUPPORT_CONTACT"]
+    report_ids, incident_ids = _draw_ids(Report, count), _draw_ids(Incident, count)
+    grant_ids, outbox_ids = _draw_ids(ResetGrant, count), _draw_ids(OutboxMessage, count)
+    reports, incidents, grants, stamps, outbox, events = [], [], [], [], [], []
+    for n, who in enumerate(openings):
+        cid, report_id, incident_id, grant_id = who.customer_id, report_ids[n], incident_ids[n], grant_ids[n]
+        report_reference, incident_reference = f"RPT-{year}-{report_id:06d}", f"INC-{year}-{incident_id:06d}"
+        reports.append({"id": report_id, "reference": report_reference, "channel": channel, "received_at": now,
+                        "received_at_source": "server_clock", "inbound_message_id": None,
+                        "claimed_address": who.email, "recorded_at": now, "address_normalized": who.email,
+                        "kind": kind, "details": details, "customer_id": cid, "incident_id": incident_id,
+                        "client_ip": None, "user_agent": None, "entered_by": actor})
+        incidents.append({"id": incident_id, "reference": incident_reference, "customer_id": cid,
+                          "status": STATUS_REACTIVATED, "opened_at": now, "first_received_at": now,
+                          "first_channel": channel, "late_threshold_hours": threshold_hours,
+                          "policy_version_id": version.id if version else None, "last_link_sent_at": now})
+        stamp, secret = new_security_stamp(), secrets.token_urlsafe(16)  # 128 random bits (T2)
+        stamps.append({"cid": cid, "stamp": stamp})
+        grants.append({"id": grant_id, "customer_id": cid, "incident_id": incident_id,
+                       "grant_id_hash": grant_id_hash(secret), "issued_at": now, "expires_at": expires_at})
+        zone, context, links = customer_email_parts(
+            Ref("Customer", cid), cid, who.time_zone,
+            {"incident": Ref("Incident", incident_id), "report": Ref("Report", report_id),
+             "grant": Ref("ResetGrant", grant_id), "support_contact": support_contact},
+            acknowledgement_links(cid, incident_id, reset_link(cid, secret, stamp)))
+        row = outbox_row("acknowledgement", to_address=who.email, now=now, customer_id=cid, incident_id=incident_id,
+                         pending=pending_render(locale=who.locale, zone=zone, context=context, links=links))
+        row["id"] = outbox_ids[n]
+        outbox.append(row)
+        events += [
+            NewEvent(f"{source}:report:received", cid, None, report_id,
+                     {"reference": report_reference, "kind": kind, "address": who.email}),
+            NewEvent(f"{source}:incident:opened", cid, incident_id, report_id, {"reference": incident_reference}),
+        ]
+        if who.credential_state != CREDENTIAL_LOCKED:
+            events.append(NewEvent(f"{source}:credential:locked", cid, incident_id))
+        events += [
+            NewEvent(f"{source}:sessions:revoked", cid, incident_id),
+            NewEvent(f"{source}:reset_grant:issued", cid, incident_id,
+                     data={"grant": grant_id, "expires_at": expires_at.isoformat()}),
+            NewEvent(f"{source}:email:queued", cid, incident_id,
+                     data=queued_event_data(row["id"], "acknowledgement", row["message_id"])),
+        ]
+    session = db.session
+    session.execute(insert(Incident.__table__), incidents)  # first: the unique index on open incidents decides
+    session.execute(insert(Report.__table__), reports)
+    customer_ids = [who.customer_id for who in openings]
+    for start in range(0, count, 500):
+        session.execute(update(ResetGrant.__table__)
+                        .where(ResetGrant.customer_id.in_(customer_ids[start:start + 500]),
+                               ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))
+                        .values(revoked_at=now))
+    session.execute(insert(ResetGrant.__table__), grants)
+    session.execute(update(Customer.__table__).where(Customer.id == bindparam("cid"))
+                    .values(credential_state=CREDENTIAL_LOCKED, security_stamp=bindparam("stamp")), stamps)
+    session.execute(insert(OutboxMessage.__table__), outbox)
+    append_events(events, actor=actor, now=now)
+
+
+def openings_for(addresses: list[str]) -> dict[str, Opening]:
+    """The customers at `addresses` (normalised), by address."""
+    found: dict[str, Opening] = {}
+    for start in range(0, len(addresses), 500):
+        for row in db.session.execute(
+                select(Customer.id, Customer.email, Customer.locale, Customer.time_zone, Customer.credential_state)
+                .where(Customer.email.in_(addresses[start:start + 500]))):
+            found[row.email] = Opening(row.id, row.email, row.locale, row.time_zone, row.credential_state)
+    return found
+
+
+def with_open_incident(customer_ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(customer_ids), 500):
+        found.update(db.session.execute(select(Incident.customer_id).where(
+            Incident.customer_id.in_(customer_ids[start:start + 500]), Incident.status == STATUS_REACTIVATED)).scalars())
+    return found
+
