@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring as _string  # what json.dumps uses with ensure_ascii=False
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, text
+from sqlalchemy import func, or_, select, text
 
+from ..database import insert_rows
 from ..extensions import db
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent
 
@@ -17,22 +19,37 @@ from .models import GENESIS_HASH, AuditAnchor, AuditEvent
 _CHAIN_LOCK_KEY = 0x1AC1DE47
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Sorted keys, no spaces, UTF-8 as is: the one spelling hashed into the chain."""
+    return _CANONICAL.encode(value) if value else ("{}" if isinstance(value, dict) else _CANONICAL.encode(value))
 
 
-def event_hash(prev_hash: str, occurred_at: datetime, action: str, actor: str,
+def _json_value(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def event_hash(prev_hash: str, occurred_at: datetime | str, action: str, actor: str,
                customer_id: int | None, incident_id: int | None, report_id: int | None, data: str) -> str:
-    body = canonical_json({
-        "occurred_at": occurred_at.isoformat(timespec="microseconds"),
-        "action": action,
-        "actor": actor,
-        "customer_id": customer_id,
-        "incident_id": incident_id,
-        "report_id": report_id,
-        "data": data,
-    })
+    """SHA-256 of the previous hash and the event's canonical JSON. The JSON is spelled out here, keys
+    in sorted order, exactly as `canonical_json` writes it (a test holds them equal): this runs six
+    times per customer when a leaked list is reactivated. `occurred_at` may come already in ISO form."""
+    moment = occurred_at if isinstance(occurred_at, str) else occurred_at.isoformat(timespec="microseconds")
+    body = "".join((
+        '{"action":', _string(action), ',"actor":', _string(actor), ',"customer_id":', _json_value(customer_id),
+        ',"data":', _string(data), ',"incident_id":', _json_value(incident_id),
+        ',"occurred_at":', _string(moment), ',"report_id":', _json_value(report_id), "}"))
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def canonical_event_body(occurred_at: datetime, action: str, actor: str, customer_id: int | None,
+                         incident_id: int | None, report_id: int | None, data: str) -> str:
+    """The event's canonical JSON the slow, obvious way; tests compare event_hash against it."""
+    return canonical_json({"occurred_at": occurred_at.isoformat(timespec="microseconds"), "action": action,
+                           "actor": actor, "customer_id": customer_id, "incident_id": incident_id,
+                           "report_id": report_id, "data": data})
 
 
 def _chain_head_for_append() -> str:
@@ -45,12 +62,13 @@ def _chain_head_for_append() -> str:
 
 
 def _event_row(prev_hash: str, action: str, actor: str, now: datetime, customer_id: int | None,
-               incident_id: int | None, report_id: int | None, data: dict[str, Any] | None) -> dict[str, Any]:
+               incident_id: int | None, report_id: int | None, data: dict[str, Any] | None,
+               now_iso: str | None = None) -> dict[str, Any]:
     # Both databases keep microseconds, so the hashed time survives the round trip.
     payload = canonical_json(data or {})
     return {"occurred_at": now, "action": action, "actor": actor, "customer_id": customer_id,
             "incident_id": incident_id, "report_id": report_id, "data": payload, "prev_hash": prev_hash,
-            "hash": event_hash(prev_hash, now, action, actor, customer_id, incident_id, report_id, payload)}
+            "hash": event_hash(prev_hash, now_iso or now, action, actor, customer_id, incident_id, report_id, payload)}
 
 
 def append_event(action: str, *, actor: str, now: datetime, customer_id: int | None = None,
@@ -71,6 +89,7 @@ class NewEvent:
     incident_id: int | None = None
     report_id: int | None = None
     data: dict[str, Any] | None = None
+    at: datetime | None = None  # when it happened, if not the `now` of the whole append
 
 
 def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
@@ -80,13 +99,18 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
         return
     db.session.flush()
     prev = _chain_head_for_append()
+    now_iso = now.isoformat(timespec="microseconds")
     rows = []
     for event in events:
-        row = _event_row(prev, event.action, actor, now, event.customer_id, event.incident_id, event.report_id,
-                         event.data)
+        if event.at is None:
+            row = _event_row(prev, event.action, actor, now, event.customer_id, event.incident_id, event.report_id,
+                             event.data, now_iso)
+        else:
+            row = _event_row(prev, event.action, actor, event.at, event.customer_id, event.incident_id,
+                             event.report_id, event.data)
         rows.append(row)
         prev = row["hash"]
-    db.session.execute(insert(AuditEvent.__table__), rows)
+    insert_rows(db.session.connection(), AuditEvent.__table__, rows)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import select, text, update
 
 from ..assessment.service import policy_in_force
 from ..audit.service import NewEvent, append_events
 from ..customers.models import CREDENTIAL_LOCKED, Customer, new_security_stamp
+from ..database import driver_placeholder, insert_rows
 from ..extensions import db
 from ..notifications.models import OutboxMessage
 from ..notifications.service import Ref, customer_email_parts, outbox_row, pending_render, queued_event_data
@@ -82,7 +83,7 @@ def open_incidents(openings: list[Opening], *, channel: str, kind: str, details:
                           "first_channel": channel, "late_threshold_hours": threshold_hours,
                           "policy_version_id": version.id if version else None, "last_link_sent_at": now})
         stamp, secret = new_security_stamp(), secrets.token_urlsafe(16)  # 128 random bits (T2)
-        stamps.append({"cid": cid, "stamp": stamp})
+        stamps.append((cid, stamp))
         grants.append({"id": grant_id, "customer_id": cid, "incident_id": incident_id,
                        "grant_id_hash": grant_id_hash(secret), "issued_at": now, "expires_at": expires_at})
         zone, context, links = customer_email_parts(
@@ -108,19 +109,20 @@ def open_incidents(openings: list[Opening], *, channel: str, kind: str, details:
             NewEvent(f"{source}:email:queued", cid, incident_id,
                      data=queued_event_data(row["id"], "acknowledgement", row["message_id"])),
         ]
-    session = db.session
-    session.execute(insert(Incident.__table__), incidents)  # first: the unique index on open incidents decides
-    session.execute(insert(Report.__table__), reports)
+    connection = db.session.connection()
+    insert_rows(connection, Incident.__table__, incidents)  # first: the unique index on open incidents decides
+    insert_rows(connection, Report.__table__, reports)
     customer_ids = [who.customer_id for who in openings]
     for start in range(0, count, 500):
-        session.execute(update(ResetGrant.__table__)
-                        .where(ResetGrant.customer_id.in_(customer_ids[start:start + 500]),
-                               ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))
-                        .values(revoked_at=now))
-    session.execute(insert(ResetGrant.__table__), grants)
-    session.execute(update(Customer.__table__).where(Customer.id == bindparam("cid"))
-                    .values(credential_state=CREDENTIAL_LOCKED, security_stamp=bindparam("stamp")), stamps)
-    session.execute(insert(OutboxMessage.__table__), outbox)
+        db.session.execute(update(ResetGrant.__table__)
+                           .where(ResetGrant.customer_id.in_(customer_ids[start:start + 500]),
+                                  ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))
+                           .values(revoked_at=now))
+    insert_rows(connection, ResetGrant.__table__, grants)
+    mark = driver_placeholder(connection)
+    connection.exec_driver_sql(f"UPDATE customers SET credential_state = {mark}, security_stamp = {mark} "
+                               f"WHERE id = {mark}", [(CREDENTIAL_LOCKED, stamp, cid) for cid, stamp in stamps])
+    insert_rows(connection, OutboxMessage.__table__, outbox)
     append_events(events, actor=actor, now=now)
 
 

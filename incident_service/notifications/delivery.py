@@ -13,13 +13,13 @@ import socket
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from flask import current_app
 from flask_mail import Connection
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 
-from ..audit.service import append_event
+from ..audit.service import NewEvent, append_event, append_events
 from ..database import utcnow
 from ..extensions import db
 from .models import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
@@ -115,34 +115,56 @@ def claim_due(now: datetime, limit: int) -> list[int]:
     return ids
 
 
-def _record(message_id: int, outcome: Exception | str, clock: Callable[[], datetime], run: DeliveryRun) -> None:
+class _Accepted:
+    """What the relay accepted, written in groups: marked sent, live bytes cleared (the record keeps
+    raw_redacted, so no working link stays in the database), audited with the time of each acceptance.
+    Delivery is at-least-once (E1): a worker killed before a group is committed re-sends at most that
+    group, with the same Message-ID and link; one commit per email would halve the sending rate."""
+
+    def __init__(self, clock: Callable[[], datetime], run: DeliveryRun, size: int = 20) -> None:
+        self.clock, self.run, self.size = clock, run, size
+        self.items: list[tuple[Any, str, datetime]] = []
+
+    def add(self, message: Any, reply: str) -> None:
+        self.items.append((message, reply[:1000], self.clock()))
+        if len(self.items) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.items:
+            return
+        db.session.execute(
+            update(OutboxMessage.__table__).where(OutboxMessage.id == bindparam("b_id")).values(
+                attempts=OutboxMessage.attempts + 1, leased_until=None, status=OUTBOX_SENT,
+                sent_at=bindparam("b_at"), smtp_reply=bindparam("b_reply"), raw=None),
+            [{"b_id": message.id, "b_at": at, "b_reply": reply} for message, reply, at in self.items])
+        append_events([NewEvent("worker:email:sent", message.customer_id, message.incident_id, at=at,
+                                data={"outbox_id": message.id, "message_id": message.message_id, "smtp_reply": reply})
+                       for message, reply, at in self.items], actor="outbox-worker", now=self.items[-1][2])
+        db.session.commit()
+        self.run.sent += len(self.items)
+        self.items = []
+
+
+def _record(message_id: int, outcome: Exception, clock: Callable[[], datetime], run: DeliveryRun) -> None:
+    """The relay (or rendering) failed: retry later with backoff, or fail for good."""
     now = clock()
     message = db.session.get(OutboxMessage, message_id)
     assert message is not None
     message.attempts += 1
     message.leased_until = None
-    if isinstance(outcome, str):
-        message.status = OUTBOX_SENT
-        message.sent_at = now
-        message.smtp_reply = outcome[:1000]
-        message.raw = None  # the record keeps raw_redacted; no live link stays in the database
-        action, run.sent = "worker:email:sent", run.sent + 1
-        data = {"outbox_id": message.id, "message_id": message.message_id, "smtp_reply": message.smtp_reply}
+    message.last_error = f"{type(outcome).__name__}: {outcome}"[:1000]
+    permanent = isinstance(outcome, PermanentFailure)
+    if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        message.status = OUTBOX_FAILED
+        action, run.failed = "worker:email:failed", run.failed + 1
     else:
-        message.last_error = f"{type(outcome).__name__}: {outcome}"[:1000]
-        permanent = isinstance(outcome, PermanentFailure)
-        if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-            message.status = OUTBOX_FAILED
-            action, run.failed = "worker:email:failed", run.failed + 1
-        else:
-            message.next_attempt_at = now + backoff(message.attempts)
-            action, run.retried = "worker:email:deferred", run.retried + 1
-        data = {"outbox_id": message.id, "attempts": message.attempts, "error": message.last_error}
-    if action != "worker:email:sent":
-        current_app.logger.warning("outbox: message %s %s: %s", message.id, action.rsplit(":", 1)[1],
-                                   message.last_error)
+        message.next_attempt_at = now + backoff(message.attempts)
+        action, run.retried = "worker:email:deferred", run.retried + 1
+    current_app.logger.warning("outbox: message %s %s: %s", message.id, action.rsplit(":", 1)[1], message.last_error)
     append_event(action, actor="outbox-worker", now=now, customer_id=message.customer_id,
-                 incident_id=message.incident_id, data=data)
+                 incident_id=message.incident_id,
+                 data={"outbox_id": message.id, "attempts": message.attempts, "error": message.last_error})
     db.session.commit()
 
 
@@ -152,12 +174,11 @@ def _render_batch(ids: list[int], clock: Callable[[], datetime], run: DeliveryRu
     that cannot be rendered (a row it names was deleted, a template error) fails for good, visibly."""
     messages = db.session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids),
                                                               OutboxMessage.raw.is_(None))).scalars().all()
-    preload_rows(messages)
+    rows = preload_rows(messages)  # noqa: F841 - held so the identity map keeps them while rendering
     broken: list[tuple[int, Exception]] = []
     for message in messages:
         try:
-            with db.session.begin_nested():
-                render_queued(message)
+            render_queued(message)  # changes the row only once everything rendered: no savepoint needed
         except Exception as exc:  # noqa: BLE001 - whatever it is, the email must show as failed, not vanish
             current_app.logger.exception("outbox: message %s could not be rendered", message.id)
             broken.append((message.id, exc))
@@ -187,7 +208,8 @@ class Pacer:
 
 
 def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100, pacer: Pacer | None = None) -> DeliveryRun:
-    """Send every due message once over one SMTP connection; commit each outcome as it happens."""
+    """Send every due message once over one SMTP connection. Each failure is committed as it happens,
+    acceptances in small groups (_Accepted); a worker stopped mid-batch commits what was accepted."""
     run = DeliveryRun()
     pacer = pacer or Pacer(float(current_app.config["OUTBOX_MAX_PER_SECOND"]))
     ids = claim_due(clock(), limit)
@@ -202,12 +224,18 @@ def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100, pac
             _record(message_id, TemporaryFailure(f"relay unavailable: {exc}"), clock, run)
         return run
     host = connection.host
+    accepted = _Accepted(clock, run)
     try:
         _render_batch(ids, clock, run)
-        for message_id in ids:
-            message = db.session.get(OutboxMessage, message_id)
-            if message is None or message.status != OUTBOX_QUEUED or message.raw is None:
-                continue
+        ready = db.session.execute(
+            select(OutboxMessage.id, OutboxMessage.sender, OutboxMessage.to_address, OutboxMessage.raw,
+                   OutboxMessage.customer_id, OutboxMessage.incident_id, OutboxMessage.message_id)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OUTBOX_QUEUED, OutboxMessage.raw.is_not(None))
+            .order_by(OutboxMessage.id)).all()
+        db.session.commit()
+        for message in ready:
+            if pacer.interval:
+                accepted.flush()  # a paced worker waits anyway: nothing is gained by holding outcomes
             pacer.wait()
             try:
                 outcome: Exception | str = send_raw(host, message.sender, message.to_address, message.raw)
@@ -215,7 +243,15 @@ def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100, pac
                 outcome = exc
             except (OSError, smtplib.SMTPException, socket.timeout) as exc:
                 outcome = TemporaryFailure(str(exc) or type(exc).__name__)
-            _record(message_id, outcome, clock, run)
+            if isinstance(outcome, str):
+                accepted.add(message, outcome)
+            else:
+                accepted.flush()  # the audit chain keeps the order things happened in
+                _record(message.id, outcome, clock, run)
+        accepted.flush()
+    except BaseException:
+        accepted.flush()  # a worker told to stop (or failing) still records what the relay took
+        raise
     finally:
         try:
             host.quit()

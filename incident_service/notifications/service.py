@@ -7,13 +7,14 @@ exact bytes, keeps those for every attempt, and sends it afterwards.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
+from email._policybase import Compat32
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
@@ -52,7 +53,24 @@ def render_email(template: str, context: dict[str, Any], locale: str) -> tuple[s
     return " ".join(subject.split()), text, html
 
 
-_WIRE = compat32.clone(linesep="\r\n")  # the classic generator: several times faster, CRLF on the wire
+class _Folded(str):
+    """A header value already encoded and folded for the wire (an encoded Subject), written as it is."""
+
+
+class _WirePolicy(Compat32):
+    """The classic (compat32) generator, CRLF on the wire. A short ASCII header is written as it is:
+    compat32 would run it through Header's folding, which leaves it unchanged but costs most of a build."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if isinstance(value, _Folded):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        if (isinstance(value, str) and value.isascii() and "\r" not in value and "\n" not in value
+                and len(name) + 2 + len(value) <= (self.max_line_length or 78)):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_WIRE = _WirePolicy(linesep="\r\n")
 
 
 def _subject_header(subject: str) -> Header:
@@ -69,20 +87,28 @@ def _subject_header(subject: str) -> Header:
     return header
 
 
-def _build(subject: str, text: str, html: str, *, to: str, message_id: str, date: float) -> bytes:
-    """The whole message as sent: text and HTML alternatives in UTF-8, our headers (M6: values come
-    from our own settings and rendered text whose line breaks were removed)."""
+def _build(subject: str, bodies: list[tuple[str, str]], *, to: str, message_id: str, date: float) -> list[bytes]:
+    """The whole message for each (text, HTML) pair in `bodies`: alternatives in UTF-8 under the same
+    headers (M6: values come from our own settings and rendered text whose line breaks were removed).
+    One message is built and only its two bodies swapped, so the sent bytes and the record copy share
+    every header and the boundary."""
     message = MIMEMultipart("alternative")
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = to
-    message["Subject"] = _subject_header(subject)
+    message["Subject"] = _Folded(_subject_header(subject).encode(linesep=_WIRE.linesep, maxlinelen=78))
     message["Date"] = formatdate(date, localtime=False)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    message.attach(MIMEText(text, "plain", "utf-8"))
-    message.attach(MIMEText(html, "html", "utf-8"))
-    return message.as_bytes(policy=_WIRE)
+    plain, rich = MIMEText("", "plain", "utf-8"), MIMEText("", "html", "utf-8")
+    message.attach(plain)
+    message.attach(rich)
+    built = []
+    for text, html in bodies:
+        plain.set_payload(text, "utf-8")
+        rich.set_payload(html, "utf-8")
+        built.append(message.as_bytes(policy=_WIRE))
+    return built
 
 
 @dataclass(frozen=True)
@@ -152,12 +178,19 @@ def pending_render(*, locale: str, zone: str, context: dict[str, Any], links: di
                       separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=4)
+def _sender(setting: str) -> tuple[str, str]:
+    """The envelope sender and the Message-ID domain from MAIL_DEFAULT_SENDER (parsed once, not per email)."""
+    address = parseaddr(setting)[1]
+    return address, address.rpartition("@")[2] or "localhost"
+
+
 def outbox_row(template: str, *, to_address: str, pending: str, now: datetime, customer_id: int | None,
                incident_id: int | None) -> dict[str, Any]:
     """The columns of a queued email, for the ORM and for bulk inserts alike."""
-    sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    sender, domain = _sender(current_app.config["MAIL_DEFAULT_SENDER"])
     return {"template": template, "customer_id": customer_id, "incident_id": incident_id, "to_address": to_address,
-            "sender": sender, "message_id": make_msgid(domain=sender.rpartition("@")[2] or "localhost"),
+            "sender": sender, "message_id": make_msgid(domain=domain),
             "subject": "", "raw": None, "raw_redacted": None, "pending": pending, "status": OUTBOX_QUEUED,
             "attempts": 0, "created_at": now, "next_attempt_at": now}
 
@@ -201,19 +234,22 @@ def queue_message(template: str, *, to_address: str, locale: str, zone: str, con
     return message
 
 
-def preload_rows(messages: list[OutboxMessage]) -> None:
+def preload_rows(messages: list[OutboxMessage]) -> list[Any]:
     """Load every row the messages' contexts name, a query per model, so rendering a batch does not
-    fetch them one at a time (they stay in the session's identity map)."""
+    fetch them one at a time. The session's identity map holds rows only while someone does: keep the
+    returned list until the batch is rendered."""
     models, wanted = _models(), {}
     for message in messages:
         if message.pending:
             for value in json.loads(message.pending)["context"].values():
                 if isinstance(value, dict) and "row" in value:
                     wanted.setdefault(value["row"], set()).add(value["id"])
+    loaded: list[Any] = []
     for name, ids in wanted.items():
         model, ordered = models[name], sorted(ids)
         for start in range(0, len(ordered), 500):
-            db.session.execute(select(model).where(model.id.in_(ordered[start:start + 500]))).scalars().all()
+            loaded += db.session.execute(select(model).where(model.id.in_(ordered[start:start + 500]))).scalars().all()
+    return loaded
 
 
 def render_queued(message: OutboxMessage) -> None:
@@ -231,7 +267,6 @@ def render_queued(message: OutboxMessage) -> None:
         text_redacted, html_redacted = text_redacted.replace(url, REDACTED_LINK), html_redacted.replace(url, REDACTED_LINK)
     date = message.created_at.timestamp()
     message.subject = subject[:255]
-    message.raw = _build(subject, text, html, to=message.to_address, message_id=message.message_id, date=date)
-    message.raw_redacted = _build(subject, text_redacted, html_redacted, to=message.to_address,
-                                  message_id=message.message_id, date=date)
+    message.raw, message.raw_redacted = _build(subject, [(text, html), (text_redacted, html_redacted)],
+                                               to=message.to_address, message_id=message.message_id, date=date)
     message.pending = None

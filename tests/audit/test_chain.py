@@ -71,3 +71,21 @@ def test_inserted_row_is_detected(app, customer_id) -> None:  # type: ignore[no-
         # The forged row sits at the head, linking to row 2, whose real successor also links to it.
         result = verify_chain()
         assert not result.ok
+
+
+def test_spelled_out_event_json_equals_the_canonical_json() -> None:
+    """event_hash writes the canonical JSON by hand for speed; it must be byte for byte json.dumps'."""
+    import hashlib
+    import random
+    from datetime import datetime, timezone
+
+    from incident_service.audit.service import canonical_event_body, event_hash
+
+    rng = random.Random(5)
+    alphabet = ['a', 'Đ', 'ữ', '"', '\\', '\n', '\t', '\x00', '\x1f', '\u2028', '😀', '/', '<', ' ', '{', '}']
+    for _ in range(300):
+        text = lambda: "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))  # noqa: E731
+        number = lambda: rng.choice([None, 0, 1, rng.randrange(1, 10**12)])  # noqa: E731
+        moment = datetime(2026, 1, 1, tzinfo=timezone.utc).replace(microsecond=rng.choice([0, 1, 999999]))
+        values = (moment, text(), text(), number(), number(), number(), text())
+        assert event_hash("p" * 64, *values) == hashlib.sha256(("p" * 64 + canonical_event_body(*values)).encode()).hexdigest()

@@ -239,3 +239,27 @@ def test_email_that_cannot_be_rendered_fails_visibly(app, client, smtp_sink, cus
     assert failed.status == "failed" and "could not be rendered" in failed.last_error and "ResetGrant 999" in failed.last_error
     with app.app_context():
         assert verify_chain().ok
+
+
+def test_acceptances_are_recorded_together_each_with_its_time(app, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+    """Sent emails are committed in groups; each keeps its own acceptance time and audit event."""
+    from incident_service.audit.models import AuditEvent
+    from tests.conftest import make_customer
+
+    addresses = [f"nguoi{n}@example.com" for n in range(25)]  # more than one group of 20
+    for address in addresses:
+        make_customer(app, address, password=None)
+        submit(app.test_client(), "/report", {"email": address, "kind": "lost"})
+    ticks = iter(range(1000))
+    start = utcnow()
+    with app.app_context():
+        run = deliver_due(clock=lambda: start + timedelta(seconds=next(ticks)), limit=100)
+        assert run.sent == 25 and run.failed == run.retried == 0
+        sent = db.session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+        assert all(m.status == "sent" and m.raw is None and m.attempts == 1 for m in sent)
+        assert len({m.sent_at for m in sent}) == 25  # each its own moment, not the group's
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.action == "worker:email:sent")
+                                    .order_by(AuditEvent.id)).scalars().all()
+        assert [e.occurred_at for e in events] == [m.sent_at for m in sent]
+        assert verify_chain().ok
+    assert sorted(rcpt[0] for _s, rcpt, _m in smtp_sink.messages) == sorted(addresses)
