@@ -92,9 +92,20 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
         for index, convert in converting:
             values[index] = convert(values[index])
         params.append(tuple(values))
+    insert_tuples(connection, table, columns, params)
+
+
+def insert_tuples(connection: Connection, table: Table, columns: list[str], params: list[tuple[Any, ...]]) -> None:
+    """insert_rows for values already as the driver takes them (see bind_value), one tuple a row."""
     placeholder = driver_placeholder(connection)
     connection.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) "
                                f"VALUES ({', '.join([placeholder] * len(columns))})", params)
+
+
+def bind_value(connection: Connection, table: Table, column: str, value: Any) -> Any:
+    """`value` as the driver takes it for `column` (its type's bind processing, e.g. UTC to naive)."""
+    processor = table.c[column].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    return processor(value) if processor is not None else value
 
 
 def driver_placeholder(connection: Connection) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, text
 
-from ..database import insert_rows
+from ..database import bind_value, insert_tuples
 from ..extensions import db
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent
 
@@ -62,13 +62,12 @@ def _chain_head_for_append() -> str:
 
 
 def _event_row(prev_hash: str, action: str, actor: str, now: datetime, customer_id: int | None,
-               incident_id: int | None, report_id: int | None, data: dict[str, Any] | None,
-               now_iso: str | None = None) -> dict[str, Any]:
+               incident_id: int | None, report_id: int | None, data: dict[str, Any] | None) -> dict[str, Any]:
     # Both databases keep microseconds, so the hashed time survives the round trip.
     payload = canonical_json(data or {})
     return {"occurred_at": now, "action": action, "actor": actor, "customer_id": customer_id,
             "incident_id": incident_id, "report_id": report_id, "data": payload, "prev_hash": prev_hash,
-            "hash": event_hash(prev_hash, now_iso or now, action, actor, customer_id, incident_id, report_id, payload)}
+            "hash": event_hash(prev_hash, now, action, actor, customer_id, incident_id, report_id, payload)}
 
 
 def append_event(action: str, *, actor: str, now: datetime, customer_id: int | None = None,
@@ -99,18 +98,24 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
         return
     db.session.flush()
     prev = _chain_head_for_append()
-    now_iso = now.isoformat(timespec="microseconds")
+    connection, table = db.session.connection(), AuditEvent.__table__
+    now_iso, now_bound = now.isoformat(timespec="microseconds"), bind_value(connection, table, "occurred_at", now)
     rows = []
     for event in events:
+        payload = canonical_json(event.data) if event.data else "{}"
         if event.at is None:
-            row = _event_row(prev, event.action, actor, now, event.customer_id, event.incident_id, event.report_id,
-                             event.data, now_iso)
+            moment, bound = now_iso, now_bound
         else:
-            row = _event_row(prev, event.action, actor, event.at, event.customer_id, event.incident_id,
-                             event.report_id, event.data)
-        rows.append(row)
-        prev = row["hash"]
-    insert_rows(db.session.connection(), AuditEvent.__table__, rows)
+            moment, bound = event.at.isoformat(timespec="microseconds"), bind_value(connection, table, "occurred_at", event.at)
+        digest = event_hash(prev, moment, event.action, actor, event.customer_id, event.incident_id, event.report_id,
+                            payload)
+        rows.append((bound, event.action, actor, event.customer_id, event.incident_id, event.report_id, payload,
+                     prev, digest))
+        prev = digest
+    insert_tuples(connection, table, _EVENT_COLUMNS, rows)
+
+
+_EVENT_COLUMNS = ["occurred_at", "action", "actor", "customer_id", "incident_id", "report_id", "data", "prev_hash", "hash"]
 
 
 @dataclass(frozen=True)

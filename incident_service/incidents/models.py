@@ -102,7 +102,7 @@ class Report(db.Model):
     inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
     # The address as the reporter gave it, and its normalised form used for matching.
     claimed_address: Mapped[str] = mapped_column(String(320))
-    address_normalized: Mapped[str | None] = mapped_column(String(320), index=True)
+    address_normalized: Mapped[str | None] = mapped_column(String(320))
     kind: Mapped[str] = mapped_column(String(24))
     details: Mapped[str] = mapped_column(Text, default="")
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
