@@ -27,10 +27,6 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value) if value else ("{}" if isinstance(value, dict) else _CANONICAL.encode(value))
 
 
-def _json_value(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
 def event_hash(prev_hash: str, occurred_at: datetime | str, action: str, actor: str,
                customer_id: int | None, incident_id: int | None, report_id: int | None, data: str) -> str:
     """SHA-256 of the previous hash and the event's canonical JSON. The JSON is spelled out here, keys
@@ -38,9 +34,10 @@ def event_hash(prev_hash: str, occurred_at: datetime | str, action: str, actor: 
     times per customer when a leaked list is reactivated. `occurred_at` may come already in ISO form."""
     moment = occurred_at if isinstance(occurred_at, str) else occurred_at.isoformat(timespec="microseconds")
     body = "".join((
-        '{"action":', _string(action), ',"actor":', _string(actor), ',"customer_id":', _json_value(customer_id),
-        ',"data":', _string(data), ',"incident_id":', _json_value(incident_id),
-        ',"occurred_at":', _string(moment), ',"report_id":', _json_value(report_id), "}"))
+        '{"action":', _string(action), ',"actor":', _string(actor),
+        ',"customer_id":', "null" if customer_id is None else str(int(customer_id)),
+        ',"data":', _string(data), ',"incident_id":', "null" if incident_id is None else str(int(incident_id)),
+        ',"occurred_at":', _string(moment), ',"report_id":', "null" if report_id is None else str(int(report_id)), "}"))
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 

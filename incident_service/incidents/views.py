@@ -39,8 +39,9 @@ def _submit(form: ReportLinkForm, address: str) -> str:
         ),
         now=utcnow(),
     )
+    reference, received_at = report.reference, report.received_at  # read before commit expires them
     db.session.commit()
-    return render_template("report/received.html", reference=report.reference, received_at=report.received_at)
+    return render_template("report/received.html", reference=reference, received_at=received_at)
 
 
 @bp.route("/report", methods=["GET", "POST"])

@@ -171,11 +171,13 @@ def _unpack(value: Any, models: dict[str, Any]) -> Any:
     return value
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def pending_render(*, locale: str, zone: str, context: dict[str, Any], links: dict[str, SignedLink]) -> str:
     """What the worker needs to render an email: its locale, zone, context rows by id, and link payloads."""
-    return json.dumps({"locale": locale, "zone": zone, "context": {k: _pack(v) for k, v in context.items()},
-                       "links": {name: [link.purpose, link.payload, link.path] for name, link in links.items()}},
-                      separators=(",", ":"))
+    return _COMPACT.encode({"locale": locale, "zone": zone, "context": {k: _pack(v) for k, v in context.items()},
+                            "links": {name: [link.purpose, link.payload, link.path] for name, link in links.items()}})
 
 
 @functools.lru_cache(maxsize=4)
