@@ -228,7 +228,9 @@ def incident_events(incident_id: int, report_ids: list[int], message_ids: list[i
         conditions.append(AuditEvent.report_id.in_(report_ids))
     for message_id in sorted(set(message_ids)):
         # Message events name the message in their canonical JSON data: {"inbound_message":N,...}
-        conditions.append(AuditEvent.action.startswith("email:message:") & (
+        # A range, not LIKE 'email:message:%', so both databases can use the index on action
+        # (";" is the character after ":") instead of reading every event.
+        conditions.append((AuditEvent.action >= "email:message:") & (AuditEvent.action < "email:message;") & (
             AuditEvent.data.like(f'%"inbound_message":{message_id},%') |
             AuditEvent.data.like(f'%"inbound_message":{message_id}}}%')))
     return list(db.session.execute(select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.id)).scalars())
