@@ -66,7 +66,8 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     For bulk paths only (incidents.bulk, audit.append_events): it skips SQLAlchemy's per-row parameter
     processing, which costs more than the database's own work at a hundred thousand rows. It is still
     typed: each column's bind processor (e.g. UTCDateTime to naive UTC) runs, memoised per distinct value,
-    and a column left out gets its scalar default as Core would give it.
+    and a column left out gets its scalar default as Core would give it (a callable default is not
+    called: give such columns in every row).
     """
     if not rows:
         return
