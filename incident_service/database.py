@@ -61,34 +61,37 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows of the same shape with one executemany straight to the driver.
+    """Insert many rows of the same shape, given as dicts (see insert_values)."""
+    if rows:
+        names = list(rows[0])
+        insert_values(connection, table, names, [[row[name] for name in names] for row in rows])
+
+
+def insert_values(connection: Connection, table: Table, names: list[str], rows: list[list[Any]]) -> None:
+    """Insert many rows, each a list of values for `names`, with one executemany straight to the driver.
 
     For bulk paths only (incidents.bulk, audit.append_events): it skips SQLAlchemy's per-row parameter
     processing, which costs more than the database's own work at a hundred thousand rows. It is still
     typed: each column's bind processor (e.g. UTCDateTime to naive UTC) runs, memoised per distinct value,
     and a column left out gets its scalar default as Core would give it (a callable default is not
-    called: give such columns in every row).
+    called: give such columns in every row). The lists are completed in place.
     """
     if not rows:
         return
     dialect = connection.dialect
-    names = list(rows[0])
     defaults = {column.name: column.default.arg for column in table.columns  # type: ignore[union-attr]
                 if column.name not in names and column.default is not None and column.default.is_scalar}
     columns = [*names, *defaults]
-    converters: list[Any] = []
-    for name in columns:
+    converting: list[tuple[int, Any]] = []
+    for index, name in enumerate(columns):
         processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is None:
-            converters.append(None)
-        else:
+        if processor is not None:
             memo: dict[Any, Any] = {}
-            converters.append(lambda value, p=processor, m=memo: m[value] if value in m else m.setdefault(value, p(value)))
+            converting.append((index, lambda value, p=processor, m=memo: m[value] if value in m
+                               else m.setdefault(value, p(value))))
     fixed = list(defaults.values())
-    converting = [(index, convert) for index, convert in enumerate(converters) if convert is not None]
     params = []
-    for row in rows:
-        values = [row[name] for name in names]
+    for values in rows:
         values += fixed
         for index, convert in converting:
             values[index] = convert(values[index])

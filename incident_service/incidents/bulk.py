@@ -22,7 +22,7 @@ from sqlalchemy import select, text, update
 from ..assessment.service import policy_in_force
 from ..audit.service import NewEvent, append_events
 from ..customers.models import CREDENTIAL_LOCKED, Customer, new_security_stamp
-from ..database import driver_placeholder, insert_rows
+from ..database import driver_placeholder, insert_rows, insert_values
 from ..extensions import db
 from ..notifications.models import OutboxMessage
 from ..notifications.service import Ref, customer_email_parts, outbox_row, pending_render, queued_event_data
@@ -41,6 +41,13 @@ class Opening:
     locale: str
     time_zone: str | None
     credential_state: str
+
+
+_REPORT_COLUMNS = ["id", "reference", "channel", "received_at", "received_at_source", "claimed_address", "recorded_at",
+                   "address_normalized", "kind", "details", "customer_id", "incident_id", "entered_by"]
+_INCIDENT_COLUMNS = ["id", "reference", "customer_id", "status", "opened_at", "first_received_at", "first_channel",
+                     "late_threshold_hours", "policy_version_id", "last_link_sent_at"]
+_GRANT_COLUMNS = ["id", "customer_id", "incident_id", "grant_id_hash", "issued_at", "expires_at"]
 
 
 def _draw_ids(model: type[db.Model], count: int) -> list[int]:  # type: ignore[name-defined]
@@ -67,32 +74,29 @@ def open_incidents(openings: list[Opening], *, channel: str, kind: str, details:
     threshold_hours, version = policy_in_force(now)
     expires_at = now + timedelta(seconds=current_app.config["RESET_LINK_MAX_AGE_SECONDS"])
     support_contact = current_app.config["SUPPORT_CONTACT"]
+    policy_version_id = version.id if version else None
+    default_zone, sender_setting = current_app.config["DISPLAY_TIMEZONE"], current_app.config["MAIL_DEFAULT_SENDER"]
     report_ids, incident_ids = _draw_ids(Report, count), _draw_ids(Incident, count)
     grant_ids, outbox_ids = _draw_ids(ResetGrant, count), _draw_ids(OutboxMessage, count)
     reports, incidents, grants, stamps, outbox, events = [], [], [], [], [], []
     for n, who in enumerate(openings):
         cid, report_id, incident_id, grant_id = who.customer_id, report_ids[n], incident_ids[n], grant_ids[n]
         report_reference, incident_reference = f"RPT-{year}-{report_id:06d}", f"INC-{year}-{incident_id:06d}"
-        reports.append({"id": report_id, "reference": report_reference, "channel": channel, "received_at": now,
-                        "received_at_source": "server_clock", "inbound_message_id": None,
-                        "claimed_address": who.email, "recorded_at": now, "address_normalized": who.email,
-                        "kind": kind, "details": details, "customer_id": cid, "incident_id": incident_id,
-                        "client_ip": None, "user_agent": None, "entered_by": actor})
-        incidents.append({"id": incident_id, "reference": incident_reference, "customer_id": cid,
-                          "status": STATUS_REACTIVATED, "opened_at": now, "first_received_at": now,
-                          "first_channel": channel, "late_threshold_hours": threshold_hours,
-                          "policy_version_id": version.id if version else None, "last_link_sent_at": now})
+        reports.append([report_id, report_reference, channel, now, "server_clock", who.email, now, who.email, kind,
+                        details, cid, incident_id, actor])
+        incidents.append([incident_id, incident_reference, cid, STATUS_REACTIVATED, now, now, channel,
+                          threshold_hours, policy_version_id, now])
         stamp, secret = new_security_stamp(), secrets.token_urlsafe(16)  # 128 random bits (T2)
         stamps.append((cid, stamp))
-        grants.append({"id": grant_id, "customer_id": cid, "incident_id": incident_id,
-                       "grant_id_hash": grant_id_hash(secret), "issued_at": now, "expires_at": expires_at})
+        grants.append([grant_id, cid, incident_id, grant_id_hash(secret), now, expires_at])
         zone, context, links = customer_email_parts(
-            Ref("Customer", cid), cid, who.time_zone,
+            Ref("Customer", cid), cid, who.time_zone or default_zone,
             {"incident": Ref("Incident", incident_id), "report": Ref("Report", report_id),
              "grant": Ref("ResetGrant", grant_id), "support_contact": support_contact},
             acknowledgement_links(cid, incident_id, reset_link(cid, secret, stamp)))
         row = outbox_row("acknowledgement", to_address=who.email, now=now, customer_id=cid, incident_id=incident_id,
-                         pending=pending_render(locale=who.locale, zone=zone, context=context, links=links))
+                         pending=pending_render(locale=who.locale, zone=zone, context=context, links=links),
+                         sender_setting=sender_setting)
         row["id"] = outbox_ids[n]
         outbox.append(row)
         events += [
@@ -110,15 +114,15 @@ def open_incidents(openings: list[Opening], *, channel: str, kind: str, details:
                      data=queued_event_data(row["id"], "acknowledgement", row["message_id"])),
         ]
     connection = db.session.connection()
-    insert_rows(connection, Incident.__table__, incidents)  # first: the unique index on open incidents decides
-    insert_rows(connection, Report.__table__, reports)
+    insert_values(connection, Incident.__table__, _INCIDENT_COLUMNS, incidents)  # first: the unique index on
+    insert_values(connection, Report.__table__, _REPORT_COLUMNS, reports)       # open incidents decides
     customer_ids = [who.customer_id for who in openings]
     for start in range(0, count, 500):
         db.session.execute(update(ResetGrant.__table__)
                            .where(ResetGrant.customer_id.in_(customer_ids[start:start + 500]),
                                   ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))
                            .values(revoked_at=now))
-    insert_rows(connection, ResetGrant.__table__, grants)
+    insert_values(connection, ResetGrant.__table__, _GRANT_COLUMNS, grants)
     mark = driver_placeholder(connection)
     connection.exec_driver_sql(f"UPDATE customers SET credential_state = {mark}, security_stamp = {mark} "
                                f"WHERE id = {mark}", [(CREDENTIAL_LOCKED, stamp, cid) for cid, stamp in stamps])

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email._policybase import Compat32
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -111,8 +110,7 @@ def _build(subject: str, bodies: list[tuple[str, str]], *, to: str, message_id: 
     return built
 
 
-@dataclass(frozen=True)
-class SignedLink:
+class SignedLink(NamedTuple):
     """A link whose token is signed when the email is rendered: the payload (ids and the stamp, T2) is
     fixed when the email is queued. Until then it is stored with the queued email, as the finished link
     used to be; both are gone from the database once the email is sent (L1)."""
@@ -139,8 +137,7 @@ def _models() -> dict[str, Any]:
     return {model.__name__: model for model in (Customer, Incident, Report, ResetGrant, AuditAnchor)}
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """A row by its model's name and id, for contexts built without loading the row (bulk paths)."""
 
     model: str
@@ -188,9 +185,10 @@ def _sender(setting: str) -> tuple[str, str]:
 
 
 def outbox_row(template: str, *, to_address: str, pending: str, now: datetime, customer_id: int | None,
-               incident_id: int | None) -> dict[str, Any]:
-    """The columns of a queued email, for the ORM and for bulk inserts alike."""
-    sender, domain = _sender(current_app.config["MAIL_DEFAULT_SENDER"])
+               incident_id: int | None, sender_setting: str | None = None) -> dict[str, Any]:
+    """The columns of a queued email, for the ORM and for bulk inserts alike (which pass
+    MAIL_DEFAULT_SENDER in, read once)."""
+    sender, domain = _sender(sender_setting or current_app.config["MAIL_DEFAULT_SENDER"])
     return {"template": template, "customer_id": customer_id, "incident_id": incident_id, "to_address": to_address,
             "sender": sender, "message_id": make_msgid(domain=domain),
             "subject": "", "raw": None, "raw_redacted": None, "pending": pending, "status": OUTBOX_QUEUED,

@@ -89,3 +89,23 @@ def test_spelled_out_event_json_equals_the_canonical_json() -> None:
         moment = datetime(2026, 1, 1, tzinfo=timezone.utc).replace(microsecond=rng.choice([0, 1, 999999]))
         values = (moment, text(), text(), number(), number(), number(), text())
         assert event_hash("p" * 64, *values) == hashlib.sha256(("p" * 64 + canonical_event_body(*values)).encode()).hexdigest()
+
+
+def test_flat_canonical_json_equals_the_encoder() -> None:
+    import json
+    import random
+
+    from incident_service.audit.service import canonical_json
+
+    def reference(value: object) -> str:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+    rng = random.Random(9)
+    alphabet = ['a', 'Đ', '"', '\\', '\n', '\x00', '\u2028', '😀', ':', ',', '{']
+    pick = lambda: "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 6)))  # noqa: E731
+    for _ in range(500):
+        value = {pick(): rng.choice([pick(), rng.randrange(-10**15, 10**15), None, True, 1.5, [1], {"x": 1}])
+                 for _ in range(rng.randrange(0, 5))}
+        assert canonical_json(value) == reference(value), value
+    for other in ([1, "a"], "text", 5, None, {1: "a"}, {"a": {"b": [1, None]}}):
+        assert canonical_json(other) == reference(other)
