@@ -6,14 +6,13 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from ..database import utcnow
 from ..extensions import db
 from ..notifications.service import report_link
-from ..reactivation.password_policy import check_new_password, common_passwords
 from .addresses import InvalidAddress, normalize_address
+from .passwords import password_problems, refusal_message
 from .service import CustomerError, add_customer, find_customer, import_customers
 
 customers_cli = click.Group("customers", help="Manage customer accounts.")
@@ -26,10 +25,6 @@ def read_password(prompt: str = "Password") -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def password_problems(password: str, email: str) -> list[str]:
-    return check_new_password(password, password, email=email,
-                              company_names=[current_app.config["COMPANY_NAME"]],
-                              common=common_passwords(), is_compromised=lambda _candidate: False)
 
 
 @customers_cli.command("add")
@@ -40,10 +35,9 @@ def password_problems(password: str, email: str) -> list[str]:
 def add_command(email: str, name: str, locale: str) -> None:
     """Create a customer; the password is prompted twice, or read from the first line of stdin."""
     password = read_password()
-    problems = password_problems(password, email)
+    problems = password_problems(password, password, email=email)
     if problems:
-        raise click.ClickException(f"password refused: {', '.join(problems)} (at least 15 characters, "
-                                   "not a common password, not containing the address or company name)")
+        raise click.ClickException(refusal_message(problems))
     try:
         customer = add_customer(email, name=name, locale=locale, password=password, actor="cli", now=utcnow())
     except CustomerError as exc:
@@ -61,7 +55,7 @@ def import_command(file: Path) -> None:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise click.ClickException(f"{file} is not UTF-8 text") from None
-    result = import_customers(text, actor="cli", now=utcnow(), password_check=password_problems)
+    result = import_customers(text, actor="cli", now=utcnow())
     db.session.commit()
     for line, reason in result.skipped:
         click.echo(f"line {line}: skipped: {reason}", err=True)

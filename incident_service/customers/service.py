@@ -6,7 +6,6 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import select
 
@@ -15,7 +14,7 @@ from ..audit.service import append_event
 from ..extensions import db
 from .addresses import InvalidAddress, normalize_address
 from .models import Customer, new_security_stamp
-from .passwords import hashing
+from .passwords import hashing, password_problems, refusal_message
 
 
 class CustomerError(ValueError):
@@ -65,12 +64,11 @@ class ImportResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
 
-def import_customers(text: str, *, actor: str, now: datetime,
-                     password_check: Callable[[str, str], list[str]]) -> ImportResult:
+def import_customers(text: str, *, actor: str, now: datetime) -> ImportResult:
     """Create customers from CSV `email,name,locale[,password]` (header optional).
 
-    Bad lines are skipped and reported with their line numbers; good lines are kept.
-    `password_check(password, email)` returns the reasons a password is refused.
+    Bad lines are skipped and reported with their line numbers; good lines are kept. A password must
+    pass the company's rules (customers.passwords.password_problems).
     """
     result = ImportResult()
     reader = csv.reader(io.StringIO(text))
@@ -84,9 +82,9 @@ def import_customers(text: str, *, actor: str, now: datetime,
             continue
         email, name, locale = (cell.strip() for cell in row[:3])
         password = row[3] if len(row) == 4 and row[3] != "" else None
-        problems = password_check(password, email) if password is not None else []
+        problems = password_problems(password, password, email=email) if password is not None else []
         if problems:
-            result.skipped.append((line_number, f"password refused: {', '.join(problems)}"))
+            result.skipped.append((line_number, refusal_message(problems)))
             continue
         try:
             with db.session.begin_nested():

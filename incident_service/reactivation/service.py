@@ -15,14 +15,13 @@ from sqlalchemy import select, update
 
 from ..audit.service import append_event
 from ..customers.models import CREDENTIAL_ACTIVE, CREDENTIAL_LOCKED, Customer
-from ..customers.passwords import hashing
+from ..customers.passwords import hashing, password_problems
 from ..customers.service import find_customer, rotate_security_stamp
 from ..extensions import db
 from ..incidents.models import STATUS_REACTIVATED, STATUS_RESOLVED, Incident
 from ..notifications.service import SignedLink, queue_email
 from ..tokens import RESET, TokenInvalid, read_token
 from .models import ResetGrant
-from .password_policy import check_new_password, common_passwords
 
 
 def reset_link(customer_id: int, grant_id: str, stamp: str) -> SignedLink:
@@ -138,15 +137,8 @@ def complete_reset(customer: Customer, grant: ResetGrant, password: str, confirm
                    source: str, actor: str, now: datetime) -> ResetOutcome:
     """Apply the password rules; on success set the hash, unlock, use the grant, rotate the stamp,
     resolve the open incident and queue the "password changed" email. Audits each step."""
-    config = current_app.config
-    reasons = check_new_password(
-        password,
-        confirmation,
-        email=customer.email,
-        company_names=[config["COMPANY_NAME"]],
-        common=common_passwords(),
-        is_compromised=lambda candidate: hashing().verify(customer.password_hash, candidate),
-    )
+    reasons = password_problems(password, confirmation, email=customer.email,
+                                is_compromised=lambda candidate: hashing().verify(customer.password_hash, candidate))
     if reasons:
         append_event(f"{source}:password:refused", actor=actor, now=now, customer_id=customer.id,
                      incident_id=grant.incident_id, data={"reasons": reasons})

@@ -11,14 +11,12 @@ from datetime import datetime
 
 import pyotp
 import segno
-from flask import current_app
 from sqlalchemy import select
 
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
-from ..customers.passwords import hashing
+from ..customers.passwords import hashing, password_problems, refusal_message
 from ..extensions import db
-from ..reactivation.password_policy import check_new_password, common_passwords
 from .models import ROLES, StaffUser, new_stamp
 
 TOTP_ISSUER = "ECC incident service"
@@ -32,11 +30,6 @@ def find_staff(address: str) -> StaffUser | None:
     return db.session.execute(select(StaffUser).where(StaffUser.email == address)).scalar_one_or_none()
 
 
-def password_problems(password: str, email: str) -> list[str]:
-    return check_new_password(password, password, email=email, company_names=[current_app.config["COMPANY_NAME"]],
-                              common=common_passwords(), is_compromised=lambda _candidate: False)
-
-
 def create_staff(email: str, *, role: str, name: str, password: str, actor: str, now: datetime) -> StaffUser:
     """Create an active staff user, TOTP not yet enrolled. Audits `<actor>:staff:created`."""
     try:
@@ -47,10 +40,9 @@ def create_staff(email: str, *, role: str, name: str, password: str, actor: str,
         raise StaffError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if find_staff(address) is not None:
         raise StaffError(f"a staff user with address {address} already exists")
-    problems = password_problems(password, address)
+    problems = password_problems(password, password, email=address)
     if problems:
-        raise StaffError(f"password refused: {', '.join(problems)} (at least 15 characters, not a common "
-                         "password, not containing the address or company name)")
+        raise StaffError(refusal_message(problems))
     staff = StaffUser(email=address, role=role, name=name.strip()[:200], password_hash=hashing().hash(password),
                       active=True, security_stamp=new_stamp(), created_at=now)
     db.session.add(staff)
