@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import DateTime, Table, event
+from sqlalchemy import DateTime, Select, Table, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -115,3 +115,12 @@ def bind_value(connection: Connection, table: Table, column: str, value: Any) ->
 def driver_placeholder(connection: Connection) -> str:
     """How the driver spells a positional parameter in SQL given to exec_driver_sql."""
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def within(query: Select[Any], column: Any, start: datetime | None, end: datetime | None) -> Select[Any]:
+    """`query` kept to rows whose `column` falls in [start, end); a missing bound is no limit."""
+    if start is not None:
+        query = query.where(column >= start)
+    if end is not None:
+        query = query.where(column < end)
+    return query

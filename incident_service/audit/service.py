@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select, text
 
-from ..database import bind_value, insert_tuples
+from ..database import bind_value, insert_tuples, within
 from ..extensions import db
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent
 
@@ -234,10 +234,7 @@ def search_events(*, action: str = "", actor: str = "", incident_reference: str 
         incident_id = db.session.execute(select(Incident.id).where(
             func.lower(Incident.reference) == incident_reference.lower())).scalar()
         query = query.where(AuditEvent.incident_id == (incident_id if incident_id is not None else -1))
-    if start is not None:
-        query = query.where(AuditEvent.occurred_at >= start)
-    if end is not None:
-        query = query.where(AuditEvent.occurred_at < end)
+    query = within(query, AuditEvent.occurred_at, start, end)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     events = db.session.execute(query.order_by(AuditEvent.id.desc()).limit(page_size)
                                 .offset((page - 1) * page_size)).scalars().all()

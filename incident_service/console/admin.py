@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,6 +11,7 @@ from ..audit.service import search_events, verify_chain
 from ..database import utcnow
 from ..extensions import db
 from ..i18n import day_bounds
+from ..url_args import day_arg, page_arg
 from ..staff.models import StaffUser
 from ..staff.permissions import MANAGE_STAFF, VIEW_AUDIT
 from ..staff.service import StaffError, create_staff, reset_totp, set_active
@@ -80,18 +80,8 @@ def totp_reset(staff_id: int):  # type: ignore[no-untyped-def]
 @require(VIEW_AUDIT)
 def audit():  # type: ignore[no-untyped-def]
     args = request.args
-
-    def day(name: str) -> date | None:
-        try:
-            return date.fromisoformat(args.get(name, ""))
-        except ValueError:
-            return None
-
-    try:
-        page = max(1, int(args.get("page", "1")))
-    except ValueError:
-        page = 1
-    start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], day("from"), day("to"))
+    page = page_arg(args)
+    start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], day_arg(args, "from"), day_arg(args, "to"))
     events, total = search_events(action=args.get("action", "").strip()[:80], actor=args.get("actor", "").strip()[:320],
                                   incident_reference=args.get("incident", "").strip()[:32], start=start, end=end,
                                   page=page, page_size=AUDIT_PAGE)

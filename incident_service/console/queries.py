@@ -9,7 +9,9 @@ from typing import Any, Mapping
 from sqlalchemy import Select, exists, func, or_, select
 
 from ..customers.models import Customer
+from ..database import within
 from ..i18n import day_bounds
+from ..url_args import choice_arg, day_arg, page_arg
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 
 PAGE_SIZE = 25
@@ -33,30 +35,16 @@ class QueueFilter:
     def from_args(cls, args: Mapping[str, str]) -> QueueFilter:
         """Read the URL's filters; anything unknown or malformed is ignored rather than an error."""
 
-        def pick(name: str, allowed: tuple[str, ...]) -> str:
-            value = args.get(name, "")
-            return value if value in allowed else ""
-
-        def day(name: str) -> date | None:
-            try:
-                return date.fromisoformat(args.get(name, ""))
-            except ValueError:
-                return None
-
-        try:
-            page = max(1, min(int(args.get("page", "1")), 100_000))
-        except ValueError:
-            page = 1
         return cls(
-            status=pick("status", (*STATUSES, UNMATCHED)),
-            channel=pick("channel", CHANNELS),
-            lateness=pick("lateness", ("on_time", "late", "unknown")),
-            received_from=day("from"),
-            received_to=day("to"),
-            discovery=pick("discovery", ("known", "unknown")),
+            status=choice_arg(args, "status", (*STATUSES, UNMATCHED)),
+            channel=choice_arg(args, "channel", CHANNELS),
+            lateness=choice_arg(args, "lateness", ("on_time", "late", "unknown")),
+            received_from=day_arg(args, "from"),
+            received_to=day_arg(args, "to"),
+            discovery=choice_arg(args, "discovery", ("known", "unknown")),
             q=args.get("q", "").strip()[:320],
-            sort=pick("sort", SORTS) or "received_desc",
-            page=page,
+            sort=choice_arg(args, "sort", SORTS) or "received_desc",
+            page=page_arg(args),
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:
@@ -85,11 +73,7 @@ def incidents_query(f: QueueFilter, zone: str) -> Select[Any]:
         query = query.where(Incident.effective_discovered_at.is_not(None))
     elif f.discovery == "unknown":
         query = query.where(Incident.effective_discovered_at.is_(None))
-    start, end = day_bounds(zone, f.received_from, f.received_to)
-    if start is not None:
-        query = query.where(Incident.first_received_at >= start)
-    if end is not None:
-        query = query.where(Incident.first_received_at < end)
+    query = within(query, Incident.first_received_at, *day_bounds(zone, f.received_from, f.received_to))
     if f.q:
         needle = f.q.lower()
         query = query.where(or_(
@@ -106,11 +90,7 @@ def unmatched_query(f: QueueFilter, zone: str) -> Select[Any]:
     query = select(Report).where(Report.customer_id.is_(None))
     if f.channel:
         query = query.where(Report.channel == f.channel)
-    start, end = day_bounds(zone, f.received_from, f.received_to)
-    if start is not None:
-        query = query.where(Report.received_at >= start)
-    if end is not None:
-        query = query.where(Report.received_at < end)
+    query = within(query, Report.received_at, *day_bounds(zone, f.received_from, f.received_to))
     if f.q:
         needle = f.q.lower()
         query = query.where(or_(func.lower(Report.reference) == needle,

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ..assessment.models import DECISIONS, PolicyVersion
 from ..customers.models import Customer
+from ..database import within
 from ..extensions import db
 from ..i18n import day_bounds
 from ..incidents.models import CHANNELS, Incident
@@ -70,11 +71,8 @@ class DelayFilter:
 
 
 def filtered(query: Select[Any], f: DelayFilter) -> Select[Any]:
-    start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], f.received_from, f.received_to)
-    if start is not None:
-        query = query.where(Incident.first_received_at >= start)
-    if end is not None:
-        query = query.where(Incident.first_received_at < end)
+    query = within(query, Incident.first_received_at,
+                   *day_bounds(current_app.config["DISPLAY_TIMEZONE"], f.received_from, f.received_to))
     if f.channel:
         query = query.where(Incident.first_channel == f.channel)
     if f.lateness:

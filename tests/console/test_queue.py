@@ -101,3 +101,19 @@ def test_malformed_filters_are_ignored(app, staff_login) -> None:  # type: ignor
     client = staff_login("support")
     answer = client.get("/console/incidents?status=evil&from=notadate&page=-3&sort=drop+table")
     assert answer.status_code == 200
+    # The audit log reads its URL the same lenient way (admin only).
+    admin = staff_login("admin")
+    assert admin.get("/console/audit?from=notadate&to=2026-13-40&page=zz").status_code == 200
+    assert admin.get("/console/audit?from=2026-01-01&to=2026-01-31&page=99999999").status_code == 200
+
+
+def test_lenient_url_args() -> None:
+    from datetime import date
+
+    from incident_service.url_args import choice_arg, day_arg, page_arg
+
+    assert day_arg({"from": "2026-02-03"}, "from") == date(2026, 2, 3)
+    assert day_arg({"from": "03/02/2026"}, "from") is None and day_arg({}, "from") is None
+    assert page_arg({"page": "7"}) == 7 and page_arg({"page": "-3"}) == 1 and page_arg({"page": "x"}) == 1
+    assert page_arg({"page": "10"}, most=5) == 5
+    assert choice_arg({"s": "a"}, "s", ("a", "b")) == "a" and choice_arg({"s": "c"}, "s", ("a", "b")) == ""
