@@ -8,8 +8,6 @@ from flask_babel import gettext as _
 
 from ..assessment.models import SOURCE_STAFF_CALL, SOURCE_STAFF_OVERRIDE
 from ..assessment.service import DiscoveryAfterReport, record_discovery_statement
-from ..customers.addresses import normalize_address
-from ..customers.service import find_customer
 from ..database import utcnow
 from ..extensions import db
 from ..i18n import format_local
@@ -19,16 +17,11 @@ from ..incidents.service import (CaseworkError, ReportSubmission, add_note, atta
 from ..reactivation.service import send_reset_link
 from ..staff.permissions import ACT_ON_INCIDENTS, ADD_NOTES, RECORD_DISCOVERY
 from .access import current_staff, require, require_sign_in
-from .forms import ActionForm, AssignForm, CloseForm, NoteForm, StaffDiscoveryForm, StaffReportForm
+from .forms import (ActionForm, AssignForm, CloseForm, NoteForm, StaffDiscoveryForm, StaffReportForm, customer_to_assign,
+                    flash_form_errors)
 
 bp = Blueprint("console_actions", __name__, url_prefix="/console")
 require_sign_in(bp)
-
-
-def _form_errors(form) -> None:  # type: ignore[no-untyped-def]
-    for field in form:
-        for error in field.errors:
-            flash(f"{field.label.text}: {error}", "error")
 
 
 def _back(incident: Incident):  # type: ignore[no-untyped-def]
@@ -81,7 +74,7 @@ def discovery(incident_id: int):  # type: ignore[no-untyped-def]
     incident = db.session.get(Incident, incident_id) or abort(404)
     form = StaffDiscoveryForm()
     if not form.validate_on_submit():
-        _form_errors(form)
+        flash_form_errors(form)
         return _back(incident)
     override = bool(form.override.data)
     try:
@@ -108,7 +101,7 @@ def note(incident_id: int):  # type: ignore[no-untyped-def]
         db.session.commit()
         flash(_("Note added."), "success")
     else:
-        _form_errors(form)
+        flash_form_errors(form)
     return _back(incident)
 
 
@@ -118,7 +111,7 @@ def close(incident_id: int):  # type: ignore[no-untyped-def]
     incident = db.session.get(Incident, incident_id) or abort(404)
     form = CloseForm()
     if not form.validate_on_submit():
-        _form_errors(form)
+        flash_form_errors(form)
         return _back(incident)
     try:
         close_incident(incident, category=form.category.data, reason=form.reason.data, actor=current_staff().label,
@@ -135,12 +128,8 @@ def close(incident_id: int):  # type: ignore[no-untyped-def]
 @require(ACT_ON_INCIDENTS)
 def assign(report_id: int):  # type: ignore[no-untyped-def]
     report = db.session.get(Report, report_id) or abort(404)
-    form = AssignForm()
-    customer = find_customer(normalize_address(form.email.data)) if form.validate_on_submit() else None
+    customer = customer_to_assign(AssignForm())
     if customer is None:
-        _form_errors(form)
-        if form.is_submitted() and not form.errors:
-            flash(_("No customer has that address."), "error")
         return redirect(url_for("console.report", report_id=report.id))
     try:
         incident = attach_report_to_customer(report, customer, actor=current_staff().label, now=utcnow())

@@ -10,8 +10,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..customers.addresses import normalize_address
-from ..customers.service import find_customer
 from ..database import utcnow
 from ..extensions import db
 from ..intake.models import (STATUS_DISMISSED, STATUS_DUPLICATE, STATUS_NOT_A_REPORT, STATUS_QUARANTINED,
@@ -20,7 +18,7 @@ from ..intake.parsing import attachment_bytes, attachment_parts, header_pairs, h
 from ..intake.service import attach_message_to_customer, dismiss_message
 from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
 from .access import current_staff, require, require_sign_in
-from .forms import AssignForm, DismissForm
+from .forms import AssignForm, DismissForm, customer_to_assign
 
 bp = Blueprint("console_evidence", __name__, url_prefix="/console")
 require_sign_in(bp)
@@ -102,10 +100,8 @@ def attachment(message_id: int, index: int):  # type: ignore[no-untyped-def]
 @require(HANDLE_QUARANTINE)
 def assign(message_id: int):  # type: ignore[no-untyped-def]
     item = db.session.get(InboundMessage, message_id) or abort(404)
-    form = AssignForm()
-    customer = find_customer(normalize_address(form.email.data)) if form.validate_on_submit() else None
+    customer = customer_to_assign(AssignForm())
     if customer is None:
-        flash(_("No customer has that address."), "error")
         return redirect(url_for("console_evidence.message", message_id=item.id))
     try:
         report = attach_message_to_customer(item, customer, actor=current_staff().label, now=utcnow())

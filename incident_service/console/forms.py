@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from flask import flash
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (BooleanField, DateTimeLocalField, EmailField, PasswordField, SelectField, StringField,
                      TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from ..customers.addresses import normalize_address
+from ..customers.models import Customer
+from ..customers.service import find_customer
 from ..forms import Form
 from ..incidents.forms import DiscoveryTimeField, kind_choices, validate_address
 from ..staff.models import ROLES
@@ -70,6 +75,25 @@ class CloseForm(Form):
 
 class AssignForm(Form):
     email = EmailField(_l("The customer's email address"), validators=[DataRequired(), Length(max=320), validate_address])
+
+
+def flash_form_errors(form: Form) -> None:
+    """Each field's errors as messages on the next page, labelled with the field."""
+    for field in form:
+        for error in field.errors:
+            flash(f"{field.label.text}: {error}", "error")
+
+
+def customer_to_assign(form: AssignForm) -> Customer | None:
+    """The customer whose address staff typed, or None after saying why: the field's error, or that no
+    customer has that address (nothing is said when the form was not sent)."""
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return None
+    customer = find_customer(normalize_address(form.email.data))
+    if customer is None:
+        flash(_("No customer has that address."), "error")
+    return customer
 
 
 class DismissForm(Form):

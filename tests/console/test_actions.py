@@ -136,6 +136,17 @@ def test_assign_unmatched_report(app, staff_login) -> None:  # type: ignore[no-u
     assert "console:report:assigned" in actions_by(app, "lan@ecc.example")
 
 
+def report_id_of_nobody(app) -> int:  # type: ignore[no-untyped-def]
+    """An unmatched report (made once), to try the report page's assign form on."""
+    with app.app_context():
+        found = db.session.execute(select(Report.id).where(Report.customer_id.is_(None))).scalar()
+    if found is None:
+        submit(app.test_client(), "/report", {"email": "nobody.known@example.com", "kind": "lost"})
+        with app.app_context():
+            found = db.session.execute(select(Report.id).where(Report.customer_id.is_(None))).scalar_one()
+    return found
+
+
 def test_quarantine_assign_and_dismiss(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         for name in ("spoof_bidi.eml",):
@@ -145,12 +156,19 @@ def test_quarantine_assign_and_dismiss(app, staff_login, customer_id) -> None:  
     client = staff_login("support", "lan@ecc.example")
     listing = client.get("/console/quarantine", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "no_sender" in listing and "nul_bytes" in listing
+    # Both assign forms say why nothing happened: a malformed address, or nobody has it.
+    for page in ("/console/messages/2", f"/console/reports/{report_id_of_nobody(app)}"):
+        for typed, said in (("not an address", "The customer&#39;s email address:"),
+                            ("nobody@example.com", "No customer has that address.")):
+            refused = post_form(client, page, page + "/assign", {"email": typed}, headers={"Accept-Language": "en"})
+            assert refused.headers["Location"].endswith(page)
+            assert said in client.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assign = post_form(client, "/console/messages/2", "/console/messages/2/assign", {"email": "an@example.com"})
     assert assign.headers["Location"].startswith("/console/incidents/")
     with app.app_context():
         message = db.session.get(InboundMessage, 2)
         assert message.status == "reported" and message.handled_by == "lan@ecc.example"
-        report = db.session.execute(select(Report)).scalar_one()
+        report = db.session.execute(select(Report).where(Report.inbound_message_id == 2)).scalar_one()
         assert report.inbound_message_id == 2 and report.received_at == message.received_at
     post_form(client, "/console/messages/1", "/console/messages/1/dismiss", {"reason": "Spoofing attempt."})
     with app.app_context():
