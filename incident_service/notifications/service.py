@@ -13,7 +13,7 @@ from datetime import datetime
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email._policybase import Compat32
+from email.policy import Compat32
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any, NamedTuple
 

@@ -49,3 +49,36 @@ def test_vietnamese_subject_is_valid_rfc2047(app, customer_id) -> None:  # type:
     assert re.fullmatch(rf"\[ECC\] {word}(\r\n {word})*", subject), subject
     parsed = email.message_from_bytes(raw, policy=policy.default)
     assert parsed["Subject"].startswith("[ECC] Đã nhận báo cáo (INC-")
+
+
+@pytest.mark.parametrize("subject,to", [("Hi\r\nBcc: evil@example.com", "an@example.com"),
+                                        ("Hi", "an@example.com\r\nBcc: evil@example.com"),
+                                        ("Hi", "an@example.com\nBcc: evil@example.com")])
+def test_message_builder_refuses_a_header_with_a_line_break(app, subject: str, to: str) -> None:
+    """M6 at the last step: whatever reaches the builder, it never writes a second header from a value
+    (the worker then marks the email failed, visibly)."""
+    from email.errors import HeaderParseError
+
+    from incident_service.notifications.service import _build
+
+    with app.app_context(), pytest.raises(HeaderParseError):
+        _build(subject, [("text", "<p>html</p>")], to=to, message_id="<id@ecc.example>", date=1.7e9)
+
+
+def test_message_builder_writes_long_and_short_headers_intact(app) -> None:
+    import email
+    from email import policy
+
+    from incident_service.notifications.service import _build
+
+    long_to = "a" * 60 + "@" + "b" * 40 + ".example"  # longer than a header line: the email package folds it
+    with app.app_context():
+        sent, record = _build("[ECC] Đã nhận báo cáo (INC-2026-000001)", [("văn bản", "<p>one</p>"), ("khác", "<p>two</p>")],
+                              to=long_to, message_id="<id@ecc.example>", date=1.7e9)
+    for raw, text in ((sent, "văn bản"), (record, "khác")):
+        parsed = email.message_from_bytes(raw, policy=policy.default)
+        assert parsed["To"] == long_to and parsed["Message-ID"] == "<id@ecc.example>"
+        assert parsed["Subject"] == "[ECC] Đã nhận báo cáo (INC-2026-000001)"
+        assert parsed["Auto-Submitted"] == "auto-generated"
+        assert parsed.get_body(("plain",)).get_content().strip() == text  # type: ignore[union-attr]
+    assert sent.split(b"\r\n\r\n")[0] == record.split(b"\r\n\r\n")[0]  # the same headers, boundary and all
