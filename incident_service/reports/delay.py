@@ -10,7 +10,7 @@ Definitions (also in docs/reports.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
@@ -31,13 +31,21 @@ class Row:
     lateness: str
 
 
-def percentile(ordered: list[int], q: float) -> float | None:
-    """The q-quantile (0 ≤ q ≤ 1) of sorted values, interpolating linearly; None for no values."""
-    if not ordered:
+def quantile(known: int, value: Callable[[int], int], q: float) -> float | None:
+    """The q-quantile (0 ≤ q ≤ 1) of `known` sorted values, `value(k)` being the k-th from 0,
+    interpolating linearly between the two nearest ranks; None for no values."""
+    if not known:
         return None
-    rank = q * (len(ordered) - 1)
+    rank = q * (known - 1)
     low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    lower = value(low)
+    upper = value(high) if high != low else lower
+    return lower + (upper - lower) * (rank - low)
+
+
+def percentile(ordered: list[int], q: float) -> float | None:
+    """The q-quantile of a sorted list (see quantile)."""
+    return quantile(len(ordered), ordered.__getitem__, q)
 
 
 def bin_index(delay_seconds: int) -> int:
@@ -53,54 +61,24 @@ def bin_bounds(index: int) -> tuple[int | None, int | None]:
     return lower, BINS[index][1]
 
 
-@dataclass
-class Group:
-    incidents: int = 0
-    late: int = 0
-    unknown: int = 0
-    delays: list[int] = field(default_factory=list)
-
-    def add(self, row: Row) -> None:
-        self.incidents += 1
-        if row.lateness == "late":
-            self.late += 1
-        if row.delay_seconds is None:
-            self.unknown += 1
-        else:
-            self.delays.append(row.delay_seconds)
-
-    def numbers(self) -> dict[str, float | int | None]:
-        ordered = sorted(self.delays)
-        return {
-            "incidents": self.incidents,
-            "late": self.late,
-            "late_share": (self.late / self.incidents) if self.incidents else None,
-            "unknown": self.unknown,
-            "median_seconds": percentile(ordered, 0.5),
-            "p90_seconds": percentile(ordered, 0.9),
-            "p95_seconds": percentile(ordered, 0.95),
-            "max_seconds": ordered[-1] if ordered else None,
-        }
-
-
 def summarize(rows: Iterable[Row], zone: str) -> dict[str, object]:
-    """Summary, month-by-month table and histogram of `rows`."""
+    """Summary, month-by-month table and histogram of `rows`, months in `zone` (any zone, daylight
+    saving or not): counted here, then reported as the database's counts are (summarize_months)."""
     tz = ZoneInfo(zone)
-    total = Group()
-    months: dict[str, Group] = {}
-    histogram = [0] * len(BINS)
+    months: dict[str, list[int]] = {}
+    delays: dict[str, list[int]] = {}
     for row in rows:
-        total.add(row)
         month = row.first_received_at.astimezone(tz).strftime("%Y-%m")
-        months.setdefault(month, Group()).add(row)
-        if row.delay_seconds is not None:
-            histogram[bin_index(row.delay_seconds)] += 1
-    return {
-        "summary": total.numbers(),
-        "months": [{"month": month, **months[month].numbers()} for month in sorted(months)],
-        "histogram": [{"bin": label, "upper_seconds": upper, "incidents": count}
-                      for (label, upper), count in zip(BINS, histogram)],
-    }
+        counts = months.setdefault(month, [0, 0, 0])
+        counts[0] += 1
+        counts[1] += row.lateness == "late"
+        if row.delay_seconds is None:
+            counts[2] += 1
+        else:
+            delays.setdefault(month, []).append(row.delay_seconds)
+    for values in delays.values():
+        values.sort()
+    return summarize_months({month: (n, late, unknown) for month, (n, late, unknown) in months.items()}, delays)
 
 
 MonthCounts = tuple[int, int, int]  # incidents, late, unknown
@@ -113,19 +91,10 @@ def report_from_ranks(months: dict[str, MonthCounts], month_value: Callable[[str
     percentiles need are asked for, so a database with the delays indexed hands over a few values."""
     def numbers(incidents: int, late: int, unknown: int, value: Callable[[int], int]) -> dict[str, float | int | None]:
         known = incidents - unknown
-
-        def quantile(q: float) -> float | None:
-            if not known:
-                return None
-            rank = q * (known - 1)
-            low, high = math.floor(rank), math.ceil(rank)
-            lower = value(low)
-            upper = value(high) if high != low else lower
-            return lower + (upper - lower) * (rank - low)
-
         return {"incidents": incidents, "late": late, "late_share": (late / incidents) if incidents else None,
-                "unknown": unknown, "median_seconds": quantile(0.5), "p90_seconds": quantile(0.9),
-                "p95_seconds": quantile(0.95), "max_seconds": value(known - 1) if known else None}
+                "unknown": unknown, "median_seconds": quantile(known, value, 0.5),
+                "p90_seconds": quantile(known, value, 0.9), "p95_seconds": quantile(known, value, 0.95),
+                "max_seconds": value(known - 1) if known else None}
 
     month_rows = [{"month": month, **numbers(*months[month], lambda k, m=month: month_value(m, k))}
                   for month in sorted(months)]

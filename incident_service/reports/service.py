@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any, Mapping
 
 from flask import current_app
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, literal_column, select
 from sqlalchemy.engine import Connection
 
 from ..assessment.models import DECISIONS, PolicyVersion
@@ -93,7 +93,7 @@ def month_expression(minutes: int) -> Any:
     if db.session.get_bind().dialect.name == "postgresql":
         shifted = Incident.first_received_at + func.make_interval(0, 0, 0, 0, 0, minutes)
         return func.to_char(shifted, "YYYY-MM")
-    return func.strftime("%Y-%m", Incident.first_received_at, f"{minutes:+d} minutes")
+    return literal_column(month_sql(minutes))  # spelled as the month index is, so SQLite can use it
 
 
 class _RankReader:
