@@ -20,7 +20,7 @@ from ..extensions import db
 from ..i18n import format_utc
 from .importer import ImportSourceError, count_messages, iter_messages
 from .models import STATUS_QUARANTINED, VIA_IMPORT, InboundMessage
-from .service import Envelope, ingest_message, keep_unprocessed
+from .service import Envelope, record_message
 from .smtpd import IntakeController
 
 intake_cli = click.Group("intake", help="Receive report emails.")
@@ -106,20 +106,11 @@ class Progress:
 
 
 def _import_one(label: str, raw: bytes) -> str:
-    now = utcnow()
     try:
-        outcome = ingest_message(raw, envelope=Envelope(), via=VIA_IMPORT, now=now, import_source=label)
-        db.session.commit()
-        return outcome.status
+        return record_message(raw, envelope=Envelope(), via=VIA_IMPORT, now=utcnow(), import_source=label)
     except SQLAlchemyError as exc:
-        db.session.rollback()
         click.echo(f"\n{label}: not stored: {type(exc).__name__}", err=True)
         return "failed"
-    except Exception as exc:  # keep the bytes, quarantined, and carry on with the next message
-        db.session.rollback()
-        keep_unprocessed(raw, envelope=Envelope(), via=VIA_IMPORT, now=now, error=f"{type(exc).__name__}: {exc}")
-        db.session.commit()
-        return "quarantined"
 
 
 @intake_cli.command("quarantine")

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..audit.service import append_event
 from ..customers.models import Customer
@@ -179,13 +179,40 @@ def quarantine_message(message: InboundMessage, reason: str, detail: str, *, now
     return IngestOutcome(STATUS_QUARANTINED, message.id)
 
 
-def keep_unprocessed(raw: bytes, *, envelope: Envelope, via: str, now: datetime, error: str) -> IngestOutcome:
+def record_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
+                   import_source: str | None = None) -> str:
+    """ingest_message and commit: what the listener does before it answers 250 and the importer does
+    for each message. If processing fails unexpectedly the bytes are still kept, quarantined with the
+    error (a bug must not lose mail). Returns the outcome's status; raises SQLAlchemyError, after rolling
+    back, when nothing could be stored (the listener then answers 451)."""
+    try:
+        outcome = ingest_message(raw, envelope=envelope, via=via, now=now, import_source=import_source)
+        db.session.commit()
+        return outcome.status
+    except SQLAlchemyError:
+        db.session.rollback()
+        raise
+    except Exception as exc:  # noqa: BLE001 - any bug: keep the bytes, quarantined
+        db.session.rollback()
+        current_app.logger.exception("intake: processing failed; keeping the message quarantined")
+        error = f"{type(exc).__name__}: {exc}"
+    try:
+        kept = keep_unprocessed(raw, envelope=envelope, via=via, now=now, import_source=import_source, error=error)
+        db.session.commit()
+        return kept.status
+    except SQLAlchemyError:
+        db.session.rollback()
+        raise
+
+
+def keep_unprocessed(raw: bytes, *, envelope: Envelope, via: str, now: datetime, error: str,
+                     import_source: str | None = None) -> IngestOutcome:
     """Last resort when processing failed unexpectedly: keep the bytes, quarantined, with the error."""
     digest = hashlib.sha256(raw).hexdigest()
     existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar()
     if existing is not None:
         return IngestOutcome("already_stored", existing)
-    message = _new_message(raw, digest, envelope, via=via, now=now, import_source=None)
+    message = _new_message(raw, digest, envelope, via=via, now=now, import_source=import_source)
     db.session.add(message)
     db.session.flush()
     return quarantine_message(message, "processing_error", error, now=now)

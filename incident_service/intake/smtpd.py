@@ -22,7 +22,7 @@ from ..database import utcnow
 from ..extensions import db
 from ..metrics_store import increment
 from .models import VIA_LMTP, VIA_SMTP
-from .service import Envelope, ingest_message, keep_unprocessed
+from .service import Envelope, record_message
 
 ACCEPTED = "250 2.0.0 Message received and recorded"
 TRY_LATER = "451 4.3.0 Cannot record the message now; please try again later"
@@ -74,24 +74,12 @@ class IntakeHandler:
         with self.app.app_context():
             now = utcnow()
             try:
-                ingest_message(raw, envelope=envelope, via=via, now=now)
-                db.session.commit()
+                record_message(raw, envelope=envelope, via=via, now=now)
                 return ACCEPTED
             except SQLAlchemyError:
-                db.session.rollback()
                 self.app.logger.exception("intake: could not store a message; answered 451")
                 self.count_refusal("temporary_failure")
                 return TRY_LATER
-            except Exception as exc:  # a bug must not lose the message: keep the bytes, quarantined
-                db.session.rollback()
-                self.app.logger.exception("intake: processing failed; keeping the message quarantined")
-                try:
-                    keep_unprocessed(raw, envelope=envelope, via=via, now=now, error=f"{type(exc).__name__}: {exc}")
-                    db.session.commit()
-                    return ACCEPTED
-                except SQLAlchemyError:
-                    db.session.rollback()
-                    return TRY_LATER
 
 
 class IntakeController(Controller):

@@ -147,3 +147,27 @@ def test_lmtp_answers_per_recipient(app, customer_id) -> None:  # type: ignore[n
     assert count(app, InboundMessage) == 1
     with app.app_context():
         assert db.session.execute(select(InboundMessage.via)).scalar_one() == "lmtp"
+
+
+def test_a_processing_bug_keeps_the_message_quarantined(app, listener, runner, customer_id, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """M2 and 'bad input loses nothing': if reading the mail fails unexpectedly (a bug, injected here),
+    the listener still answers 250 and the importer still keeps the bytes, quarantined with the error."""
+    import incident_service.intake.service as intake
+
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(intake, "parse_message", broken)
+    code, _reply = send(listener, PLAIN)
+    assert code == 250
+    other = tmp_path / "other.eml"
+    other.write_bytes((CORPUS / "alternative.eml").read_bytes())
+    imported = runner.invoke(args=["intake", "import", str(other)])
+    assert imported.exit_code == 0, imported.output
+    with app.app_context():
+        kept = db.session.execute(select(InboundMessage).order_by(InboundMessage.id)).scalars().all()
+        assert [m.raw for m in kept] == [PLAIN, other.read_bytes()]
+        assert all(m.status == "quarantined" and m.quarantine_reason == "processing_error"
+                   and "RuntimeError: parser bug" in (m.quarantine_detail or "") for m in kept)
+        assert kept[1].import_source == str(other)  # the importer's label survives the fallback
+    assert count(app, Report) == 0
