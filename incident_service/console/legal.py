@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..assessment.models import PolicyVersion, ReviewDecision
+from ..assessment.models import PolicyVersion
 from ..assessment.service import (PolicyError, ReviewError, breach_deadline, mark_breach, publish_policy,
                                   record_authority_notification, record_review_decision)
 from ..database import utcnow
@@ -47,11 +47,6 @@ def reviews():  # type: ignore[no-untyped-def]
                                                          Incident.authority_notified_at.is_(None))
                                   .order_by(Incident.first_received_at)).scalars().all()
     return render_template("console/reviews.html", incidents=late, show=show, breaches=breaches)
-
-
-def history(incident: Incident) -> list[ReviewDecision]:
-    return list(db.session.execute(select(ReviewDecision).where(ReviewDecision.incident_id == incident.id)
-                                   .order_by(ReviewDecision.id)).scalars())
 
 
 @bp.post("/incidents/<int:incident_id>/review")

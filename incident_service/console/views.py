@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from ..assessment.models import DiscoveryStatement, PolicyVersion, ReviewDecision
 from ..audit.models import AuditEvent
-from ..audit.service import incident_events
 from ..extensions import db
-from ..incidents.models import CHANNELS, STATUSES, Incident, IncidentNote, Report
+from ..incidents.models import CHANNELS, STATUSES, Incident, Report
+from ..incidents.record import incident_record
 from ..notifications.models import OutboxMessage
-from ..reactivation.models import ResetGrant
 from ..staff.permissions import VIEW_INCIDENTS
 from .access import require, require_sign_in
 from .forms import ActionForm, AssignForm, AuthorityForm, CloseForm, NoteForm, ReviewForm, StaffDiscoveryForm
@@ -47,32 +45,17 @@ def queue():  # type: ignore[no-untyped-def]
                            unmatched=filters.status == UNMATCHED, undelivered=undelivered)
 
 
-def incident_timeline(incident: Incident, reports: list[Report]) -> list[AuditEvent]:
-    return incident_events(incident.id, [r.id for r in reports], [r.inbound_message_id for r in reports
-                                                                  if r.inbound_message_id])
-
-
 @bp.get("/incidents/<int:incident_id>")
 @require(VIEW_INCIDENTS)
 def incident(incident_id: int):  # type: ignore[no-untyped-def]
     case = db.session.get(Incident, incident_id) or abort(404)
-    reports = list(db.session.execute(select(Report).where(Report.incident_id == case.id).order_by(Report.id)).scalars())
-    statements = db.session.execute(select(DiscoveryStatement).where(DiscoveryStatement.incident_id == case.id)
-                                    .order_by(DiscoveryStatement.id)).scalars().all()
-    grants = db.session.execute(select(ResetGrant).where(ResetGrant.incident_id == case.id)
-                                .order_by(ResetGrant.id)).scalars().all()
-    emails = db.session.execute(select(OutboxMessage).where(OutboxMessage.incident_id == case.id)
-                                .order_by(OutboxMessage.id)).scalars().all()
-    notes = db.session.execute(select(IncidentNote).where(IncidentNote.incident_id == case.id)
-                               .order_by(IncidentNote.id)).scalars().all()
+    record = incident_record(case)
     return render_template(
-        "console/incident.html", incident=case, customer=case.customer, reports=reports, statements=statements,
-        grants=grants, emails=emails, notes=notes, timeline=incident_timeline(case, reports),
+        "console/incident.html", incident=case, customer=case.customer, reports=record.reports,
+        statements=record.statements, grants=record.grants, emails=record.emails, notes=record.notes,
+        timeline=record.events, decisions=record.decisions, policy=record.policy,
         note_form=NoteForm(), close_form=CloseForm(), discovery_form=StaffDiscoveryForm(),
         review_form=ReviewForm(), authority_form=AuthorityForm(), action_form=ActionForm(),
-        decisions=db.session.execute(select(ReviewDecision).where(ReviewDecision.incident_id == case.id)
-                                     .order_by(ReviewDecision.id)).scalars().all(),
-        policy=db.session.get(PolicyVersion, case.policy_version_id) if case.policy_version_id else None,
     )
 
 

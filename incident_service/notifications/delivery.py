@@ -174,7 +174,7 @@ def _render_batch(ids: list[int], clock: Callable[[], datetime], run: DeliveryRu
     that cannot be rendered (a row it names was deleted, a template error) fails for good, visibly."""
     messages = db.session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids),
                                                               OutboxMessage.raw.is_(None))).scalars().all()
-    rows = preload_rows(messages)  # noqa: F841 - held so the identity map keeps them while rendering
+    held = preload_rows(messages)  # the identity map keeps rows only while someone holds them
     broken: list[tuple[int, Exception]] = []
     for message in messages:
         try:
@@ -183,6 +183,7 @@ def _render_batch(ids: list[int], clock: Callable[[], datetime], run: DeliveryRu
             current_app.logger.exception("outbox: message %s could not be rendered", message.id)
             broken.append((message.id, exc))
     db.session.commit()
+    del held
     for message_id, exc in broken:
         _record(message_id, PermanentFailure(f"could not be rendered: {type(exc).__name__}: {exc}"), clock, run)
 

@@ -12,15 +12,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from ..assessment.models import DiscoveryStatement, PolicyVersion, ReviewDecision
 from ..assessment.service import breach_deadline
 from ..audit.models import AuditAnchor
-from ..audit.service import append_event, chain_head, incident_events
+from ..audit.service import append_event, chain_head
 from ..extensions import db
 from ..i18n import format_local
-from ..incidents.models import Incident, Report
-from ..notifications.models import OutboxMessage
-from ..reactivation.models import ResetGrant
+from ..incidents.models import Incident
+from ..incidents.record import incident_record
 
 FORMAT = "incident_service evidence pack 1"
 
@@ -51,11 +49,11 @@ def stamp(moment: datetime | None, source: str, what: str, **extra: Any) -> dict
 
 def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The pack's JSON document and the raw email files it refers to (by archive path)."""
-    reports = list(db.session.execute(select(Report).where(Report.incident_id == incident.id).order_by(Report.id)).scalars())
+    record = incident_record(incident)
     files: dict[str, bytes] = {}
     timestamps: list[dict[str, Any] | None] = []
     report_items = []
-    for report in reports:
+    for report in record.reports:
         item: dict[str, Any] = {
             "reference": report.reference, "channel": report.channel, "kind": report.kind,
             "claimed_address": report.claimed_address, "entered_by": report.entered_by,
@@ -86,41 +84,32 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
                     timestamps.append({"what": f"Received by {hop.get('by')}", "utc": hop["at"],
                                        "gmt7": format_local(datetime.fromisoformat(hop["at"])),
                                        "source": "company_mta" if hop.get("by") in company_hosts else "received_header"})
-    statements = db.session.execute(select(DiscoveryStatement).where(DiscoveryStatement.incident_id == incident.id)
-                                    .order_by(DiscoveryStatement.id)).scalars().all()
     statement_items = []
-    for statement in statements:
+    for statement in record.statements:
         source = "staff_discovery_statement" if statement.source.startswith("staff") else "customer_statement"
         entry = stamp(statement.discovered_at, source, f"noticed ({statement.source})", stated_by=statement.actor,
                       stated_at=statement.stated_at.isoformat(timespec="microseconds"), override=statement.is_override,
                       reason=statement.reason)
         statement_items.append(entry)
         timestamps.append(entry)
-    grants = db.session.execute(select(ResetGrant).where(ResetGrant.incident_id == incident.id).order_by(ResetGrant.id)).scalars().all()
     grant_items = []
-    for grant in grants:
+    for grant in record.grants:
         grant_items.append({"issued_at": stamp(grant.issued_at, "link_issued", "reset link issued"),
                             "expires_at": grant.expires_at.isoformat(timespec="microseconds"),
                             "used_at": stamp(grant.used_at, "link_used", "reset link used"),
                             "replaced_at": grant.revoked_at.isoformat(timespec="microseconds") if grant.revoked_at else None})
         timestamps += [grant_items[-1]["issued_at"], grant_items[-1]["used_at"]]
-    emails = db.session.execute(select(OutboxMessage).where(OutboxMessage.incident_id == incident.id)
-                                .order_by(OutboxMessage.id)).scalars().all()
     email_items = []
-    for email in emails:
+    for email in record.emails:
         accepted = stamp(email.sent_at, "relay_acceptance", f"email {email.template} accepted by the relay",
                          smtp_reply=email.smtp_reply)
         email_items.append({"template": email.template, "to": email.to_address, "message_id": email.message_id,
                             "subject": email.subject, "status": email.status, "attempts": email.attempts,
                             "last_error": email.last_error, "accepted": accepted})
         timestamps.append(accepted)
-    events = incident_events(incident.id, [r.id for r in reports],
-                             [r.inbound_message_id for r in reports if r.inbound_message_id])
     last_id, count, head = chain_head()
     anchors = db.session.execute(select(AuditAnchor).order_by(AuditAnchor.id)).scalars().all()
-    decisions = db.session.execute(select(ReviewDecision).where(ReviewDecision.incident_id == incident.id)
-                                   .order_by(ReviewDecision.id)).scalars().all()
-    version = db.session.get(PolicyVersion, incident.policy_version_id) if incident.policy_version_id else None
+    version = record.policy
     document = {
         "format": FORMAT,
         "exported_at": stamp(now, "export", "pack made"),
@@ -137,7 +126,7 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
                        "effective_from": version.effective_from.isoformat() if version else None,
                        "note": version.note if version else "the LATE_REPORT_THRESHOLD_HOURS setting"},
             "review_decisions": [{"decision": d.decision, "rationale": d.rationale, "decided_by": d.decided_by,
-                                  "decided_at": d.decided_at.isoformat(timespec="microseconds")} for d in decisions],
+                                  "decided_at": d.decided_at.isoformat(timespec="microseconds")} for d in record.decisions],
             "personal_data_breach": {
                 "marked": incident.personal_data_breach,
                 "deadline": breach_deadline(incident).isoformat() if incident.personal_data_breach else None,
@@ -152,7 +141,7 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
         "audit_events": [{"id": e.id, "occurred_at": e.occurred_at.isoformat(timespec="microseconds"), "action": e.action,
                           "actor": e.actor, "customer_id": e.customer_id, "incident_id": e.incident_id,
                           "report_id": e.report_id, "data": e.data, "prev_hash": e.prev_hash, "hash": e.hash}
-                         for e in events],
+                         for e in record.events],
         "chain_head": {"last_event_id": last_id, "events": count, "hash": head,
                        "at": now.isoformat(timespec="microseconds")},
         "anchors": [{"id": a.id, "created_at": a.created_at.isoformat(), "last_event_id": a.last_event_id,
