@@ -13,6 +13,7 @@ from ..database import within
 from ..i18n import day_bounds
 from ..url_args import choice_arg, day_arg, page_arg
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
+from ..notifications.models import OUTBOX_FAILED, OutboxMessage
 
 PAGE_SIZE = 25
 UNMATCHED = "unmatched"
@@ -105,3 +106,10 @@ def status_counts() -> Select[Any]:
 
 def unmatched_count() -> Select[Any]:
     return select(func.count()).select_from(Report).where(Report.customer_id.is_(None))
+
+
+def undelivered_emails(limit: int = 20) -> Select[Any]:
+    """The latest emails that failed for good, with their incident if any, newest first."""
+    return (select(OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.last_error, Incident.id, Incident.reference)
+            .outerjoin(Incident, OutboxMessage.incident_id == Incident.id)
+            .where(OutboxMessage.status == OUTBOX_FAILED).order_by(OutboxMessage.id.desc()).limit(limit))

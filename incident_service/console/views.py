@@ -9,11 +9,11 @@ from ..audit.models import AuditEvent
 from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 from ..incidents.record import incident_record
-from ..notifications.models import OutboxMessage
 from ..staff.permissions import VIEW_INCIDENTS
 from .access import require, require_sign_in
 from .forms import ActionForm, AssignForm, AuthorityForm, CloseForm, NoteForm, ReviewForm, StaffDiscoveryForm
-from .queries import PAGE_SIZE, UNMATCHED, QueueFilter, incidents_query, status_counts, unmatched_count, unmatched_query
+from .queries import (PAGE_SIZE, UNMATCHED, QueueFilter, incidents_query, status_counts, undelivered_emails,
+                      unmatched_count, unmatched_query)
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 require_sign_in(bp)
@@ -36,10 +36,7 @@ def queue():  # type: ignore[no-untyped-def]
     counts[UNMATCHED] = db.session.scalar(unmatched_count())
     pages = max(1, -(-total // PAGE_SIZE))
     # E1: an email that could not be delivered is put in front of staff, not only in the metrics.
-    undelivered = db.session.execute(
-        select(OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.last_error, Incident.id, Incident.reference)
-        .outerjoin(Incident, OutboxMessage.incident_id == Incident.id)
-        .where(OutboxMessage.status == "failed").order_by(OutboxMessage.id.desc()).limit(20)).all()
+    undelivered = db.session.execute(undelivered_emails()).all()
     return render_template("console/queue.html", filters=filters, rows=rows, total=total, pages=pages,
                            counts=counts, statuses=(*STATUSES, UNMATCHED), channels=CHANNELS,
                            unmatched=filters.status == UNMATCHED, undelivered=undelivered)
