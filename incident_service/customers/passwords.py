@@ -10,7 +10,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, current_app
 
-from ..reactivation.password_policy import check_new_password, common_passwords
+from ..reactivation.password_policy import MAX_BYTES, check_new_password, common_passwords
 
 T = TypeVar("T")
 
@@ -56,7 +56,6 @@ def hashing() -> PasswordHashing:
 def sign_in_check(raw_address: str, password: str, check: Callable[[str, str], T | None]) -> T | None:
     """Run `check(address, password)` for a sign-in form: malformed addresses match nobody, and a
     password over the byte limit is refused before any hashing (P2), both like a wrong password."""
-    from ..reactivation.password_policy import MAX_BYTES
     from .addresses import InvalidAddress, normalize_address
 
     try:

@@ -6,7 +6,7 @@ import threading
 
 from argon2 import PasswordHasher
 
-from incident_service.customers.passwords import PasswordHashing
+from incident_service.customers.passwords import PROFILES, PasswordHashing
 
 
 def test_default_profile_is_at_or_above_the_floor() -> None:
@@ -44,6 +44,20 @@ def test_concurrent_hashing_is_bounded() -> None:
 
 
 def test_unknown_user_costs_a_verification_too() -> None:
+    """R3: no stored hash still runs one real argon2 verification (against the dummy hash), so an
+    unknown address costs what a known one does. The real hasher is counted, not replaced."""
+    from argon2 import PasswordHasher
+
+    class CountingHasher(PasswordHasher):
+        verified: list[str] = []
+
+        def verify(self, hash, password):  # type: ignore[no-untyped-def]
+            self.verified.append(hash)
+            return super().verify(hash, password)
+
     hashing = PasswordHashing("owasp-minimum", 1)
+    hashing.hasher = CountingHasher.from_parameters(PROFILES["owasp-minimum"])
     assert hashing.verify(None, "anything at all here") is False
-    assert hashing.verify(hashing.hash("right password here"), "right password here") is True
+    assert len(CountingHasher.verified) == 1 and CountingHasher.verified[0].startswith("$argon2id$")
+    stored = hashing.hash("right password here")
+    assert hashing.verify(stored, "right password here") is True and CountingHasher.verified[-1] == stored
