@@ -214,6 +214,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         # S2: the __Host- prefix needs Secure, so it follows the Secure setting.
         "SESSION_COOKIE_NAME": "__Host-session" if secure_cookies else "session",
+        # Flask-WTF's HTTPS check wants a same-origin Referer, which our Referrer-Policy (no-referrer, T5)
+        # stops browsers from sending; incident_service.same_origin checks Sec-Fetch-Site/Origin instead.
+        "WTF_CSRF_SSL_STRICT": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which has its own timeouts
         "MAX_CONTENT_LENGTH": 64 * 1024,
     }

@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings_module
 
-from . import errors, headers, i18n, logging_redaction, observability
+from . import errors, headers, i18n, logging_redaction, observability, same_origin
 from .customers import passwords
 from .customers import session as customer_session
 from .staff import session as staff_session
@@ -36,6 +36,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    same_origin.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
     babel.init_app(
