@@ -30,6 +30,16 @@ def find_customer(address: str) -> Customer | None:
     return db.session.execute(select(Customer).where(Customer.email == address)).scalar_one_or_none()
 
 
+def lock_customer(customer: Customer) -> None:
+    """Lock `customer`'s row until the transaction ends and reload it as the last writer left it, so
+    that changes to one customer take turns and each reads what the one before committed.
+
+    FOR NO KEY UPDATE: rows that only reference the customer (a new report) are not held up by it.
+    Taken after the audit chain's lock (every caller has appended an event by then), never before it,
+    so the two locks are always taken in the same order."""
+    db.session.refresh(customer, with_for_update={"key_share": True})
+
+
 def add_customer(email: str, *, name: str, locale: str, password: str | None, actor: str, now: datetime) -> Customer:
     """Create a customer (hashing the password if given); audits `cli:customer:created`. Flushes, no commit."""
     try:

@@ -19,7 +19,7 @@ from ..assessment.service import DiscoveryAfterReport, policy_in_force, reassess
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
-from ..customers.service import find_customer, rotate_security_stamp
+from ..customers.service import find_customer, lock_customer, rotate_security_stamp
 from ..extensions import db
 from ..notifications.service import SignedLink, discovery_link, queue_email
 from ..reactivation.service import issue_reset_grant, lock_credential
@@ -77,6 +77,9 @@ def _send_acknowledgement(customer: Customer, incident: Incident, report: Report
 
 
 def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str, now: datetime) -> Incident:
+    # Reports for one customer take turns from here, each reading what the last one committed: a report
+    # that loaded the customer before another locked the credential would record the lock again.
+    lock_customer(customer)
     incident = _open_incident(customer, for_update=True)
     if incident is None:
         try:

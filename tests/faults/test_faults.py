@@ -19,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
+from incident_service.audit.models import AuditEvent
 from incident_service.audit.service import verify_chain
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident, Report
@@ -144,6 +145,11 @@ def test_fifty_concurrent_reports_through_web_and_email(app, customer_id) -> Non
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
         assert db.session.scalar(select(func.count()).select_from(Report).where(Report.incident_id.is_(None))) == 0
         assert verify_chain().ok  # concurrent writers, still one line
+        # Each state change is recorded once, however many reports raced for it (issue 11, item 7).
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        for change in ("incident:opened", "credential:locked", "sessions:revoked", "reset_grant:issued"):
+            assert sum(action.endswith(change) for action in actions) == 1, change
+        assert sum(action.endswith("report:received") for action in actions) == 50
 
 
 @pytest.mark.settings(MAIL_PORT=0)
