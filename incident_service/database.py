@@ -34,6 +34,21 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def configure_engine(engine: Engine, *, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
+    """Bound every wait for a lock: a writer waits `lock_timeout_ms` at most, then its statement fails
+    (OperationalError: the web answers 503, the listener 451). On PostgreSQL, no statement runs longer
+    than `statement_timeout_ms` either (0: no limit)."""
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "connect")
+        def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+                cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+            dbapi_connection.commit()
+    else:
+        configure_sqlite(engine, lock_timeout_ms)
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Make SQLite safe for concurrent writers; a writer waits `busy_timeout_ms` for the lock, then fails.
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import smtplib
 import sqlite3
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
 from incident_service.extensions import db
 from incident_service.incidents.models import Report
-from tests.conftest import csrf_from
+from incident_service.audit.service import CHAIN_LOCK_KEY
+from incident_service.intake.smtpd import IntakeController
+from tests.conftest import csrf_from, free_port
 
 
 @pytest.mark.parametrize("path,status", [("/", 200), ("/report", 200), ("/no-such-page", 404),
@@ -46,18 +51,45 @@ def test_session_cookie_flags(app, client) -> None:  # type: ignore[no-untyped-d
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-@pytest.mark.sqlite_only
-@pytest.mark.settings(SQLITE_BUSY_TIMEOUT_MS=200)
+@contextmanager
+def write_lock_held_elsewhere(database_url: str) -> Iterator[None]:
+    """Another process holds what a report must wait for: SQLite's write lock, or on PostgreSQL the
+    audit chain's advisory lock (every report appends to the chain)."""
+    if database_url.startswith("sqlite"):
+        blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return
+    import psycopg
+
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (CHAIN_LOCK_KEY,))
+        yield
+
+
+@pytest.mark.settings(DATABASE_LOCK_TIMEOUT_MS=300)
 def test_database_locked_gives_503_and_no_false_success(app, client, customer_id, database_url) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11, item 2: a writer waits a bounded time for a lock, then the request fails with 503
+    (the listener with 451), never hangs and never says it stored what it did not."""
     token = csrf_from(client.get("/report").get_data(as_text=True))
-    blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    port = free_port()
+    listener = IntakeController(app, host="127.0.0.1", port=port)
+    listener.start()
     try:
-        answer = client.post("/report", data={"email": "an@example.com", "kind": "lost", "csrf_token": token})
+        with write_lock_held_elsewhere(database_url):
+            answer = client.post("/report", data={"email": "an@example.com", "kind": "lost", "csrf_token": token})
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+                smtp.ehlo("client.example.net")
+                smtp.mail("an@example.com")
+                smtp.rcpt("security@ecc.example")
+                code, _reply = smtp.data(b"From: an@example.com\r\nSubject: lost\r\n\r\nmy password\r\n")
     finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-    assert answer.status_code == 503
+        listener.stop()
+    assert answer.status_code == 503 and code == 451
     assert answer.headers["Retry-After"] == "30"
     assert "RPT-" not in answer.get_data(as_text=True)
     assert "Content-Security-Policy" in answer.headers

@@ -16,7 +16,7 @@ from ..extensions import db
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent
 
 # Any constant; PostgreSQL serialises chain appends on it so the chain stays one line.
-_CHAIN_LOCK_KEY = 0x1AC1DE47
+CHAIN_LOCK_KEY = 0x1AC1DE47
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -76,7 +76,7 @@ def _chain_head_for_append() -> str:
     lock; SQLite: the transaction already holds the only write lock)."""
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     return session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS_HASH
 
 

@@ -14,7 +14,8 @@ from ..database import utcnow
 from ..extensions import db
 from ..intake.models import (STATUS_DISMISSED, STATUS_DUPLICATE, STATUS_NOT_A_REPORT, STATUS_QUARANTINED,
                              InboundMessage)
-from ..intake.parsing import attachment_bytes, attachment_parts, header_pairs, html_part, read_stored, safe_filename
+from ..intake.parsing import (NOT_READ, attachment_bytes, attachment_parts, header_pairs, html_part, raw_header_pairs,
+                              read_stored, safe_filename)
 from ..intake.service import attach_message_to_customer, dismiss_message
 from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
 from .access import current_staff, require, require_sign_in
@@ -31,7 +32,16 @@ FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font
 
 @bp.app_template_global("all_headers")
 def all_headers(message: InboundMessage) -> list[tuple[str, str]]:
+    if message.quarantine_reason in NOT_READ:
+        return raw_header_pairs(message.raw)
     return header_pairs(read_stored(message.raw))
+
+
+def readable(message: InboundMessage) -> InboundMessage:
+    """`message` if its parts may be read for display; 404 for mail the parser must not see again."""
+    if message.quarantine_reason in NOT_READ:
+        abort(404)
+    return message
 
 
 @bp.get("/quarantine")
@@ -66,7 +76,7 @@ def raw(message_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/messages/<int:message_id>/html")
 @require(VIEW_INCIDENTS)
 def html(message_id: int):  # type: ignore[no-untyped-def]
-    item = db.session.get(InboundMessage, message_id) or abort(404)
+    item = readable(db.session.get(InboundMessage, message_id) or abort(404))
     content = html_part(read_stored(item.raw))
     if content is None:
         abort(404)
@@ -81,7 +91,7 @@ def html(message_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/messages/<int:message_id>/attachments/<int:index>")
 @require(VIEW_INCIDENTS)
 def attachment(message_id: int, index: int):  # type: ignore[no-untyped-def]
-    item = db.session.get(InboundMessage, message_id) or abort(404)
+    item = readable(db.session.get(InboundMessage, message_id) or abort(404))
     parts = attachment_parts(read_stored(item.raw))
     if not 0 <= index < len(parts):
         abort(404)

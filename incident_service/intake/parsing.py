@@ -15,7 +15,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Collection
 
 from inscriptis import get_text
 
@@ -125,6 +125,38 @@ def _authserv_id(value: str) -> str:
     return value.split(";", 1)[0].strip().split()[0].lower() if value.strip() else ""
 
 
+def _trusted_authentication_results(message: EmailMessage, authserv_id: str,
+                                    company_hosts: Collection[str]) -> tuple[list[str], int]:
+    """(the Authentication-Results our MTA added, how many others there are), by position (M4).
+
+    An MTA adds its verdict above its own Received line. Walking down from the top, a verdict with our
+    authserv-id counts once a Received line added by a company host follows it; the walk goes on
+    through the company's internal hops and stops at the hop where mail entered the company (or any
+    hop not by a company host). Below that, everything was written by the sender: a verdict there
+    naming our authserv-id is a forgery and only counted."""
+    hosts = {host.lower() for host in company_hosts}
+    trusted: list[str] = []
+    pending: list[str] = []
+    total = 0
+    inside = bool(hosts)
+    for name, value in message.raw_items():
+        field = name.strip().lower()
+        if field == "authentication-results":
+            total += 1
+            text = one_line(str(message.policy.header_fetch_parse(name, value)))
+            if inside and _authserv_id(text) == authserv_id.lower():
+                pending.append(text)
+        elif field == "received" and inside:
+            hop = _received([str(value)])[0]
+            if hop["by"] not in hosts:
+                inside = False
+                continue
+            trusted.extend(pending)
+            pending = []
+            inside = hop["from"] in hosts  # an internal hop: the entry hop is further down
+    return trusted, total - len(trusted)
+
+
 def _content(part: EmailMessage, defects: list[str]) -> str:
     try:
         return part.get_content()  # type: ignore[no-any-return]
@@ -197,8 +229,12 @@ def _not_a_report_reason(message: EmailMessage, envelope_sender: str | None) -> 
     return None
 
 
-def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_sender: str | None = None) -> ParsedMessage:
-    """Read `raw`; raise Quarantine when it is over a limit or cannot be read into a sender."""
+def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_sender: str | None = None,
+                  company_hosts: Collection[str] = ()) -> ParsedMessage:
+    """Read `raw`; raise Quarantine when it is over a limit or cannot be read into a sender.
+
+    `company_hosts` are the company MTA's names when the mail came on a path from it (LMTP, or a
+    mailbox it delivered to); empty when it did not, and then no Authentication-Results is trusted."""
     started = time.monotonic()
     if len(raw) > limits.max_message_bytes:
         raise Quarantine("too_large", f"{len(raw)} bytes, limit {limits.max_message_bytes}")
@@ -250,12 +286,8 @@ def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_send
         parsed.message_id = (one_line(str(message_id))[:998] or None) if message_id is not None else None
         parsed.subject = one_line(str(message.get("Subject", "")))
         parsed.received = _received(message.get_all("Received") or [])
-        for value in message.get_all("Authentication-Results") or []:
-            text = one_line(str(value))
-            if _authserv_id(text) == authserv_id.lower():
-                parsed.authentication_results.append(text)
-            else:
-                parsed.untrusted_authentication_results += 1
+        parsed.authentication_results, parsed.untrusted_authentication_results = _trusted_authentication_results(
+            message, authserv_id, company_hosts)
 
         body = message.get_body(preferencelist=("plain", "html"))
         parsed.has_html = any(part.get_content_type() == "text/html" for part in message.walk())
@@ -284,6 +316,26 @@ def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_send
 def read_stored(raw: bytes) -> EmailMessage:
     """Parse stored bytes again for display (headers, HTML part, attachments)."""
     return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+# Quarantined for these, a message was never read whole (or reading it is what costs): staff see its
+# header lines as they arrived, and its parts are not read again on a console page.
+NOT_READ = frozenset({"too_large", "nul_bytes", "header_too_large", "unparseable", "too_many_parts", "too_deep",
+                      "parse_time", "processing_error"})
+
+
+def raw_header_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """Every header as (name, text) straight from the bytes, unfolded, nothing decoded: for mail that
+    must not go through the parser again."""
+    block = raw[:header_block_size(raw)].decode("utf-8", "replace")
+    pairs: list[tuple[str, str]] = []
+    for line in block.splitlines():
+        if line[:1] in (" ", "\t") and pairs:
+            pairs[-1] = (pairs[-1][0], pairs[-1][1] + " " + line.strip())
+        elif ":" in line:
+            name, value = line.split(":", 1)
+            pairs.append((one_line(name), value.strip()))
+    return [(name, one_line(value)) for name, value in pairs]
 
 
 def header_pairs(message: EmailMessage) -> list[tuple[str, str]]:

@@ -30,9 +30,11 @@ from .models import (
     STATUS_QUARANTINED,
     STATUS_REPORTED,
     VIA_IMPORT,
+    VIA_LMTP,
     InboundMessage,
 )
-from .parsing import Limits, ParsedMessage, Quarantine, parse_message
+from .parser_process import parse_within
+from .parsing import Limits, ParsedMessage, Quarantine
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,20 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
     Byte-identical mail already stored changes nothing. Otherwise the bytes are kept whatever
     happens next: quarantined, a duplicate of a known Message-ID, not a report (auto-reply, bounce,
     list), or a report through receive_report. Audits `email:message:*` and what the report does.
+
+    The bytes are read first, in a child process with a hard deadline, before any statement: nothing
+    is locked while untrusted mail is parsed (on SQLite the first statement takes the write lock).
     """
+    config = current_app.config
+    try:
+        parsed: ParsedMessage | None = parse_within(
+            raw, authserv_id=config["AUTHSERV_ID"], limits=limits_from_config(),
+            envelope_sender=envelope.mail_from if via != VIA_IMPORT else None,
+            # Only mail the company MTA handed us (LMTP) or delivered to a mailbox can carry its verdict.
+            company_hosts=config["COMPANY_MTA_HOSTS"] if via in (VIA_LMTP, VIA_IMPORT) else ())
+        unreadable: Quarantine | None = None
+    except Quarantine as quarantine:
+        parsed, unreadable = None, quarantine
     digest = hashlib.sha256(raw).hexdigest()
     existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar()
     if existing is not None:
@@ -131,12 +146,9 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
                  data={"inbound_message": message.id, "sha256": digest, "size": len(raw), "via": via,
                        "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "peer": envelope.peer})
 
-    config = current_app.config
-    try:
-        parsed = parse_message(raw, authserv_id=config["AUTHSERV_ID"], limits=limits_from_config(),
-                               envelope_sender=envelope.mail_from if via != VIA_IMPORT else None)
-    except Quarantine as quarantine:
-        return quarantine_message(message, quarantine.reason, quarantine.detail, now=now)
+    if parsed is None:
+        assert unreadable is not None
+        return quarantine_message(message, unreadable.reason, unreadable.detail, now=now)
     _store_parsed(message, parsed)
 
     if via == VIA_IMPORT:

@@ -86,7 +86,11 @@ class IntakeController(Controller):
     """aiosmtpd's threaded controller, serving SMTP or LMTP with our limits and timeouts."""
 
     def __init__(self, app: Flask, *, host: str, port: int, lmtp: bool = False) -> None:
-        self.lmtp = lmtp
+        # Real mail carries lines over RFC 5321's 1,000 octets (long HTML, unwrapped bodies); like
+        # Postfix, take them up to the message size limit and keep the bytes exactly as sent.
+        base = LMTP if lmtp else SMTP
+        self.server_class = type(f"Intake{base.__name__}", (base,),
+                                 {"line_length_limit": app.config["INTAKE_MAX_MESSAGE_BYTES"] + 2})
         super().__init__(
             IntakeHandler(app, lmtp=lmtp),
             hostname=host,
@@ -98,5 +102,4 @@ class IntakeController(Controller):
         )
 
     def factory(self) -> SMTP:
-        server_class = LMTP if self.lmtp else SMTP
-        return server_class(self.handler, **self.SMTP_kwargs)
+        return self.server_class(self.handler, **self.SMTP_kwargs)

@@ -36,6 +36,8 @@ EXPECTED = {
     "no_blank_line.eml": ("reported", True, True, None),
     "reply_to_elsewhere.eml": ("reported", True, True, None),
     "forged_auth_results.eml": ("reported", True, True, None),
+    "forged_below_company_hop.eml": ("reported", True, True, None),
+    "internal_hops.eml": ("reported", True, True, None),
     "auto_reply.eml": ("not_a_report", False, False, None),
     "dsn_bounce.eml": ("not_a_report", False, False, None),
     "list_mail.eml": ("not_a_report", False, False, None),
@@ -115,3 +117,16 @@ def test_second_email_joins_the_open_incident(app, customer_id) -> None:  # type
         assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
         assert db.session.scalar(select(func.count()).select_from(Report)) == 2
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+@pytest.mark.parametrize("via,trusted", [("lmtp", ["mx.ecc.example; spf=fail smtp.mailfrom=example.com; "
+                                                   "dmarc=fail header.from=example.com"]), ("smtp", [])])
+def test_a_forged_verdict_is_stored_as_a_claim(app, customer_id, via: str, trusted: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11, item 5: only what the company MTA added on its way to us is kept as its verdict."""
+    raw = (CORPUS / "forged_below_company_hop.eml").read_bytes()
+    with app.app_context():
+        outcome = ingest_message(raw, envelope=Envelope(mail_from="an@example.com"), via=via, now=utcnow())
+        db.session.commit()
+        message = db.session.get(InboundMessage, outcome.message_id)
+        assert message.authentication_results == trusted
+        assert message.untrusted_authentication_results == 2 - len(trusted)

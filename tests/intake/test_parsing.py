@@ -12,9 +12,11 @@ CORPUS = Path(__file__).parent / "corpus"
 VI = "Tôi nghi mật khẩu của tôi đã bị lộ sau khi bấm vào một đường dẫn lạ."
 
 
-def parse(name_or_bytes: str | bytes, **limits: float):  # type: ignore[no-untyped-def]
+def parse(name_or_bytes: str | bytes, company_hosts: tuple[str, ...] = ("mx.ecc.example",), **limits: float):  # type: ignore[no-untyped-def]
+    """Read as mail the company MTA handed over (LMTP): its own verdicts may be trusted."""
     raw = name_or_bytes if isinstance(name_or_bytes, bytes) else (CORPUS / name_or_bytes).read_bytes()
-    return parse_message(raw, authserv_id="mx.ecc.example", limits=Limits(**limits))  # type: ignore[arg-type]
+    return parse_message(raw, authserv_id="mx.ecc.example", limits=Limits(**limits),  # type: ignore[arg-type]
+                         company_hosts=company_hosts)
 
 
 @pytest.mark.parametrize("name", ["plain.eml", "qp_utf8.eml", "base64_utf8.eml", "qp_cp1258.eml", "base64_cp1258.eml"])
@@ -113,9 +115,24 @@ def test_bidi_address_is_quarantined() -> None:
 
 
 def test_only_our_authentication_results_are_trusted() -> None:
+    """Issue 11, item 5: our authserv-id alone proves nothing; the verdict must sit above a Received
+    line our MTA added, and the mail must have come on a path from our MTA."""
+    # Sent straight to the listener: no hop of ours, so neither verdict is trusted.
     parsed = parse("forged_auth_results.eml")
-    assert parsed.authentication_results == ["mx.ecc.example; spf=fail smtp.mailfrom=example.com; dkim=none"]
+    assert parsed.authentication_results == [] and parsed.untrusted_authentication_results == 2
+    # A forged "pass" below the hop where the mail entered the company; our MTA's "fail" above it.
+    parsed = parse("forged_below_company_hop.eml")
+    assert parsed.authentication_results == [
+        "mx.ecc.example; spf=fail smtp.mailfrom=example.com; dmarc=fail header.from=example.com"]
     assert parsed.untrusted_authentication_results == 1
+    # Through two company hosts: the verdict between them counts, the one below the entry does not.
+    parsed = parse("internal_hops.eml", company_hosts=("mx.ecc.example", "relay.ecc.example"))
+    assert parsed.authentication_results == [
+        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"]
+    assert parsed.untrusted_authentication_results == 1
+    # Mail that did not come from our MTA (plain SMTP to the listener) trusts nothing at all.
+    parsed = parse("plain.eml", company_hosts=())
+    assert parsed.authentication_results == [] and parsed.untrusted_authentication_results == 1
 
 
 def test_reply_to_and_sender_kept_apart() -> None:

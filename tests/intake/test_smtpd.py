@@ -157,7 +157,7 @@ def test_a_processing_bug_keeps_the_message_quarantined(app, listener, runner, c
     def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("parser bug")
 
-    monkeypatch.setattr(intake, "parse_message", broken)
+    monkeypatch.setattr(intake, "parse_within", broken)
     code, _reply = send(listener, PLAIN)
     assert code == 250
     other = tmp_path / "other.eml"
@@ -171,3 +171,12 @@ def test_a_processing_bug_keeps_the_message_quarantined(app, listener, runner, c
                    and "RuntimeError: parser bug" in (m.quarantine_detail or "") for m in kept)
         assert kept[1].import_source == str(other)  # the importer's label survives the fallback
     assert count(app, Report) == 0
+
+
+def test_lines_over_1000_octets_are_taken_and_kept_intact(app, listener, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Real mail carries long lines (unwrapped HTML): like Postfix, take them up to the size limit."""
+    raw = PLAIN.replace(b"\r\n\r\n", b"\r\n\r\n" + b"x" * 5000 + b"\r\n", 1)
+    code, _reply = send(listener, raw)
+    assert code == 250
+    with app.app_context():
+        assert db.session.execute(select(InboundMessage.raw)).scalar_one() == raw

@@ -1,0 +1,78 @@
+"""Reading mail in a child process with a hard deadline (issue 11, item 2; SECURITY.md M1, M2)."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from incident_service.extensions import db
+from incident_service.intake.models import InboundMessage
+from incident_service.intake.parser_process import PARSERS, parse_within
+from incident_service.intake.parsing import Limits, Quarantine, parse_message
+from incident_service.intake.smtpd import IntakeController
+from tests.conftest import csrf_from, free_port
+
+# A header block far under the 64 KB limit that the stdlib parser needs minutes for (quadratic in
+# the number of empty parameters): about 10 s for this one on this machine.
+SLOW = (b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: slow\r\n"
+        b"Content-Type: text/plain" + b";" * 20_000 + b"\r\n\r\nmy password leaked\r\n")
+GOOD = b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: lost\r\n\r\nmy password leaked\r\n"
+
+
+def test_the_child_reads_as_parse_message_does() -> None:
+    limits = Limits()
+    assert parse_within(GOOD, authserv_id="mx.ecc.example", limits=limits) == \
+        parse_message(GOOD, authserv_id="mx.ecc.example", limits=limits)
+    with pytest.raises(Quarantine) as refused:
+        parse_within(b"Subject: no sender\r\n\r\nx", authserv_id="mx.ecc.example", limits=limits)
+    assert refused.value.reason == "no_sender"
+
+
+def test_reading_past_the_deadline_is_stopped_for_good() -> None:
+    with pytest.raises(Quarantine) as refused:
+        parse_within(SLOW, authserv_id="mx.ecc.example", limits=Limits(max_seconds=1))
+    assert refused.value.reason == "parse_time"
+    # The child that was reading is gone, not left working in the background; the next one reads.
+    assert all(child.process.is_alive() for child in PARSERS._idle)
+    assert parse_within(GOOD, authserv_id="mx.ecc.example", limits=Limits()).subject == "lost"
+
+
+@pytest.mark.settings(INTAKE_PARSE_SECONDS=3)
+def test_slow_mail_blocks_no_one_and_is_kept(app, client, customer_id, staff_login) -> None:  # type: ignore[no-untyped-def]
+    """While the listener reads hostile mail, another connection's report and a web report are
+    stored (they come first in the table), and the hostile mail is then kept quarantined, bytes intact."""
+    port = free_port()
+    listener = IntakeController(app, host="127.0.0.1", port=port)
+    listener.start()
+    answers: dict[str, int] = {}
+
+    def send(name: str, raw: bytes, sender: str) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            answers[name] = smtp.sendmail(sender, ["security@ecc.example"], raw) and 500 or 250
+
+    slow = threading.Thread(target=send, args=("slow", SLOW, "an@example.com"))
+    try:
+        slow.start()
+        time.sleep(0.5)  # let the slow message arrive first: an ordering, not a timing, is asserted
+        send("good", GOOD.replace(b"an@example.com", b"other@example.com"), "other@example.com")
+        token = csrf_from(client.get("/report").get_data(as_text=True))
+        web = client.post("/report", data={"email": "an@example.com", "kind": "lost", "csrf_token": token})
+        slow.join(timeout=60)
+    finally:
+        listener.stop()
+    assert answers == {"slow": 250, "good": 250} and web.status_code == 200
+    with app.app_context():
+        stored = db.session.execute(select(InboundMessage).order_by(InboundMessage.id)).scalars().all()
+        assert [message.subject for message in stored] == ["lost", None]
+        hostile = stored[1]
+        assert hostile.raw == SLOW and hostile.status == "quarantined" and hostile.quarantine_reason == "parse_time"
+    # Staff read it without the parser: its header lines as they came, its parts never re-read.
+    console = staff_login("support")
+    page = console.get(f"/console/messages/{hostile.id}")
+    assert page.status_code == 200 and "text/plain;;;;" in page.get_data(as_text=True)
+    assert console.get(f"/console/messages/{hostile.id}/html").status_code == 404
+    assert console.get(f"/console/messages/{hostile.id}/attachments/0").status_code == 404
