@@ -49,6 +49,32 @@ def _list(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def _limit(name: str, raw: str) -> str:
+    """A Flask-Limiter rate such as "10 per minute;200 per day"; a typo would silently stop the limit."""
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be rates like '10 per minute;200 per day', not {raw!r}") from None
+    return raw
+
+
+def _limit_storage(raw: str | None, embedded: bool) -> str:
+    """Where rate-limit counters live. memory:// counts per process, so with several gunicorn workers
+    each would allow the whole limit: outside the embedded setups it must be chosen on purpose."""
+    if raw is None:
+        if embedded:
+            return "memory://"
+        raise ConfigurationError(
+            "RATELIMIT_STORAGE_URI is required outside development: redis://host:6379/0 shared by every web "
+            "worker (memory:// only for a single gunicorn worker: it counts per process)")
+    if not raw.startswith(("memory://", "redis://", "rediss://", "redis+unix://", "redis+sentinel://")):
+        raise ConfigurationError(f"RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL, not {raw!r}")
+    return raw
+
+
 def _development_secret_key() -> str:
     """Generate the development secret once and keep it in instance/, so restarts keep sessions."""
     path = INSTANCE_DIR / "secret_key"
@@ -123,8 +149,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SECRET_KEY_FALLBACKS": _list(get("SECRET_KEY_FALLBACKS", "")),
         "PUBLIC_BASE_URL": public_base_url,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        # How long a SQLite writer waits for another's lock before the request fails with 503.
-        "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", get("SQLITE_BUSY_TIMEOUT_MS", "10000"), minimum=0),
+        # How long a writer waits for another's lock (SQLite's busy timeout, PostgreSQL's lock_timeout)
+        # before the request fails with 503 and the listener with 451, instead of hanging.
+        "DATABASE_LOCK_TIMEOUT_MS": _int("DATABASE_LOCK_TIMEOUT_MS", get("DATABASE_LOCK_TIMEOUT_MS", "10000"),
+                                         minimum=1, maximum=600_000),
+        # PostgreSQL's statement_timeout: no statement runs longer than this (0: no limit, e.g. for a
+        # migration of a large table run by hand).
+        "DATABASE_STATEMENT_TIMEOUT_MS": _int("DATABASE_STATEMENT_TIMEOUT_MS",
+                                              get("DATABASE_STATEMENT_TIMEOUT_MS", "120000"), minimum=0),
         "MAIL_SERVER": get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": _int("MAIL_PORT", get("MAIL_PORT", "8025" if embedded else "25"), minimum=1, maximum=65535),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", get("MAIL_USE_TLS", "false")),
@@ -182,7 +214,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DEFAULT_LOCALE": default_locale,
         "BABEL_DEFAULT_LOCALE": default_locale,
         "BABEL_DEFAULT_TIMEZONE": "UTC",
-        "RATELIMIT_STORAGE_URI": get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": _limit_storage(get("RATELIMIT_STORAGE_URI"), embedded),
         # Off only in the test setup, whose many requests come from one address; tests of limits turn it on.
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", get("RATELIMIT_ENABLED", "false" if app_env == "testing" else "true")),
         "RATELIMIT_HEADERS_ENABLED": False,
@@ -220,6 +252,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which has its own timeouts
         "MAX_CONTENT_LENGTH": 64 * 1024,
     }
+    for name in [key for key in settings if key.startswith("LIMIT_")]:
+        settings[name] = _limit(name, settings[name])
     if settings["PASSWORD_HASH_PROFILE"] not in ("rfc9106-low-memory", "owasp-minimum"):
         raise ConfigurationError(
             "PASSWORD_HASH_PROFILE must be rfc9106-low-memory or owasp-minimum, "
@@ -229,4 +263,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         raise ConfigurationError(f"LOG_FORMAT must be json or text, not {settings['LOG_FORMAT']!r}")
     if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
         raise ConfigurationError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true: pick STARTTLS or implicit TLS")
+    if (settings["MAIL_USERNAME"] or settings["MAIL_PASSWORD"]) and not (settings["MAIL_USE_TLS"] or settings["MAIL_USE_SSL"]):
+        raise ConfigurationError(
+            "MAIL_USERNAME/MAIL_PASSWORD need MAIL_USE_TLS=true or MAIL_USE_SSL=true: the relay's credentials "
+            "must never cross the network in clear text")
     return settings

@@ -8,6 +8,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+from dotenv import load_dotenv
+
+load_dotenv()  # the app reads .env too; the check below must see the same settings
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", str(min(multiprocessing.cpu_count() * 2 + 1, 8))))
 # Threads let a worker serve other requests while one waits on argon2 or the database.
@@ -27,3 +31,18 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = ""
 limit_request_line = 4094
 limit_request_fields = 100
+
+
+def _refuse_per_process_limits() -> None:
+    """memory:// counts each worker's requests apart, so N workers would allow N times every rate
+    limit (S6): with more than one worker, the counters must be shared (Redis)."""
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    enabled = os.environ.get("RATELIMIT_ENABLED", "true").strip().lower() not in ("0", "false", "no", "off")
+    if workers > 1 and enabled and storage.startswith("memory://"):
+        raise SystemExit(
+            f"gunicorn.conf.py: {workers} workers with RATELIMIT_STORAGE_URI={storage} would let each worker "
+            "allow the whole of every rate limit. Set RATELIMIT_STORAGE_URI=redis://host:6379/0, or "
+            "GUNICORN_WORKERS=1.")
+
+
+_refuse_per_process_limits()

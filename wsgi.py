@@ -6,6 +6,14 @@ from dotenv import load_dotenv
 
 load_dotenv()
 
+import sys  # noqa: E402
+
+from config import ConfigurationError  # noqa: E402
 from incident_service import create_app  # noqa: E402
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigurationError as error:
+    # A setting is missing or wrong: say which, not a traceback (gunicorn and the CLI both stop here).
+    print(f"incident_service: configuration error: {error}", file=sys.stderr)
+    raise SystemExit(2) from None

@@ -24,6 +24,7 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.notifications.delivery import deliver_due
 from tests.postgres import PostgresServer
+from tests.redis_server import RedisServer
 
 PASSWORD = "correct horse battery staple"
 
@@ -107,6 +108,17 @@ def postgres() -> Iterator[PostgresServer | None]:
     with application.app_context():
         db.create_all()
         db.engine.dispose()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """Debian's redis-server on a free loopback port, for the whole session (tests marked `redis`)."""
+    server = RedisServer(free_port())
+    server.start()
     try:
         yield server
     finally:

@@ -12,6 +12,7 @@ PRODUCTION = {
     "SECRET_KEY": "k" * 48,
     "PUBLIC_BASE_URL": "https://security.ecc.example",
     "DATABASE_URL": "sqlite://",
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
 }
 
 
@@ -57,3 +58,51 @@ def test_flask_prefixed_environment_overrides(monkeypatch: pytest.MonkeyPatch) -
     app = create_app(environ={**PRODUCTION})
     assert app.config["MAX_CONTENT_LENGTH"] == 12345
     assert app.config["PUBLIC_BASE_URL"] == "https://security.ecc.example"
+
+
+@pytest.mark.parametrize("name", ["LIMIT_REPORT_PER_IP", "LIMIT_SIGN_IN_PER_ACCOUNT", "LIMIT_RESET_PER_LINK"])
+def test_a_malformed_limit_stops_start_up_naming_it(name: str) -> None:
+    """Issue 11, item 3: before, a typo silently turned the limit off."""
+    with pytest.raises(ConfigurationError, match=f"{name} must be rates like"):
+        load_settings({**PRODUCTION, name: "ten a minute"})
+
+
+def test_production_chooses_where_limits_are_counted() -> None:
+    with pytest.raises(ConfigurationError, match="RATELIMIT_STORAGE_URI is required"):
+        load_settings({k: v for k, v in PRODUCTION.items() if k != "RATELIMIT_STORAGE_URI"})
+    with pytest.raises(ConfigurationError, match="memory:// or a redis:// URL"):
+        load_settings({**PRODUCTION, "RATELIMIT_STORAGE_URI": "memcached://x"})
+    assert load_settings({**PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://"})["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+@pytest.mark.parametrize("workers,storage,refused", [("3", "memory://", True), ("1", "memory://", False),
+                                                     ("3", "redis://127.0.0.1:6379/0", False)])
+def test_gunicorn_refuses_per_process_limits_with_several_workers(workers: str, storage: str, refused: bool) -> None:
+    """Issue 11, item 3: eight workers counting apart let a '10 per minute' limit pass 45 reports."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, **PRODUCTION, "GUNICORN_WORKERS": workers, "RATELIMIT_STORAGE_URI": storage}
+    checked = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "--check-config",
+                              "wsgi:app"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert (checked.returncode != 0) == refused, checked.stderr
+    assert ("would let each worker allow the whole of every rate limit" in checked.stderr) == refused
+
+
+def test_relay_credentials_never_in_clear_text() -> None:
+    with pytest.raises(ConfigurationError, match="MAIL_USE_TLS=true or MAIL_USE_SSL=true"):
+        load_settings({**PRODUCTION, "MAIL_USERNAME": "relay", "MAIL_PASSWORD": "secret", "MAIL_USE_TLS": "false"})
+    assert load_settings({**PRODUCTION, "MAIL_USERNAME": "relay", "MAIL_PASSWORD": "s", "MAIL_USE_TLS": "true"})
+
+
+@pytest.mark.parametrize("environ", [{"SESSION_COOKIE_SECURE": "false"}, {"FLASK_SESSION_COOKIE_SECURE": "false"}])
+def test_no_host_prefix_without_secure(environ, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11, item 8: a __Host- cookie without Secure is thrown away by browsers."""
+    assert create_app(environ=PRODUCTION).config["SESSION_COOKIE_NAME"] == "__Host-session"
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)  # FLASK_* is read from the process environment
+    app = create_app(environ={**PRODUCTION, **environ})
+    assert app.config["SESSION_COOKIE_SECURE"] is False and app.config["SESSION_COOKIE_NAME"] == "session"

@@ -7,6 +7,16 @@ import pytest
 
 from tests.conftest import csrf_from
 
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def app_settings(request, app_settings):  # type: ignore[no-untyped-def]
+    """Every limit test runs with per-process counters and with Redis, the storage several workers share."""
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        server.flush()
+        return {**app_settings, "RATELIMIT_STORAGE_URI": server.url}
+    return app_settings
+
+
 pytestmark = pytest.mark.settings(RATELIMIT_ENABLED=True, LIMIT_REPORT_PER_ACCOUNT="3 per hour",
                                   LIMIT_REPORT_PER_IP="6 per minute", LIMIT_SIGN_IN_PER_ACCOUNT="3 per hour",
                                   LIMIT_FRESH_LINK_PER_ACCOUNT="2 per hour")

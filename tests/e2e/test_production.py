@@ -26,7 +26,7 @@ def test_gunicorn_worker_and_lmtp_listener_serve_a_report(app, database_url, smt
            "MAIL_PORT": str(smtp_sink.port), "REPORT_ADDRESSES": "security@ecc.example", "LOG_FORMAT": "json",
            "SESSION_COOKIE_SECURE": "false",  # plain http on loopback in this test; production runs behind TLS
            "PASSWORD_HASH_PROFILE": "owasp-minimum", "GUNICORN_BIND": f"127.0.0.1:{web_port}",
-           "GUNICORN_WORKERS": "2"}
+           "GUNICORN_WORKERS": "1", "RATELIMIT_STORAGE_URI": "memory://"}
     env.pop("TEST_DATABASE", None)
     flask = [str(BIN / "flask"), "--app", "wsgi"]
     added = subprocess.run([*flask, "customers", "add", "an@example.com", "--name", "An"], cwd=ROOT, env=env,
