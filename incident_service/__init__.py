@@ -14,7 +14,7 @@ from . import errors, headers, i18n, logging_redaction, observability, same_orig
 from .customers import passwords
 from .customers import session as customer_session
 from .staff import session as staff_session
-from .database import configure_sqlite
+from .database import configure_engine
 from .extensions import babel, csrf, db, limiter, mail, migrate
 from .incidents import labels
 
@@ -32,6 +32,9 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     app.config.from_prefixed_env()
     if overrides:
         app.config.update(overrides)
+    if not app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_NAME"].startswith("__Host-"):
+        # Browsers refuse a __Host- cookie without Secure, so no session would ever stick (S2).
+        app.config["SESSION_COOKIE_NAME"] = app.config["SESSION_COOKIE_NAME"].removeprefix("__Host-")
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -45,7 +48,8 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     with app.app_context():
-        configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        configure_engine(db.engine, lock_timeout_ms=app.config["DATABASE_LOCK_TIMEOUT_MS"],
+                         statement_timeout_ms=app.config["DATABASE_STATEMENT_TIMEOUT_MS"])
 
     passwords.init_app(app)
     customer_session.init_app(app)

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 
 from config import LOCALES
 from .i18n import SESSION_LOCALE_KEY
+from .redirects import local_path
 
 bp = Blueprint("site", __name__)
 
@@ -22,8 +23,4 @@ def choose_locale():  # type: ignore[no-untyped-def]
     choice = request.form.get("locale", "")
     if form.validate_on_submit() and choice in LOCALES:
         session[SESSION_LOCALE_KEY] = choice
-    target = request.form.get("next", "")
-    # Only local paths: never an open redirect.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = url_for("site.index")
-    return redirect(target)
+    return redirect(local_path(request.form.get("next")) or url_for("site.index"))

@@ -9,6 +9,7 @@ from ..customers.passwords import sign_in_check
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, setting
+from ..redirects import local_path
 from ..staff import session as staff_session
 from ..staff.service import (check_staff_password, enrol_totp, new_totp_secret, qr_svg, record_sign_in_step,
                              totp_uri, verify_totp)
@@ -25,10 +26,7 @@ def _pending_key() -> str:
 
 
 def _safe_next() -> str:
-    target = request.args.get("next") or ""
-    if not target.startswith("/console") or "//" in target or "\\" in target:
-        return url_for("console.queue")
-    return target
+    return local_path(request.args.get("next"), under="/console/") or url_for("console.queue")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, current_app
 
-from ..reactivation.password_policy import MAX_BYTES, check_new_password, common_passwords
+from ..reactivation.password_policy import MAX_BYTES, check_new_password, common_passwords, normalize
 
 T = TypeVar("T")
 
@@ -28,11 +28,19 @@ class PasswordHashing:
         self._dummy_hash = self.hasher.hash("dummy password that matches nothing")
 
     def hash(self, password: str) -> str:
+        """The argon2id hash of `password` in NFC: a Vietnamese keyboard may type either form."""
         with self._slots:
-            return self.hasher.hash(password)
+            return self.hasher.hash(normalize(password))
 
     def verify(self, stored_hash: str | None, password: str) -> bool:
-        """True when `password` matches; with no stored hash, do the same work and return False (R3)."""
+        """True when `password` matches, in NFC or (for a hash made before we normalised) as typed;
+        with no stored hash, do the same work and return False (R3)."""
+        composed = normalize(password)
+        if self._verify(stored_hash, composed):
+            return True
+        return composed != password and self._verify(stored_hash, password)
+
+    def _verify(self, stored_hash: str | None, password: str) -> bool:
         with self._slots:
             try:
                 return self.hasher.verify(stored_hash or self._dummy_hash, password) and stored_hash is not None

@@ -103,3 +103,22 @@ def test_account_lists_reports(app, client, customer_id) -> None:  # type: ignor
     sign_in(client)
     page = client.get("/account").get_data(as_text=True)
     assert re.search(r"RPT-\d{4}-\d{6}", page) and re.search(r"INC-\d{4}-\d{6}", page)
+
+
+def test_passwords_are_one_password_in_either_unicode_form(app) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11, item 8: Vietnamese keyboards type "mật" composed (NFC) or decomposed (NFD)."""
+    import unicodedata
+
+    from incident_service.customers.passwords import hashing
+    from tests.conftest import make_customer, submit
+
+    typed = "mật khẩu của tôi rất dài"
+    composed, decomposed = unicodedata.normalize("NFC", typed), unicodedata.normalize("NFD", typed)
+    assert composed != decomposed
+    make_customer(app, "nfd@example.com", password=decomposed)
+    answer = submit(app.test_client(), "/login", {"email": "nfd@example.com", "password": composed})
+    assert answer.status_code == 302
+    with app.app_context():
+        # A hash made before passwords were normalised still verifies in the form it was typed.
+        legacy = hashing().hasher.hash(decomposed)
+        assert hashing().verify(legacy, decomposed) and hashing().verify(legacy, composed) is False

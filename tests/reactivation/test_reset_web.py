@@ -54,6 +54,10 @@ def test_token_moves_to_session_and_url_is_token_free(app, reset_path) -> None: 
     ("x" * 1025, None, "too long"),
     ("1qaz2wsx3edc4rfv", None, "attackers try first"),
     (PASSWORD, None, "reported as exposed"),
+    # Issue 11, item 8: the compromised password again, apart from case or surrounding spaces.
+    (f"  {PASSWORD}  ", None, "reported as exposed"),
+    (PASSWORD.upper(), None, "reported as exposed"),
+    (PASSWORD.capitalize(), None, "reported as exposed"),
     ("an@example.com is mine", None, "email address"),
     ("a very long password one", "a very long password two", "not the same"),
 ])
