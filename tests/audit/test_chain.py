@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from incident_service.audit.models import AuditEvent
 from incident_service.audit.service import verify_chain
@@ -65,8 +65,9 @@ def test_inserted_row_is_detected(app, customer_id) -> None:  # type: ignore[no-
         second = db.session.get(AuditEvent, 2)
         db.session.execute(text(
             "INSERT INTO audit_events (id, occurred_at, action, actor, data, prev_hash, hash) "
-            "VALUES (1000, :at, 'forged', 'x', '{}', :prev, :hash)"),
-            {"at": second.occurred_at.replace(tzinfo=None), "prev": second.hash, "hash": "f" * 64})
+            "VALUES (1000, :at, 'forged', 'x', '{}', :prev, :hash)").bindparams(
+                bindparam("at", type_=AuditEvent.__table__.c.occurred_at.type)),
+            {"at": second.occurred_at, "prev": second.hash, "hash": "f" * 64})
         db.session.commit()
         # The forged row sits at the head, linking to row 2, whose real successor also links to it.
         result = verify_chain()
