@@ -44,6 +44,8 @@ run: install translations .env
 # installs both; here a missing one is said loudly, never passed over in silence.
 HAVE_PG := $(shell ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes)
 HAVE_CHROMIUM := $(shell test -x /usr/bin/chromium && echo yes)
+HAVE_REDIS := $(shell command -v redis-server >/dev/null && echo yes)
+HAVE_NGINX := $(shell { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null && echo yes)
 BROWSER_FILTER := $(if $(HAVE_CHROMIUM),,-m "not browser")
 
 test: install translations
@@ -56,6 +58,9 @@ endif
 ifneq ($(HAVE_CHROMIUM),yes)
 	@echo "*** chromium is not installed (apt-get install chromium): the browser tests were NOT run."
 endif
+ifneq ($(HAVE_REDIS),yes)
+	@echo "*** redis-server is not installed (apt-get install redis-server): the Redis tests were NOT run."
+endif
 ifneq ($(NEWEST_PYTHON),)
 	$(MAKE) --no-print-directory $(NEWEST_VENV)/.installed
 	$(NEWEST_VENV)/bin/pytest -m "not browser" $(PYTEST_ARGS)
@@ -64,6 +69,13 @@ ifeq ($(HAVE_PG),yes)
 endif
 else
 	@echo "*** Python 3.13 was not found (pyenv install 3.13): the suite did NOT run on the newest Python."
+endif
+# The production shape (tests/production): nginx with TLS, gunicorn x3, PostgreSQL, Redis, the worker and
+# the listener as processes, driven through https by chromium; on the newest Python when there is one.
+ifeq ($(HAVE_PG)$(HAVE_REDIS)$(HAVE_NGINX)$(HAVE_CHROMIUM),yesyesyesyes)
+	TEST_SHAPE=production $(if $(NEWEST_PYTHON),$(NEWEST_VENV),$(VENV))/bin/pytest tests/production $(PYTEST_ARGS)
+else
+	@echo "*** the production-shape tests were NOT run: they need postgresql, redis-server, nginx and chromium."
 endif
 
 # Speed is measured, not asserted: figures next to baselines from the same run, into docs/benchmarks.md.

@@ -88,10 +88,21 @@ DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, leave out the tests about SQLite itself (they are not skipped: not collected)."""
-    if DATABASE != "postgresql":
-        return
-    kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+    """On PostgreSQL, leave out the tests about SQLite itself; without Debian's redis-server, the Redis
+    tests (`make test` says so loudly). They are not skipped: not collected."""
+    import shutil
+
+    production_run = os.environ.get("TEST_SHAPE") == "production"
+
+    def left_out(item: pytest.Item) -> bool:
+        # tests/production start their own stack: collected in their own run (TEST_SHAPE=production).
+        if (item.get_closest_marker("production") is not None) != production_run:
+            return True
+        if DATABASE == "postgresql" and item.get_closest_marker("sqlite_only") is not None:
+            return True
+        return shutil.which("redis-server") is None and item.get_closest_marker("redis") is not None
+
+    kept = [item for item in items if not left_out(item)]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
 
