@@ -14,6 +14,8 @@ from ..database import utcnow
 from ..extensions import db
 from ..intake.models import (STATUS_DISMISSED, STATUS_DUPLICATE, STATUS_NOT_A_REPORT, STATUS_QUARANTINED,
                              InboundMessage)
+from ..intake.display_names import (DIRECTION_CONTROL, INVISIBLE_CHARACTER, LOOKS_LIKE_ANOTHER_ADDRESS,
+                                    display_name_warnings, show_controls)
 from ..intake.parsing import (NOT_READ, attachment_bytes, attachment_parts, header_pairs, html_part, raw_header_pairs,
                               read_stored, safe_filename)
 from ..intake.service import attach_message_to_customer, dismiss_message
@@ -28,6 +30,23 @@ LISTED = (STATUS_QUARANTINED, STATUS_NOT_A_REPORT, STATUS_DUPLICATE, STATUS_DISM
 # The frame holding customer HTML: nothing loads, nothing runs, nothing navigates (M5).
 FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; "
              "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox")
+
+
+@bp.app_template_global("display_name_warnings")
+def display_name_warning_texts(message: InboundMessage) -> list[str]:
+    texts = {
+        LOOKS_LIKE_ANOTHER_ADDRESS: _("The display name reads like another address: the sender is the address above, "
+                                      "not the one in the name."),
+        DIRECTION_CONTROL: _("The display name contains characters that reverse the direction of text; they are "
+                             "shown by their code."),
+        INVISIBLE_CHARACTER: _("The display name contains invisible characters; they are shown by their code."),
+    }
+    return [texts[code] for code in display_name_warnings(message.from_display_name, message.from_address)]
+
+
+@bp.app_template_filter("show_controls")
+def show_controls_filter(text: str | None) -> str:
+    return show_controls(text)
 
 
 @bp.app_template_global("all_headers")
