@@ -214,6 +214,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "DEFAULT_LOCALE": default_locale,
         "BABEL_DEFAULT_LOCALE": default_locale,
         "BABEL_DEFAULT_TIMEZONE": "UTC",
+        # R3: answers that could tell whether an address is a customer's take at least this long (and as
+        # long as a customer's answer recently took): see incident_service/answer_floor.py.
+        "ANSWER_FLOOR_MS": _int("ANSWER_FLOOR_MS", get("ANSWER_FLOOR_MS", "25"), minimum=0, maximum=5000),
         "RATELIMIT_STORAGE_URI": _limit_storage(get("RATELIMIT_STORAGE_URI"), embedded),
         # Off only in the test setup, whose many requests come from one address; tests of limits turn it on.
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", get("RATELIMIT_ENABLED", "false" if app_env == "testing" else "true")),

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from . import delay_report, flows, import_rate, intake
+from . import delay_report, flows, import_rate, intake, r3_timing
 from .common import RESULTS, machine
 
 logging.disable(logging.INFO)  # the service's own INFO lines would only slow the measured paths
@@ -29,6 +29,11 @@ def main() -> None:
                  f"{web['floor_per_s']:.0f} inserts/s, bare Flask one-row insert", f"{web['ratio']:.2f} ×", "≥ 0.5 ×"))
     rows.append(("Web worker memory under that load", f"{web['worker_peak_rss_mb']:.0f} MB peak RSS", "—", "—",
                  "≤ 150 MB"))
+    step("R3 timing: customers' addresses against unknown ones")
+    for database, r3 in r3_timing.run().items():
+        rows.append((f"`POST /report` timing, customer vs unknown address ({database}, 200 each)",
+                     f"medians {r3['known_ms']:.1f} / {r3['unknown_ms']:.1f} ms (Δ {r3['difference_ms']:.1f} ms)",
+                     f"KS D = {r3['ks_d']:.3f}", f"p = {r3['ks_p']:.2f}", "Δ ≤ 5 ms, p > 0.01"))
     step("reset POST")
     reset = flows.reset_post()
     rows.append(("Reset POST", f"{reset['reset_s'] * 1000:.0f} ms", f"{reset['argon2_s'] * 1000:.0f} ms of argon2 work "

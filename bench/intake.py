@@ -78,7 +78,8 @@ def run() -> dict[str, float]:
             floor.wait(timeout=20)
         env = {**base_env, "APP_ENV": "production", "SECRET_KEY": "bench-secret-key-long-enough-for-production-x",
                "PUBLIC_BASE_URL": "https://security.ecc.example", "DATABASE_URL": f"sqlite:///{folder}/app.sqlite3",
-               "SESSION_COOKIE_SECURE": "false", "RATELIMIT_ENABLED": "false", "LOG_FORMAT": "json",
+               "SESSION_COOKIE_SECURE": "false", "RATELIMIT_ENABLED": "false", "RATELIMIT_STORAGE_URI": "memory://",
+               "LOG_FORMAT": "json",
                "MAIL_PORT": "1"}
         subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                        capture_output=True)

@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings_module
 
-from . import errors, headers, i18n, logging_redaction, observability, same_origin
+from . import answer_floor, errors, headers, i18n, logging_redaction, observability, same_origin
 from .customers import passwords
 from .customers import session as customer_session
 from .staff import session as staff_session
@@ -52,6 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
                          statement_timeout_ms=app.config["DATABASE_STATEMENT_TIMEOUT_MS"])
 
     passwords.init_app(app)
+    answer_floor.init_app(app)
     customer_session.init_app(app)
     staff_session.init_app(app)
     i18n.init_app(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from ..answer_floor import answer_floor
 from ..customers.models import Customer
 from ..database import utcnow
 from ..extensions import db, limiter
@@ -26,7 +27,10 @@ def mask_address(address: str) -> str:
 
 
 def _submit(form: ReportLinkForm, address: str) -> str:
-    """Store the report, commit, and only then show the receipt (DESIGN: durable before answered)."""
+    """Store the report, commit, and only then show the receipt (DESIGN: durable before answered), no
+    sooner for an unknown address than for a customer's (R3)."""
+    floor = answer_floor("report")
+    started = floor.start()
     report = receive_report(
         ReportSubmission(
             channel="web",
@@ -40,8 +44,11 @@ def _submit(form: ReportLinkForm, address: str) -> str:
         now=utcnow(),
     )
     reference, received_at = report.reference, report.received_at  # read before commit expires them
+    customers = report.customer_id is not None
     db.session.commit()
-    return render_template("report/received.html", reference=reference, received_at=received_at)
+    page = render_template("report/received.html", reference=reference, received_at=received_at)
+    floor.hold(started, slow_path=customers)
+    return page
 
 
 @bp.route("/report", methods=["GET", "POST"])

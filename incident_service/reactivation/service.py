@@ -116,15 +116,17 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
     return True
 
 
-def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> None:
-    """`/reset/new`: a link for the account at `address`, if any. An unknown address changes no
-    account but is audited (`<source>:reset_link:unknown_address`), so it costs a written, committed
-    row as a known one does, and shows who probes for accounts (R3)."""
+def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> bool:
+    """`/reset/new`: a link for the account at `address`, if any; True when there was one (for the
+    edge's answer floor, never for its answer). An unknown address changes no account but is audited
+    (`<source>:reset_link:unknown_address`), so it costs a written, committed row as a known one
+    does, and shows who probes for accounts (R3)."""
     customer = find_customer(address)
     if customer is None:
         append_event(f"{source}:reset_link:unknown_address", actor=actor, now=now, data={"address": address[:320]})
-        return
+        return False
     send_reset_link(customer, source=source, actor=actor, now=now)
+    return True
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
+from ..answer_floor import answer_floor
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
@@ -78,8 +79,12 @@ def reset():  # type: ignore[no-untyped-def]
 def fresh_link():  # type: ignore[no-untyped-def]
     form = FreshLinkForm()
     if form.validate_on_submit():
-        send_fresh_link(normalize_address(form.email.data), source="web", actor="customer", now=utcnow())
+        floor = answer_floor("fresh_link")
+        started = floor.start()
+        known = send_fresh_link(normalize_address(form.email.data), source="web", actor="customer", now=utcnow())
         db.session.commit()
-        return render_template("reset/link_sent.html")
+        page = render_template("reset/link_sent.html")
+        floor.hold(started, slow_path=known)  # R3: as long for everyone
+        return page
     status = 400 if form.is_submitted() else 200
     return render_template("reset/new.html", form=form), status

@@ -1,0 +1,70 @@
+"""Answers that must not tell who is a customer take as long for everyone (SECURITY.md R3).
+
+A report for a customer's address locks the password, rotates the stamp, issues a grant and queues an
+email; one for an unknown address stores the report alone, so it answered in about a third of the
+time and a stopwatch told the two apart. Each such answer is now held until a floor: the recent
+95th percentile of the slow (customer) path, times a margin, and never less than ANSWER_FLOOR_MS. A
+customer's answer is rarely held at all; an unknown address's is held about as long as a customer's
+would have taken. The floor learns only from customers' answers, which a prober cannot make faster.
+Sleeping costs a thread, not CPU; the floor is per process. A random share of the floor (up to a
+fifth) is added to every answer: what little work still follows the hold (a customer's request has
+more to tidy up) would otherwise be a steady, measurable offset between two narrow distributions.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+from flask import Flask, current_app
+
+WINDOW = 200
+PERCENTILE = 0.95
+MARGIN = 1.25
+JITTER = 0.2
+
+
+class AnswerFloor:
+    def __init__(self, minimum_seconds: float, *, clock: Callable[[], float] = time.perf_counter,
+                 sleep: Callable[[float], None] = time.sleep, jitter: Callable[[], float] | None = None) -> None:
+        self.minimum = minimum_seconds
+        self._jitter = jitter or random.Random().random
+        self._slow_path: deque[float] = deque(maxlen=WINDOW)
+        self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
+
+    def floor(self) -> float:
+        with self._lock:
+            samples = sorted(self._slow_path)
+        if not samples:
+            return self.minimum
+        return max(self.minimum, samples[int(PERCENTILE * (len(samples) - 1))] * MARGIN)
+
+    def start(self) -> float:
+        return self._clock()
+
+    def hold(self, started: float, *, slow_path: bool) -> None:
+        """Called as the answer is ready, `started` being `start()` when the work began;
+        `slow_path` says this answer did a customer's work. Sleeps until the floor."""
+        elapsed = self._clock() - started
+        if slow_path:
+            with self._lock:
+                self._slow_path.append(elapsed)
+        floor = self.floor()
+        remaining = floor * (1 + JITTER * self._jitter()) - elapsed
+        if remaining > 0:
+            self._sleep(remaining)
+
+
+def answer_floor(name: str) -> AnswerFloor:
+    """The floor for one form (`report`, `fresh_link`), one per process."""
+    floors: dict[str, AnswerFloor] = current_app.extensions["answer_floors"]
+    return floors[name]
+
+
+def init_app(app: Flask) -> None:
+    minimum = app.config["ANSWER_FLOOR_MS"] / 1000
+    app.extensions["answer_floors"] = {name: AnswerFloor(minimum) for name in ("report", "fresh_link")}
