@@ -69,6 +69,7 @@ def load(port: int, path: str, form_path: str) -> dict[str, float]:
 def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="incident-intake-bench-") as folder:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "DATABASE_", "TEST_"))}
+        base_env["RATELIMIT_ENABLED"] = "false"  # measured without limits: gunicorn.conf.py then allows memory://
         floor, floor_port = serve("bench.floor_app:app", {**base_env, "FLOOR_DATABASE": f"{folder}/floor.sqlite3"},
                                   "/insert-health-check-404-is-fine")
         try:

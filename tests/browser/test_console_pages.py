@@ -92,3 +92,36 @@ def test_support_works_an_incident(app, live_server, smtp_sink, browser_page) ->
     page.get_by_role("link", name=reference).click()
     shoot(page, "console-incident-en")
     assert [p for p in page.problems if not p.startswith("Failed to load resource")] == []
+
+
+def test_spoofed_display_name_is_flagged_on_the_message_page(app, live_server, browser_page) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11, item 8: what staff see of a display name that reads as another address, with a bidi
+    override in it, in both languages at 1280 px."""
+    from incident_service.database import utcnow
+    from incident_service.intake.service import Envelope, ingest_message
+
+    raw = ('From: "security@ecc.example \u202eelif.exe" <spoof@evil.example>\r\nTo: security@ecc.example\r\n'
+           'Subject: =?utf-8?q?Kh=C3=B3a_t=C3=A0i_kho=E1=BA=A3n?=\r\nContent-Type: text/plain; charset=utf-8\r\n'
+           '\r\nMật khẩu của tôi bị lộ.\r\n').encode()
+    with app.app_context():
+        outcome = ingest_message(raw, envelope=Envelope(mail_from="spoof@evil.example"), via="smtp", now=utcnow())
+        db.session.commit()
+    make_staff(app, "lan@ecc.example", "support")
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server + "/console/login")
+    page.get_by_label("Địa chỉ email", exact=True).fill("lan@ecc.example")
+    page.get_by_label("Mật khẩu", exact=True).fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Tiếp tục").click()
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label("Mã 6 chữ số từ ứng dụng xác thực").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Xác nhận và đăng nhập").click()
+    page.goto(f"{live_server}/console/messages/{outcome.message_id}")
+    notes = page.get_by_role("note").all_inner_texts()
+    assert any("trông như một địa chỉ khác" in note for note in notes)
+    assert any("đảo chiều văn bản" in note for note in notes)
+    assert "⟨U+202E⟩" in page.locator("section.evidence dl.facts").inner_text()
+    shoot(page, "console-message-spoof-vi")
+    page.get_by_role("button", name="English").click()
+    assert any("reads like another address" in note for note in page.get_by_role("note").all_inner_texts())
+    shoot(page, "console-message-spoof-en")
