@@ -120,6 +120,24 @@ def _received(values: list[str]) -> list[dict[str, Any]]:
     return hops
 
 
+def company_hop_count(hops: list[dict[str, Any]], company_hosts: Collection[str]) -> int:
+    """How many of `hops` (Received headers, newest first) the company's own mail servers added.
+
+    Only the topmost ones count: a company server adds its line above everything already there, so
+    from the top down they are the company's hops (`by` a company host) as far as the one where the
+    mail entered the company (`from` a host outside). Anything below was written before the company
+    saw the mail, by whoever sent it, even if it names a company host: a claim."""
+    hosts = {host.lower() for host in company_hosts}
+    count = 0
+    for hop in hops:
+        if hop.get("by") not in hosts:
+            break
+        count += 1
+        if hop.get("from") not in hosts:
+            break  # the entry hop: the rest is the sender's
+    return count
+
+
 def _authserv_id(value: str) -> str:
     # RFC 8601: authserv-id [CFWS authres-version] ";" ...
     return value.split(";", 1)[0].strip().split()[0].lower() if value.strip() else ""

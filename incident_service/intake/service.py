@@ -34,7 +34,7 @@ from .models import (
     InboundMessage,
 )
 from .parser_process import parse_within
-from .parsing import Limits, ParsedMessage, Quarantine
+from .parsing import Limits, ParsedMessage, Quarantine, company_hop_count
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,10 @@ def limits_from_config() -> Limits:
 
 
 def company_mta_time(received: list[dict[str, Any]], company_hosts: list[str]) -> datetime | None:
-    """When the company's own MTA first took the message: the earliest Received hop it added."""
-    for hop in reversed(received):  # headers are newest first; the company's first hop is the lowest
-        if hop.get("by") in company_hosts and hop.get("at"):
+    """When the company's own MTA first took the message: the lowest of the hops it really added
+    (company_hop_count), never a lower line that merely names a company host."""
+    for hop in reversed(received[:company_hop_count(received, company_hosts)]):
+        if hop.get("at"):
             return datetime.fromisoformat(hop["at"])
     return None
 

@@ -19,6 +19,8 @@ from ..extensions import db
 from ..i18n import format_local
 from ..incidents.models import Incident
 from ..incidents.record import incident_record
+from ..intake.models import VIA_IMPORT, VIA_LMTP
+from ..intake.parsing import company_hop_count
 
 FORMAT = "incident_service evidence pack 1"
 
@@ -32,7 +34,8 @@ SOURCES = {
     "staff_discovery_statement": "when staff recorded the customer noticed, or overrode it with a reason",
     "link_issued": "when a reset link was issued", "link_used": "when a reset link was used",
     "relay_acceptance": "when the mail relay accepted an email (its SMTP reply is given)",
-    "received_header": "a Received header written by a mail server on the way, not the company's",
+    "received_header": "a Received header below the company's own: written before the company's mail server "
+                       "had the message (by another server, or by the sender): a claim, not evidence",
     "audit": "when an audit event was recorded",
     "export": "when this pack was made",
 }
@@ -68,7 +71,7 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
             path = f"messages/{report.reference}.eml"
             files[path] = message.raw
             item["email"] = {
-                "file": path, "sha256": message.sha256, "size": message.size,
+                "file": path, "inbound_message": message.id, "sha256": message.sha256, "size": message.size,
                 "envelope": {"mail_from": message.mail_from, "rcpt_to": message.rcpt_tos, "peer": message.peer,
                              "helo": message.helo, "via": message.via},
                 "from_address": message.from_address, "from_display_name": message.from_display_name,
@@ -78,12 +81,15 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
                 "authentication_results_ignored": message.untrusted_authentication_results,
             }
             timestamps.append(stamp(message.date_claimed, "date_header_claim", f"Date header of {report.reference}"))
-            company_hosts = current_app.config["COMPANY_MTA_HOSTS"]
-            for hop in message.received_headers:
+            # Only mail the company MTA handed over (LMTP) or delivered to a mailbox carries its hops.
+            company_hops = company_hop_count(message.received_headers, current_app.config["COMPANY_MTA_HOSTS"]) \
+                if message.via in (VIA_LMTP, VIA_IMPORT) else 0
+            for position, hop in enumerate(message.received_headers):
                 if hop.get("at"):
                     timestamps.append({"what": f"Received by {hop.get('by')}", "utc": hop["at"],
                                        "gmt7": format_local(datetime.fromisoformat(hop["at"])),
-                                       "source": "company_mta" if hop.get("by") in company_hosts else "received_header"})
+                                       "source": "company_mta" if position < company_hops else "received_header"})
+        report_items.append(item)
     statement_items = []
     for statement in record.statements:
         source = "staff_discovery_statement" if statement.source.startswith("staff") else "customer_statement"
@@ -155,8 +161,11 @@ VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng
 1. Every file's SHA-256 is listed in SHA256SUMS; check with: sha256sum -c SHA256SUMS
    Mỗi tệp có mã SHA-256 trong SHA256SUMS; kiểm tra bằng: sha256sum -c SHA256SUMS
 2. Each raw email (messages/*.eml) has the SHA-256 recorded when it was received (evidence.json,
-   reports[].email.sha256), and the audit event "email:message:received" carries the same value.
-   Mỗi thư gốc có mã SHA-256 được ghi lúc nhận; sự kiện kiểm toán "email:message:received" chứa cùng giá trị.
+   reports[].email.sha256), and the audit event "email:message:received" for that message carries the
+   same value; that event's own hash covers it (step 3), so rebuilding SHA256SUMS cannot hide a change.
+   Every report has its "...:report:received" audit event with its reference.
+   Mỗi thư gốc có mã SHA-256 được ghi lúc nhận; sự kiện kiểm toán "email:message:received" chứa cùng giá trị,
+   và mã băm của chính sự kiện đó bao gồm giá trị này. Mỗi báo cáo có sự kiện "...:report:received" với mã của nó.
 3. Each audit event's hash is SHA-256(prev_hash + canonical JSON of its fields); the pack holds the
    incident's events and the chain head at export. Compare the head, or any event hash, with an anchor
    held outside the company (flask audit anchor emails them).

@@ -7,9 +7,45 @@ import io
 import json
 import zipfile
 from datetime import datetime
+from typing import Any
 
 from ..audit.service import event_hash
 from .service import FORMAT
+
+
+def _event_data(event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(event.get("data") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _report_problems(report: dict[str, Any], events: list[dict[str, Any]], archive: zipfile.ZipFile,
+                     names: set[str]) -> list[str]:
+    """A report must be in the audit log (its `*:report:received` event), and its raw email must be the
+    bytes whose SHA-256 the `email:message:received` event recorded: the event's hash covers that value,
+    so changing the file and rebuilding SHA256SUMS still fails."""
+    problems = []
+    reference = report.get("reference")
+    if not any(event.get("action", "").endswith(":report:received") and _event_data(event).get("reference") == reference
+               for event in events):
+        problems.append(f"report {reference}: no audit event records its receipt")
+    email = report.get("email")
+    if not email:
+        return problems
+    if email["file"] not in names:
+        return problems + [f"{email['file']}: missing"]
+    digest = hashlib.sha256(archive.read(email["file"])).hexdigest()
+    if digest != email["sha256"]:
+        problems.append(f"{email['file']}: its SHA-256 differs from the one recorded at receipt")
+    received = [_event_data(event) for event in events if event.get("action") == "email:message:received"
+                and _event_data(event).get("inbound_message") == email.get("inbound_message")]
+    if not received:
+        problems.append(f"{email['file']}: no audit event records its receipt")
+    elif any(data.get("sha256") != digest for data in received):
+        problems.append(f"{email['file']}: its SHA-256 differs from the one the audit log recorded at receipt")
+    return problems
 
 
 def verify_pack(data: bytes) -> tuple[list[str], dict[str, object]]:
@@ -32,14 +68,9 @@ def verify_pack(data: bytes) -> tuple[list[str], dict[str, object]]:
                 problems.append(f"{name}: listed in SHA256SUMS but missing")
             elif hashlib.sha256(archive.read(name)).hexdigest() != digest:
                 problems.append(f"{name}: its SHA-256 differs from SHA256SUMS")
+    events = document.get("audit_events", [])
     for report in document.get("reports", []):
-        email = report.get("email")
-        if not email:
-            continue
-        if email["file"] not in names:
-            problems.append(f"{email['file']}: missing")
-        elif hashlib.sha256(archive.read(email["file"])).hexdigest() != email["sha256"]:
-            problems.append(f"{email['file']}: its SHA-256 differs from the one recorded at receipt")
+        problems += _report_problems(report, events, archive, names)
     previous = None
     for event in document.get("audit_events", []):
         try:

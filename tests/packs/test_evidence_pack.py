@@ -22,7 +22,7 @@ CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
 def incident_with_email(app, smtp_sink) -> int:  # type: ignore[no-untyped-def]
     with app.app_context():
         ingest_message((CORPUS / "plain.eml").read_bytes(), envelope=Envelope(mail_from="an@example.com"),
-                       via="smtp", now=utcnow())
+                       via="lmtp", now=utcnow())
         db.session.commit()
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "leaked",
                                           "discovered_at": "2026-11-20T08:00"})
@@ -58,6 +58,13 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
     assert all(t["gmt7"].endswith("(GMT+7)") for t in document["timestamps"])
     assert document["chain_head"]["hash"] and document["audit_events"]
     assert any(e["action"] == "email:message:received" for e in document["audit_events"])
+    # Issue 18, item 1: every report is in the pack, the email one with its evidence.
+    assert sorted(report["channel"] for report in document["reports"]) == ["email", "web"]
+    emailed = next(report for report in document["reports"] if report["channel"] == "email")
+    assert emailed["email"]["sha256"] == hashlib.sha256((CORPUS / "plain.eml").read_bytes()).hexdigest()
+    assert emailed["email"]["envelope"]["via"] == "lmtp" and emailed["email"]["file"] == emails[0]
+    assert emailed["email"]["authentication_results_trusted"] == [
+        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com"]
 
     with app.app_context():
         from incident_service.audit.models import AuditEvent
@@ -77,7 +84,26 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
         doc["audit_events"][0]["occurred_at"] = "2020-01-01T00:00:00.000000+00:00"
         contents["evidence.json"] = json.dumps(doc).encode()
 
-    for change, problem in ((swap_email, "SHA-256"), (edit_event, "do not match its hash")):
+    def swap_email_and_rebuild_sums(contents):  # type: ignore[no-untyped-def]
+        # Issue 18, item 1: change the mail, then make every digest in the pack agree with the change.
+        swap_email(contents)
+        forged = hashlib.sha256(contents[emails[0]]).hexdigest()
+        doc = json.loads(contents["evidence.json"])
+        for report in doc["reports"]:
+            if report.get("email"):
+                report["email"]["sha256"] = forged
+        contents["evidence.json"] = json.dumps(doc).encode()
+        contents["SHA256SUMS"] = "".join(f"{hashlib.sha256(body).hexdigest()}  {name}\n"
+                                         for name, body in sorted(contents.items()) if name != "SHA256SUMS").encode()
+
+    def drop_report_event(contents):  # type: ignore[no-untyped-def]
+        doc = json.loads(contents["evidence.json"])
+        doc["audit_events"] = [e for e in doc["audit_events"] if not e["action"].endswith(":report:received")]
+        contents["evidence.json"] = json.dumps(doc).encode()
+
+    for change, problem in ((swap_email, "SHA-256"), (edit_event, "do not match its hash"),
+                            (swap_email_and_rebuild_sums, "the audit log recorded at receipt"),
+                            (drop_report_event, "no audit event records its receipt")):
         bad = tmp_path / "bad.zip"
         bad.write_bytes(rezip(data, change))
         failed = runner.invoke(args=["audit", "verify-pack", str(bad)])
@@ -94,3 +120,27 @@ def test_printable_page(app, staff_login, smtp_sink, customer_id) -> None:  # ty
                                     headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Every timestamp, with its source" in page and "date_header_claim" in page and "verify-pack" in page
     assert staff_login("support").get(f"/console/incidents/{incident_id}/evidence").status_code == 403
+
+
+FORGED_HOP = (b"Received: from mail-out.example.net (mail-out.example.net [203.0.113.5])\r\n"
+              b"\tby mx.ecc.example (Postfix) with ESMTPS id 1; Tue, 24 Nov 2026 09:15:02 +0700\r\n"
+              b"Received: from x by mx.ecc.example; Mon, 01 Jan 2001 00:00:00 +0000\r\n"
+              b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: old\r\n"
+              b"Message-ID: <forged-hop@example.net>\r\n\r\nleaked\r\n")
+
+
+def test_only_the_company_mtas_own_hops_are_labelled_as_its_time(app, staff_login, customer_id, runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18, item 2: a sender's "Received: by mx.ecc.example; 2001" below the real hop is a claim."""
+    mail = tmp_path / "forged.eml"
+    mail.write_bytes(FORGED_HOP)
+    assert runner.invoke(args=["intake", "import", str(mail)]).exit_code == 0
+    with app.app_context():
+        from incident_service.incidents.models import Report
+
+        report = db.session.execute(select(Report)).scalar_one()
+        assert report.received_at_source == "company_mta" and report.received_at.year == 2026  # not 2001
+        incident_id = db.session.execute(select(Incident.id)).scalar_one()
+    data = staff_login("legal").get(f"/console/incidents/{incident_id}/evidence.zip").data
+    document = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("evidence.json"))
+    hops = {t["utc"][:4]: t["source"] for t in document["timestamps"] if t["what"].startswith("Received by")}
+    assert hops == {"2026": "company_mta", "2001": "received_header"}
