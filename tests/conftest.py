@@ -226,6 +226,16 @@ def submit(client: FlaskClient, url: str, data: dict[str, Any], *, form_url: str
     return client.post(url, data={**data, "csrf_token": token}, **kwargs)
 
 
+def local_input(days_ago: int, at: str = "09:30") -> str:
+    """A datetime-local form value `days_ago` days back at `at`, Vietnam time: forms refuse future
+    times and ask to confirm ones long past, so tests never hard-code a date."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    day = (utcnow().astimezone(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=days_ago)).date()
+    return f"{day.isoformat()}T{at}"
+
+
 def deliver(app: Flask) -> None:
     with app.app_context():
         deliver_due()

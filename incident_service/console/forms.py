@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,11 +14,14 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 from ..customers.addresses import normalize_address
 from ..customers.models import Customer
 from ..customers.service import find_customer
+from ..database import utcnow
 from ..forms import Form
 from ..incidents.forms import DiscoveryTimeField, kind_choices, validate_address
 from ..staff.models import ROLES
 
 STAFF_CHANNELS = ("phone", "fax", "post", "in_person")
+UNUSUAL_REACH_AGE = timedelta(days=30)
+UNUSUAL_DELAY = timedelta(days=365)
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
@@ -46,6 +51,33 @@ class StaffReportForm(Form):
     discovered_at = DiscoveryTimeField(_l("When the customer says they noticed (optional)"), format=DATETIME_FORMATS,
                                        validators=[Optional()])
     details = TextAreaField(_l("What the customer said"), validators=[Optional(), Length(max=5000)])
+    # Asked for only when a time looks wrong (see validate): a typo in a year must not become evidence.
+    times_confirmed = BooleanField(_l("These times are right, although unusual"))
+
+    def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
+        """The fields one by one, then the two times together: the customer cannot have noticed after
+        the report reached us, and a time long ago needs the agent's confirmation."""
+        if not super().validate(extra_validators):
+            return False
+        reached, noticed = self.reached_at.utc, self.discovered_at.utc
+        if reached is not None and noticed is not None and noticed > reached:
+            self.discovered_at.errors.append(_("The customer cannot have noticed after the report reached us. "
+                                               "Check both times."))
+            return False
+        if not self.times_confirmed.data:
+            if reached is not None and utcnow() - reached > UNUSUAL_REACH_AGE:
+                self.reached_at.errors.append(_("This is more than %(days)d days ago. Check the date; if it is "
+                                                "right, tick the confirmation below.", days=UNUSUAL_REACH_AGE.days))
+                self.unusual_times = True
+            if reached is not None and noticed is not None and reached - noticed > UNUSUAL_DELAY:
+                self.discovered_at.errors.append(_("This is more than a year before the report. Check the date; if "
+                                                   "it is right, tick the confirmation below."))
+                self.unusual_times = True
+            if self.unusual_times:
+                return False
+        return True
+
+    unusual_times = False
 
 
 class StaffDiscoveryForm(Form):

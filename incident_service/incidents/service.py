@@ -129,7 +129,8 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     time in the submission); for a known address open or join the incident.
 
     Flushes, never commits: the edge commits once, before it tells the reporter anything (DESIGN's first
-    invariant). Audits `<channel>:report:received` and everything reactivation does.
+    invariant). Audits `<channel>:report:received` and everything reactivation does. Raises
+    DiscoveryAfterReport, having written nothing, when the stated discovery is after the report.
     """
     if submission.channel not in CHANNELS:
         raise ValueError(f"unknown channel {submission.channel!r}")
@@ -141,6 +142,9 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
         address = None  # kept as claimed; it matches nobody
     source = submission.channel
     received_at = submission.received_at or now
+    if submission.discovered_at is not None and submission.discovered_at > received_at:
+        # Refused before anything is written; the edges check it first and say so on the field.
+        raise DiscoveryAfterReport(submission.discovered_at, received_at)
     report = Report(
         channel=submission.channel, received_at=received_at, received_at_source=submission.received_at_source,
         inbound_message_id=submission.inbound_message_id, claimed_address=submission.address[:320],

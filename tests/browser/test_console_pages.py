@@ -11,7 +11,7 @@ import pytest
 
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
-from tests.conftest import deliver, make_customer, submit
+from tests.conftest import deliver, local_input, make_customer, submit
 from tests.console.conftest import STAFF_PASSWORD, make_staff
 
 pytestmark = pytest.mark.browser
@@ -64,7 +64,7 @@ def test_support_works_an_incident(app, live_server, smtp_sink, browser_page) ->
     page.get_by_role("link", name="Nhập báo cáo").click()
     page.get_by_label("Địa chỉ email của khách hàng").fill("binh@example.com")
     page.get_by_label("Kênh báo cáo").select_option("phone")
-    page.get_by_label("Thời điểm báo cáo đến công ty").fill("2026-11-25T09:30")
+    page.get_by_label("Thời điểm báo cáo đến công ty").fill(local_input(4))
     page.get_by_label("Chuyện gì đã xảy ra?").select_option("stolen")
     page.get_by_label("Khách hàng cho biết").fill("Khách gọi điện báo mất điện thoại.")
     page.get_by_role("button", name="Ghi nhận báo cáo").click()

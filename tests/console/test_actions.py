@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from incident_service.assessment.models import DiscoveryStatement
@@ -15,7 +16,7 @@ from incident_service.incidents.models import Incident, IncidentNote, Report
 from incident_service.intake.models import InboundMessage
 from incident_service.intake.service import Envelope, ingest_message
 from incident_service.notifications.models import OutboxMessage
-from tests.conftest import make_customer, submit
+from tests.conftest import local_input, make_customer, submit
 from tests.console.conftest import post_form
 
 CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
@@ -28,6 +29,11 @@ def one(app, model):  # type: ignore[no-untyped-def]
         return row
 
 
+def count(app, model) -> int:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
 def actions_by(app, actor: str) -> list[str]:  # type: ignore[no-untyped-def]
     with app.app_context():
         return list(db.session.execute(select(AuditEvent.action).where(AuditEvent.actor == actor)).scalars())
@@ -35,13 +41,14 @@ def actions_by(app, actor: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 def test_phone_report_reactivates_like_any_channel(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
     client = staff_login("support", "lan@ecc.example")
+    reached = local_input(9)
     answer = post_form(client, "/console/intake/new", "/console/intake/new", {
-        "email": "AN@example.com", "channel": "phone", "reached_at": "2026-11-20T09:30", "kind": "stolen",
-        "discovered_at": "2026-11-20T08:00", "details": "Khách gọi lúc 9 giờ 30."})
+        "email": "AN@example.com", "channel": "phone", "reached_at": reached, "kind": "stolen",
+        "discovered_at": local_input(9, "08:00"), "details": "Khách gọi lúc 9 giờ 30."})
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/console/incidents/")
     report = one(app, Report)
     assert report.channel == "phone" and report.entered_by == "lan@ecc.example"
-    assert report.received_at.isoformat() == "2026-11-20T02:30:00+00:00"  # 09:30 GMT+7, stated by staff
+    assert report.received_at.isoformat() == f"{reached[:10]}T02:30:00+00:00"  # 09:30 GMT+7, stated by staff
     assert report.received_at_source == "staff_statement"
     assert abs((report.recorded_at - utcnow()).total_seconds()) < 60  # the server's time, kept beside it
     with app.app_context():
@@ -55,7 +62,7 @@ def test_phone_report_reactivates_like_any_channel(app, staff_login, customer_id
 def test_phone_report_for_unknown_address_is_unmatched(app, staff_login) -> None:  # type: ignore[no-untyped-def]
     client = staff_login("support")
     answer = post_form(client, "/console/intake/new", "/console/intake/new", {
-        "email": "nobody@example.com", "channel": "fax", "reached_at": "2026-11-20T09:30", "kind": "lost"})
+        "email": "nobody@example.com", "channel": "fax", "reached_at": local_input(9), "kind": "lost"})
     assert answer.headers["Location"].startswith("/console/reports/")
 
 
@@ -67,6 +74,31 @@ def test_phone_report_form_errors(app, staff_login) -> None:  # type: ignore[no-
     page = answer.get_data(as_text=True)
     assert answer.status_code == 400
     assert "Enter a valid email address" in page and "Not a valid choice" in page and "in the future" in page
+
+
+def test_discovery_after_the_report_is_a_field_error_and_nothing_is_lost(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18, item 3: this answered 500 and the agent had to type the whole report again."""
+    client = staff_login("support")
+    answer = post_form(client, "/console/intake/new", "/console/intake/new", {
+        "email": "an@example.com", "channel": "phone", "reached_at": local_input(2, "09:30"), "kind": "stolen",
+        "discovered_at": local_input(2, "10:15"), "details": "Khách gọi báo mất điện thoại."},
+        headers={"Accept-Language": "en"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "cannot have noticed after the report reached us" in page
+    assert 'value="an@example.com"' in page and "Khách gọi báo mất điện thoại." in page  # kept for the retry
+    assert count(app, Report) == 0
+
+
+def test_times_long_ago_need_a_confirmation(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18, item 3: a year typed wrong (decades ago) is asked about, not silently made evidence."""
+    client = staff_login("support")
+    data = {"email": "an@example.com", "channel": "post", "reached_at": local_input(365 * 20), "kind": "lost"}
+    answer = post_form(client, "/console/intake/new", "/console/intake/new", data, headers={"Accept-Language": "en"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "more than 30 days ago" in page and 'name="times_confirmed"' in page
+    assert count(app, Report) == 0
+    confirmed = post_form(client, "/console/intake/new", "/console/intake/new", {**data, "times_confirmed": "y"})
+    assert confirmed.status_code == 302 and count(app, Report) == 1
 
 
 def test_resend_is_throttled(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
@@ -86,6 +118,25 @@ def test_resend_is_throttled(app, staff_login, customer_id) -> None:  # type: ig
     assert templates == ["acknowledgement", "reset_link"]
     assert "console:reset_grant:issued" in actions_by(app, "lan@ecc.example")
     assert "console:reset_link:throttled" in actions_by(app, "lan@ecc.example")
+
+
+@pytest.mark.settings(LINK_RESEND_WINDOW_SECONDS=0)
+def test_a_link_staff_send_says_what_happened(app, staff_login, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18, item 6: the customer did not ask for it, and their password is disabled."""
+    from tests.conftest import deliver
+
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen"})
+    client = staff_login("support")
+    page = f"/console/incidents/{one(app, Incident).id}"
+    post_form(client, page, page + "/resend", {})
+    submit(app.test_client(), "/reset/new", {"email": "an@example.com"})  # and one the customer asks for
+    deliver(app)  # in the customer's language, Vietnamese
+    staff_sent, asked = [message.get_body(("plain",)).get_content() for message in smtp_sink.to("an@example.com")[1:]]
+    assert "Bộ phận hỗ trợ của chúng tôi đã gửi cho bạn một đường dẫn mới" in staff_sent
+    assert "Mật khẩu cũ của bạn không còn dùng được" in staff_sent and "security@ecc.example" in staff_sent
+    asked_line, ignore_line = "Bạn đã yêu cầu", "bỏ qua email này"
+    assert asked_line not in staff_sent and ignore_line not in staff_sent
+    assert asked_line in asked and ignore_line in asked
 
 
 def test_discovery_from_a_call_and_override(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]

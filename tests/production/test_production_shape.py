@@ -16,6 +16,7 @@ import psycopg
 import pyotp
 import pytest
 
+from tests.conftest import local_input
 from tests.live import wait_for
 from tests.production.conftest import LIMIT_REPORT_PER_IP
 from tests.production.stack import CUSTOMER_PASSWORD, STAFF_PASSWORD, HttpsClient, Stack
@@ -95,7 +96,7 @@ def test_staff_sign_in_with_totp_and_enter_a_phone_report_over_https(stack: Stac
     page.get_by_role("link", name="Nhập báo cáo").click()
     page.get_by_label("Địa chỉ email của khách hàng").fill("binh@example.com")
     page.get_by_label("Kênh báo cáo").select_option("phone")
-    page.get_by_label("Thời điểm báo cáo đến công ty").fill("2026-11-25T09:30")
+    page.get_by_label("Thời điểm báo cáo đến công ty").fill(local_input(4))
     page.get_by_label("Chuyện gì đã xảy ra?").select_option("stolen")
     page.get_by_role("button", name="Ghi nhận báo cáo").click()
     assert "mật khẩu của khách hàng đã bị vô hiệu hóa" in page.locator(".flash").inner_text()
