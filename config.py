@@ -230,6 +230,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LIMIT_RESET_PER_LINK": get("LIMIT_RESET_PER_LINK", "10 per hour"),
         "LIMIT_SIGN_IN_PER_IP": get("LIMIT_SIGN_IN_PER_IP", "20 per minute;200 per day"),
         "LIMIT_SIGN_IN_PER_ACCOUNT": get("LIMIT_SIGN_IN_PER_ACCOUNT", "10 per 15 minutes;50 per day"),
+        # Every page a link opens (/reset/<t>, /discovery/<t>, /r/<t>), per client IP: guessing costs.
+        "LIMIT_LINK_PER_IP": get("LIMIT_LINK_PER_IP", "30 per minute;300 per day"),
+        # Past this many links that fail to verify, a client is recorded as guessing (once per window).
+        "LINK_GUESSING_THRESHOLD": get("LINK_GUESSING_THRESHOLD", "20 per 10 minutes"),
         # How many proxies in front of us append to X-Forwarded-For; 0 = trust no proxy header.
         # JSON lines for log collectors outside development; text when a person reads the terminal.
         "LOG_FORMAT": get("LOG_FORMAT", "text" if embedded else "json"),
@@ -255,7 +259,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session, which has its own timeouts
         "MAX_CONTENT_LENGTH": 64 * 1024,
     }
-    for name in [key for key in settings if key.startswith("LIMIT_")]:
+    for name in [key for key in settings if key.startswith("LIMIT_") or key == "LINK_GUESSING_THRESHOLD"]:
         settings[name] = _limit(name, settings[name])
     if settings["PASSWORD_HASH_PROFILE"] not in ("rfc9106-low-memory", "owasp-minimum"):
         raise ConfigurationError(

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 import config as settings_module
 
@@ -19,6 +20,14 @@ from .extensions import babel, csrf, db, limiter, mail, migrate
 from .incidents import labels
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in every route: at most 2**31 - 1, the largest id either database stores."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Flask:
@@ -65,6 +74,9 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
         # Only then is X-Forwarded-For (and -Proto) believed, for as many hops as proxies we run.
         count = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+    # Row ids are 32-bit integers: a larger one in a URL names nothing (404), instead of reaching the
+    # database and failing there as if it were down (PostgreSQL: out of range).
+    app.url_map.converters["int"] = RowId
     _register_models()
     _register_blueprints(app)
     _register_cli(app)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from .extensions import db, limiter
 
 RETRY_AFTER_SECONDS = 30
 
@@ -38,13 +40,33 @@ def render_error(status: int) -> tuple[Response | str, int]:
     return render_template("errors/error.html", status=status, message=message), status
 
 
+def _seconds_until_allowed() -> int:
+    """When the limit that refused this request lets the client try again (at least a second)."""
+    limit = limiter.current_limit
+    if limit is None:
+        return 60
+    return max(1, int(limit.reset_at - time.time()) + 1)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):  # type: ignore[no-untyped-def]
         status = error.code or 500
         if isinstance(error, CSRFError):
             status = 400
-        return render_error(status)
+        body, status = render_error(status)
+        response = app.make_response((body, status))
+        if status == 429:
+            response.headers["Retry-After"] = str(_seconds_until_allowed())
+        return response
+
+    @app.errorhandler(DataError)
+    def _bad_value(error: Exception):  # type: ignore[no-untyped-def]
+        # A value the database cannot hold (too large, wrong type) is the request's fault, not an outage:
+        # no 503, no Retry-After, nothing to page anyone about.
+        db.session.rollback()
+        app.logger.warning("request value refused by the database: %s", type(error).__name__)
+        return render_error(400)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

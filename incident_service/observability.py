@@ -109,6 +109,12 @@ class DatabaseCollector:
                                               .where(MetricCounter.name.startswith("intake_refusal:"))):
             refusals.add_metric([name.split(":", 1)[1]], value)
         yield refusals
+        invalid = CounterMetricFamily("incident_service_invalid_links", "Link tokens that did not verify, by kind "
+                                      "(many at once: someone is guessing)", labels=["kind"])
+        for name, value in db.session.execute(select(MetricCounter.name, MetricCounter.value)
+                                              .where(MetricCounter.name.startswith("invalid_link:"))):
+            invalid.add_metric([name.split(":", 1)[1]], value)
+        yield invalid
 
 
 def _allowed() -> bool:

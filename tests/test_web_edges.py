@@ -138,3 +138,16 @@ def test_links_come_from_public_base_url_not_host(app, customer_id) -> None:  # 
         render_queued(db.session.execute(select(OutboxMessage)).scalar_one())
         raw = db.session.execute(select(OutboxMessage.raw)).scalar_one()
     assert b"evil.example" not in raw and b"security.ecc.example" in raw
+
+
+@pytest.mark.parametrize("path", ["/console/incidents/{n}", "/console/reports/{n}", "/console/messages/{n}",
+                                  "/console/messages/{n}/raw", "/console/incidents/{n}/evidence",
+                                  "/console/incidents/{n}/evidence.zip", "/console/messages/1/attachments/{n}"])
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**30])
+def test_ids_beyond_the_database_are_not_found_not_an_outage(app, staff_login, path, number, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18, item 4: /console/incidents/2147483648 answered 503 with Retry-After and an ERROR line
+    on PostgreSQL, which would page someone for an outage that is not one."""
+    client = staff_login("admin")
+    answer = client.get(path.format(n=number))
+    assert answer.status_code == 404 and "Retry-After" not in answer.headers
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]

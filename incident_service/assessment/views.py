@@ -6,7 +6,9 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from ..database import utcnow
-from ..extensions import db
+from ..extensions import db, limiter
+from ..limits import setting
+from ..link_guessing import invalid_link
 from ..i18n import format_local
 from ..incidents.forms import viewer_zone
 from ..incidents.models import Incident
@@ -33,9 +35,11 @@ def _incident_for(token: str) -> Incident | None:
 
 
 @bp.route("/discovery/<token>", methods=["GET", "POST"])
+@limiter.limit(setting("LIMIT_LINK_PER_IP"))
 def discovery(token: str):  # type: ignore[no-untyped-def]
     incident = _incident_for(token)
     if incident is None:
+        invalid_link("discovery")
         return render_template("link_invalid.html", retry_endpoint=None), 400
     form = DiscoveryForm()
     if form.validate_on_submit():

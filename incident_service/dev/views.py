@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 
 from .mailsink import read_maildir
 
 bp = Blueprint("dev", __name__, url_prefix="/_dev")
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+@bp.before_request
+def loopback_host_only() -> None:
+    """The sink shows reset links. A web page could make the browser fetch it through DNS rebinding (a
+    name of the attacker's that now points at 127.0.0.1): such a request carries that name as Host,
+    so only the loopback names are answered."""
+    if request.host.rsplit(":", 1)[0].lower() not in LOOPBACK_NAMES and request.host.lower() not in LOOPBACK_NAMES:
+        abort(404)
 
 
 def maildir() -> Path:

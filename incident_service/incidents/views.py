@@ -9,6 +9,7 @@ from ..customers.models import Customer
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
+from ..link_guessing import invalid_link
 from ..tokens import REPORT, TokenError, read_token
 from .forms import ReportForm, ReportLinkForm
 from .service import ReportSubmission, receive_report
@@ -63,6 +64,7 @@ def report():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/r/<token>", methods=["GET", "POST"])
+@limiter.limit(setting("LIMIT_LINK_PER_IP"))
 @limiter.limit(setting("LIMIT_REPORT_PER_IP"), methods=["POST"])
 @limiter.limit(setting("LIMIT_REPORT_PER_ACCOUNT"), methods=["POST"], key_func=link_key("report-link"))
 def report_link(token: str):  # type: ignore[no-untyped-def]
@@ -72,6 +74,7 @@ def report_link(token: str):  # type: ignore[no-untyped-def]
     except TokenError:
         customer = None
     if customer is None:
+        invalid_link("report")
         return render_template("link_invalid.html", retry_endpoint="incidents.report"), 400
     form = ReportLinkForm()
     if form.validate_on_submit():

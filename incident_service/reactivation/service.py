@@ -109,7 +109,11 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
     incident = open_incident_of(customer)
     incident_id = incident.id if incident is not None else None
     grant, link = issue_reset_grant(customer, incident_id=incident_id, source=source, actor=actor, now=now)
-    queue_email("reset_link", customer=customer, context={"incident": incident, "grant": grant},
+    # Staff sending a link is not the customer asking for one: the email says what happened instead.
+    queue_email("reset_link", customer=customer, context={"incident": incident, "grant": grant,
+                                                          "sent_by_staff": source == "console",
+                                                          "password_locked": customer.credential_state == CREDENTIAL_LOCKED,
+                                                          "support_contact": current_app.config["SUPPORT_CONTACT"]},
                 links={"reset_url": link}, source=source, actor=actor, now=now, incident_id=incident_id)
     if incident is not None:
         incident.last_link_sent_at = now

@@ -13,6 +13,7 @@ from ..answer_floor import answer_floor
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
+from ..link_guessing import invalid_link
 from ..incidents.views import mask_address
 from ..tokens import TokenError
 from . import password_policy as policy
@@ -40,6 +41,7 @@ def reason_message(reason: str) -> str:
 
 
 @bp.get("/reset/<token>")
+@limiter.limit(setting("LIMIT_LINK_PER_IP"))
 def reset_from_link(token: str):  # type: ignore[no-untyped-def]
     session[SESSION_KEY] = token
     return redirect(url_for("reactivation.reset"))
@@ -56,6 +58,8 @@ def reset():  # type: ignore[no-untyped-def]
         customer, grant = load_reset_grant(token, now, for_update=form.is_submitted())
     except TokenError:
         session.pop(SESSION_KEY, None)
+        if token:  # a link was opened (not a page reloaded after the password was set)
+            invalid_link("reset")
         return render_template("link_invalid.html", retry_endpoint="reactivation.fresh_link"), 400
     reasons: list[str] = []
     if form.validate_on_submit():

@@ -98,3 +98,17 @@ def test_newcomer_flow(served) -> None:  # type: ignore[no-untyped-def]
     assert DEMO_STAFF in out and "/console" in out
     assert "GET /reset/[redacted]" in err
     assert reset.rsplit("/", 1)[1] not in err  # L1: no token in the logs
+
+
+def test_dev_mail_answers_loopback_names_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18, item 6: a page could reach /_dev/mail (reset links!) through DNS rebinding, whose
+    requests carry the attacker's host name."""
+    from incident_service import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/dev.sqlite3"},
+                     environ={"APP_ENV": "development", "SECRET_KEY": "k" * 40})
+    client = app.test_client()
+    for host in ("127.0.0.1:5000", "localhost:5000", "[::1]:5000"):
+        assert client.get("/_dev/mail", headers={"Host": host}).status_code == 200, host
+    for host in ("rebind.attacker.example:5000", "127.0.0.1.attacker.example", "evil.localhost:5000"):
+        assert client.get("/_dev/mail", headers={"Host": host}).status_code == 404, host
