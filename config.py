@@ -49,6 +49,18 @@ def _list(raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def _networks(name: str, raw: str) -> list[str]:
+    import ipaddress
+
+    networks = _list(raw)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be addresses or networks like 10.1.0.0/24, not {network!r}") from None
+    return networks
+
+
 def _limit(name: str, raw: str) -> str:
     """A Flask-Limiter rate such as "10 per minute;200 per day"; a typo would silently stop the limit."""
     from limits import parse_many
@@ -185,6 +197,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AUTHSERV_ID": get("AUTHSERV_ID", "mx.ecc.example"),
         # Hosts whose Received headers are the company's own clock, for imported mail.
         "COMPANY_MTA_HOSTS": [host.lower() for host in _list(get("COMPANY_MTA_HOSTS", "mx.ecc.example"))],
+        # Where those hosts connect from: only LMTP from these addresses is the company MTA's delivery,
+        # and only a Received hop whose client is here is a hop inside the company.
+        "COMPANY_MTA_NETWORKS": _networks("COMPANY_MTA_NETWORKS", get("COMPANY_MTA_NETWORKS", "127.0.0.0/8, ::1/128")),
         "SUPPORT_CONTACT": get("SUPPORT_CONTACT", "security@ecc.example, (028) 3822 0000"),
         "COMPANY_NAME": get("COMPANY_NAME", "ECC"),
         # Where `flask audit anchor` sends the chain head: an address outside this service's control.
@@ -216,11 +231,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         # R3: answers that could tell whether an address is a customer's take at least this long (and as
         # long as a customer's answer recently took): see incident_service/answer_floor.py.
-        "ANSWER_FLOOR_MS": _int("ANSWER_FLOOR_MS", get("ANSWER_FLOOR_MS", "25"), minimum=0, maximum=5000),
+        "ANSWER_FLOOR_MS": _int("ANSWER_FLOOR_MS", get("ANSWER_FLOOR_MS", "60"), minimum=0, maximum=5000),
         "RATELIMIT_STORAGE_URI": _limit_storage(get("RATELIMIT_STORAGE_URI"), embedded),
         # Off only in the test setup, whose many requests come from one address; tests of limits turn it on.
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", get("RATELIMIT_ENABLED", "false" if app_env == "testing" else "true")),
         "RATELIMIT_HEADERS_ENABLED": False,
+        # Redis down must not turn reports away (never lost, L4): limits count per process meanwhile.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Per client IP, and per account named in the form (S6). Flask-Limiter syntax.
         "LIMIT_REPORT_PER_IP": get("LIMIT_REPORT_PER_IP", "10 per minute;200 per day"),
         "LIMIT_REPORT_PER_ACCOUNT": get("LIMIT_REPORT_PER_ACCOUNT", "5 per hour;20 per day"),

@@ -6,6 +6,7 @@ else is read as far as it can be, with the parser's defects recorded rather than
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import unicodedata
@@ -15,7 +16,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
-from typing import Any, Collection
+from typing import Any
 
 from inscriptis import get_text
 
@@ -25,6 +26,7 @@ MAX_TEXT = 100_000
 HEADER_LINE = re.compile(rb"^[!-9;-~]+:")
 RECEIVED_BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
 RECEIVED_FROM = re.compile(r"^\s*from\s+([^\s;()]+)", re.IGNORECASE)
+BRACKETED_IP = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 FILENAME_UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
 
 
@@ -114,26 +116,50 @@ def _received(values: list[str]) -> list[dict[str, Any]]:
                 at = None
         by = RECEIVED_BY.search(text)
         source = RECEIVED_FROM.search(text)
+        # The connecting client's address, as the receiving server saw it: "from helo (rdns [ip]) by ...".
+        # The HELO name before it is the client's own word; the bracketed address is the server's.
+        addresses = BRACKETED_IP.findall(text[:by.start()] if by else text)
         hops.append({"raw": text[:2000], "by": by.group(1).lower() if by else None,
                      "from": source.group(1).lower() if source else None,
+                     "from_ip": addresses[-1] if addresses else None,
                      "at": at.isoformat() if at else None})
     return hops
 
 
-def company_hop_count(hops: list[dict[str, Any]], company_hosts: Collection[str]) -> int:
-    """How many of `hops` (Received headers, newest first) the company's own mail servers added.
+@dataclass(frozen=True)
+class CompanyMta:
+    """The company's mail servers, for mail that came on a path from them (LMTP from one of them, or a
+    mailbox they delivered to): their names (`by` in Received) and their networks."""
 
-    Only the topmost ones count: a company server adds its line above everything already there, so
-    from the top down they are the company's hops (`by` a company host) as far as the one where the
-    mail entered the company (`from` a host outside). Anything below was written before the company
-    saw the mail, by whoever sent it, even if it names a company host: a claim."""
-    hosts = {host.lower() for host in company_hosts}
+    hosts: tuple[str, ...]
+    networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+    def is_internal(self, address: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(network, strict=False) for network in self.networks)
+
+
+def company_hop_count(hops: list[dict[str, Any]], company: CompanyMta | None) -> int:
+    """How many of `hops` (Received headers, newest first) the company's own mail servers added; 0 when
+    the mail did not come on a path from them (`company` None).
+
+    A company server adds its line above everything already there, so only the topmost lines can be
+    the company's: each `by` a company host, as far down as the hop where the mail entered the
+    company, the first whose connecting client (the bracketed address the server wrote, never the
+    HELO name the client chose) is outside the company's networks. Anything below was written before
+    the company had the mail, by whoever sent it, even if it names a company host: a claim."""
+    if company is None:
+        return 0
+    hosts = {host.lower() for host in company.hosts}
     count = 0
     for hop in hops:
         if hop.get("by") not in hosts:
             break
         count += 1
-        if hop.get("from") not in hosts:
+        if not company.is_internal(hop.get("from_ip")):
             break  # the entry hop: the rest is the sender's
     return count
 
@@ -144,34 +170,21 @@ def _authserv_id(value: str) -> str:
 
 
 def _trusted_authentication_results(message: EmailMessage, authserv_id: str,
-                                    company_hosts: Collection[str]) -> tuple[list[str], int]:
-    """(the Authentication-Results our MTA added, how many others there are), by position (M4).
-
-    An MTA adds its verdict above its own Received line. Walking down from the top, a verdict with our
-    authserv-id counts once a Received line added by a company host follows it; the walk goes on
-    through the company's internal hops and stops at the hop where mail entered the company (or any
-    hop not by a company host). Below that, everything was written by the sender: a verdict there
-    naming our authserv-id is a forgery and only counted."""
-    hosts = {host.lower() for host in company_hosts}
+                                    company_hops: int) -> tuple[list[str], int]:
+    """(the Authentication-Results our MTA added, how many others there are), by position (M4): an MTA
+    adds its verdict above its own Received line, so a verdict with our authserv-id counts only if a
+    company hop (one of the topmost `company_hops` Received lines) is still below it."""
     trusted: list[str] = []
-    pending: list[str] = []
-    total = 0
-    inside = bool(hosts)
+    total = received_above = 0
     for name, value in message.raw_items():
         field = name.strip().lower()
-        if field == "authentication-results":
+        if field == "received":
+            received_above += 1
+        elif field == "authentication-results":
             total += 1
             text = one_line(str(message.policy.header_fetch_parse(name, value)))
-            if inside and _authserv_id(text) == authserv_id.lower():
-                pending.append(text)
-        elif field == "received" and inside:
-            hop = _received([str(value)])[0]
-            if hop["by"] not in hosts:
-                inside = False
-                continue
-            trusted.extend(pending)
-            pending = []
-            inside = hop["from"] in hosts  # an internal hop: the entry hop is further down
+            if received_above < company_hops and _authserv_id(text) == authserv_id.lower():
+                trusted.append(text)
     return trusted, total - len(trusted)
 
 
@@ -248,11 +261,11 @@ def _not_a_report_reason(message: EmailMessage, envelope_sender: str | None) -> 
 
 
 def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_sender: str | None = None,
-                  company_hosts: Collection[str] = ()) -> ParsedMessage:
+                  company: CompanyMta | None = None) -> ParsedMessage:
     """Read `raw`; raise Quarantine when it is over a limit or cannot be read into a sender.
 
-    `company_hosts` are the company MTA's names when the mail came on a path from it (LMTP, or a
-    mailbox it delivered to); empty when it did not, and then no Authentication-Results is trusted."""
+    `company` describes the company's mail servers when the mail came on a path from them; None when
+    it did not, and then no Authentication-Results is trusted."""
     started = time.monotonic()
     if len(raw) > limits.max_message_bytes:
         raise Quarantine("too_large", f"{len(raw)} bytes, limit {limits.max_message_bytes}")
@@ -305,7 +318,7 @@ def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_send
         parsed.subject = one_line(str(message.get("Subject", "")))
         parsed.received = _received(message.get_all("Received") or [])
         parsed.authentication_results, parsed.untrusted_authentication_results = _trusted_authentication_results(
-            message, authserv_id, company_hosts)
+            message, authserv_id, company_hop_count(parsed.received, company))
 
         body = message.get_body(preferencelist=("plain", "html"))
         parsed.has_html = any(part.get_content_type() == "text/html" for part in message.walk())

@@ -34,7 +34,7 @@ from .models import (
     InboundMessage,
 )
 from .parser_process import parse_within
-from .parsing import Limits, ParsedMessage, Quarantine, company_hop_count
+from .parsing import CompanyMta, Limits, ParsedMessage, Quarantine, company_hop_count
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,23 @@ def limits_from_config() -> Limits:
     )
 
 
-def company_mta_time(received: list[dict[str, Any]], company_hosts: list[str]) -> datetime | None:
+def company_mta_for(via: str, peer: str | None) -> CompanyMta | None:
+    """The company's mail servers, when this mail came on a path from them: a mailbox they delivered to
+    (import), or LMTP from an address in COMPANY_MTA_NETWORKS. None otherwise (plain SMTP to the
+    listener, or LMTP from anywhere else): then nothing in its headers is the company's word."""
+    config = current_app.config
+    company = CompanyMta(hosts=tuple(config["COMPANY_MTA_HOSTS"]), networks=tuple(config["COMPANY_MTA_NETWORKS"]))
+    if via == VIA_IMPORT:
+        return company
+    if via == VIA_LMTP and company.is_internal((peer or "").rsplit(":", 1)[0].strip("[]")):
+        return company
+    return None
+
+
+def company_mta_time(received: list[dict[str, Any]], company: CompanyMta | None) -> datetime | None:
     """When the company's own MTA first took the message: the lowest of the hops it really added
     (company_hop_count), never a lower line that merely names a company host."""
-    for hop in reversed(received[:company_hop_count(received, company_hosts)]):
+    for hop in reversed(received[:company_hop_count(received, company)]):
         if hop.get("at"):
             return datetime.fromisoformat(hop["at"])
     return None
@@ -122,8 +135,7 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
         parsed: ParsedMessage | None = parse_within(
             raw, authserv_id=config["AUTHSERV_ID"], limits=limits_from_config(),
             envelope_sender=envelope.mail_from if via != VIA_IMPORT else None,
-            # Only mail the company MTA handed us (LMTP) or delivered to a mailbox can carry its verdict.
-            company_hosts=config["COMPANY_MTA_HOSTS"] if via in (VIA_LMTP, VIA_IMPORT) else ())
+            company=company_mta_for(via, envelope.peer))
         unreadable: Quarantine | None = None
     except Quarantine as quarantine:
         parsed, unreadable = None, quarantine
@@ -153,7 +165,7 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
     _store_parsed(message, parsed)
 
     if via == VIA_IMPORT:
-        mta_time = company_mta_time(parsed.received, config["COMPANY_MTA_HOSTS"])
+        mta_time = company_mta_time(parsed.received, company_mta_for(via, envelope.peer))
         if mta_time is not None:
             message.received_at, message.received_at_source = mta_time, RECEIVED_COMPANY_MTA
 

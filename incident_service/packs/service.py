@@ -19,8 +19,8 @@ from ..extensions import db
 from ..i18n import format_local
 from ..incidents.models import Incident
 from ..incidents.record import incident_record
-from ..intake.models import VIA_IMPORT, VIA_LMTP
 from ..intake.parsing import company_hop_count
+from ..intake.service import company_mta_for
 
 FORMAT = "incident_service evidence pack 1"
 
@@ -81,9 +81,7 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
                 "authentication_results_ignored": message.untrusted_authentication_results,
             }
             timestamps.append(stamp(message.date_claimed, "date_header_claim", f"Date header of {report.reference}"))
-            # Only mail the company MTA handed over (LMTP) or delivered to a mailbox carries its hops.
-            company_hops = company_hop_count(message.received_headers, current_app.config["COMPANY_MTA_HOSTS"]) \
-                if message.via in (VIA_LMTP, VIA_IMPORT) else 0
+            company_hops = company_hop_count(message.received_headers, company_mta_for(message.via, message.peer))
             for position, hop in enumerate(message.received_headers):
                 if hop.get("at"):
                     timestamps.append({"what": f"Received by {hop.get('by')}", "utc": hop["at"],

@@ -69,8 +69,14 @@ def verify_pack(data: bytes) -> tuple[list[str], dict[str, object]]:
             elif hashlib.sha256(archive.read(name)).hexdigest() != digest:
                 problems.append(f"{name}: its SHA-256 differs from SHA256SUMS")
     events = document.get("audit_events", [])
-    for report in document.get("reports", []):
+    reports = document.get("reports", [])
+    for report in reports:
         problems += _report_problems(report, events, archive, names)
+    listed = {report.get("reference") for report in reports}
+    for event in events:
+        reference = _event_data(event).get("reference")
+        if event.get("action", "").endswith(":report:received") and reference not in listed:
+            problems.append(f"report {reference}: its receipt is in the audit log but the report is not in the pack")
     previous = None
     for event in document.get("audit_events", []):
         try:

@@ -119,13 +119,19 @@ def test_second_email_joins_the_open_incident(app, customer_id) -> None:  # type
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
 
 
-@pytest.mark.parametrize("via,trusted", [("lmtp", ["mx.ecc.example; spf=fail smtp.mailfrom=example.com; "
-                                                   "dmarc=fail header.from=example.com"]), ("smtp", [])])
-def test_a_forged_verdict_is_stored_as_a_claim(app, customer_id, via: str, trusted: list[str]) -> None:  # type: ignore[no-untyped-def]
+OUR_VERDICT = ["mx.ecc.example; spf=fail smtp.mailfrom=example.com; dmarc=fail header.from=example.com"]
+
+
+@pytest.mark.parametrize("via,peer,trusted", [
+    ("lmtp", "127.0.0.1:40000", OUR_VERDICT),  # the company MTA, delivering on this host
+    ("lmtp", "203.0.113.9:40000", []),  # anyone else who reached the LMTP port
+    ("smtp", "127.0.0.1:40000", []),  # plain SMTP to the listener is not the MTA's delivery
+])
+def test_a_forged_verdict_is_stored_as_a_claim(app, customer_id, via: str, peer: str, trusted: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Issue 11, item 5: only what the company MTA added on its way to us is kept as its verdict."""
     raw = (CORPUS / "forged_below_company_hop.eml").read_bytes()
     with app.app_context():
-        outcome = ingest_message(raw, envelope=Envelope(mail_from="an@example.com"), via=via, now=utcnow())
+        outcome = ingest_message(raw, envelope=Envelope(mail_from="an@example.com", peer=peer), via=via, now=utcnow())
         db.session.commit()
         message = db.session.get(InboundMessage, outcome.message_id)
         assert message.authentication_results == trusted

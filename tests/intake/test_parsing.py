@@ -6,17 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from incident_service.intake.parsing import Limits, Quarantine, header_block_size, parse_message
+from incident_service.intake.parsing import CompanyMta, Limits, Quarantine, header_block_size, parse_message
 
 CORPUS = Path(__file__).parent / "corpus"
 VI = "Tôi nghi mật khẩu của tôi đã bị lộ sau khi bấm vào một đường dẫn lạ."
 
 
-def parse(name_or_bytes: str | bytes, company_hosts: tuple[str, ...] = ("mx.ecc.example",), **limits: float):  # type: ignore[no-untyped-def]
+MX = CompanyMta(hosts=("mx.ecc.example",))
+
+
+def parse(name_or_bytes: str | bytes, company: CompanyMta | None = MX, **limits: float):  # type: ignore[no-untyped-def]
     """Read as mail the company MTA handed over (LMTP): its own verdicts may be trusted."""
     raw = name_or_bytes if isinstance(name_or_bytes, bytes) else (CORPUS / name_or_bytes).read_bytes()
     return parse_message(raw, authserv_id="mx.ecc.example", limits=Limits(**limits),  # type: ignore[arg-type]
-                         company_hosts=company_hosts)
+                         company=company)
 
 
 @pytest.mark.parametrize("name", ["plain.eml", "qp_utf8.eml", "base64_utf8.eml", "qp_cp1258.eml", "base64_cp1258.eml"])
@@ -126,13 +129,35 @@ def test_only_our_authentication_results_are_trusted() -> None:
         "mx.ecc.example; spf=fail smtp.mailfrom=example.com; dmarc=fail header.from=example.com"]
     assert parsed.untrusted_authentication_results == 1
     # Through two company hosts: the verdict between them counts, the one below the entry does not.
-    parsed = parse("internal_hops.eml", company_hosts=("mx.ecc.example", "relay.ecc.example"))
+    inside = CompanyMta(hosts=("mx.ecc.example", "relay.ecc.example"), networks=("10.1.0.0/24",))
+    parsed = parse("internal_hops.eml", company=inside)
     assert parsed.authentication_results == [
         "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"]
     assert parsed.untrusted_authentication_results == 1
+    # Without the relay's network, the relay's hop is where the mail entered: nothing below it counts.
+    parsed = parse("internal_hops.eml", company=CompanyMta(hosts=("mx.ecc.example", "relay.ecc.example")))
+    assert parsed.authentication_results == [] and parsed.untrusted_authentication_results == 2
     # Mail that did not come from our MTA (plain SMTP to the listener) trusts nothing at all.
-    parsed = parse("plain.eml", company_hosts=())
+    parsed = parse("plain.eml", company=None)
     assert parsed.authentication_results == [] and parsed.untrusted_authentication_results == 1
+
+
+HELO_FORGERY = (b"Received: from mx.ecc.example (unknown [203.0.113.5])\r\n"
+                b"\tby mx.ecc.example (Postfix) with ESMTP id 9; Tue, 24 Nov 2026 09:15:02 +0700\r\n"
+                b"Authentication-Results: mx.ecc.example; dmarc=pass header.from=example.com\r\n"
+                b"Received: from x by mx.ecc.example; Mon, 01 Jan 2001 00:00:00 +0000\r\n"
+                b"From: an@example.com\r\nSubject: back-dated\r\n\r\nleaked\r\n")
+
+
+def test_a_sender_naming_our_mta_in_helo_is_still_outside() -> None:
+    """Review of issue 11: the name after "from" is the client's HELO, its own word; whether a hop is
+    inside the company is decided by the address our server wrote in brackets."""
+    from incident_service.intake.parsing import company_hop_count
+
+    parsed = parse(HELO_FORGERY)
+    assert parsed.authentication_results == [] and parsed.untrusted_authentication_results == 1
+    assert company_hop_count(parsed.received, MX) == 1  # the top hop only, never the 2001 line
+    assert parsed.received[0]["from_ip"] == "203.0.113.5"
 
 
 def test_reply_to_and_sender_kept_apart() -> None:

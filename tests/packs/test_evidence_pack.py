@@ -21,8 +21,8 @@ CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
 
 def incident_with_email(app, smtp_sink) -> int:  # type: ignore[no-untyped-def]
     with app.app_context():
-        ingest_message((CORPUS / "plain.eml").read_bytes(), envelope=Envelope(mail_from="an@example.com"),
-                       via="lmtp", now=utcnow())
+        ingest_message((CORPUS / "plain.eml").read_bytes(),
+                       envelope=Envelope(mail_from="an@example.com", peer="127.0.0.1:40000"), via="lmtp", now=utcnow())
         db.session.commit()
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "leaked",
                                           "discovered_at": "2026-11-20T08:00"})
@@ -96,6 +96,11 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
         contents["SHA256SUMS"] = "".join(f"{hashlib.sha256(body).hexdigest()}  {name}\n"
                                          for name, body in sorted(contents.items()) if name != "SHA256SUMS").encode()
 
+    def drop_report(contents):  # type: ignore[no-untyped-def]
+        doc = json.loads(contents["evidence.json"])
+        doc["reports"] = [report for report in doc["reports"] if report["channel"] != "web"]
+        contents["evidence.json"] = json.dumps(doc).encode()
+
     def drop_report_event(contents):  # type: ignore[no-untyped-def]
         doc = json.loads(contents["evidence.json"])
         doc["audit_events"] = [e for e in doc["audit_events"] if not e["action"].endswith(":report:received")]
@@ -103,7 +108,8 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
 
     for change, problem in ((swap_email, "SHA-256"), (edit_event, "do not match its hash"),
                             (swap_email_and_rebuild_sums, "the audit log recorded at receipt"),
-                            (drop_report_event, "no audit event records its receipt")):
+                            (drop_report_event, "no audit event records its receipt"),
+                            (drop_report, "the report is not in the pack")):
         bad = tmp_path / "bad.zip"
         bad.write_bytes(rezip(data, change))
         failed = runner.invoke(args=["audit", "verify-pack", str(bad)])
