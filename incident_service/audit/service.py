@@ -71,13 +71,19 @@ def canonical_event_body(occurred_at: datetime, action: str, actor: str, custome
                            "report_id": report_id, "data": data})
 
 
-def _chain_head_for_append() -> str:
-    """The head hash to append after, with the chain held for this transaction (PostgreSQL: an advisory
-    lock; SQLite: the transaction already holds the only write lock)."""
+def hold_chain() -> None:
+    """Hold the chain for the rest of this transaction (PostgreSQL: an advisory lock; SQLite: the
+    transaction already holds the only write lock). Appending takes it anyway; a change that must
+    lock rows of its own takes it first, so every writer takes the chain before any row."""
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    return session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS_HASH
+
+
+def _chain_head_for_append() -> str:
+    """The head hash to append after, with the chain held for this transaction."""
+    hold_chain()
+    return db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS_HASH
 
 
 def _event_row(prev_hash: str, action: str, actor: str, now: datetime, customer_id: int | None,

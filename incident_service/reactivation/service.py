@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from ..audit.service import append_event
+from ..audit.service import append_event, hold_chain
 from ..customers.models import CREDENTIAL_ACTIVE, CREDENTIAL_LOCKED, Customer
 from ..customers.passwords import hashing, password_problems
-from ..customers.service import find_customer, rotate_security_stamp
+from ..customers.service import find_customer, lock_customer, rotate_security_stamp
 from ..extensions import db
 from ..incidents.models import STATUS_REACTIVATED, STATUS_RESOLVED, Incident
 from ..notifications.service import SignedLink, queue_email
@@ -71,19 +71,28 @@ def issue_reset_grant(customer: Customer, *, incident_id: int | None, source: st
     return grant, reset_link(customer.id, grant_id, customer.security_stamp)
 
 
-def load_reset_grant(token: str, now: datetime, *, for_update: bool = False) -> tuple[Customer, ResetGrant]:
-    """The customer and live grant behind a reset token, or TokenError for any reason at all."""
+def load_reset_grant(token: str, now: datetime, *, lock: bool = False) -> tuple[Customer, ResetGrant]:
+    """The customer and live grant behind a reset token, or TokenError for any reason at all.
+
+    With `lock`, for a change: the audit chain, the customer's row and the grant's row are held until
+    the transaction ends, in the order every writer takes them (chain, customer, grant), and both
+    rows are read again as the last writer left them."""
     payload = read_token(RESET, token)
     customer_id, grant_id, stamp = payload.get("c"), payload.get("g"), payload.get("s")
     if not isinstance(customer_id, int) or not isinstance(grant_id, str) or not isinstance(stamp, str):
         raise TokenInvalid("malformed payload")
+    if lock:
+        hold_chain()
     query = select(ResetGrant).where(ResetGrant.grant_id_hash == grant_id_hash(grant_id))
-    if for_update:
-        query = query.with_for_update()
     grant = db.session.execute(query).scalar_one_or_none()
-    if grant is None or grant.customer_id != customer_id or not grant.is_live(now):
-        raise TokenInvalid("no live grant")
+    if grant is None or grant.customer_id != customer_id:
+        raise TokenInvalid("no such grant")
     customer = grant.customer
+    if lock:
+        lock_customer(customer)
+        grant = db.session.execute(query.with_for_update().execution_options(populate_existing=True)).scalar_one()
+    if not grant.is_live(now):
+        raise TokenInvalid("no live grant")
     if not secrets.compare_digest(customer.security_stamp, stamp):
         raise TokenInvalid("stale security stamp")
     return customer, grant
@@ -139,18 +148,36 @@ class ResetOutcome:
     reasons: list[str]
 
 
-def complete_reset(customer: Customer, grant: ResetGrant, password: str, confirmation: str, *,
-                   source: str, actor: str, now: datetime) -> ResetOutcome:
-    """Apply the password rules; on success set the hash, unlock, use the grant, rotate the stamp,
-    resolve the open incident and queue the "password changed" email. Audits each step."""
-    reasons = password_problems(password, confirmation, email=customer.email,
-                                is_compromised=lambda candidate: hashing().verify(customer.password_hash, candidate))
-    if reasons:
-        append_event(f"{source}:password:refused", actor=actor, now=now, customer_id=customer.id,
-                     incident_id=grant.incident_id, data={"reasons": reasons})
-        return ResetOutcome(False, reasons)
+@dataclass(frozen=True)
+class CheckedPassword:
+    """A new password weighed against the rules (P1–P3) with the argon2 work done: the reasons it is
+    refused, or its hash."""
 
-    customer.password_hash = hashing().hash(password)
+    reasons: list[str]
+    new_hash: str | None
+
+
+def check_reset_password(password: str, confirmation: str, *, email: str, compromised_hash: str | None) -> CheckedPassword:
+    """The company's rules for `password`, including an argon2 verify of each near form against the
+    compromised hash, and the new hash. Touches no database: the caller holds no lock meanwhile, so a
+    reset's half second of argon2 never stalls other writers."""
+    reasons = password_problems(password, confirmation, email=email,
+                                is_compromised=lambda candidate: hashing().verify(compromised_hash, candidate))
+    return CheckedPassword(reasons, None if reasons else hashing().hash(password))
+
+
+def complete_reset(token: str, checked: CheckedPassword, *, source: str, actor: str, now: datetime) -> ResetOutcome:
+    """Apply a checked password through the link `token`: lock (load_reset_grant), then on success set
+    the hash, unlock, use the grant, rotate the stamp, resolve the open incident and queue the
+    "password changed" email; otherwise audit the refusal. Raises TokenError when the link stopped
+    being live meanwhile (used by a concurrent reset, replaced, expired). Audits each step."""
+    customer, grant = load_reset_grant(token, now, lock=True)
+    if checked.reasons:
+        append_event(f"{source}:password:refused", actor=actor, now=now, customer_id=customer.id,
+                     incident_id=grant.incident_id, data={"reasons": checked.reasons})
+        return ResetOutcome(False, checked.reasons)
+
+    customer.password_hash = checked.new_hash
     customer.credential_state = CREDENTIAL_ACTIVE
     customer.password_changed_at = now
     grant.used_at = now

@@ -13,12 +13,12 @@ from ..answer_floor import answer_floor
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
-from ..link_guessing import invalid_link
+from ..link_guessing import count_invalid_link
 from ..incidents.views import mask_address
 from ..tokens import TokenError
 from . import password_policy as policy
 from .forms import FreshLinkForm, NewPasswordForm
-from .service import complete_reset, load_reset_grant, send_fresh_link
+from .service import check_reset_password, complete_reset, load_reset_grant, send_fresh_link
 from ..customers.addresses import normalize_address
 
 bp = Blueprint("reactivation", __name__)
@@ -55,21 +55,26 @@ def reset():  # type: ignore[no-untyped-def]
     now = utcnow()
     form = NewPasswordForm()
     try:
-        customer, grant = load_reset_grant(token, now, for_update=form.is_submitted())
+        customer, _grant = load_reset_grant(token, now)
+        reasons: list[str] = []
+        if form.validate_on_submit():
+            email, compromised_hash = customer.email, customer.password_hash
+            db.session.rollback()  # hold nothing while argon2 works (SQLite: the write lock)
+            checked = check_reset_password(form.password.data, form.password_confirm.data, email=email,
+                                           compromised_hash=compromised_hash)
+            outcome = complete_reset(token, checked, source="web", actor="customer", now=utcnow())
+            db.session.commit()  # also keeps the audit of a refused attempt
+            if outcome.ok:
+                session.pop(SESSION_KEY, None)
+                return render_template("reset/done.html")
+            reasons = outcome.reasons
     except TokenError:
+        db.session.rollback()
         session.pop(SESSION_KEY, None)
         if token:  # a link was opened (not a page reloaded after the password was set)
-            invalid_link("reset")
+            count_invalid_link("reset")
+            db.session.commit()
         return render_template("link_invalid.html", retry_endpoint="reactivation.fresh_link"), 400
-    reasons: list[str] = []
-    if form.validate_on_submit():
-        outcome = complete_reset(customer, grant, form.password.data, form.password_confirm.data,
-                                 source="web", actor="customer", now=now)
-        db.session.commit()  # also keeps the audit of a refused attempt
-        if outcome.ok:
-            session.pop(SESSION_KEY, None)
-            return render_template("reset/done.html")
-        reasons = outcome.reasons
     status = 400 if form.is_submitted() else 200
     return render_template("reset/form.html", form=form, address=customer.email,
                            masked=mask_address(customer.email),

@@ -227,3 +227,48 @@ def test_two_workers_never_send_a_message_twice(app, smtp_sink) -> None:  # type
         thread.join(timeout=120)
     ids = [message["Message-ID"] for _sender, _rcpts, message in smtp_sink.messages]
     assert len(ids) == 40 and len(set(ids)) == 40
+
+
+@pytest.mark.settings(LINK_RESEND_WINDOW_SECONDS=0)
+def test_resets_and_reports_racing_on_one_customer(app, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Review of issue 11: a reset used to lock its grant, spend its argon2 time, then wait for the
+    audit chain, while a report held the chain and waited for the grant (a deadlock on PostgreSQL). Now
+    argon2 runs with nothing held and every writer takes chain, customer, grant in that order: two
+    resets through one link and reports at the same moment give one reset, and nobody errs."""
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen"})
+    deliver(app)
+    link = LINK_RE.search(smtp_sink.to("an@example.com")[0].get_body(("plain",)).get_content()).group(0)  # type: ignore[union-attr]
+    path = link.removeprefix("https://security.ecc.example")
+    resetters = [app.test_client() for _ in range(2)]
+    tokens = []
+    for client in resetters:
+        client.get(path)
+        tokens.append(csrf_from(client.get("/reset").get_data(as_text=True)))
+    reporters = [app.test_client() for _ in range(4)]
+    report_tokens = [csrf_from(c.get("/report").get_data(as_text=True)) for c in reporters]
+    barrier = threading.Barrier(6)
+    outcomes: list[tuple[str, int]] = []
+
+    def reset(client, token, n) -> None:  # type: ignore[no-untyped-def]
+        password = f"a whole new passphrase number {n}"
+        barrier.wait()
+        outcomes.append(("reset", client.post("/reset", data={"password": password, "password_confirm": password,
+                                                               "csrf_token": token}).status_code))
+
+    def report(client, token) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        outcomes.append(("report", client.post("/report", data={"email": "an@example.com", "kind": "lost",
+                                                                 "csrf_token": token}).status_code))
+
+    threads = [threading.Thread(target=reset, args=(c, t, n)) for n, (c, t) in enumerate(zip(resetters, tokens))]
+    threads += [threading.Thread(target=report, args=pair) for pair in zip(reporters, report_tokens)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(code for kind, code in outcomes if kind == "report") == [200] * 4
+    assert sorted(code for kind, code in outcomes if kind == "reset") in ([200, 400], [400, 400])
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        assert sum(action.endswith("password:reset") for action in actions) <= 1
+        assert verify_chain().ok
