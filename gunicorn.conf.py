@@ -33,16 +33,14 @@ limit_request_line = 4094
 limit_request_fields = 100
 
 
-def _refuse_per_process_limits() -> None:
-    """memory:// counts each worker's requests apart, so N workers would allow N times every rate
-    limit (S6): with more than one worker, the counters must be shared (Redis)."""
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn's hook before any worker starts, with the settings as finally given (this file, the
+    environment, or `-w` on the command line): memory:// counts each worker's requests apart, so N
+    workers would allow N times every rate limit (S6). With more than one, counters must be shared."""
+    workers = server.cfg.workers
     storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     enabled = os.environ.get("RATELIMIT_ENABLED", "true").strip().lower() not in ("0", "false", "no", "off")
     if workers > 1 and enabled and storage.startswith("memory://"):
         raise SystemExit(
             f"gunicorn.conf.py: {workers} workers with RATELIMIT_STORAGE_URI={storage} would let each worker "
-            "allow the whole of every rate limit. Set RATELIMIT_STORAGE_URI=redis://host:6379/0, or "
-            "GUNICORN_WORKERS=1.")
-
-
-_refuse_per_process_limits()
+            "allow the whole of every rate limit. Set RATELIMIT_STORAGE_URI=redis://host:6379/0, or run one worker.")

@@ -51,6 +51,9 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     same_origin.init_app(app)
     mail.init_app(app)
     limiter.init_app(app)
+    # One limiter object serves every app this process makes (the tests make many): an app whose storage
+    # was down must not leave the next one counting in the in-memory fallback.
+    limiter._storage_dead = False
     babel.init_app(
         app,
         locale_selector=i18n.select_locale,

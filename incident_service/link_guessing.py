@@ -10,20 +10,25 @@ from limits import parse
 
 from .audit.service import append_event
 from .database import utcnow
-from .extensions import db, limiter
+from .extensions import limiter
 from .metrics_store import increment
 
 
-def invalid_link(kind: str) -> None:
-    """A `kind` link (reset, discovery, report) did not verify. Counts it, perhaps records the client
-    as guessing, and commits both on their own (the page shown is the same as ever)."""
+def count_invalid_link(kind: str) -> None:
+    """A `kind` link (reset, discovery, report) did not verify: count it, and record the client as
+    guessing when it passes the threshold. Flushes; the view commits."""
     increment(f"invalid_link:{kind}")
-    threshold = current_app.config["LINK_GUESSING_THRESHOLD"]
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return  # no limiter storage to count per client in
+    threshold = parse(current_app.config["LINK_GUESSING_THRESHOLD"])
     ip = request.remote_addr or "unknown"
-    strategy, limit = limiter.limiter, parse(threshold)
-    if not strategy.hit(limit, "invalid-link", ip):
-        once_per_window = type(limit)(1, limit.multiples)
-        if strategy.hit(once_per_window, "invalid-link-recorded", ip):
-            append_event("web:link:guessing_suspected", actor="system", now=utcnow(),
-                         data={"ip": ip, "kind": kind, "threshold": threshold})
-    db.session.commit()
+    try:
+        guessing = not limiter.limiter.hit(threshold, "invalid-link", ip)
+        first_in_window = guessing and limiter.limiter.hit(type(threshold)(1, threshold.multiples),
+                                                           "invalid-link-recorded", ip)
+    except Exception:  # noqa: BLE001 - the counter store is down: the page must still answer
+        current_app.logger.warning("could not count an invalid link per client (rate-limit storage unavailable)")
+        return
+    if first_in_window:
+        append_event("web:link:guessing_suspected", actor="system", now=utcnow(),
+                     data={"ip": ip, "kind": kind, "threshold": current_app.config["LINK_GUESSING_THRESHOLD"]})

@@ -26,8 +26,9 @@ def origin_of(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def is_cross_site(sec_fetch_site: str | None, origin: str | None, own_origins: set[str]) -> bool:
-    """True when the browser's own headers show the request was sent from another origin."""
+def from_another_origin(sec_fetch_site: str | None, origin: str | None, own_origins: set[str]) -> bool:
+    """True when the browser's own headers show the request was sent from another origin (another site,
+    or another host of the same site: `same-site` is refused too)."""
     if sec_fetch_site:
         return sec_fetch_site.strip().lower() not in ("same-origin", "none")
     if origin:
@@ -39,7 +40,7 @@ def refuse_cross_site_posts() -> None:
     if request.method in SAFE_METHODS:
         return
     own = {origin_of(current_app.config["PUBLIC_BASE_URL"]), origin_of(request.host_url)}
-    if is_cross_site(request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), own):
+    if from_another_origin(request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin"), own):
         current_app.logger.warning("refused a cross-site %s to %s", request.method, request.path)
         abort(400)
 

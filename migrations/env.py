@@ -88,6 +88,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # A migration may rebuild an index over millions of rows: DATABASE_STATEMENT_TIMEOUT_MS is for
+            # requests, not for this (the lock timeout still applies, so it never waits forever).
+            connection.exec_driver_sql("SET statement_timeout = 0")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -95,3 +95,4 @@ def test_reset_attempts_are_limited_per_link(app, smtp_sink, customer_id) -> Non
         codes.append(post(client, "/reset", {"password": "short", "password_confirm": "short"},
                           environ_base={"REMOTE_ADDR": f"10.0.1.{n}"}).status_code)
     assert codes == [400, 400, 429]
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from incident_service.same_origin import is_cross_site, origin_of
+from incident_service.same_origin import from_another_origin, origin_of
 from tests.conftest import csrf_from
 
 # What the README's nginx sends: the client's address and the scheme it used.
@@ -40,9 +40,11 @@ def test_forms_work_over_https_without_a_referer(client, headers) -> None:  # ty
     {"Origin": "https://attacker.example"},
     {"Origin": "null"},
 ])
-def test_cross_site_posts_refused_even_with_a_token(app, client, headers) -> None:  # type: ignore[no-untyped-def]
+def test_cross_site_posts_refused_even_with_a_token(app, client, headers, caplog) -> None:  # type: ignore[no-untyped-def]
     answer = post_behind_proxy(client, "/report", {"email": "someone@example.com", "kind": "lost"}, headers)
     assert answer.status_code == 400
+    # Refused for where it came from, not for its token (which was valid).
+    assert any("refused a cross-site POST" in record.getMessage() for record in caplog.records)
     from incident_service.extensions import db
     from incident_service.incidents.models import Report
     with app.app_context():
@@ -53,8 +55,8 @@ def test_origin_rules() -> None:
     own = {origin_of("https://security.ecc.example/"), origin_of("http://127.0.0.1:5000")}
     assert own == {"https://security.ecc.example", "http://127.0.0.1:5000"}
     assert origin_of("HTTPS://Security.ECC.example:443/x") == "https://security.ecc.example"
-    assert not is_cross_site("same-origin", "https://attacker.example", own)  # Fetch Metadata wins
-    assert is_cross_site("cross-site", None, own)
-    assert not is_cross_site(None, "http://127.0.0.1:5000", own)
-    assert is_cross_site(None, "http://127.0.0.1:5001", own)
-    assert not is_cross_site(None, None, own)
+    assert not from_another_origin("same-origin", "https://attacker.example", own)  # Fetch Metadata wins
+    assert from_another_origin("cross-site", None, own)
+    assert not from_another_origin(None, "http://127.0.0.1:5000", own)
+    assert from_another_origin(None, "http://127.0.0.1:5001", own)
+    assert not from_another_origin(None, None, own)

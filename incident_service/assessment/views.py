@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import setting
-from ..link_guessing import invalid_link
+from ..link_guessing import count_invalid_link
 from ..i18n import format_local
 from ..incidents.forms import viewer_zone
 from ..incidents.models import Incident
@@ -39,7 +39,8 @@ def _incident_for(token: str) -> Incident | None:
 def discovery(token: str):  # type: ignore[no-untyped-def]
     incident = _incident_for(token)
     if incident is None:
-        invalid_link("discovery")
+        count_invalid_link("discovery")
+        db.session.commit()
         return render_template("link_invalid.html", retry_endpoint=None), 400
     form = DiscoveryForm()
     if form.validate_on_submit():

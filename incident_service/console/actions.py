@@ -35,19 +35,14 @@ def enter_report():  # type: ignore[no-untyped-def]
     form = StaffReportForm()
     if form.validate_on_submit():
         staff, now = current_staff(), utcnow()
-        try:
-            report = receive_report(
-                ReportSubmission(channel=form.channel.data, address=form.email.data, kind=form.kind.data,
-                                 details=(form.details.data or "").strip(), discovered_at=form.discovered_at.utc,
-                                 received_at=form.reached_at.utc, received_at_source="staff_statement",
-                                 entered_by=staff.label),
-                now=now, actor=staff.label,
-            )
-        except DiscoveryAfterReport:  # the form checks this first; never a 500 that loses what was typed
-            db.session.rollback()
-            form.discovered_at.errors = [_("The customer cannot have noticed after the report reached us. "
-                                           "Check both times.")]
-            return render_template("console/enter_report.html", form=form), 400
+        # The form has checked the two times together (StaffReportForm.validate), as the service does.
+        report = receive_report(
+            ReportSubmission(channel=form.channel.data, address=form.email.data, kind=form.kind.data,
+                             details=(form.details.data or "").strip(), discovered_at=form.discovered_at.utc,
+                             received_at=form.reached_at.utc, received_at_source="staff_statement",
+                             entered_by=staff.label),
+            now=now, actor=staff.label,
+        )
         db.session.commit()
         if report.incident_id is None:
             flash(_("Report %(reference)s recorded. No customer has this address: it is kept as an unmatched "

@@ -9,7 +9,7 @@ from ..customers.models import Customer
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
-from ..link_guessing import invalid_link
+from ..link_guessing import count_invalid_link
 from ..tokens import REPORT, TokenError, read_token
 from .forms import ReportForm, ReportLinkForm
 from .service import ReportSubmission, receive_report
@@ -45,10 +45,10 @@ def _submit(form: ReportLinkForm, address: str) -> str:
         now=utcnow(),
     )
     reference, received_at = report.reference, report.received_at  # read before commit expires them
-    customers = report.customer_id is not None
+    customer_matched = report.customer_id is not None
     db.session.commit()
     page = render_template("report/received.html", reference=reference, received_at=received_at)
-    floor.hold(started, slow_path=customers)
+    floor.hold(started, slow_path=customer_matched)
     return page
 
 
@@ -74,7 +74,8 @@ def report_link(token: str):  # type: ignore[no-untyped-def]
     except TokenError:
         customer = None
     if customer is None:
-        invalid_link("report")
+        count_invalid_link("report")
+        db.session.commit()
         return render_template("link_invalid.html", retry_endpoint="incidents.report"), 400
     form = ReportLinkForm()
     if form.validate_on_submit():

@@ -136,7 +136,7 @@ def start_stack(**settings: str) -> tuple[Stack, list[Any]]:
                "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink_port), "REPORT_ADDRESSES": "security@ecc.example",
                "AUTHSERV_ID": "mx.ecc.example", "COMPANY_MTA_HOSTS": "mx.ecc.example", "LOG_FORMAT": "json",
                "PASSWORD_HASH_PROFILE": "owasp-minimum", "GUNICORN_BIND": f"127.0.0.1:{web_port}",
-               "GUNICORN_WORKERS": "3", "INTAKE_PARSE_SECONDS": "2", "INSTANCE_PATH": str(root / "instance"),
+               "GUNICORN_WORKERS": "3", "INTAKE_PARSE_SECONDS": "3", "INSTANCE_PATH": str(root / "instance"),
                **settings}
         for name in ("TEST_DATABASE", "TEST_SHAPE"):
             env.pop(name, None)

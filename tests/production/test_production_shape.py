@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import smtplib
 import threading
-import time
 
 import psycopg
 import pyotp
@@ -159,9 +158,21 @@ def _deep(depth: int) -> bytes:
     return b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: deep\r\nMIME-Version: 1.0\r\n" + body
 
 
+def _huge(megabytes: int) -> bytes:
+    """A report with an attachment of `megabytes` MB (base64), under the listener's 10 MB limit."""
+    import base64
+
+    blob = base64.encodebytes(b"\x89PNG" + bytes(range(256)) * (megabytes * 4096 - 1)).replace(b"\n", b"\r\n")
+    return (b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: huge\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=h\r\n\r\n--h\r\nContent-Type: text/plain\r\n\r\nleaked\r\n"
+            b"--h\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+            b"Content-Disposition: attachment; filename=screen.png\r\n\r\n" + blob + b"--h--\r\n")
+
+
 HOSTILE = [
     ("slow header", SLOW_HEADER, "quarantined", "parse_time"),
     ("many parts", _many_parts(500), "quarantined", "too_many_parts"),
+    ("huge", _huge(7), "reported", None),
     ("deep nesting", _deep(40), "quarantined", "too_deep"),
     ("forged verdict", b"Authentication-Results: mx.ecc.example; dmarc=pass\r\nFrom: an@example.com\r\n"
                        b"To: security@ecc.example\r\nSubject: forged\r\n\r\nleaked\r\n", "reported", None),
@@ -172,12 +183,24 @@ HOSTILE = [
 ]
 
 
-def lmtp_send(stack: Stack, raw: bytes, sender: str = "an@example.com") -> int:
+def lmtp_send(stack: Stack, raw: bytes, sender: str = "an@example.com",
+              sent: threading.Event | None = None) -> int:
+    """Deliver over LMTP; `sent` is set once the whole message is on the wire, before the answer."""
     with smtplib.LMTP("127.0.0.1", stack.lmtp_port, timeout=60) as client:
         client.ehlo_or_helo_if_needed()
         client.mail(sender)
         client.rcpt("security@ecc.example")
-        return client.data(raw)[0]
+        code, _reply = client.docmd("DATA")
+        assert code == 354
+        client.send(_dot_stuffed(raw) + b"\r\n.\r\n")
+        if sent is not None:
+            sent.set()
+        return client.getreply()[0]
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The message as DATA carries it: a line starting with a dot gets another (RFC 5321 4.5.2)."""
+    return re.sub(rb"(?m)^\.", b"..", raw.removesuffix(b"\r\n"))
 
 
 @pytest.mark.parametrize("name,raw,status,reason", HOSTILE, ids=[case[0] for case in HOSTILE])
@@ -187,9 +210,10 @@ def test_hostile_mail_is_kept_and_blocks_no_one(stack: Stack, name: str, raw: by
     (for mail that takes long, before the hostile one is); the hostile bytes are kept intact."""
     add_customer_once(stack)
     order: list[str] = []
-    hostile = threading.Thread(target=lambda: order.append(f"hostile {lmtp_send(stack, raw)}"))
+    sent = threading.Event()
+    hostile = threading.Thread(target=lambda: order.append(f"hostile {lmtp_send(stack, raw, sent=sent)}"))
     hostile.start()
-    time.sleep(0.5)  # let the hostile mail arrive first: what is asserted is an order, not a duration
+    assert sent.wait(timeout=60)  # the hostile mail is in: what is asserted is an order, not a duration
     marker = f"good after {name}".encode()
     good = (b"From: chi@example.com\r\nTo: security@ecc.example\r\nSubject: " + marker + b"\r\n\r\nleaked\r\n")
     order.append(f"good {lmtp_send(stack, good, 'chi@example.com')}")
