@@ -61,6 +61,7 @@ def test_a_child_that_died_idle_costs_no_report() -> None:
     """Review of issue 11: a killed idle child made the next real report 'unparseable'."""
     for pid in idle_pids():
         os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(child.process.is_alive() for child in PARSERS._idle), "the children to die")
     assert parse_within(GOOD, authserv_id="mx.ecc.example", limits=Limits()).subject == "lost"
 
 
