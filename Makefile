@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CATALOGS := $(wildcard incident_service/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test bench install translations i18n-extract clean
+.PHONY: run test lint bench install translations i18n-extract clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,12 @@ HAVE_REDIS := $(shell command -v redis-server >/dev/null && echo yes)
 HAVE_NGINX := $(shell { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null && echo yes)
 BROWSER_FILTER := $(if $(HAVE_CHROMIUM),,-m "not browser")
 
-test: install translations
+# Before the tests: lint errors (ruff) and the package's import boundaries (pyproject [tool.importlinter]).
+lint: install
+	$(BIN)/ruff check incident_service tests bench config.py wsgi.py gunicorn.conf.py
+	$(BIN)/lint-imports
+
+test: install translations lint
 	$(BIN)/pytest $(BROWSER_FILTER) --cov=incident_service --cov-branch --cov-report=term:skip-covered --cov-fail-under=88 $(PYTEST_ARGS)
 ifeq ($(HAVE_PG),yes)
 	TEST_DATABASE=postgresql $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)

@@ -95,6 +95,7 @@ def _register_models() -> None:
     from .intake import models as _intake  # noqa: F401
     from . import metrics_store as _metrics  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
+    from .reports import month_index as _month_index  # noqa: F401 - the delay report's index, made with its table
     from .reactivation import models as _reactivation  # noqa: F401
     from .staff import models as _staff  # noqa: F401
 

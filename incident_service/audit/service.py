@@ -204,42 +204,34 @@ def chain_head() -> tuple[int, int, str]:
 
 
 def create_anchor(*, now: datetime, actor: str, email_to: str | None = None) -> AuditAnchor:
-    """Record the chain head now; with `email_to`, queue it to that outside address too. Audits it
-    (after taking the head, so the anchor covers everything before its own event)."""
+    """Record the chain head now, and that it goes to `email_to` (the caller queues that email:
+    notifications.service.queue_anchor_email). Audits it (after taking the head, so the anchor covers
+    everything before its own event)."""
     last_id, count, head = chain_head()
     anchor = AuditAnchor(created_at=now, last_event_id=last_id, event_count=count, head_hash=head,
                          emailed_to=email_to)
     db.session.add(anchor)
     db.session.flush()
-    if email_to:
-        from flask import current_app
-
-        from ..notifications.service import queue_message
-
-        queue_message("audit_anchor", to_address=email_to, locale=current_app.config["DEFAULT_LOCALE"],
-                      zone=current_app.config["DISPLAY_TIMEZONE"], context={"anchor": anchor}, links={},
-                      source="cli", actor=actor, now=now)
     append_event("cli:audit:anchored", actor=actor, now=now,
                  data={"anchor": anchor.id, "last_event": last_id, "head": head, "emailed_to": email_to})
     return anchor
 
 
-def search_events(*, action: str = "", actor: str = "", incident_reference: str = "",
+NO_INCIDENT = -1  # an incident id that matches no event: a reference that names no incident
+
+
+def search_events(*, action: str = "", actor: str = "", incident_id: int | None = None,
                   start: datetime | None = None, end: datetime | None = None, page: int = 1,
                   page_size: int = 100) -> tuple[list[AuditEvent], int]:
-    """One page of events, newest first, and how many match: action and actor by substring, an
-    incident by its reference, occurred in [start, end)."""
-    from ..incidents.models import Incident
-
+    """One page of events, newest first, and how many match: action and actor by substring, one
+    incident's (by id; NO_INCIDENT for none), occurred in [start, end)."""
     query = select(AuditEvent)
     if action:
         query = query.where(AuditEvent.action.contains(action, autoescape=True))
     if actor:
         query = query.where(func.lower(AuditEvent.actor).contains(actor.lower(), autoescape=True))
-    if incident_reference:
-        incident_id = db.session.execute(select(Incident.id).where(
-            func.lower(Incident.reference) == incident_reference.lower())).scalar()
-        query = query.where(AuditEvent.incident_id == (incident_id if incident_id is not None else -1))
+    if incident_id is not None:
+        query = query.where(AuditEvent.incident_id == incident_id)
     query = within(query, AuditEvent.occurred_at, start, end)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     events = db.session.execute(query.order_by(AuditEvent.id.desc()).limit(page_size)

@@ -7,7 +7,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..audit.service import search_events, verify_chain
+from ..audit.service import NO_INCIDENT, search_events, verify_chain
+from .queries import incident_id_of
 from ..database import utcnow
 from ..extensions import db
 from ..i18n import day_bounds
@@ -82,9 +83,10 @@ def audit():  # type: ignore[no-untyped-def]
     args = request.args
     page = page_arg(args)
     start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], day_arg(args, "from"), day_arg(args, "to"))
+    reference = args.get("incident", "").strip()[:32]
+    incident_id = (incident_id_of(reference) or NO_INCIDENT) if reference else None
     events, total = search_events(action=args.get("action", "").strip()[:80], actor=args.get("actor", "").strip()[:320],
-                                  incident_reference=args.get("incident", "").strip()[:32], start=start, end=end,
-                                  page=page, page_size=AUDIT_PAGE)
+                                  incident_id=incident_id, start=start, end=end, page=page, page_size=AUDIT_PAGE)
     verification = verify_chain() if args.get("verify") == "1" else None
     return render_template("console/audit.html", events=events, total=total, page=page,
                            pages=max(1, -(-total // AUDIT_PAGE)), verification=verification,

@@ -10,6 +10,7 @@ from sqlalchemy import Select, exists, func, or_, select
 
 from ..customers.models import Customer
 from ..database import within
+from ..extensions import db
 from ..i18n import day_bounds
 from ..url_args import choice_arg, day_arg, page_arg
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
@@ -113,3 +114,8 @@ def undelivered_emails(limit: int = 20) -> Select[Any]:
     return (select(OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.last_error, Incident.id, Incident.reference)
             .outerjoin(Incident, OutboxMessage.incident_id == Incident.id)
             .where(OutboxMessage.status == OUTBOX_FAILED).order_by(OutboxMessage.id.desc()).limit(limit))
+
+
+def incident_id_of(reference: str) -> int | None:
+    """The id of the incident with this public reference (any case), if there is one."""
+    return db.session.execute(select(Incident.id).where(func.lower(Incident.reference) == reference.lower())).scalar()

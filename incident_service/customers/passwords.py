@@ -10,7 +10,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, current_app
 
-from ..reactivation.password_policy import MAX_BYTES, check_new_password, common_passwords, normalize
+from .password_policy import MAX_BYTES, check_new_password, common_passwords, normalize
 
 T = TypeVar("T")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask import current_app
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, event, false, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..customers.models import Customer
@@ -77,15 +76,6 @@ class Incident(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status == STATUS_REACTIVATED
-
-
-@event.listens_for(Incident.__table__, "after_create")
-def _create_month_index(_table: object, connection: object, **_kw: object) -> None:
-    """The delay report's expression index (reports.month_index), made with the table; migrations make
-    it for existing databases."""
-    from ..reports.month_index import create_month_index
-
-    create_month_index(connection, current_app.config["DISPLAY_TIMEZONE"])  # type: ignore[arg-type]
 
 
 class Report(db.Model):

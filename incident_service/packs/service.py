@@ -9,7 +9,6 @@ import zipfile
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..assessment.service import breach_deadline

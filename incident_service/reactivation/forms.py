@@ -11,7 +11,7 @@ from ..incidents.forms import validate_address
 
 
 class NewPasswordForm(Form):
-    # No length validator here: the policy decides, with reasons (password_policy.py).
+    # No length validator here: the policy decides, with reasons (customers/password_policy.py).
     password = PasswordField(_l("New password"), validators=[DataRequired()])
     password_confirm = PasswordField(_l("Type the new password again"), validators=[DataRequired()])
 

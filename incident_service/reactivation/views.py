@@ -16,7 +16,7 @@ from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
 from ..incidents.views import mask_address
 from ..tokens import TokenError
-from . import password_policy as policy
+from ..customers import password_policy as policy
 from .forms import FreshLinkForm, NewPasswordForm
 from .service import check_reset_password, complete_reset, load_reset_grant, send_fresh_link
 from ..customers.addresses import normalize_address

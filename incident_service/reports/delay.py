@@ -98,12 +98,12 @@ def report_from_ranks(months: dict[str, MonthCounts], month_value: Callable[[str
 
     month_rows = [{"month": month, **numbers(*months[month], lambda k, m=month: month_value(m, k))}
                   for month in sorted(months)]
-    totals = [sum(values) for values in zip(*months.values())] if months else [0, 0, 0]
+    totals = [sum(values) for values in zip(*months.values(), strict=False)] if months else [0, 0, 0]
     return {
         "summary": numbers(totals[0], totals[1], totals[2], overall_value),
         "months": month_rows,
         "histogram": [{"bin": label, "upper_seconds": upper, "incidents": count}
-                      for (label, upper), count in zip(BINS, histogram)],
+                      for (label, upper), count in zip(BINS, histogram, strict=False)],
     }
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
+
+from ..incidents.models import Incident
 
 
 def fixed_offset_minutes(zone: str) -> int | None:
@@ -47,3 +51,9 @@ def create_month_index(connection: Connection, zone: str) -> str | None:
 def has_month_index(connection: Connection, minutes: int) -> bool:
     return connection.dialect.name == "sqlite" and connection.exec_driver_sql(
         "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (month_index_name(minutes),)).first() is not None
+
+
+@event.listens_for(Incident.__table__, "after_create")
+def _create_with_the_table(_table: object, connection: Connection, **_kw: object) -> None:
+    """Made with the incidents table (create_all); migrations make it for existing databases."""
+    create_month_index(connection, current_app.config["DISPLAY_TIMEZONE"])

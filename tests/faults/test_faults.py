@@ -127,7 +127,7 @@ def test_fifty_concurrent_reports_through_web_and_email(app, customer_id) -> Non
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
             outcomes.append(smtp.sendmail("an@example.com", ["security@ecc.example"], raw) and 500 or 250)
 
-    threads = [threading.Thread(target=by_web, args=pair) for pair in zip(clients, tokens)]
+    threads = [threading.Thread(target=by_web, args=pair) for pair in zip(clients, tokens, strict=False)]
     threads += [threading.Thread(target=by_email, args=(n,)) for n in range(25)]
     try:
         for thread in threads:
@@ -260,8 +260,8 @@ def test_resets_and_reports_racing_on_one_customer(app, smtp_sink, customer_id) 
         outcomes.append(("report", client.post("/report", data={"email": "an@example.com", "kind": "lost",
                                                                  "csrf_token": token}).status_code))
 
-    threads = [threading.Thread(target=reset, args=(c, t, n)) for n, (c, t) in enumerate(zip(resetters, tokens))]
-    threads += [threading.Thread(target=report, args=pair) for pair in zip(reporters, report_tokens)]
+    threads = [threading.Thread(target=reset, args=(c, t, n)) for n, (c, t) in enumerate(zip(resetters, tokens, strict=False))]
+    threads += [threading.Thread(target=report, args=pair) for pair in zip(reporters, report_tokens, strict=False)]
     for thread in threads:
         thread.start()
     for thread in threads:

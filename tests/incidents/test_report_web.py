@@ -162,7 +162,7 @@ def test_concurrent_reports_give_one_incident(app, customer_id) -> None:  # type
         statuses.append(client.post("/report", data={"email": "an@example.com", "kind": "stolen",
                                                      "csrf_token": token}).status_code)
 
-    threads = [threading.Thread(target=send, args=pair) for pair in zip(clients, tokens)]
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(clients, tokens, strict=False)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from incident_service.reactivation import password_policy as policy
-from incident_service.reactivation.password_policy import check_new_password, common_passwords
+from incident_service.customers import password_policy as policy
+from incident_service.customers.password_policy import check_new_password, common_passwords
 
 
 def check(password: str, *, compromised: str = "the old stolen password", calls: list[str] | None = None) -> list[str]:
