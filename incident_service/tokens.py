@@ -5,6 +5,7 @@ Payloads carry ids and the security stamp only, never an address or other person
 
 from __future__ import annotations
 
+from .domain_errors import DomainError
 import hashlib
 from typing import Any
 
@@ -16,7 +17,7 @@ RESET = "reset-link"
 DISCOVERY = "discovery-link"
 
 
-class TokenError(Exception):
+class TokenError(DomainError):
     """Base for every token refusal; views answer all of them with the same generic page."""
 
 

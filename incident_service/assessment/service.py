@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..extensions import db
 from ..incidents.models import Incident, Report
@@ -14,7 +15,7 @@ from .lateness import assess, effective_discovery
 from .models import DECISION_NEEDS_INFORMATION, DECISIONS, DiscoveryStatement, PolicyVersion, ReviewDecision
 
 
-class DiscoveryAfterReport(ValueError):
+class DiscoveryAfterReport(DomainError):
     """The stated discovery time is later than the report it explains; the message gives both."""
 
     def __init__(self, discovered_at: datetime, received_at: datetime) -> None:
@@ -74,7 +75,7 @@ def record_discovery_statement(*, discovered_at: datetime, source: str, actor: s
     return statement
 
 
-class PolicyError(ValueError):
+class PolicyError(DomainError):
     """A policy version that cannot be published; `code` says why (threshold_range, in_the_past, clash)."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -115,7 +116,7 @@ def publish_policy(*, threshold_hours: int, effective_from: datetime, note: str,
     return version
 
 
-class ReviewError(ValueError):
+class ReviewError(DomainError):
     """A review decision that cannot be recorded."""
 
 

@@ -18,7 +18,7 @@ from ..intake.display_names import (DIRECTION_CONTROL, INVISIBLE_CHARACTER, LOOK
                                     display_name_warnings, show_controls)
 from ..intake.parsing import (NOT_READ, attachment_bytes, attachment_parts, header_pairs, html_part, raw_header_pairs,
                               read_stored, safe_filename)
-from ..intake.service import attach_message_to_customer, dismiss_message
+from ..intake.service import MessageAlreadyHandled, attach_message_to_customer, dismiss_message
 from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
 from .access import current_staff, require, require_sign_in
 from .forms import AssignForm, DismissForm, customer_to_assign
@@ -134,7 +134,7 @@ def assign(message_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("console_evidence.message", message_id=item.id))
     try:
         report = attach_message_to_customer(item, customer, actor=current_staff().label, now=utcnow())
-    except ValueError:
+    except MessageAlreadyHandled:
         flash(_("This message has already been handled."), "error")
         return redirect(url_for("console_evidence.message", message_id=item.id))
     db.session.commit()
@@ -153,7 +153,7 @@ def dismiss(message_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("console_evidence.message", message_id=item.id))
     try:
         dismiss_message(item, form.reason.data, actor=current_staff().label, now=utcnow())
-    except ValueError:
+    except MessageAlreadyHandled:
         flash(_("This message has already been handled."), "error")
         return redirect(url_for("console_evidence.message", message_id=item.id))
     db.session.commit()

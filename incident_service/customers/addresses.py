@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from ..domain_errors import DomainError
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
 
-class InvalidAddress(ValueError):
+class InvalidAddress(DomainError):
     """The text is not a single valid email address."""
 
 

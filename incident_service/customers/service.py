@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from config import LOCALES
+from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..extensions import db
 from .addresses import InvalidAddress, normalize_address
@@ -17,7 +18,7 @@ from .models import Customer, new_security_stamp
 from .passwords import hashing, password_problems, refusal_message
 
 
-class CustomerError(ValueError):
+class CustomerError(DomainError):
     """Input that cannot become a customer; the message says why."""
 
 

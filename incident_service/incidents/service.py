@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain_errors import DomainError
 from ..assessment.models import SOURCE_REPORT_FORM
 from ..assessment.service import DiscoveryAfterReport, policy_in_force, reassess, record_discovery_statement
 from ..audit.service import append_event
@@ -24,6 +25,10 @@ from ..extensions import db
 from ..notifications.service import SignedLink, discovery_link, queue_email
 from ..reactivation.service import issue_reset_grant, lock_credential
 from .models import CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report
+
+
+class InvalidReport(DomainError):
+    """A submission naming a channel or kind the service does not know (an API or a bug gave it)."""
 
 
 @dataclass(frozen=True)
@@ -133,9 +138,9 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     DiscoveryAfterReport, having written nothing, when the stated discovery is after the report.
     """
     if submission.channel not in CHANNELS:
-        raise ValueError(f"unknown channel {submission.channel!r}")
+        raise InvalidReport(f"unknown channel {submission.channel!r}")
     if submission.kind not in KINDS:
-        raise ValueError(f"unknown kind {submission.kind!r}")
+        raise InvalidReport(f"unknown kind {submission.kind!r}")
     try:
         address: str | None = normalize_address(submission.address)
     except InvalidAddress:
@@ -177,7 +182,7 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     return report
 
 
-class CaseworkError(ValueError):
+class CaseworkError(DomainError):
     """A staff action that cannot be done in the incident's or report's current state."""
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from ..domain_errors import DomainError
 import mailbox
 from pathlib import Path
 from typing import Iterator
 
 
-class ImportSourceError(ValueError):
+class ImportSourceError(DomainError):
     """A path that is not a readable .eml file, mbox file or Maildir folder."""
 
 

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..customers.models import Customer
 from ..extensions import db
@@ -35,6 +36,10 @@ from .models import (
 )
 from .parser_process import parse_within
 from .parsing import CompanyMta, Limits, ParsedMessage, Quarantine, company_hop_count
+
+
+class MessageAlreadyHandled(DomainError):
+    """Staff acted on a stored message that is no longer waiting for them (another did it first)."""
 
 
 @dataclass(frozen=True)
@@ -248,7 +253,7 @@ def attach_message_to_customer(message: InboundMessage, customer: Customer, *, a
     """Staff read a quarantined (or not-a-report) message and identified its customer: it becomes
     that customer's email report, through receive_report. Audits `console:message:assigned`."""
     if message.status not in (STATUS_QUARANTINED, STATUS_NOT_A_REPORT):
-        raise ValueError("only quarantined messages, or mail read as not a report, can be assigned")
+        raise MessageAlreadyHandled("only quarantined messages, or mail read as not a report, can be assigned")
     append_event("console:message:assigned", actor=actor, now=now, customer_id=customer.id,
                  data={"inbound_message": message.id, "customer_address": customer.email})
     report = receive_report(
@@ -265,7 +270,7 @@ def attach_message_to_customer(message: InboundMessage, customer: Customer, *, a
 def dismiss_message(message: InboundMessage, reason: str, *, actor: str, now: datetime) -> None:
     """Set a quarantined message aside with a reason; its bytes stay. Audits `console:message:dismissed`."""
     if message.status != STATUS_QUARANTINED:
-        raise ValueError("only quarantined messages can be dismissed")
+        raise MessageAlreadyHandled("only quarantined messages can be dismissed")
     message.status, message.dismiss_reason, message.handled_by = STATUS_DISMISSED, reason.strip(), actor
     append_event("console:message:dismissed", actor=actor, now=now,
                  data={"inbound_message": message.id, "reason": reason.strip()})

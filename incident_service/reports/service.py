@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import Select, case, func, literal_column, select
 from sqlalchemy.engine import Connection
 
+from ..domain_errors import DomainError
 from ..assessment.models import DECISIONS, PolicyVersion
 from ..customers.models import Customer
 from ..database import within
@@ -20,7 +21,7 @@ from .delay import BINS, MonthCounts, Row, bin_bounds, report_from_ranks, summar
 from .month_index import fixed_offset_minutes, has_month_index, month_sql
 
 
-class FilterError(ValueError):
+class FilterError(DomainError):
     """A filter value that means nothing; the message names it."""
 
 

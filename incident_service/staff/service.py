@@ -13,6 +13,7 @@ import pyotp
 import segno
 from sqlalchemy import select
 
+from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.passwords import hashing, password_problems, refusal_message
@@ -22,7 +23,7 @@ from .models import ROLES, StaffUser, new_stamp
 TOTP_ISSUER = "ECC incident service"
 
 
-class StaffError(ValueError):
+class StaffError(DomainError):
     """Input that cannot become or change a staff account; the message says why."""
 
 
