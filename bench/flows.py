@@ -42,7 +42,7 @@ def reset_post(runs: int = 5) -> dict[str, float]:
             with app.test_request_context():
                 customer = db.session.execute(select(Customer)).scalar_one()
                 customer.credential_state = "locked"
-                _grant, link = issue_reset_grant(customer, incident_id=None, source="bench", actor="bench", now=utcnow())
+                _grant, link = issue_reset_grant(customer, incident_id=None, source="console", actor="bench", now=utcnow())
                 db.session.commit()
                 path = link.url().removeprefix(app.config["PUBLIC_BASE_URL"])
             client = app.test_client()

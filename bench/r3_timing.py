@@ -49,7 +49,7 @@ def _measure(app: Any) -> dict[str, float]:
     total = WARM_UP + REQUESTS
     with app.app_context():
         for n in range(total):
-            add_customer(f"known{n}@example.com", name="K", locale="vi", password=None, actor="bench", now=utcnow())
+            add_customer(f"known{n}@example.com", name="K", locale="vi", password=None, source="cli", actor="bench", now=utcnow())
         db.session.commit()
     client = app.test_client()
     token = TOKEN.search(client.get("/report").get_data(as_text=True)).group(1)  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app, request
 from limits import parse
 
+from .audit.actions import Event, Source, tag
 from .audit.service import append_event
 from .database import utcnow
 from .extensions import limiter
@@ -30,5 +31,5 @@ def count_invalid_link(kind: str) -> None:
         current_app.logger.warning("could not count an invalid link per client (rate-limit storage unavailable)")
         return
     if first_in_window:
-        append_event("web:link:guessing_suspected", actor="system", now=utcnow(),
+        append_event(tag(Source.WEB, Event.LINK_GUESSING_SUSPECTED), actor="system", now=utcnow(),
                      data={"ip": ip, "kind": kind, "threshold": current_app.config["LINK_GUESSING_THRESHOLD"]})

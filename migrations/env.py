@@ -92,6 +92,7 @@ def run_migrations_online():
             # A migration may rebuild an index over millions of rows: DATABASE_STATEMENT_TIMEOUT_MS is for
             # requests, not for this (the lock timeout still applies, so it never waits forever).
             connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()  # a session setting; Alembic must begin its own transaction after it
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -199,7 +199,7 @@ def runner(app: Flask):  # type: ignore[no-untyped-def]
 def make_customer(app: Flask, address: str = "an@example.com", *, password: str | None = PASSWORD,
                   locale: str = "vi", name: str = "Nguyễn Văn An") -> int:
     with app.app_context():
-        customer = add_customer(address, name=name, locale=locale, password=password, actor="test", now=utcnow())
+        customer = add_customer(address, name=name, locale=locale, password=password, source="cli", actor="test", now=utcnow())
         db.session.commit()
         return customer.id
 

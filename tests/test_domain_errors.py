@@ -10,7 +10,7 @@ import incident_service
 from incident_service.domain_errors import DomainError
 
 # Raised for faults in the code calling them, never as an outcome a person should be told about.
-NOT_DOMAIN = {"TemporaryFailure", "PermanentFailure", "Quarantine", "ConfigurationError"}
+NOT_DOMAIN = {"TemporaryFailure", "PermanentFailure", "Quarantine", "ConfigurationError", "UnknownAuditAction"}
 
 
 def test_every_error_class_of_the_package_is_a_domain_error() -> None:

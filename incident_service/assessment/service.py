@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from ..audit.actions import Event, Source, tag
 from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..extensions import db
@@ -60,7 +61,7 @@ def record_discovery_statement(*, discovered_at: datetime, source: str, actor: s
     db.session.flush()
     customer_id = incident.customer_id if incident is not None else report.customer_id  # type: ignore[union-attr]
     who = "staff" if source.startswith("staff") else "customer"
-    append_event(f"{who}:discovery:stated", actor=actor, now=now, customer_id=customer_id,
+    append_event(tag(who, Event.DISCOVERY_STATED), actor=actor, now=now, customer_id=customer_id,
                  incident_id=statement.incident_id, report_id=statement.report_id,
                  data={"statement": statement.id, "discovered_at": discovered_at.isoformat(),
                        "override": is_override})
@@ -68,7 +69,7 @@ def record_discovery_statement(*, discovered_at: datetime, source: str, actor: s
         before = incident.lateness
         reassess(incident)
         if incident.lateness != before:
-            append_event("system:incident:assessed", actor="system", now=now, customer_id=incident.customer_id,
+            append_event(tag(Source.SYSTEM, Event.INCIDENT_ASSESSED), actor="system", now=now, customer_id=incident.customer_id,
                          incident_id=incident.id,
                          data={"lateness": incident.lateness, "delay_seconds": incident.reporting_delay_seconds,
                                "threshold_hours": incident.late_threshold_hours})
@@ -110,7 +111,7 @@ def publish_policy(*, threshold_hours: int, effective_from: datetime, note: str,
                             created_at=now, created_by=actor)
     db.session.add(version)
     db.session.flush()
-    append_event("console:policy:published", actor=actor, now=now,
+    append_event(tag(Source.CONSOLE, Event.POLICY_PUBLISHED), actor=actor, now=now,
                  data={"version": version.id, "threshold_hours": threshold_hours,
                        "effective_from": effective_from.isoformat(), "note": version.note})
     return version
@@ -134,7 +135,7 @@ def record_review_decision(incident: Incident, *, decision: str, rationale: str,
     db.session.add(entry)
     db.session.flush()
     incident.review_decision = decision
-    append_event("console:review:decided", actor=actor, now=now, customer_id=incident.customer_id,
+    append_event(tag(Source.CONSOLE, Event.REVIEW_DECIDED), actor=actor, now=now, customer_id=incident.customer_id,
                  incident_id=incident.id, data={"decision": decision, "rationale": entry.rationale,
                                                 "customer_asked": asked})
     if asked:
@@ -151,7 +152,7 @@ def mark_breach(incident: Incident, *, actor: str, now: datetime) -> None:
     if incident.personal_data_breach:
         return
     incident.personal_data_breach, incident.breach_marked_at, incident.breach_marked_by = True, now, actor
-    append_event("console:breach:marked", actor=actor, now=now, customer_id=incident.customer_id,
+    append_event(tag(Source.CONSOLE, Event.BREACH_MARKED), actor=actor, now=now, customer_id=incident.customer_id,
                  incident_id=incident.id, data={"deadline": breach_deadline(incident).isoformat()})
 
 
@@ -161,7 +162,7 @@ def record_authority_notification(incident: Incident, *, notified_at: datetime, 
     if not incident.personal_data_breach:
         raise ReviewError("the incident is not marked as a personal-data breach")
     incident.authority_notified_at, incident.authority_notification = notified_at, how.strip()
-    append_event("console:breach:authority_notified", actor=actor, now=now, customer_id=incident.customer_id,
+    append_event(tag(Source.CONSOLE, Event.BREACH_AUTHORITY_NOTIFIED), actor=actor, now=now, customer_id=incident.customer_id,
                  incident_id=incident.id, data={"notified_at": notified_at.isoformat(), "how": how.strip()})
 
 

@@ -11,8 +11,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select, text
 
+from .actions import Event, Source, tag
 from ..database import bind_value, insert_tuples, within
 from ..extensions import db
+from .actions import checked
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent
 
 # Any constant; PostgreSQL serialises chain appends on it so the chain stays one line.
@@ -99,7 +101,7 @@ def append_event(action: str, *, actor: str, now: datetime, customer_id: int | N
                  incident_id: int | None = None, report_id: int | None = None,
                  data: dict[str, Any] | None = None) -> AuditEvent:
     """Add one event at the head of the chain and flush it. The caller's transaction commits it."""
-    event = AuditEvent(**_event_row(_chain_head_for_append(), action, actor, now, customer_id, incident_id,
+    event = AuditEvent(**_event_row(_chain_head_for_append(), checked(action), actor, now, customer_id, incident_id,
                                     report_id, data))
     db.session.add(event)
     db.session.flush()
@@ -122,6 +124,8 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
     lock and the chain carried in memory, then the rows go in with one multi-row insert."""
     if not events:
         return
+    for action in {event.action for event in events}:  # a handful of distinct actions per batch
+        checked(action)
     db.session.flush()
     prev = _chain_head_for_append()
     connection, table = db.session.connection(), AuditEvent.__table__
@@ -212,7 +216,7 @@ def create_anchor(*, now: datetime, actor: str, email_to: str | None = None) -> 
                          emailed_to=email_to)
     db.session.add(anchor)
     db.session.flush()
-    append_event("cli:audit:anchored", actor=actor, now=now,
+    append_event(tag(Source.CLI, Event.AUDIT_ANCHORED), actor=actor, now=now,
                  data={"anchor": anchor.id, "last_event": last_id, "head": head, "emailed_to": email_to})
     return anchor
 

@@ -32,7 +32,7 @@ def staff():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         try:
             created = create_staff(form.email.data, role=form.role.data, name=form.name.data or "",
-                                   password=form.password.data, actor=current_staff().label, now=utcnow())
+                                   password=form.password.data, source="console", actor=current_staff().label, now=utcnow())
         except StaffError as exc:
             form.email.errors.append(str(exc))
             status = 400

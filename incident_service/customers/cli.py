@@ -39,7 +39,7 @@ def add_command(email: str, name: str, locale: str) -> None:
     if problems:
         raise click.ClickException(refusal_message(problems))
     try:
-        customer = add_customer(email, name=name, locale=locale, password=password, actor="cli", now=utcnow())
+        customer = add_customer(email, name=name, locale=locale, password=password, source="cli", actor="cli", now=utcnow())
     except CustomerError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from config import LOCALES
+from ..audit.actions import Event, Source, tag
 from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..extensions import db
@@ -41,8 +42,9 @@ def lock_customer(customer: Customer) -> None:
     db.session.refresh(customer, with_for_update={"key_share": True})
 
 
-def add_customer(email: str, *, name: str, locale: str, password: str | None, actor: str, now: datetime) -> Customer:
-    """Create a customer (hashing the password if given); audits `cli:customer:created`. Flushes, no commit."""
+def add_customer(email: str, *, name: str, locale: str, password: str | None, source: str, actor: str,
+                 now: datetime) -> Customer:
+    """Create a customer (hashing the password if given); audits `<source>:customer:created`. Flushes."""
     try:
         address = normalize_address(email)
     except InvalidAddress:
@@ -64,7 +66,7 @@ def add_customer(email: str, *, name: str, locale: str, password: str | None, ac
     )
     db.session.add(customer)
     db.session.flush()
-    append_event("cli:customer:created", actor=actor, now=now, customer_id=customer.id,
+    append_event(tag(source, Event.CUSTOMER_CREATED), actor=actor, now=now, customer_id=customer.id,
                  data={"locale": locale, "has_password": bool(password)})
     return customer
 
@@ -99,7 +101,8 @@ def import_customers(text: str, *, actor: str, now: datetime) -> ImportResult:
             continue
         try:
             with db.session.begin_nested():
-                add_customer(email, name=name, locale=locale or "vi", password=password, actor=actor, now=now)
+                add_customer(email, name=name, locale=locale or "vi", password=password, source="cli", actor=actor,
+                             now=now)
         except CustomerError as exc:
             result.skipped.append((line_number, str(exc)))
             continue
@@ -121,11 +124,11 @@ def check_password(address: str, password: str) -> Customer | None:
 
 def record_sign_in(customer: Customer, *, ip: str | None, now: datetime) -> None:
     """Audit a customer's sign-in (who, when, from where). Flushes, no commit."""
-    append_event("web:customer:signed_in", actor="customer", now=now, customer_id=customer.id, data={"ip": ip})
+    append_event(tag(Source.WEB, Event.CUSTOMER_SIGNED_IN), actor="customer", now=now, customer_id=customer.id, data={"ip": ip})
 
 
 def rotate_security_stamp(customer: Customer, *, source: str, actor: str, now: datetime,
                           incident_id: int | None = None) -> None:
     """Give the customer a new stamp: every session and every earlier link dies. Audits `sessions:revoked`."""
     customer.security_stamp = new_security_stamp()
-    append_event(f"{source}:sessions:revoked", actor=actor, now=now, customer_id=customer.id, incident_id=incident_id)
+    append_event(tag(source, Event.SESSIONS_REVOKED), actor=actor, now=now, customer_id=customer.id, incident_id=incident_id)

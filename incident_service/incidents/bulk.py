@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, text, update
 
+from ..audit.actions import Event, tag
 from ..assessment.service import policy_in_force
 from ..audit.service import NewEvent, append_events
 from ..customers.models import CREDENTIAL_LOCKED, Customer, new_security_stamp
@@ -100,17 +101,17 @@ def open_incidents(openings: list[Opening], *, channel: str, kind: str, details:
         row["id"] = outbox_ids[n]
         outbox.append(row)
         events += [
-            NewEvent(f"{source}:report:received", cid, None, report_id,
+            NewEvent(tag(source, Event.REPORT_RECEIVED), cid, None, report_id,
                      {"reference": report_reference, "kind": kind, "address": who.email}),
-            NewEvent(f"{source}:incident:opened", cid, incident_id, report_id, {"reference": incident_reference}),
+            NewEvent(tag(source, Event.INCIDENT_OPENED), cid, incident_id, report_id, {"reference": incident_reference}),
         ]
         if who.credential_state != CREDENTIAL_LOCKED:
-            events.append(NewEvent(f"{source}:credential:locked", cid, incident_id))
+            events.append(NewEvent(tag(source, Event.CREDENTIAL_LOCKED), cid, incident_id))
         events += [
-            NewEvent(f"{source}:sessions:revoked", cid, incident_id),
-            NewEvent(f"{source}:reset_grant:issued", cid, incident_id,
+            NewEvent(tag(source, Event.SESSIONS_REVOKED), cid, incident_id),
+            NewEvent(tag(source, Event.RESET_GRANT_ISSUED), cid, incident_id,
                      data={"grant": grant_id, "expires_at": expires_at.isoformat()}),
-            NewEvent(f"{source}:email:queued", cid, incident_id,
+            NewEvent(tag(source, Event.EMAIL_QUEUED), cid, incident_id,
                      data=queued_event_data(row["id"], "acknowledgement", row["message_id"])),
         ]
     connection = db.session.connection()

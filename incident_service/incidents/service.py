@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..audit.actions import Event, Source, tag
 from ..domain_errors import DomainError
 from ..assessment.models import SOURCE_REPORT_FORM
 from ..assessment.service import DiscoveryAfterReport, policy_in_force, reassess, record_discovery_statement
@@ -105,7 +106,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
         else:
             incident.reference = f"INC-{report_year(report.received_at)}-{incident.id:06d}"
             report.incident_id = incident.id
-            append_event(f"{source}:incident:opened", actor=actor, now=now, customer_id=customer.id,
+            append_event(tag(source, Event.INCIDENT_OPENED), actor=actor, now=now, customer_id=customer.id,
                          incident_id=incident.id, report_id=report.id, data={"reference": incident.reference})
             lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
             rotate_security_stamp(customer, source=source, actor=actor, now=now, incident_id=incident.id)
@@ -113,7 +114,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
             return incident
 
     report.incident_id = incident.id
-    append_event(f"{source}:report:attached", actor=actor, now=now, customer_id=customer.id,
+    append_event(tag(source, Event.REPORT_ATTACHED), actor=actor, now=now, customer_id=customer.id,
                  incident_id=incident.id, report_id=report.id)
     if report.received_at < incident.first_received_at:
         # An older report (e.g. imported mail) is now the first: the delay is measured from it, under
@@ -163,7 +164,7 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     db.session.add(report)
     db.session.flush()
     report.reference = f"RPT-{report_year(received_at)}-{report.id:06d}"
-    append_event(f"{source}:report:received", actor=actor, now=now, customer_id=report.customer_id,
+    append_event(tag(source, Event.REPORT_RECEIVED), actor=actor, now=now, customer_id=report.customer_id,
                  report_id=report.id, data={"reference": report.reference, "kind": report.kind,
                                             "address": address or submission.address[:320]})
 
@@ -191,7 +192,7 @@ def add_note(incident: Incident, text: str, *, actor: str, now: datetime) -> Inc
     note = IncidentNote(incident_id=incident.id, author=actor, created_at=now, text=text.strip())
     db.session.add(note)
     db.session.flush()
-    append_event("console:incident:note_added", actor=actor, now=now, customer_id=incident.customer_id,
+    append_event(tag(Source.CONSOLE, Event.INCIDENT_NOTE_ADDED), actor=actor, now=now, customer_id=incident.customer_id,
                  incident_id=incident.id, data={"note": note.id})
     return note
 
@@ -205,7 +206,7 @@ def close_incident(incident: Incident, *, category: str, reason: str, actor: str
         raise CaseworkError("the incident is not open")
     incident.status, incident.closed_at = STATUS_CLOSED, now
     incident.close_reason = f"{category}: {reason.strip()}"
-    append_event("console:incident:closed", actor=actor, now=now, customer_id=incident.customer_id,
+    append_event(tag(Source.CONSOLE, Event.INCIDENT_CLOSED), actor=actor, now=now, customer_id=incident.customer_id,
                  incident_id=incident.id, data={"category": category, "reason": reason.strip()})
 
 
@@ -215,6 +216,6 @@ def attach_report_to_customer(report: Report, customer: Customer, *, actor: str,
     if report.customer_id is not None:
         raise CaseworkError("the report already belongs to a customer")
     report.customer_id = customer.id
-    append_event("console:report:assigned", actor=actor, now=now, customer_id=customer.id, report_id=report.id,
+    append_event(tag(Source.CONSOLE, Event.REPORT_ASSIGNED), actor=actor, now=now, customer_id=customer.id, report_id=report.id,
                  data={"claimed_address": report.claimed_address, "customer_address": customer.email})
     return _open_or_join(customer, report, source="console", actor=actor, now=now)

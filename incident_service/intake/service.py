@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from ..audit.actions import Event, Source, tag
 from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..customers.models import Customer
@@ -147,7 +148,7 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
     digest = hashlib.sha256(raw).hexdigest()
     existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar()
     if existing is not None:
-        append_event("email:message:already_stored", actor="intake", now=now,
+        append_event(tag(Source.EMAIL, Event.MESSAGE_ALREADY_STORED), actor="intake", now=now,
                      data={"inbound_message": existing, "sha256": digest, "via": via})
         return IngestOutcome("already_stored", existing)
 
@@ -160,7 +161,7 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
         # The same bytes arrived on another connection a moment ago: it holds them.
         existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar_one()
         return IngestOutcome("already_stored", existing)
-    append_event("email:message:received", actor="intake", now=now,
+    append_event(tag(Source.EMAIL, Event.MESSAGE_RECEIVED), actor="intake", now=now,
                  data={"inbound_message": message.id, "sha256": digest, "size": len(raw), "via": via,
                        "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "peer": envelope.peer})
 
@@ -181,13 +182,13 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
         ).scalar()
         if first is not None:
             message.status, message.duplicate_of_id = STATUS_DUPLICATE, first
-            append_event("email:message:duplicate", actor="intake", now=now,
+            append_event(tag(Source.EMAIL, Event.MESSAGE_DUPLICATE), actor="intake", now=now,
                          data={"inbound_message": message.id, "duplicate_of": first})
             return IngestOutcome(STATUS_DUPLICATE, message.id)
 
     if parsed.not_a_report_reason:
         message.status, message.not_a_report_reason = STATUS_NOT_A_REPORT, parsed.not_a_report_reason
-        append_event("email:message:not_a_report", actor="intake", now=now,
+        append_event(tag(Source.EMAIL, Event.MESSAGE_NOT_A_REPORT), actor="intake", now=now,
                      data={"inbound_message": message.id, "reason": parsed.not_a_report_reason})
         return IngestOutcome(STATUS_NOT_A_REPORT, message.id)
 
@@ -204,7 +205,7 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
 
 def quarantine_message(message: InboundMessage, reason: str, detail: str, *, now: datetime) -> IngestOutcome:
     message.status, message.quarantine_reason, message.quarantine_detail = STATUS_QUARANTINED, reason, detail[:2000]
-    append_event("email:message:quarantined", actor="intake", now=now,
+    append_event(tag(Source.EMAIL, Event.MESSAGE_QUARANTINED), actor="intake", now=now,
                  data={"inbound_message": message.id, "reason": reason, "detail": detail[:500]})
     return IngestOutcome(STATUS_QUARANTINED, message.id)
 
@@ -254,7 +255,7 @@ def attach_message_to_customer(message: InboundMessage, customer: Customer, *, a
     that customer's email report, through receive_report. Audits `console:message:assigned`."""
     if message.status not in (STATUS_QUARANTINED, STATUS_NOT_A_REPORT):
         raise MessageAlreadyHandled("only quarantined messages, or mail read as not a report, can be assigned")
-    append_event("console:message:assigned", actor=actor, now=now, customer_id=customer.id,
+    append_event(tag(Source.CONSOLE, Event.MESSAGE_ASSIGNED), actor=actor, now=now, customer_id=customer.id,
                  data={"inbound_message": message.id, "customer_address": customer.email})
     report = receive_report(
         ReportSubmission(channel="email", address=customer.email, kind="other",
@@ -272,5 +273,5 @@ def dismiss_message(message: InboundMessage, reason: str, *, actor: str, now: da
     if message.status != STATUS_QUARANTINED:
         raise MessageAlreadyHandled("only quarantined messages can be dismissed")
     message.status, message.dismiss_reason, message.handled_by = STATUS_DISMISSED, reason.strip(), actor
-    append_event("console:message:dismissed", actor=actor, now=now,
+    append_event(tag(Source.CONSOLE, Event.MESSAGE_DISMISSED), actor=actor, now=now,
                  data={"inbound_message": message.id, "reason": reason.strip()})

@@ -19,6 +19,7 @@ from flask import current_app
 from flask_mail import Connection
 from sqlalchemy import bindparam, or_, select, update
 
+from ..audit.actions import Event, Source, tag
 from ..audit.service import NewEvent, append_event, append_events
 from ..database import utcnow
 from ..extensions import db
@@ -138,7 +139,7 @@ class _Accepted:
                 attempts=OutboxMessage.attempts + 1, leased_until=None, status=OUTBOX_SENT,
                 sent_at=bindparam("b_at"), smtp_reply=bindparam("b_reply"), raw=None),
             [{"b_id": message.id, "b_at": at, "b_reply": reply} for message, reply, at in self.items])
-        append_events([NewEvent("worker:email:sent", message.customer_id, message.incident_id, at=at,
+        append_events([NewEvent(tag(Source.WORKER, Event.EMAIL_SENT), message.customer_id, message.incident_id, at=at,
                                 data={"outbox_id": message.id, "message_id": message.message_id, "smtp_reply": reply})
                        for message, reply, at in self.items], actor="outbox-worker", now=self.items[-1][2])
         db.session.commit()
@@ -157,10 +158,10 @@ def _record(message_id: int, outcome: Exception, clock: Callable[[], datetime], 
     permanent = isinstance(outcome, PermanentFailure)
     if permanent or message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
         message.status = OUTBOX_FAILED
-        action, run.failed = "worker:email:failed", run.failed + 1
+        action, run.failed = tag(Source.WORKER, Event.EMAIL_FAILED), run.failed + 1
     else:
         message.next_attempt_at = now + backoff(message.attempts)
-        action, run.retried = "worker:email:deferred", run.retried + 1
+        action, run.retried = tag(Source.WORKER, Event.EMAIL_DEFERRED), run.retried + 1
     current_app.logger.warning("outbox: message %s %s: %s", message.id, action.rsplit(":", 1)[1], message.last_error)
     append_event(action, actor="outbox-worker", now=now, customer_id=message.customer_id,
                  incident_id=message.incident_id,

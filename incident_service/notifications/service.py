@@ -21,6 +21,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from ..audit.actions import Event, tag
 from ..audit.service import append_event
 from ..customers.models import Customer
 from ..extensions import db
@@ -229,7 +230,7 @@ def queue_message(template: str, *, to_address: str, locale: str, zone: str, con
                                          pending=pending_render(locale=locale, zone=zone, context=context, links=links)))
     db.session.add(message)
     db.session.flush()
-    append_event(f"{source}:email:queued", actor=actor, now=now, customer_id=customer_id,
+    append_event(tag(source, Event.EMAIL_QUEUED), actor=actor, now=now, customer_id=customer_id,
                  incident_id=incident_id, data=queued_event_data(message.id, template, message.message_id))
     return message
 

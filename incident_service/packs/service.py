@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..audit.actions import Event, Source, tag
 from ..assessment.service import breach_deadline
 from ..audit.models import AuditAnchor
 from ..audit.service import append_event, chain_head
@@ -184,6 +185,6 @@ def pack_archive(incident: Incident, *, actor: str, now: datetime) -> bytes:
             archive.writestr(name, data)
         archive.writestr("SHA256SUMS", sums)
     data = buffer.getvalue()
-    append_event("console:evidence:exported", actor=actor, now=now, customer_id=incident.customer_id,
+    append_event(tag(Source.CONSOLE, Event.EVIDENCE_EXPORTED), actor=actor, now=now, customer_id=incident.customer_id,
                  incident_id=incident.id, data={"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
     return data

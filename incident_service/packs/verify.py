@@ -9,6 +9,7 @@ import zipfile
 from datetime import datetime
 from typing import Any
 
+from ..audit.actions import Event, Source, tag
 from ..audit.service import event_hash
 from .service import FORMAT
 
@@ -39,7 +40,7 @@ def _report_problems(report: dict[str, Any], events: list[dict[str, Any]], archi
     digest = hashlib.sha256(archive.read(email["file"])).hexdigest()
     if digest != email["sha256"]:
         problems.append(f"{email['file']}: its SHA-256 differs from the one recorded at receipt")
-    received = [_event_data(event) for event in events if event.get("action") == "email:message:received"
+    received = [_event_data(event) for event in events if event.get("action") == tag(Source.EMAIL, Event.MESSAGE_RECEIVED)
                 and _event_data(event).get("inbound_message") == email.get("inbound_message")]
     if not received:
         problems.append(f"{email['file']}: no audit event records its receipt")

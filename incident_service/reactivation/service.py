@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
+from ..audit.actions import Event, tag
 from ..audit.service import append_event, hold_chain
 from ..customers.models import CREDENTIAL_ACTIVE, CREDENTIAL_LOCKED, Customer
 from ..customers.passwords import hashing, password_problems
@@ -40,7 +41,7 @@ def lock_credential(customer: Customer, *, source: str, actor: str, now: datetim
     if customer.credential_state == CREDENTIAL_LOCKED:
         return
     customer.credential_state = CREDENTIAL_LOCKED
-    append_event(f"{source}:credential:locked", actor=actor, now=now, customer_id=customer.id,
+    append_event(tag(source, Event.CREDENTIAL_LOCKED), actor=actor, now=now, customer_id=customer.id,
                  incident_id=incident_id)
 
 
@@ -66,7 +67,7 @@ def issue_reset_grant(customer: Customer, *, incident_id: int | None, source: st
     )
     db.session.add(grant)
     db.session.flush()
-    append_event(f"{source}:reset_grant:issued", actor=actor, now=now, customer_id=customer.id,
+    append_event(tag(source, Event.RESET_GRANT_ISSUED), actor=actor, now=now, customer_id=customer.id,
                  incident_id=incident_id, data={"grant": grant.id, "expires_at": grant.expires_at.isoformat()})
     return grant, reset_link(customer.id, grant_id, customer.security_stamp)
 
@@ -113,7 +114,7 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
     ).scalar()
     window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
     if last_issued is not None and now - last_issued < window:
-        append_event(f"{source}:reset_link:throttled", actor=actor, now=now, customer_id=customer.id)
+        append_event(tag(source, Event.RESET_LINK_THROTTLED), actor=actor, now=now, customer_id=customer.id)
         return False
     incident = open_incident_of(customer)
     incident_id = incident.id if incident is not None else None
@@ -136,7 +137,7 @@ def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> 
     does, and shows who probes for accounts (R3)."""
     customer = find_customer(address)
     if customer is None:
-        append_event(f"{source}:reset_link:unknown_address", actor=actor, now=now, data={"address": address[:320]})
+        append_event(tag(source, Event.RESET_LINK_UNKNOWN_ADDRESS), actor=actor, now=now, data={"address": address[:320]})
         return False
     send_reset_link(customer, source=source, actor=actor, now=now)
     return True
@@ -173,7 +174,7 @@ def complete_reset(token: str, checked: CheckedPassword, *, source: str, actor: 
     being live meanwhile (used by a concurrent reset, replaced, expired). Audits each step."""
     customer, grant = load_reset_grant(token, now, lock=True)
     if checked.reasons:
-        append_event(f"{source}:password:refused", actor=actor, now=now, customer_id=customer.id,
+        append_event(tag(source, Event.PASSWORD_REFUSED), actor=actor, now=now, customer_id=customer.id,
                      incident_id=grant.incident_id, data={"reasons": checked.reasons})
         return ResetOutcome(False, checked.reasons)
 
@@ -182,13 +183,13 @@ def complete_reset(token: str, checked: CheckedPassword, *, source: str, actor: 
     customer.password_changed_at = now
     grant.used_at = now
     rotate_security_stamp(customer, source=source, actor=actor, now=now, incident_id=grant.incident_id)
-    append_event(f"{source}:password:reset", actor=actor, now=now, customer_id=customer.id,
+    append_event(tag(source, Event.PASSWORD_RESET), actor=actor, now=now, customer_id=customer.id,
                  incident_id=grant.incident_id, data={"grant": grant.id})
     incident = open_incident_of(customer)
     if incident is not None:
         incident.status = STATUS_RESOLVED
         incident.resolved_at = now
-        append_event(f"{source}:incident:resolved", actor=actor, now=now, customer_id=customer.id,
+        append_event(tag(source, Event.INCIDENT_RESOLVED), actor=actor, now=now, customer_id=customer.id,
                      incident_id=incident.id)
     queue_email("password_changed", customer=customer, context={"incident": incident, "changed_at": now},
                 links={}, source=source, actor=actor, now=now,

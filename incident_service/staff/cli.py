@@ -24,7 +24,7 @@ def create_command(email: str, role: str, name: str) -> None:
     The second factor (TOTP) is enrolled at first sign-in."""
     password = read_password()
     try:
-        staff = create_staff(email, role=role, name=name, password=password, actor="cli", now=utcnow())
+        staff = create_staff(email, role=role, name=name, password=password, source="cli", actor="cli", now=utcnow())
     except StaffError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()

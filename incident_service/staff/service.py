@@ -13,6 +13,7 @@ import pyotp
 import segno
 from sqlalchemy import select
 
+from ..audit.actions import Event, Source, tag
 from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
@@ -31,8 +32,9 @@ def find_staff(address: str) -> StaffUser | None:
     return db.session.execute(select(StaffUser).where(StaffUser.email == address)).scalar_one_or_none()
 
 
-def create_staff(email: str, *, role: str, name: str, password: str, actor: str, now: datetime) -> StaffUser:
-    """Create an active staff user, TOTP not yet enrolled. Audits `<actor>:staff:created`."""
+def create_staff(email: str, *, role: str, name: str, password: str, source: str, actor: str,
+                 now: datetime) -> StaffUser:
+    """Create an active staff user, TOTP not yet enrolled. Audits `<source>:staff:created`."""
     try:
         address = normalize_address(email)
     except InvalidAddress:
@@ -48,7 +50,7 @@ def create_staff(email: str, *, role: str, name: str, password: str, actor: str,
                       active=True, security_stamp=new_stamp(), created_at=now)
     db.session.add(staff)
     db.session.flush()
-    append_event("console:staff:created", actor=actor, now=now, data={"staff": staff.id, "email": address, "role": role})
+    append_event(tag(source, Event.STAFF_CREATED), actor=actor, now=now, data={"staff": staff.id, "email": address, "role": role})
     return staff
 
 
@@ -70,7 +72,8 @@ def record_sign_in_step(step: str, *, who: str, ip: str | None, now: datetime) -
     """Audit a step of console sign-in (`who`: the staff address, or what was typed when unknown)."""
     if step not in SIGN_IN_EVENTS:
         raise ValueError(f"unknown sign-in step {step!r}")
-    append_event(f"console:staff:{step}", actor=who.strip().lower()[:320] or "unknown", now=now, data={"ip": ip})
+    append_event(tag(Source.CONSOLE, Event(f"staff:{step}")), actor=who.strip().lower()[:320] or "unknown", now=now,
+                 data={"ip": ip})
 
 
 def new_totp_secret() -> str:
@@ -118,7 +121,7 @@ def enrol_totp(staff: StaffUser, secret: str, code: str, *, now: datetime) -> bo
     if step is None:
         return False
     staff.totp_secret, staff.totp_enrolled_at, staff.totp_last_step = secret, now, step
-    append_event("console:staff:totp_enrolled", actor=staff.label, now=now, data={"staff": staff.id})
+    append_event(tag(Source.CONSOLE, Event.STAFF_TOTP_ENROLLED), actor=staff.label, now=now, data={"staff": staff.id})
     return True
 
 
@@ -126,7 +129,7 @@ def set_active(staff: StaffUser, active: bool, *, actor: str, now: datetime) -> 
     """Deactivate (ending every session at once) or reactivate a staff user."""
     staff.active = active
     staff.security_stamp = new_stamp()
-    append_event("console:staff:" + ("activated" if active else "deactivated"), actor=actor, now=now,
+    append_event(tag(Source.CONSOLE, Event.STAFF_ACTIVATED if active else Event.STAFF_DEACTIVATED), actor=actor, now=now,
                  data={"staff": staff.id})
 
 
@@ -134,4 +137,4 @@ def reset_totp(staff: StaffUser, *, actor: str, now: datetime) -> None:
     """Forget the second factor: the user enrols again at next sign-in; current sessions end."""
     staff.totp_secret = staff.totp_enrolled_at = staff.totp_last_step = None
     staff.security_stamp = new_stamp()
-    append_event("console:staff:totp_reset", actor=actor, now=now, data={"staff": staff.id})
+    append_event(tag(Source.CONSOLE, Event.STAFF_TOTP_RESET), actor=actor, now=now, data={"staff": staff.id})

@@ -21,7 +21,7 @@ STAFF_PASSWORD = "nhân viên hỗ trợ khách hàng"
 
 def make_staff(app: Flask, email: str, role: str) -> int:
     with app.app_context():
-        staff = create_staff(email, role=role, name=email.split("@")[0], password=STAFF_PASSWORD, actor="test",
+        staff = create_staff(email, role=role, name=email.split("@")[0], password=STAFF_PASSWORD, source="cli", actor="test",
                              now=utcnow())
         db.session.commit()
         return staff.id

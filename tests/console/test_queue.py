@@ -20,7 +20,7 @@ def seed(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
     with app.app_context():
         for n, (channel, days_ago, noticed_hours_before) in enumerate(
                 [("web", 1, 2), ("email", 3, None), ("phone", 10, 72), ("web", 20, None), ("post", 40, 5)]):
-            add_customer(f"c{n}@example.com", name="", locale="vi", password=None, actor="test", now=now)
+            add_customer(f"c{n}@example.com", name="", locale="vi", password=None, source="cli", actor="test", now=now)
             received = now - timedelta(days=days_ago)
             report = receive_report(ReportSubmission(
                 channel=channel, address=f"c{n}@example.com", kind="lost",
@@ -88,7 +88,7 @@ def test_sorting_and_pagination(app, staff_login) -> None:  # type: ignore[no-un
     now = utcnow()
     with app.app_context():
         for n in range(30):
-            add_customer(f"bulk{n}@example.com", name="", locale="vi", password=None, actor="test", now=now)
+            add_customer(f"bulk{n}@example.com", name="", locale="vi", password=None, source="cli", actor="test", now=now)
             receive_report(ReportSubmission(channel="web", address=f"bulk{n}@example.com", kind="lost"), now=now)
         db.session.commit()
     first = listed(client, channel="web")

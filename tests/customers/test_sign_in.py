@@ -55,7 +55,7 @@ def test_new_session_at_sign_in(app, client, customer_id) -> None:  # type: igno
 def test_stamp_rotation_ends_the_session(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
     sign_in(client)
     with app.app_context():
-        rotate_security_stamp(db.session.get(Customer, customer_id), source="test", actor="test", now=utcnow())
+        rotate_security_stamp(db.session.get(Customer, customer_id), source="console", actor="test", now=utcnow())
         db.session.commit()
     assert client.get("/account").status_code == 302
 

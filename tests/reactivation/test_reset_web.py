@@ -142,7 +142,7 @@ def test_bad_tokens_get_the_same_generic_refusal(app, reset_path, customer_id) -
 def test_revoked_grant_refused(app, reset_path, customer_id) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         customer = db.session.get(Customer, customer_id)
-        issue_reset_grant(customer, incident_id=None, source="test", actor="test", now=utcnow())
+        issue_reset_grant(customer, incident_id=None, source="console", actor="test", now=utcnow())
         db.session.commit()
     client = app.test_client()
     client.get(reset_path)
