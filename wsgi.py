@@ -8,7 +8,7 @@ load_dotenv()
 
 import sys  # noqa: E402
 
-from config import ConfigurationError  # noqa: E402
+from incident_service.settings import ConfigurationError  # noqa: E402
 from incident_service import create_app  # noqa: E402
 
 try:

@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-import config as settings_module
+from . import settings as settings_module
 
 from . import answer_floor, errors, headers, i18n, logging_redaction, observability, same_origin
 from .customers import passwords

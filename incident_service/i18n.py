@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, g, request, session
 from flask_babel import get_locale, gettext
 
-from config import LOCALES
+from .settings import LOCALES
 
 SESSION_LOCALE_KEY = "locale"
 

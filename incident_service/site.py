@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 
-from config import LOCALES
+from .settings import LOCALES
 from .i18n import SESSION_LOCALE_KEY
 from .redirects import local_path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from config import ConfigurationError, load_settings
+from incident_service.settings import ConfigurationError, load_settings
 from incident_service import create_app
 
 PRODUCTION = {

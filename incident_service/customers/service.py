@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from config import LOCALES
+from ..settings import LOCALES
 from ..audit.actions import Event, Source, tag
 from ..domain_errors import DomainError
 from ..audit.service import append_event
