@@ -139,11 +139,9 @@ def record_review_decision(incident: Incident, *, decision: str, rationale: str,
                  incident_id=incident.id, data={"decision": decision, "rationale": entry.rationale,
                                                 "customer_asked": asked})
     if asked:
-        from ..notifications.service import discovery_link, queue_email
+        from ..notifications.emails import send_discovery_request_email
 
-        queue_email("discovery_request", customer=incident.customer, context={"incident": incident},
-                    links={"discovery_url": discovery_link(incident.customer_id, incident.id)}, source="console",
-                    actor=actor, now=now, incident_id=incident.id)
+        send_discovery_request_email(incident, source="console", actor=actor, now=now)
     return entry
 
 

@@ -48,7 +48,7 @@ def anchor_command(email_to: str | None) -> None:
     from ..customers.addresses import InvalidAddress, normalize_address
     from ..database import utcnow
     from ..extensions import db
-    from ..notifications.service import queue_anchor_email
+    from ..notifications.emails import send_audit_anchor_email
     from .service import create_anchor
 
     address = email_to or current_app.config.get("AUDIT_ANCHOR_EMAIL")
@@ -60,7 +60,7 @@ def anchor_command(email_to: str | None) -> None:
     now = utcnow()
     anchor = create_anchor(now=now, actor="cli", email_to=address)
     if address:
-        queue_anchor_email(anchor, to_address=address, actor="cli", now=now)
+        send_audit_anchor_email(anchor, to_address=address, actor="cli", now=now)
     db.session.commit()
     click.echo(f"anchor {anchor.id}: event {anchor.last_event_id}, {anchor.event_count} events, "
                f"head {anchor.head_hash}" + (f"; queued to {address}" if address else ""))

@@ -30,7 +30,7 @@ from ..notifications.service import Ref, customer_email_parts, outbox_row, pendi
 from ..reactivation.models import ResetGrant
 from ..reactivation.service import grant_id_hash, reset_link
 from .models import STATUS_REACTIVATED, Incident, Report
-from .service import acknowledgement_links
+from ..notifications.emails import acknowledgement_links
 
 
 @dataclass(frozen=True)

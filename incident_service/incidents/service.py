@@ -23,7 +23,7 @@ from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
 from ..extensions import db
-from ..notifications.service import SignedLink, discovery_link, queue_email
+from ..notifications.emails import send_acknowledgement_email
 from ..reactivation.service import issue_reset_grant, lock_credential
 from .models import CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report
 
@@ -62,23 +62,11 @@ def _open_incident(customer: Customer, *, for_update: bool) -> Incident | None:
     return db.session.execute(query).scalar_one_or_none()
 
 
-def acknowledgement_links(customer_id: int, incident_id: int, reset: SignedLink) -> dict[str, SignedLink]:
-    """The links of the acknowledgement: set a new password, and tell us when you noticed."""
-    return {"reset_url": reset, "discovery_url": discovery_link(customer_id, incident_id)}
-
-
 def _send_acknowledgement(customer: Customer, incident: Incident, report: Report, *, source: str,
                           actor: str, now: datetime) -> None:
     """Issue a fresh reset grant and queue the acknowledgement carrying it."""
     grant, reset_link = issue_reset_grant(customer, incident_id=incident.id, source=source, actor=actor, now=now)
-    queue_email(
-        "acknowledgement",
-        customer=customer,
-        context={"incident": incident, "report": report, "grant": grant,
-                 "support_contact": current_app.config["SUPPORT_CONTACT"]},
-        links=acknowledgement_links(customer.id, incident.id, reset_link),
-        source=source, actor=actor, now=now, incident_id=incident.id,
-    )
+    send_acknowledgement_email(customer, incident, report, grant, reset_link, source=source, actor=actor, now=now)
     incident.last_link_sent_at = now
 
 

@@ -272,10 +272,3 @@ def render_queued(message: OutboxMessage) -> None:
                                                to=message.to_address, message_id=message.message_id, date=date)
     message.pending = None
 
-
-def queue_anchor_email(anchor: Any, *, to_address: str, actor: str, now: datetime) -> OutboxMessage:
-    """Queue the audit anchor `anchor` (an AuditAnchor) to an address outside the company's systems."""
-    config = current_app.config
-    return queue_message("audit_anchor", to_address=to_address, locale=config["DEFAULT_LOCALE"],
-                         zone=config["DISPLAY_TIMEZONE"], context={"anchor": anchor}, links={},
-                         source="cli", actor=actor, now=now)

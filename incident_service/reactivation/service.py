@@ -20,7 +20,8 @@ from ..customers.passwords import hashing, password_problems
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
 from ..extensions import db
 from ..incidents.models import STATUS_REACTIVATED, STATUS_RESOLVED, Incident
-from ..notifications.service import SignedLink, queue_email
+from ..notifications.emails import send_password_changed_email, send_reset_link_email
+from ..notifications.service import SignedLink
 from ..tokens import RESET, TokenInvalid, read_token
 from .models import ResetGrant
 
@@ -120,11 +121,8 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
     incident_id = incident.id if incident is not None else None
     grant, link = issue_reset_grant(customer, incident_id=incident_id, source=source, actor=actor, now=now)
     # Staff sending a link is not the customer asking for one: the email says what happened instead.
-    queue_email("reset_link", customer=customer, context={"incident": incident, "grant": grant,
-                                                          "sent_by_staff": source == "console",
-                                                          "password_locked": customer.credential_state == CREDENTIAL_LOCKED,
-                                                          "support_contact": current_app.config["SUPPORT_CONTACT"]},
-                links={"reset_url": link}, source=source, actor=actor, now=now, incident_id=incident_id)
+    send_reset_link_email(customer, incident, grant, link, sent_by_staff=source == "console", source=source, actor=actor,
+                    now=now)
     if incident is not None:
         incident.last_link_sent_at = now
     return True
@@ -191,7 +189,5 @@ def complete_reset(token: str, checked: CheckedPassword, *, source: str, actor: 
         incident.resolved_at = now
         append_event(tag(source, Event.INCIDENT_RESOLVED), actor=actor, now=now, customer_id=customer.id,
                      incident_id=incident.id)
-    queue_email("password_changed", customer=customer, context={"incident": incident, "changed_at": now},
-                links={}, source=source, actor=actor, now=now,
-                incident_id=incident.id if incident is not None else None)
+    send_password_changed_email(customer, incident, source=source, actor=actor, now=now)
     return ResetOutcome(True, [])
