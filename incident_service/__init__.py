@@ -112,7 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from .incidents.views import bp as incidents_bp
     from .reactivation.views import bp as reactivation_bp
 
-    from .console.access import can
+    from .staff.access import can
 
     app.jinja_env.globals["can"] = can
     for blueprint in (observability.bp, site_bp, incidents_bp, reactivation_bp, assessment_bp, customers_bp, health_bp, auth.bp,

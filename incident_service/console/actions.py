@@ -16,7 +16,7 @@ from ..incidents.service import (CaseworkError, ReportSubmission, add_note, atta
                                  close_incident, receive_report)
 from ..reactivation.service import send_reset_link
 from ..staff.permissions import ACT_ON_INCIDENTS, ADD_NOTES, RECORD_DISCOVERY
-from .access import current_staff, require, require_sign_in
+from ..staff.access import current_staff, require, require_sign_in
 from .forms import (ActionForm, AssignForm, CloseForm, NoteForm, StaffDiscoveryForm, StaffReportForm, customer_to_assign,
                     flash_form_errors)
 

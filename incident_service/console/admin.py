@@ -16,7 +16,7 @@ from ..url_args import day_arg, page_arg
 from ..staff.models import StaffUser
 from ..staff.permissions import MANAGE_STAFF, VIEW_AUDIT
 from ..staff.service import StaffError, create_staff, reset_totp, set_active
-from .access import current_staff, require, require_sign_in
+from ..staff.access import current_staff, require, require_sign_in
 from .forms import ActionForm, StaffCreateForm
 
 bp = Blueprint("console_admin", __name__, url_prefix="/console")

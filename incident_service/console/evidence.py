@@ -20,7 +20,7 @@ from ..intake.parsing import (NOT_READ, attachment_bytes, attachment_parts, head
                               read_stored, safe_filename)
 from ..intake.service import MessageAlreadyHandled, attach_message_to_customer, dismiss_message
 from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
-from .access import current_staff, require, require_sign_in
+from ..staff.access import current_staff, require, require_sign_in
 from .forms import AssignForm, DismissForm, customer_to_assign
 
 bp = Blueprint("console_evidence", __name__, url_prefix="/console")

@@ -16,7 +16,7 @@ from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import Incident
 from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
-from .access import can, current_staff, require, require_sign_in
+from ..staff.access import can, current_staff, require, require_sign_in
 from .forms import ActionForm, AuthorityForm, PolicyForm, ReviewForm
 
 bp = Blueprint("console_legal", __name__, url_prefix="/console")

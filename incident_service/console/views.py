@@ -10,7 +10,7 @@ from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 from ..incidents.record import incident_record
 from ..staff.permissions import VIEW_INCIDENTS
-from .access import require, require_sign_in
+from ..staff.access import require, require_sign_in
 from .forms import ActionForm, AssignForm, AuthorityForm, CloseForm, NoteForm, ReviewForm, StaffDiscoveryForm
 from .queries import (PAGE_SIZE, UNMATCHED, QueueFilter, incidents_query, status_counts, undelivered_emails,
                       unmatched_count, unmatched_query)

@@ -25,3 +25,9 @@ def normalize_address(raw: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
     return result.normalized.lower()
+
+
+def mask_address(address: str) -> str:
+    """`a••••@example.com`: enough for its owner to recognise, too little for anyone else to learn."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}{'•' * max(len(local) - 1, 1)}@{domain}"

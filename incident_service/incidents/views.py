@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from ..answer_floor import answer_floor
+from ..customers.addresses import mask_address
 from ..customers.models import Customer
 from ..database import utcnow
 from ..extensions import db, limiter
@@ -20,11 +21,6 @@ bp = Blueprint("incidents", __name__)
 def client_ip() -> str | None:
     # Proxy headers are trusted only through ProxyFix, configured from TRUSTED_PROXY_COUNT.
     return request.remote_addr
-
-
-def mask_address(address: str) -> str:
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}{'•' * max(len(local) - 1, 1)}@{domain}"
 
 
 def _submit(form: ReportLinkForm, address: str) -> str:

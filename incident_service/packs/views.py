@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template
 
-from ..console.access import current_staff, require, require_sign_in
+from ..staff.access import current_staff, require, require_sign_in
 from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import Incident

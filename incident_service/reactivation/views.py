@@ -14,7 +14,7 @@ from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
-from ..incidents.views import mask_address
+from ..customers.addresses import mask_address
 from ..tokens import TokenError
 from ..customers import password_policy as policy
 from .forms import FreshLinkForm, NewPasswordForm

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
 from ..assessment.models import PolicyVersion
-from ..console.access import require, require_sign_in
+from ..staff.access import require, require_sign_in
 from ..extensions import db
 from ..staff.permissions import VIEW_LEGAL
 from .chart import histogram_geometry
