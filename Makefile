@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CATALOGS := $(wildcard incident_service/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test lint bench install translations i18n-extract clean
+.PHONY: run test test-fast lint bench install translations i18n-extract clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,11 @@ ifeq ($(HAVE_PG)$(HAVE_REDIS)$(HAVE_NGINX)$(HAVE_CHROMIUM),yesyesyesyes)
 else
 	@echo "*** the production-shape tests were NOT run: they need postgresql, redis-server, nginx and chromium."
 endif
+
+# The inner loop: lint, then everything but the slow tests, on SQLite and this Python only. Not a
+# substitute for `make test`, which CI runs.
+test-fast: install translations lint
+	$(BIN)/pytest -m "not slow" -q $(PYTEST_ARGS)
 
 # Speed is measured, not asserted: figures next to baselines from the same run, into docs/benchmarks.md.
 bench: install translations

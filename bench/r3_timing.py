@@ -77,7 +77,7 @@ def run() -> dict[str, dict[str, float]]:
     with throwaway_app() as app:
         results["SQLite"] = _measure(app)
     from tests.postgres import PostgresServer
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     server = PostgresServer(free_port())
     server.start()

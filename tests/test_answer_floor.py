@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from incident_service.answer_floor import AnswerFloor, answer_floor
-from tests.conftest import submit
+from tests.helpers import submit
 
 
 class Clock:

@@ -90,7 +90,7 @@ def test_gunicorn_refuses_per_process_limits_with_several_workers(workers: str, 
     import urllib.request
     from pathlib import Path
 
-    from tests.conftest import free_port
+    from tests.helpers import free_port
     from tests.live import wait_for
 
     root = Path(__file__).resolve().parent.parent

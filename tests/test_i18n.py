@@ -11,7 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from incident_service.i18n import format_local, gmt_label, parse_local_input
-from tests.conftest import deliver, make_customer, submit
+from tests.helpers import deliver, make_customer, submit
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_from
+from tests.helpers import csrf_from
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def app_settings(request, app_settings):  # type: ignore[no-untyped-def]
@@ -83,7 +83,7 @@ def test_forwarded_for_used_behind_a_trusted_proxy(app) -> None:  # type: ignore
 
 @pytest.mark.settings(LIMIT_RESET_PER_LINK="2 per hour", LIMIT_RESET_PER_IP="100 per minute")
 def test_reset_attempts_are_limited_per_link(app, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import deliver, links_in, path_of, submit
+    from tests.helpers import deliver, links_in, path_of, submit
 
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
     deliver(app)

@@ -47,7 +47,7 @@ def test_reset_links_count_too_and_a_reloaded_page_does_not(app) -> None:  # typ
 
 
 def test_every_429_says_when_to_retry(app) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import csrf_from
+    from tests.helpers import csrf_from
 
     client = app.test_client()
     token = csrf_from(client.get("/login").get_data(as_text=True))

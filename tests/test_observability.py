@@ -10,7 +10,7 @@ import pytest
 
 from incident_service.intake.smtpd import IntakeController
 from incident_service.observability import configure_logging
-from tests.conftest import deliver, free_port, submit
+from tests.helpers import deliver, free_port, submit
 
 
 def test_every_response_has_a_request_id(client) -> None:  # type: ignore[no-untyped-def]

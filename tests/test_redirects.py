@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from incident_service.redirects import local_path
-from tests.conftest import csrf_from
+from tests.helpers import csrf_from
 
 
 @pytest.mark.parametrize("target", ["//evil.example", "/\t/evil.example", "/\n/evil.example", "/\\evil.example",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from incident_service.same_origin import from_another_origin, origin_of
-from tests.conftest import csrf_from
+from tests.helpers import csrf_from
 
 # What the README's nginx sends: the client's address and the scheme it used.
 BEHIND_TLS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}

@@ -66,7 +66,7 @@ def test_old_key_still_verifies_after_rotation(app) -> None:  # type: ignore[no-
 
 
 def test_payload_carries_no_address(app, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import deliver, links_in, submit
+    from tests.helpers import deliver, links_in, submit
 
     client = app.test_client()
     submit(client, "/report", {"email": "an@example.com", "kind": "leaked"})

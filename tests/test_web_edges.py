@@ -14,7 +14,7 @@ from incident_service.extensions import db
 from incident_service.incidents.models import Report
 from incident_service.audit.service import CHAIN_LOCK_KEY
 from incident_service.intake.smtpd import IntakeController
-from tests.conftest import csrf_from, free_port
+from tests.helpers import csrf_from, free_port
 
 
 @pytest.mark.parametrize("path,status", [("/", 200), ("/report", 200), ("/no-such-page", 404),

@@ -11,7 +11,7 @@ from incident_service.assessment.models import DiscoveryStatement
 from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
-from tests.conftest import deliver, links_in, path_of, submit
+from tests.helpers import deliver, links_in, path_of, submit
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -12,7 +12,7 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.incidents.service import ReportSubmission, receive_report
-from tests.conftest import make_customer
+from tests.helpers import make_customer
 
 
 def test_default_then_published_version(app) -> None:  # type: ignore[no-untyped-def]

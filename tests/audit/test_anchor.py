@@ -8,7 +8,7 @@ from incident_service.audit.models import AuditEvent
 from incident_service.audit.service import event_hash
 from incident_service.extensions import db
 from incident_service.notifications.models import OutboxMessage
-from tests.conftest import submit
+from tests.helpers import submit
 
 
 def rebuild_chain_after_changing(app, event_id: int) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select, text
 from incident_service.audit.models import AuditEvent
 from incident_service.audit.service import verify_chain
 from incident_service.extensions import db
-from tests.conftest import submit
+from tests.helpers import submit
 
 
 def flow(app) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pytest
 
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
-from tests.conftest import deliver, local_input, make_customer, submit
+from tests.helpers import deliver, local_input, make_customer, submit
 from tests.console.conftest import STAFF_PASSWORD, make_staff
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import PASSWORD, deliver, make_customer
+from tests.helpers import PASSWORD, deliver, make_customer
 
 pytestmark = pytest.mark.browser
 

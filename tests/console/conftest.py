@@ -14,7 +14,7 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.staff.models import StaffUser
 from incident_service.staff.service import create_staff
-from tests.conftest import csrf_from
+from tests.helpers import csrf_from
 
 STAFF_PASSWORD = "nhân viên hỗ trợ khách hàng"
 

@@ -16,7 +16,7 @@ from incident_service.incidents.models import Incident, IncidentNote, Report
 from incident_service.intake.models import InboundMessage
 from incident_service.intake.service import Envelope, ingest_message
 from incident_service.notifications.models import OutboxMessage
-from tests.conftest import local_input, make_customer, submit
+from tests.helpers import local_input, make_customer, submit
 from tests.console.conftest import post_form
 
 CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
@@ -123,7 +123,7 @@ def test_resend_is_throttled(app, staff_login, customer_id) -> None:  # type: ig
 @pytest.mark.settings(LINK_RESEND_WINDOW_SECONDS=0)
 def test_a_link_staff_send_says_what_happened(app, staff_login, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
     """Issue 18, item 6: the customer did not ask for it, and their password is disabled."""
-    from tests.conftest import deliver
+    from tests.helpers import deliver
 
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen"})
     client = staff_login("support")

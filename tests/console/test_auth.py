@@ -12,7 +12,7 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.staff.models import StaffUser
 from incident_service.staff.service import reset_totp, set_active
-from tests.conftest import csrf_from
+from tests.helpers import csrf_from
 from tests.console.conftest import enrol, make_staff, password_step, sign_in_again, staff_row
 
 

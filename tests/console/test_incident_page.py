@@ -11,7 +11,7 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.intake.service import Envelope, ingest_message
-from tests.conftest import deliver, submit
+from tests.helpers import deliver, submit
 
 CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
 

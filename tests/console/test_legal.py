@@ -11,7 +11,7 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.notifications.models import OutboxMessage
-from tests.conftest import submit
+from tests.helpers import submit
 from tests.console.conftest import post_form
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
-from tests.conftest import PASSWORD, make_customer
+from tests.helpers import PASSWORD, make_customer
 
 
 def test_add_reads_password_from_stdin(app, runner) -> None:  # type: ignore[no-untyped-def]

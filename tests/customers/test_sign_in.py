@@ -13,7 +13,7 @@ from incident_service.customers.models import Customer
 from incident_service.customers.service import rotate_security_stamp
 from incident_service.database import utcnow
 from incident_service.extensions import db
-from tests.conftest import PASSWORD, make_customer, submit
+from tests.helpers import PASSWORD, make_customer, submit
 
 
 def sign_in(client, address: str = "an@example.com", password: str = PASSWORD):  # type: ignore[no-untyped-def]
@@ -110,7 +110,7 @@ def test_passwords_are_one_password_in_either_unicode_form(app) -> None:  # type
     import unicodedata
 
     from incident_service.customers.passwords import hashing
-    from tests.conftest import make_customer, submit
+    from tests.helpers import make_customer, submit
 
     typed = "mật khẩu của tôi rất dài"
     composed, decomposed = unicodedata.normalize("NFC", typed), unicodedata.normalize("NFD", typed)

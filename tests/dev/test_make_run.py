@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from incident_service.dev.cli import DEMO_EMAIL, DEMO_PASSWORD, DEMO_STAFF, DEMO_STAFF_PASSWORD
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.live import Browser, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from incident_service.audit.service import verify_chain
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.reactivation.models import ResetGrant
-from tests.conftest import PASSWORD, deliver, links_in, path_of, submit
+from tests.helpers import PASSWORD, deliver, links_in, path_of, submit
 
 NEW_PASSWORD = "mưa rơi trên phố cũ hà nội"
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 
-from tests.conftest import PASSWORD, free_port
+from tests.helpers import PASSWORD, free_port
 from tests.live import Browser, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from incident_service.incidents.models import Incident, Report
 from incident_service.intake.smtpd import IntakeController
 from incident_service.notifications.models import OutboxMessage
 from incident_service.reactivation.models import ResetGrant
-from tests.conftest import LINK_RE, CollectingHandler, csrf_from, deliver, free_port, submit
+from tests.helpers import LINK_RE, CollectingHandler, csrf_from, deliver, free_port, submit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -178,7 +178,7 @@ def test_permanent_failure_is_visible_in_console_and_metrics(app, staff_login, c
 
 
 def test_relay_down_while_reports_arrive(app, customer_id) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import make_customer
+    from tests.helpers import make_customer
 
     for n in range(3):
         make_customer(app, f"c{n}@example.com", password=None)
@@ -207,7 +207,7 @@ def test_relay_down_while_reports_arrive(app, customer_id) -> None:  # type: ign
 
 def test_two_workers_never_send_a_message_twice(app, smtp_sink) -> None:  # type: ignore[no-untyped-def]
     from incident_service.notifications.delivery import deliver_due
-    from tests.conftest import make_customer
+    from tests.helpers import make_customer
 
     for n in range(40):
         make_customer(app, f"w{n}@example.com", password=None)

@@ -10,7 +10,7 @@ from incident_service.incidents.breach import read_breach_list
 from incident_service.incidents.models import Incident, Report
 from incident_service.notifications.delivery import Pacer
 from incident_service.notifications.models import OutboxMessage
-from tests.conftest import make_customer, submit
+from tests.helpers import make_customer, submit
 
 
 def count(app, model, *where) -> int:  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from incident_service.incidents.models import Incident, Report
 from incident_service.incidents.service import ReportSubmission, receive_report, report_year
 from incident_service.notifications.models import OutboxMessage
 from incident_service.reactivation.models import ResetGrant
-from tests.conftest import PASSWORD, deliver, links_in, make_customer, path_of, submit
+from tests.helpers import PASSWORD, deliver, links_in, make_customer, path_of, submit
 
 SKIP = {"id", "reference", "customer_id", "incident_id", "claimed_address", "address_normalized", "message_id",
         "grant_id_hash", "to_address"}

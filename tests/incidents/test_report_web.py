@@ -16,7 +16,7 @@ from incident_service.incidents.models import Incident, Report
 from incident_service.notifications.models import OutboxMessage
 from incident_service.reactivation.models import ResetGrant
 from incident_service.notifications.service import report_link
-from tests.conftest import csrf_from, make_customer, path_of, submit
+from tests.helpers import csrf_from, make_customer, path_of, submit
 
 VARIABLE = re.compile(r"RPT-\d{4}-\d{6}|\d\d:\d\d:\d\d - \d\d/\d\d/\d{4}")
 

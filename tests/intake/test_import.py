@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident, Report
 from incident_service.intake.models import InboundMessage
-from tests.conftest import make_customer
+from tests.helpers import make_customer
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -14,7 +14,7 @@ from incident_service.incidents.models import Incident, Report
 from incident_service.intake.models import InboundMessage
 from incident_service.intake.service import Envelope, ingest_message
 from incident_service.notifications.models import OutboxMessage
-from tests.conftest import deliver
+from tests.helpers import deliver
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -15,7 +15,7 @@ from incident_service.intake.models import InboundMessage
 from incident_service.intake.parser_process import PARSERS, parse_within
 from incident_service.intake.parsing import Limits, Quarantine, parse_message
 from incident_service.intake.smtpd import IntakeController
-from tests.conftest import csrf_from, free_port
+from tests.helpers import csrf_from, free_port
 from tests.live import wait_for
 
 # A header block under the 64 KB limit that the stdlib parser needs minutes for (quadratic in the

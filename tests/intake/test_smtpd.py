@@ -15,7 +15,7 @@ from incident_service.extensions import db
 from incident_service.incidents.models import Report
 from incident_service.intake.models import InboundMessage
 from incident_service.intake.smtpd import IntakeController
-from tests.conftest import deliver, free_port, links_in, make_customer
+from tests.helpers import deliver, free_port, links_in, make_customer
 
 CORPUS = Path(__file__).parent / "corpus"
 # On the wire, lines end in CRLF: sent that way, the stored bytes must equal these exactly.

@@ -20,7 +20,7 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.notifications.delivery import backoff, deliver_due
 from incident_service.notifications.models import OutboxMessage
-from tests.conftest import LINK_RE, CollectingHandler, free_port, submit
+from tests.helpers import LINK_RE, CollectingHandler, free_port, submit
 
 
 class ScriptedHandler(CollectingHandler):
@@ -244,7 +244,7 @@ def test_email_that_cannot_be_rendered_fails_visibly(app, client, smtp_sink, cus
 def test_acceptances_are_recorded_together_each_with_its_time(app, smtp_sink) -> None:  # type: ignore[no-untyped-def]
     """Sent emails are committed in groups; each keeps its own acceptance time and audit event."""
     from incident_service.audit.models import AuditEvent
-    from tests.conftest import make_customer
+    from tests.helpers import make_customer
 
     addresses = [f"nguoi{n}@example.com" for n in range(25)]  # more than one group of 20
     for address in addresses:

@@ -35,7 +35,7 @@ def test_vietnamese_subject_is_valid_rfc2047(app, customer_id) -> None:  # type:
     from incident_service.extensions import db
     from incident_service.notifications.models import OutboxMessage
     from incident_service.notifications.service import render_queued
-    from tests.conftest import submit
+    from tests.helpers import submit
 
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
     with app.app_context():

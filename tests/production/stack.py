@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.conftest import CollectingHandler, SmtpSink, free_port
+from tests.helpers import CollectingHandler, SmtpSink, free_port
 from tests.live import wait_for
 from tests.postgres import PostgresServer
 from tests.redis_server import RedisServer

@@ -15,7 +15,7 @@ import psycopg
 import pyotp
 import pytest
 
-from tests.conftest import local_input
+from tests.helpers import local_input
 from tests.live import wait_for
 from tests.production.conftest import LIMIT_REPORT_PER_IP
 from tests.production.stack import CUSTOMER_PASSWORD, STAFF_PASSWORD, HttpsClient, Stack

@@ -20,7 +20,7 @@ from incident_service.notifications.models import OutboxMessage
 from incident_service.reactivation.models import ResetGrant
 from incident_service.reactivation.service import issue_reset_grant
 from incident_service.tokens import REPORT, RESET, make_token
-from tests.conftest import PASSWORD, deliver, links_in, main_of, path_of, submit
+from tests.helpers import PASSWORD, deliver, links_in, main_of, path_of, submit
 
 NEW = "ba con mèo trèo cây cau"
 
