@@ -265,74 +265,16 @@ def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_send
     """Read `raw`; raise Quarantine when it is over a limit or cannot be read into a sender.
 
     `company` describes the company's mail servers when the mail came on a path from them; None when
-    it did not, and then no Authentication-Results is trusted."""
+    it did not, and then no Authentication-Results is trusted. The steps: the limits the bytes alone
+    can show, the MIME tree and its limits, the sender, the other headers, the body and parts."""
     started = time.monotonic()
-    if len(raw) > limits.max_message_bytes:
-        raise Quarantine("too_large", f"{len(raw)} bytes, limit {limits.max_message_bytes}")
-    if b"\x00" in raw:
-        raise Quarantine("nul_bytes", "the message contains NUL bytes, which no valid email has")
-    header_bytes = header_block_size(raw)
-    if header_bytes > limits.max_header_bytes:
-        raise Quarantine("header_too_large", f"{header_bytes} bytes of headers, limit {limits.max_header_bytes}")
-    try:
-        message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
-        depth, parts = _depth_and_parts(message)
-    except Exception as exc:
-        raise Quarantine("unparseable", f"{type(exc).__name__}: {exc}"[:500]) from None
-    if parts > limits.max_parts:
-        raise Quarantine("too_many_parts", f"{parts} MIME parts, limit {limits.max_parts}")
-    if depth > limits.max_depth:
-        raise Quarantine("too_deep", f"MIME nesting {depth} deep, limit {limits.max_depth}")
-
+    _check_bytes(raw, limits)
+    message = _mime_tree(raw, limits)
     parsed = ParsedMessage()
-    defects = parsed.defects
     try:
-        froms = message.get_all("From") or []
-        if len(froms) != 1:
-            raise Quarantine("no_sender", f"{len(froms)} From headers; exactly one is needed to know who wrote")
-        from_header = froms[0]
-        parsed.from_header = one_line(str(from_header))
-        defects.extend(type(defect).__name__ for defect in getattr(from_header, "defects", ()))
-        addresses = getattr(from_header, "addresses", ())
-        if len(addresses) != 1:
-            raise Quarantine("no_sender", f"the From header holds {len(addresses)} addresses")
-        parsed.from_display_name = one_line(addresses[0].display_name or "")
-        addr_spec = clean(addresses[0].addr_spec)
-        try:
-            parsed.from_address = normalize_address(addr_spec)
-        except InvalidAddress:
-            raise Quarantine("no_sender", f"the From address {addr_spec!r} is not valid") from None
-
-        for name, attribute in (("Reply-To", "reply_to"), ("Sender", "sender_header")):
-            value = message.get(name)
-            if value is not None:
-                setattr(parsed, attribute, one_line(str(value)))
-        date = message.get("Date")
-        if date is not None:
-            parsed.date_header = one_line(str(date))
-            moment = getattr(date, "datetime", None)
-            if moment is not None:
-                parsed.date_claimed = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-        message_id = message.get("Message-ID")
-        parsed.message_id = (one_line(str(message_id))[:998] or None) if message_id is not None else None
-        parsed.subject = one_line(str(message.get("Subject", "")))
-        parsed.received = _received(message.get_all("Received") or [])
-        parsed.authentication_results, parsed.untrusted_authentication_results = _trusted_authentication_results(
-            message, authserv_id, company_hop_count(parsed.received, company))
-
-        body = message.get_body(preferencelist=("plain", "html"))
-        parsed.has_html = any(part.get_content_type() == "text/html" for part in message.walk())
-        if body is not None:
-            content = _content(body, defects)  # type: ignore[arg-type]
-            if body.get_content_type() == "text/html":
-                content = get_text(content)
-            parsed.text_body = clean(content)
-        elif isinstance(message.get_payload(), str):
-            # A multipart whose boundary never appears: the whole body is one unread text.
-            parsed.text_body = clean(message.get_payload())
-        parsed.attachments = _attachments(message)
-        for part in message.walk():
-            defects.extend(type(defect).__name__ for defect in part.defects)
+        _read_sender(message, parsed)
+        _read_headers(message, parsed, authserv_id, company)
+        _read_body(message, parsed)
         parsed.not_a_report_reason = _not_a_report_reason(message, envelope_sender)
     except Quarantine:
         raise
@@ -342,6 +284,84 @@ def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_send
     if elapsed > limits.max_seconds:
         raise Quarantine("parse_time", f"reading took {elapsed:.1f} s, budget {limits.max_seconds} s")
     return parsed
+
+
+def _check_bytes(raw: bytes, limits: Limits) -> None:
+    if len(raw) > limits.max_message_bytes:
+        raise Quarantine("too_large", f"{len(raw)} bytes, limit {limits.max_message_bytes}")
+    if b"\x00" in raw:
+        raise Quarantine("nul_bytes", "the message contains NUL bytes, which no valid email has")
+    header_bytes = header_block_size(raw)
+    if header_bytes > limits.max_header_bytes:
+        raise Quarantine("header_too_large", f"{header_bytes} bytes of headers, limit {limits.max_header_bytes}")
+
+
+def _mime_tree(raw: bytes, limits: Limits) -> EmailMessage:
+    try:
+        message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+        depth, parts = _depth_and_parts(message)
+    except Exception as exc:
+        raise Quarantine("unparseable", f"{type(exc).__name__}: {exc}"[:500]) from None
+    if parts > limits.max_parts:
+        raise Quarantine("too_many_parts", f"{parts} MIME parts, limit {limits.max_parts}")
+    if depth > limits.max_depth:
+        raise Quarantine("too_deep", f"MIME nesting {depth} deep, limit {limits.max_depth}")
+    return message
+
+
+def _read_sender(message: EmailMessage, parsed: ParsedMessage) -> None:
+    """The one From address, strictly parsed (M3): the customer is matched on it and nothing else."""
+    froms = message.get_all("From") or []
+    if len(froms) != 1:
+        raise Quarantine("no_sender", f"{len(froms)} From headers; exactly one is needed to know who wrote")
+    from_header = froms[0]
+    parsed.from_header = one_line(str(from_header))
+    parsed.defects.extend(type(defect).__name__ for defect in getattr(from_header, "defects", ()))
+    addresses = getattr(from_header, "addresses", ())
+    if len(addresses) != 1:
+        raise Quarantine("no_sender", f"the From header holds {len(addresses)} addresses")
+    parsed.from_display_name = one_line(addresses[0].display_name or "")
+    addr_spec = clean(addresses[0].addr_spec)
+    try:
+        parsed.from_address = normalize_address(addr_spec)
+    except InvalidAddress:
+        raise Quarantine("no_sender", f"the From address {addr_spec!r} is not valid") from None
+
+
+def _read_headers(message: EmailMessage, parsed: ParsedMessage, authserv_id: str, company: CompanyMta | None) -> None:
+    for name, attribute in (("Reply-To", "reply_to"), ("Sender", "sender_header")):
+        value = message.get(name)
+        if value is not None:
+            setattr(parsed, attribute, one_line(str(value)))
+    date = message.get("Date")
+    if date is not None:
+        parsed.date_header = one_line(str(date))
+        moment = getattr(date, "datetime", None)
+        if moment is not None:
+            parsed.date_claimed = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    message_id = message.get("Message-ID")
+    parsed.message_id = (one_line(str(message_id))[:998] or None) if message_id is not None else None
+    parsed.subject = one_line(str(message.get("Subject", "")))
+    parsed.received = _received(message.get_all("Received") or [])
+    parsed.authentication_results, parsed.untrusted_authentication_results = _trusted_authentication_results(
+        message, authserv_id, company_hop_count(parsed.received, company))
+
+
+def _read_body(message: EmailMessage, parsed: ParsedMessage) -> None:
+    """The text staff read (plain preferred, HTML as text), the attachments' names, every defect."""
+    body = message.get_body(preferencelist=("plain", "html"))
+    parsed.has_html = any(part.get_content_type() == "text/html" for part in message.walk())
+    if body is not None:
+        content = _content(body, parsed.defects)  # type: ignore[arg-type]
+        if body.get_content_type() == "text/html":
+            content = get_text(content)
+        parsed.text_body = clean(content)
+    elif isinstance(message.get_payload(), str):
+        # A multipart whose boundary never appears: the whole body is one unread text.
+        parsed.text_body = clean(message.get_payload())
+    parsed.attachments = _attachments(message)
+    for part in message.walk():
+        parsed.defects.extend(type(defect).__name__ for defect in part.defects)
 
 
 def read_stored(raw: bytes) -> EmailMessage:
