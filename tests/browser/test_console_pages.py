@@ -11,6 +11,7 @@ import pytest
 
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
+from tests.browser.steps import staff_signs_in_and_enrols
 from tests.helpers import deliver, local_input, make_customer, submit
 from tests.console.conftest import STAFF_PASSWORD, make_staff
 
@@ -109,13 +110,7 @@ def test_spoofed_display_name_is_flagged_on_the_message_page(app, live_server, b
     make_staff(app, "lan@ecc.example", "support")
     page = browser_page
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(live_server + "/console/login")
-    page.get_by_label("Địa chỉ email", exact=True).fill("lan@ecc.example")
-    page.get_by_label("Mật khẩu", exact=True).fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Tiếp tục").click()
-    secret = page.locator("code.secret").inner_text()
-    page.get_by_label("Mã 6 chữ số từ ứng dụng xác thực").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Xác nhận và đăng nhập").click()
+    staff_signs_in_and_enrols(page, live_server + "/console/login", "lan@ecc.example", STAFF_PASSWORD)
     page.goto(f"{live_server}/console/messages/{outcome.message_id}")
     notes = page.get_by_role("note").all_inner_texts()
     assert any("trông như một địa chỉ khác" in note for note in notes)

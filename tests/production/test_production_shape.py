@@ -12,9 +12,9 @@ import smtplib
 import threading
 
 import psycopg
-import pyotp
 import pytest
 
+from tests.browser.steps import customer_sets_new_password, customer_signs_in, staff_signs_in_and_enrols
 from tests.helpers import local_input
 from tests.live import wait_for
 from tests.production.conftest import LIMIT_REPORT_PER_IP
@@ -59,15 +59,11 @@ def test_customer_reports_resets_and_signs_in_over_https(stack: Stack, chromium_
 
     page.goto(link_in(stack, "an@example.com", "reset"))
     assert page.url == stack.base + "/reset"
-    page.get_by_label("Mật khẩu mới", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("Nhập lại mật khẩu mới").fill(NEW_PASSWORD)
-    page.get_by_role("button", name="Lưu mật khẩu mới").click()
+    customer_sets_new_password(page, NEW_PASSWORD)
     assert page.locator("h1").inner_text() == "Mật khẩu mới của bạn đã được lưu"
 
     page.get_by_role("link", name="Đăng nhập bằng mật khẩu mới").click()
-    page.get_by_label("Địa chỉ email", exact=True).fill("an@example.com")
-    page.get_by_label("Mật khẩu", exact=True).fill(NEW_PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
+    customer_signs_in(page, "an@example.com", NEW_PASSWORD)
     assert page.locator("h1").inner_text() == "Tài khoản của tôi"
     page.get_by_role("button", name="English").click()  # the language form, too
     assert page.locator("h1").inner_text() == "My account"
@@ -83,13 +79,7 @@ def test_staff_sign_in_with_totp_and_enter_a_phone_report_over_https(stack: Stac
     assert created.returncode == 0, created.stderr
     page = chromium_page
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(stack.base + "/console/incidents")
-    page.get_by_label("Địa chỉ email", exact=True).fill("lan@ecc.example")
-    page.get_by_label("Mật khẩu", exact=True).fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Tiếp tục").click()
-    secret = page.locator("code.secret").inner_text()
-    page.get_by_label("Mã 6 chữ số từ ứng dụng xác thực").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Xác nhận và đăng nhập").click()
+    staff_signs_in_and_enrols(page, stack.base + "/console/incidents", "lan@ecc.example", STAFF_PASSWORD)
     assert page.locator("h1").inner_text() == "Hàng đợi"
 
     page.get_by_role("link", name="Nhập báo cáo").click()
