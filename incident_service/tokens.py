@@ -1,16 +1,21 @@
-"""Signed links: one salt and one maximum age per purpose (SECURITY.md T1–T3).
+"""Signed links, all of them here: one salt and one maximum age per purpose (SECURITY.md T1–T3), the
+payload of each purpose as a type, signing, reading back, and the URL built from PUBLIC_BASE_URL.
 
-Payloads carry ids and the security stamp only, never an address or other personal data (T2).
+Payloads carry ids and the security stamp only, never an address or other personal data (T2). On the
+wire they keep their short keys ("c", "g", "s", "i"): links already in customers' mailboxes must go
+on working; only this module spells them.
 """
 
 from __future__ import annotations
 
-from .domain_errors import DomainError
 import hashlib
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .domain_errors import DomainError
 
 REPORT = "report-link"
 RESET = "reset-link"
@@ -67,3 +72,79 @@ def read_token(purpose: str, token: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise TokenInvalid(purpose)
     return payload
+
+
+def public_url(path: str) -> str:
+    """An absolute link built from PUBLIC_BASE_URL, never from the request's Host (T6)."""
+    return str(current_app.config["PUBLIC_BASE_URL"]) + path
+
+
+class SignedLink(NamedTuple):
+    """A link whose token is signed when the email carrying it is rendered: the payload is fixed when
+    the email is queued, and stored with it until it is sent (then removed, L1)."""
+
+    purpose: str
+    payload: dict[str, Any]
+    path: str
+
+    def url(self) -> str:
+        return public_url(self.path + make_token(self.purpose, self.payload))
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    """`/r/<token>`: report a compromised password for this customer's account, from any email."""
+
+    customer_id: int
+
+
+@dataclass(frozen=True)
+class DiscoveryLink:
+    """`/discovery/<token>`: say when the loss was noticed, for this incident of this customer."""
+
+    customer_id: int
+    incident_id: int
+
+
+@dataclass(frozen=True)
+class ResetLink:
+    """`/reset/<token>`: set a new password with this grant, while the customer's stamp is this one."""
+
+    customer_id: int
+    grant_id: str
+    stamp: str
+
+
+def report_link(customer_id: int) -> SignedLink:
+    return SignedLink(REPORT, {"c": customer_id}, "/r/")
+
+
+def discovery_link(customer_id: int, incident_id: int) -> SignedLink:
+    return SignedLink(DISCOVERY, {"c": customer_id, "i": incident_id}, "/discovery/")
+
+
+def reset_link(customer_id: int, grant_id: str, stamp: str) -> SignedLink:
+    """The grant's secret id and the stamp it is bound to (T2)."""
+    return SignedLink(RESET, {"c": customer_id, "g": grant_id, "s": stamp}, "/reset/")
+
+
+def _fields(payload: dict[str, Any], kinds: dict[str, type]) -> list[Any]:
+    values = [payload.get(key) for key in kinds]
+    if not all(type(value) is kind for value, kind in zip(values, kinds.values(), strict=True)):
+        raise TokenInvalid("malformed payload")
+    return values
+
+
+def read_report_link(token: str) -> ReportLink:
+    (customer_id,) = _fields(read_token(REPORT, token), {"c": int})
+    return ReportLink(customer_id)
+
+
+def read_discovery_link(token: str) -> DiscoveryLink:
+    customer_id, incident_id = _fields(read_token(DISCOVERY, token), {"c": int, "i": int})
+    return DiscoveryLink(customer_id, incident_id)
+
+
+def read_reset_link(token: str) -> ResetLink:
+    customer_id, grant_id, stamp = _fields(read_token(RESET, token), {"c": int, "g": str, "s": str})
+    return ResetLink(customer_id, grant_id, stamp)

@@ -77,3 +77,22 @@ def test_payload_carries_no_address(app, smtp_sink, customer_id) -> None:  # typ
         payload = url.rsplit("/", 1)[1].split(".")[0]
         decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         assert b"@" not in decoded and b"example" not in decoded
+
+
+def test_each_link_is_read_into_its_type_or_refused(app) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12: the payload of each purpose is spelled in one module and read back as a type."""
+    from incident_service.tokens import (DiscoveryLink, ResetLink, discovery_link, read_discovery_link,
+                                         read_report_link, read_reset_link, report_link, reset_link)
+
+    with app.test_request_context():
+        def token(link) -> str:  # type: ignore[no-untyped-def]
+            return link.url().rsplit("/", 1)[1]
+
+        assert read_report_link(token(report_link(7))).customer_id == 7
+        assert read_discovery_link(token(discovery_link(7, 9))) == DiscoveryLink(7, 9)
+        assert read_reset_link(token(reset_link(7, "g" * 22, "s" * 32))) == ResetLink(7, "g" * 22, "s" * 32)
+        for wrong in ({"c": "7"}, {"c": True}, {}, {"c": 7.0}):
+            with pytest.raises(TokenInvalid):
+                read_report_link(make_token(REPORT, wrong))
+        with pytest.raises(TokenInvalid):  # a report link is no discovery link
+            read_discovery_link(token(report_link(7)))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..audit.actions import Event, Source, tag
 from ..domain_errors import DomainError
+from ..tokens import TokenInvalid, read_discovery_link
 from ..audit.service import append_event
 from ..extensions import db
 from ..incidents.models import Incident, Report
@@ -34,6 +35,16 @@ def reassess(incident: Incident) -> None:
     incident.effective_discovered_at = result.discovered_at
     incident.reporting_delay_seconds = int(result.delay.total_seconds()) if result.delay is not None else None
     incident.lateness = result.lateness
+
+
+def incident_of_discovery_link(token: str) -> Incident:
+    """The incident a `/discovery/<token>` link was made for; TokenError if it is not such a link, or
+    the incident is not that customer's."""
+    link = read_discovery_link(token)
+    incident = db.session.get(Incident, link.incident_id)
+    if incident is None or incident.customer_id != link.customer_id:
+        raise TokenInvalid("no such incident for this customer")
+    return incident
 
 
 def record_discovery_statement(*, discovered_at: datetime, source: str, actor: str, now: datetime,

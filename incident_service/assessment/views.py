@@ -11,34 +11,20 @@ from ..limits import setting
 from ..link_guessing import count_invalid_link
 from ..i18n import format_local
 from ..incidents.forms import viewer_zone
-from ..incidents.models import Incident
-from ..tokens import DISCOVERY, TokenError, read_token
+from ..tokens import TokenError
 from .forms import DiscoveryForm
 from .models import SOURCE_DISCOVERY_LINK
-from .service import DiscoveryAfterReport, record_discovery_statement
+from .service import DiscoveryAfterReport, incident_of_discovery_link, record_discovery_statement
 
 bp = Blueprint("assessment", __name__)
-
-
-def _incident_for(token: str) -> Incident | None:
-    try:
-        payload = read_token(DISCOVERY, token)
-    except TokenError:
-        return None
-    incident_id, customer_id = payload.get("i"), payload.get("c")
-    if not isinstance(incident_id, int) or not isinstance(customer_id, int):
-        return None
-    incident = db.session.get(Incident, incident_id)
-    if incident is None or incident.customer_id != customer_id:
-        return None
-    return incident
 
 
 @bp.route("/discovery/<token>", methods=["GET", "POST"])
 @limiter.limit(setting("LIMIT_LINK_PER_IP"))
 def discovery(token: str):  # type: ignore[no-untyped-def]
-    incident = _incident_for(token)
-    if incident is None:
+    try:
+        incident = incident_of_discovery_link(token)
+    except TokenError:
         count_invalid_link("discovery")
         db.session.commit()
         return render_template("link_invalid.html", retry_endpoint=None), 400

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from ..database import utcnow
 from ..extensions import db
-from ..notifications.service import report_link
+from ..notifications.service import customer_report_url
 from .addresses import InvalidAddress, normalize_address
 from .passwords import password_problems, refusal_message
 from .service import CustomerError, add_customer, find_customer, import_customers
@@ -75,4 +75,4 @@ def report_link_command(email: str) -> None:
         raise click.ClickException(f"{email!r} is not a valid email address") from None
     if customer is None:
         raise click.ClickException(f"no customer with address {email}")
-    click.echo(report_link(customer))
+    click.echo(customer_report_url(customer))

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..settings import LOCALES
 from ..audit.actions import Event, Source, tag
 from ..domain_errors import DomainError
+from ..tokens import TokenInvalid, read_report_link
 from ..audit.service import append_event
 from ..extensions import db
 from .addresses import InvalidAddress, normalize_address
@@ -30,6 +31,14 @@ class CustomerExists(CustomerError):
 def find_customer(address: str) -> Customer | None:
     """The customer whose address on record is `address` (already normalised), if any."""
     return db.session.execute(select(Customer).where(Customer.email == address)).scalar_one_or_none()
+
+
+def customer_of_report_link(token: str) -> Customer:
+    """The customer a `/r/<token>` link was made for; TokenError if it is not such a link any more."""
+    customer = db.session.get(Customer, read_report_link(token).customer_id)
+    if customer is None:
+        raise TokenInvalid("no such customer")
+    return customer
 
 
 def lock_customer(customer: Customer) -> None:

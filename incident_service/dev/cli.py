@@ -17,7 +17,7 @@ from ..staff.service import create_staff, find_staff
 from ..database import utcnow
 from ..extensions import db
 from ..notifications.delivery import deliver_due
-from ..notifications.service import report_link
+from ..notifications.service import customer_report_url
 from ..intake.smtpd import IntakeController
 from .mailsink import start_sink
 
@@ -75,7 +75,7 @@ def serve_command(host: str, port: int) -> None:
     worker.start()
     base = app.config["PUBLIC_BASE_URL"]
     customer = find_customer(DEMO_EMAIL)
-    link = report_link(customer) if customer else ""
+    link = customer_report_url(customer) if customer else ""
     db.session.remove()
     click.echo(f"""
   incident_service is running (development setup)

@@ -28,7 +28,8 @@ from ..extensions import db
 from ..notifications.models import OutboxMessage
 from ..notifications.service import Ref, customer_email_parts, outbox_row, pending_render, queued_event_data
 from ..reactivation.models import ResetGrant
-from ..reactivation.service import grant_id_hash, reset_link
+from ..reactivation.service import grant_id_hash
+from ..tokens import reset_link
 from .models import STATUS_REACTIVATED, Incident, Report
 from ..notifications.emails import acknowledgement_links
 

@@ -6,12 +6,12 @@ from flask import Blueprint, render_template, request
 
 from ..answer_floor import answer_floor
 from ..customers.addresses import mask_address
-from ..customers.models import Customer
+from ..customers.service import customer_of_report_link
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
-from ..tokens import REPORT, TokenError, read_token
+from ..tokens import TokenError
 from .forms import ReportForm, ReportLinkForm
 from .service import ReportSubmission, receive_report
 
@@ -65,11 +65,8 @@ def report():  # type: ignore[no-untyped-def]
 @limiter.limit(setting("LIMIT_REPORT_PER_ACCOUNT"), methods=["POST"], key_func=link_key("report-link"))
 def report_link(token: str):  # type: ignore[no-untyped-def]
     try:
-        payload = read_token(REPORT, token)
-        customer = db.session.get(Customer, payload.get("c")) if isinstance(payload.get("c"), int) else None
+        customer = customer_of_report_link(token)
     except TokenError:
-        customer = None
-    if customer is None:
         count_invalid_link("report")
         db.session.commit()
         return render_template("link_invalid.html", retry_endpoint="incidents.report"), 400

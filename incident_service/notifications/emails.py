@@ -13,7 +13,8 @@ from flask import current_app
 
 from ..customers.models import CREDENTIAL_LOCKED, Customer
 from .models import OutboxMessage
-from .service import SignedLink, discovery_link, queue_email, queue_message
+from ..tokens import SignedLink, discovery_link
+from .service import queue_email, queue_message
 
 if TYPE_CHECKING:
     from ..audit.models import AuditAnchor

@@ -27,20 +27,15 @@ from ..customers.models import Customer
 from ..extensions import db
 from ..incidents.models import Incident, Report
 from ..reactivation.models import ResetGrant
-from ..tokens import DISCOVERY, REPORT, make_token
+from ..tokens import SignedLink, report_link
 from .models import OUTBOX_QUEUED, OutboxMessage
 
 REDACTED_LINK = "[link removed from the stored copy]"
 
 
-def public_url(path: str) -> str:
-    """An absolute link built from PUBLIC_BASE_URL, never from the request's Host (T6)."""
-    return current_app.config["PUBLIC_BASE_URL"] + path
-
-
-def report_link(customer: Customer) -> str:
+def customer_report_url(customer: Customer) -> str:
     """The customer's own "report a compromised password" link, carried by every email we send."""
-    return report_link_spec(customer.id).url()
+    return report_link(customer.id).url()
 
 
 def render_email(template: str, context: dict[str, Any], locale: str) -> tuple[str, str, str]:
@@ -109,28 +104,6 @@ def _build(subject: str, bodies: list[tuple[str, str]], *, to: str, message_id: 
         rich.set_payload(html, "utf-8")
         built.append(message.as_bytes(policy=_WIRE))
     return built
-
-
-class SignedLink(NamedTuple):
-    """A link whose token is signed when the email is rendered: the payload (ids and the stamp, T2) is
-    fixed when the email is queued. Until then it is stored with the queued email, as the finished link
-    used to be; both are gone from the database once the email is sent (L1)."""
-
-    purpose: str
-    payload: dict[str, Any]
-    path: str
-
-    def url(self) -> str:
-        return public_url(self.path + make_token(self.purpose, self.payload))
-
-
-def report_link_spec(customer_id: int) -> SignedLink:
-    return SignedLink(REPORT, {"c": customer_id}, "/r/")
-
-
-def discovery_link(customer_id: int, incident_id: int) -> SignedLink:
-    """Where the customer tells us when they noticed (assessment.views)."""
-    return SignedLink(DISCOVERY, {"c": customer_id, "i": incident_id}, "/discovery/")
 
 
 def _models() -> dict[str, Any]:
@@ -206,7 +179,7 @@ def customer_email_parts(customer: Customer | Ref, customer_id: int, time_zone: 
     """Zone, context and links of an email to a customer: their zone (or the company's), the customer
     in the context, and their own report link added to the links."""
     return (time_zone or current_app.config["DISPLAY_TIMEZONE"], {**context, "customer": customer},
-            {**links, "report_url": report_link_spec(customer_id)})
+            {**links, "report_url": report_link(customer_id)})
 
 
 def queue_email(template: str, *, customer: Customer, context: dict[str, Any], links: dict[str, SignedLink],

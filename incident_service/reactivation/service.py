@@ -21,14 +21,8 @@ from ..customers.service import find_customer, lock_customer, rotate_security_st
 from ..extensions import db
 from ..incidents.models import STATUS_REACTIVATED, STATUS_RESOLVED, Incident
 from ..notifications.emails import send_password_changed_email, send_reset_link_email
-from ..notifications.service import SignedLink
-from ..tokens import RESET, TokenInvalid, read_token
+from ..tokens import SignedLink, TokenInvalid, read_reset_link, reset_link
 from .models import ResetGrant
-
-
-def reset_link(customer_id: int, grant_id: str, stamp: str) -> SignedLink:
-    """The link to set a new password: the grant's secret id and the stamp it is bound to (T2)."""
-    return SignedLink(RESET, {"c": customer_id, "g": grant_id, "s": stamp}, "/reset/")
 
 
 def grant_id_hash(grant_id: str) -> str:
@@ -79,10 +73,8 @@ def load_reset_grant(token: str, now: datetime, *, lock: bool = False) -> tuple[
     With `lock`, for a change: the audit chain, the customer's row and the grant's row are held until
     the transaction ends, in the order every writer takes them (chain, customer, grant), and both
     rows are read again as the last writer left them."""
-    payload = read_token(RESET, token)
-    customer_id, grant_id, stamp = payload.get("c"), payload.get("g"), payload.get("s")
-    if not isinstance(customer_id, int) or not isinstance(grant_id, str) or not isinstance(stamp, str):
-        raise TokenInvalid("malformed payload")
+    link = read_reset_link(token)
+    customer_id, grant_id, stamp = link.customer_id, link.grant_id, link.stamp
     if lock:
         hold_chain()
     query = select(ResetGrant).where(ResetGrant.grant_id_hash == grant_id_hash(grant_id))

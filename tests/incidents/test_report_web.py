@@ -15,7 +15,7 @@ from incident_service.extensions import db
 from incident_service.incidents.models import Incident, Report
 from incident_service.notifications.models import OutboxMessage
 from incident_service.reactivation.models import ResetGrant
-from incident_service.notifications.service import report_link
+from incident_service.notifications.service import customer_report_url
 from tests.helpers import csrf_from, make_customer, path_of, submit
 
 VARIABLE = re.compile(r"RPT-\d{4}-\d{6}|\d\d:\d\d:\d\d - \d\d/\d\d/\d{4}")
@@ -115,7 +115,7 @@ def test_discovery_in_the_future_is_refused(app, client, customer_id) -> None:  
 
 def test_report_link_fixes_the_address(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
     with app.test_request_context():
-        link = path_of(report_link(db.session.get(Customer, customer_id)))
+        link = path_of(customer_report_url(db.session.get(Customer, customer_id)))
     page = client.get(link)
     assert page.status_code == 200 and "an@example.com" not in page.get_data(as_text=True)
     answer = client.post(link, data={"kind": "suspicious_activity", "csrf_token": csrf_from(page.get_data(as_text=True))})
