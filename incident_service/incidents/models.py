@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, false, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, false, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..customers.models import Customer
@@ -124,3 +124,12 @@ class IncidentNote(db.Model):
     author: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     text: Mapped[str] = mapped_column(Text)
+
+
+def open_incident_of(customer_id: int, *, for_update: bool = False) -> Incident | None:
+    """The customer's open incident, if any (at most one: a unique index says so). With `for_update`,
+    its row stays locked until the transaction ends."""
+    query = select(Incident).where(Incident.customer_id == customer_id, Incident.status == STATUS_REACTIVATED)
+    if for_update:
+        query = query.with_for_update()
+    return db.session.execute(query).scalar_one_or_none()

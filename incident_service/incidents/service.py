@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.actions import Event, Source, tag
@@ -25,7 +24,8 @@ from ..customers.service import find_customer, lock_customer, rotate_security_st
 from ..extensions import db
 from ..notifications.emails import send_acknowledgement_email
 from ..reactivation.service import issue_reset_grant, lock_credential
-from .models import CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report
+from .models import (CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report,
+                     open_incident_of)
 
 
 class InvalidReport(DomainError):
@@ -55,13 +55,6 @@ def report_year(moment: datetime) -> int:
     return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).year
 
 
-def _open_incident(customer: Customer, *, for_update: bool) -> Incident | None:
-    query = select(Incident).where(Incident.customer_id == customer.id, Incident.status == STATUS_REACTIVATED)
-    if for_update:
-        query = query.with_for_update()
-    return db.session.execute(query).scalar_one_or_none()
-
-
 def _send_acknowledgement(customer: Customer, incident: Incident, report: Report, *, source: str,
                           actor: str, now: datetime) -> None:
     """Issue a fresh reset grant and queue the acknowledgement carrying it."""
@@ -74,7 +67,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
     # Reports for one customer take turns from here, each reading what the last one committed: a report
     # that loaded the customer before another locked the credential would record the lock again.
     lock_customer(customer)
-    incident = _open_incident(customer, for_update=True)
+    incident = open_incident_of(customer.id, for_update=True)
     if incident is None:
         try:
             # R2: the unique index on open incidents decides a race; the loser joins the winner's.
@@ -88,7 +81,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
                 db.session.add(incident)
                 db.session.flush()
         except IntegrityError:
-            incident = _open_incident(customer, for_update=True)
+            incident = open_incident_of(customer.id, for_update=True)
             if incident is None:
                 raise
         else:

@@ -19,7 +19,7 @@ from ..customers.models import CREDENTIAL_ACTIVE, CREDENTIAL_LOCKED, Customer
 from ..customers.passwords import hashing, password_problems
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
 from ..extensions import db
-from ..incidents.models import STATUS_REACTIVATED, STATUS_RESOLVED, Incident
+from ..incidents.models import STATUS_RESOLVED, open_incident_of
 from ..notifications.emails import send_password_changed_email, send_reset_link_email
 from ..tokens import SignedLink, TokenInvalid, read_reset_link, reset_link
 from .models import ResetGrant
@@ -92,12 +92,6 @@ def load_reset_grant(token: str, now: datetime, *, lock: bool = False) -> tuple[
     return customer, grant
 
 
-def open_incident_of(customer: Customer) -> Incident | None:
-    return db.session.execute(
-        select(Incident).where(Incident.customer_id == customer.id, Incident.status == STATUS_REACTIVATED)
-    ).scalar_one_or_none()
-
-
 def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetime) -> bool:
     """Send a new reset link to the customer's address on record, unless one was issued within the
     resend window. Returns whether it was sent. Audits what it sends, or that it was throttled."""
@@ -109,7 +103,7 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
     if last_issued is not None and now - last_issued < window:
         append_event(tag(source, Event.RESET_LINK_THROTTLED), actor=actor, now=now, customer_id=customer.id)
         return False
-    incident = open_incident_of(customer)
+    incident = open_incident_of(customer.id)
     incident_id = incident.id if incident is not None else None
     grant, link = issue_reset_grant(customer, incident_id=incident_id, source=source, actor=actor, now=now)
     # Staff sending a link is not the customer asking for one: the email says what happened instead.
@@ -175,7 +169,7 @@ def complete_reset(token: str, checked: CheckedPassword, *, source: str, actor: 
     rotate_security_stamp(customer, source=source, actor=actor, now=now, incident_id=grant.incident_id)
     append_event(tag(source, Event.PASSWORD_RESET), actor=actor, now=now, customer_id=customer.id,
                  incident_id=grant.incident_id, data={"grant": grant.id})
-    incident = open_incident_of(customer)
+    incident = open_incident_of(customer.id)
     if incident is not None:
         incident.status = STATUS_RESOLVED
         incident.resolved_at = now
