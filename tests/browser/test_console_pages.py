@@ -120,3 +120,34 @@ def test_spoofed_display_name_is_flagged_on_the_message_page(app, live_server, b
     page.get_by_role("button", name="English").click()
     assert any("reads like another address" in note for note in page.get_by_role("note").all_inner_texts())
     shoot(page, "console-message-spoof-en")
+
+
+def test_an_unusual_reach_time_is_asked_about(app, live_server, browser_page) -> None:  # type: ignore[no-untyped-def]
+    """Issue 18, item 3, as the agent sees it: the times stay as typed, the field says what looks wrong,
+    and one box confirms it; screenshots in both languages at 1280 px."""
+    make_customer(app, "binh@example.com", name="Trần Thị Bình")
+    make_staff(app, "lan@ecc.example", "support")
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    staff_signs_in_and_enrols(page, live_server + "/console/intake/new", "lan@ecc.example", STAFF_PASSWORD)
+    page.goto(live_server + "/console/intake/new")
+    page.get_by_label("Địa chỉ email của khách hàng").fill("binh@example.com")
+    page.get_by_label("Kênh báo cáo").select_option("post")
+    page.get_by_label("Thời điểm báo cáo đến công ty").fill(local_input(400))
+    page.get_by_label("Chuyện gì đã xảy ra?").select_option("stolen")
+    page.get_by_label("Khách hàng cho biết").fill("Thư gửi qua bưu điện, đến chậm.")
+    page.get_by_role("button", name="Ghi nhận báo cáo").click()
+    assert "hơn 30 ngày" in page.locator(".field.has-error").inner_text()
+    assert page.get_by_label("Khách hàng cho biết").input_value() == "Thư gửi qua bưu điện, đến chậm."
+    shoot(page, "console-enter-report-confirm-vi")
+    page.get_by_role("button", name="English").click()  # a fresh form, in English
+    page.get_by_label("The customer's email address").fill("binh@example.com")
+    page.get_by_label("How the report reached us").select_option("post")
+    page.get_by_label("When the report reached the company").fill(local_input(400))
+    page.get_by_label("What happened?").select_option("stolen")
+    page.get_by_role("button", name="Record the report").click()
+    assert "more than 30 days ago" in page.locator(".field.has-error").inner_text()
+    shoot(page, "console-enter-report-confirm-en")
+    page.get_by_label("These times are right, although unusual").check()
+    page.get_by_role("button", name="Record the report").click()
+    assert "Report RPT-" in page.locator(".flash").inner_text()
