@@ -15,7 +15,8 @@ from ..i18n import day_bounds
 from ..url_args import day_arg, page_arg
 from ..staff.models import StaffUser
 from ..staff.permissions import MANAGE_STAFF, VIEW_AUDIT
-from ..staff.service import StaffError, create_staff, reset_totp, set_active
+from ..customers.password_messages import reason_message
+from ..staff.service import StaffExists, StaffPasswordRefused, create_staff, reset_totp, set_active
 from ..staff.access import current_staff, require, require_sign_in
 from .forms import ActionForm, StaffCreateForm
 
@@ -33,8 +34,11 @@ def staff():  # type: ignore[no-untyped-def]
         try:
             created = create_staff(form.email.data, role=form.role.data, name=form.name.data or "",
                                    password=form.password.data, source="console", actor=current_staff().label, now=utcnow())
-        except StaffError as exc:
-            form.email.errors.append(str(exc))
+        except StaffExists:
+            form.email.errors.append(_("A staff user with this address already exists."))
+            status = 400
+        except StaffPasswordRefused as refused:
+            form.password.errors.extend(reason_message(reason) for reason in refused.reasons)
             status = 400
         else:
             db.session.commit()

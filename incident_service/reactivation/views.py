@@ -6,8 +6,7 @@ browser is sent to a token-free URL; only the CSRF-protected POST uses the grant
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, session, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, redirect, render_template, session, url_for
 
 from ..answer_floor import answer_floor
 from ..database import utcnow
@@ -15,6 +14,7 @@ from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
 from ..customers.addresses import mask_address
+from ..customers.password_messages import reason_message
 from ..tokens import TokenError
 from ..customers import password_policy as policy
 from .forms import FreshLinkForm, NewPasswordForm
@@ -24,20 +24,6 @@ from ..customers.addresses import normalize_address
 bp = Blueprint("reactivation", __name__)
 
 SESSION_KEY = "reset_token"
-
-
-def reason_message(reason: str) -> str:
-    company = current_app.config["COMPANY_NAME"]
-    return {
-        policy.TOO_SHORT: _("Use at least %(n)d characters. A few unrelated words make a long password "
-                            "that is easy to remember.", n=policy.MIN_LENGTH),
-        policy.TOO_LONG: _("This password is too long. Use at most %(n)d bytes.", n=policy.MAX_BYTES),
-        policy.MISMATCH: _("The two passwords are not the same. Please type them again."),
-        policy.COMMON: _("This password is on a list of passwords that attackers try first. Choose another."),
-        policy.CONTAINS_EMAIL: _("Do not use your email address in your password."),
-        policy.CONTAINS_COMPANY: _("Do not use the name %(company)s in your password.", company=company),
-        policy.COMPROMISED: _("This is the password you reported as exposed. Choose a new one."),
-    }[reason]
 
 
 @bp.get("/reset/<token>")

@@ -28,6 +28,18 @@ class StaffError(DomainError):
     """Input that cannot become or change a staff account; the message says why."""
 
 
+class StaffExists(StaffError):
+    """Another staff user has this address."""
+
+
+class StaffPasswordRefused(StaffError):
+    """The company's password rules refuse it; `reasons` are the policy's codes."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(refusal_message(reasons))
+        self.reasons = reasons
+
+
 def find_staff(address: str) -> StaffUser | None:
     return db.session.execute(select(StaffUser).where(StaffUser.email == address)).scalar_one_or_none()
 
@@ -42,10 +54,10 @@ def create_staff(email: str, *, role: str, name: str, password: str, source: str
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if find_staff(address) is not None:
-        raise StaffError(f"a staff user with address {address} already exists")
+        raise StaffExists(f"a staff user with address {address} already exists")
     problems = password_problems(password, password, email=address)
     if problems:
-        raise StaffError(refusal_message(problems))
+        raise StaffPasswordRefused(problems)
     staff = StaffUser(email=address, role=role, name=name.strip()[:200], password_hash=hashing().hash(password),
                       active=True, security_stamp=new_stamp(), created_at=now)
     db.session.add(staff)
