@@ -16,6 +16,7 @@ from ..incidents.service import (CaseworkError, ReportSubmission, add_note, atta
                                  close_incident, receive_report)
 from ..reactivation.service import send_reset_link
 from ..staff.permissions import ACT_ON_INCIDENTS, ADD_NOTES, RECORD_DISCOVERY
+from .transactions import commit_on_success
 from ..staff.access import current_staff, require, require_sign_in
 from .forms import (ActionForm, AssignForm, CloseForm, NoteForm, StaffDiscoveryForm, StaffReportForm, customer_to_assign,
                     flash_form_errors)
@@ -30,6 +31,7 @@ def _back(incident: Incident):  # type: ignore[no-untyped-def]
 
 @bp.route("/intake/new", methods=["GET", "POST"])
 @require(ACT_ON_INCIDENTS)
+@commit_on_success
 def enter_report():  # type: ignore[no-untyped-def]
     """A report that came by phone, fax, post or in person, entered by staff."""
     form = StaffReportForm()
@@ -43,7 +45,6 @@ def enter_report():  # type: ignore[no-untyped-def]
                              entered_by=staff.label),
             now=now, actor=staff.label,
         )
-        db.session.commit()
         if report.incident_id is None:
             flash(_("Report %(reference)s recorded. No customer has this address: it is kept as an unmatched "
                     "report and nothing was sent.", reference=report.reference), "warning")
@@ -57,22 +58,23 @@ def enter_report():  # type: ignore[no-untyped-def]
 
 @bp.post("/incidents/<int:incident_id>/resend")
 @require(ACT_ON_INCIDENTS)
+@commit_on_success
 def resend(incident_id: int):  # type: ignore[no-untyped-def]
-    incident = db.session.get(Incident, incident_id) or abort(404)
+    incident = db.get_or_404(Incident, incident_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     if send_reset_link(incident.customer, source="console", actor=current_staff().label, now=utcnow()):
         flash(_("A new link was sent to the address on record."), "success")
     else:
         flash(_("A link was sent a few minutes ago; to prevent floods, wait before sending another."), "warning")
-    db.session.commit()
     return _back(incident)
 
 
 @bp.post("/incidents/<int:incident_id>/discovery")
 @require(RECORD_DISCOVERY)
+@commit_on_success
 def discovery(incident_id: int):  # type: ignore[no-untyped-def]
-    incident = db.session.get(Incident, incident_id) or abort(404)
+    incident = db.get_or_404(Incident, incident_id)
     form = StaffDiscoveryForm()
     if not form.validate_on_submit():
         flash_form_errors(form)
@@ -87,19 +89,18 @@ def discovery(incident_id: int):  # type: ignore[no-untyped-def]
         flash(_("That time is after the first report was received (%(received)s).",
                 received=format_local(exc.received_at)), "error")
         return _back(incident)
-    db.session.commit()
     flash(_("Discovery time recorded."), "success")
     return _back(incident)
 
 
 @bp.post("/incidents/<int:incident_id>/notes")
 @require(ADD_NOTES)
+@commit_on_success
 def note(incident_id: int):  # type: ignore[no-untyped-def]
-    incident = db.session.get(Incident, incident_id) or abort(404)
+    incident = db.get_or_404(Incident, incident_id)
     form = NoteForm()
     if form.validate_on_submit():
         add_note(incident, form.text.data, actor=current_staff().label, now=utcnow())
-        db.session.commit()
         flash(_("Note added."), "success")
     else:
         flash_form_errors(form)
@@ -108,8 +109,9 @@ def note(incident_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/incidents/<int:incident_id>/close")
 @require(ACT_ON_INCIDENTS)
+@commit_on_success
 def close(incident_id: int):  # type: ignore[no-untyped-def]
-    incident = db.session.get(Incident, incident_id) or abort(404)
+    incident = db.get_or_404(Incident, incident_id)
     form = CloseForm()
     if not form.validate_on_submit():
         flash_form_errors(form)
@@ -120,15 +122,15 @@ def close(incident_id: int):  # type: ignore[no-untyped-def]
     except CaseworkError:
         flash(_("Only an open incident can be closed."), "error")
         return _back(incident)
-    db.session.commit()
     flash(_("Incident closed."), "success")
     return _back(incident)
 
 
 @bp.post("/reports/<int:report_id>/assign")
 @require(ACT_ON_INCIDENTS)
+@commit_on_success
 def assign(report_id: int):  # type: ignore[no-untyped-def]
-    report = db.session.get(Report, report_id) or abort(404)
+    report = db.get_or_404(Report, report_id)
     customer = customer_to_assign(AssignForm())
     if customer is None:
         return redirect(url_for("console.report", report_id=report.id))
@@ -137,6 +139,5 @@ def assign(report_id: int):  # type: ignore[no-untyped-def]
     except CaseworkError:
         flash(_("This report already belongs to a customer."), "error")
         return redirect(url_for("console.report", report_id=report.id))
-    db.session.commit()
     flash(_("Report assigned to %(address)s.", address=customer.email), "success")
     return redirect(url_for("console.incident", incident_id=incident.id))

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from ..audit.service import NO_INCIDENT, search_events, verify_chain
-from .queries import incident_id_of
+from .queries import incident_id_of, staff_users
 from ..database import utcnow
 from ..extensions import db
 from ..i18n import day_bounds
@@ -17,6 +16,7 @@ from ..staff.models import StaffUser
 from ..staff.permissions import MANAGE_STAFF, VIEW_AUDIT
 from ..customers.password_messages import reason_message
 from ..staff.service import StaffExists, StaffPasswordRefused, create_staff, reset_totp, set_active
+from .transactions import commit_on_success
 from ..staff.access import current_staff, require, require_sign_in
 from .forms import ActionForm, StaffCreateForm
 
@@ -27,6 +27,7 @@ AUDIT_PAGE = 100
 
 @bp.route("/admin/staff", methods=["GET", "POST"])
 @require(MANAGE_STAFF)
+@commit_on_success
 def staff():  # type: ignore[no-untyped-def]
     form = StaffCreateForm()
     status = 200
@@ -41,42 +42,43 @@ def staff():  # type: ignore[no-untyped-def]
             form.password.errors.extend(reason_message(reason) for reason in refused.reasons)
             status = 400
         else:
-            db.session.commit()
             flash(_("%(address)s can now sign in and will set up their authenticator app.", address=created.email),
                   "success")
             return redirect(url_for("console_admin.staff"))
     elif form.is_submitted():
         status = 400
-    users = db.session.execute(select(StaffUser).order_by(StaffUser.email)).scalars().all()
+    users = staff_users()
     return render_template("console/staff.html", users=users, form=form, action_form=ActionForm()), status
 
 
 def _staff_action(staff_id: int, change) -> object:  # type: ignore[no-untyped-def]
-    user = db.session.get(StaffUser, staff_id) or abort(404)
+    user = db.get_or_404(StaffUser, staff_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     if user.id == current_staff().id:
         flash(_("You cannot change your own account here; ask another administrator."), "error")
         return redirect(url_for("console_admin.staff"))
     change(user)
-    db.session.commit()
     return redirect(url_for("console_admin.staff"))
 
 
 @bp.post("/admin/staff/<int:staff_id>/deactivate")
 @require(MANAGE_STAFF)
+@commit_on_success
 def deactivate(staff_id: int):  # type: ignore[no-untyped-def]
     return _staff_action(staff_id, lambda user: set_active(user, False, actor=current_staff().label, now=utcnow()))
 
 
 @bp.post("/admin/staff/<int:staff_id>/activate")
 @require(MANAGE_STAFF)
+@commit_on_success
 def activate(staff_id: int):  # type: ignore[no-untyped-def]
     return _staff_action(staff_id, lambda user: set_active(user, True, actor=current_staff().label, now=utcnow()))
 
 
 @bp.post("/admin/staff/<int:staff_id>/reset-totp")
 @require(MANAGE_STAFF)
+@commit_on_success
 def totp_reset(staff_id: int):  # type: ignore[no-untyped-def]
     return _staff_action(staff_id, lambda user: reset_totp(user, actor=current_staff().label, now=utcnow()))
 

@@ -8,7 +8,6 @@ from urllib.parse import quote
 import nh3
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
 from ..database import utcnow
 from ..extensions import db
@@ -20,7 +19,9 @@ from ..intake.parsing import (NOT_READ, attachment_bytes, attachment_parts, head
                               read_stored, safe_filename)
 from ..intake.service import MessageAlreadyHandled, attach_message_to_customer, dismiss_message
 from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
+from .transactions import commit_on_success
 from ..staff.access import current_staff, require, require_sign_in
+from .queries import message_counts, messages_with_status
 from .forms import AssignForm, DismissForm, customer_to_assign
 
 bp = Blueprint("console_evidence", __name__, url_prefix="/console")
@@ -69,24 +70,21 @@ def quarantine():  # type: ignore[no-untyped-def]
     status = request.args.get("status", STATUS_QUARANTINED)
     if status not in LISTED:
         status = STATUS_QUARANTINED
-    messages = db.session.execute(select(InboundMessage).where(InboundMessage.status == status)
-                                  .order_by(InboundMessage.id.desc()).limit(200)).scalars().all()
-    counts = dict(db.session.execute(select(InboundMessage.status, func.count())
-                                     .where(InboundMessage.status.in_(LISTED)).group_by(InboundMessage.status)).all())
+    messages, counts = messages_with_status(status), message_counts(LISTED)
     return render_template("console/quarantine.html", messages=messages, status=status, statuses=LISTED, counts=counts)
 
 
 @bp.get("/messages/<int:message_id>")
 @require(VIEW_QUARANTINE)
 def message(message_id: int):  # type: ignore[no-untyped-def]
-    item = db.session.get(InboundMessage, message_id) or abort(404)
+    item = db.get_or_404(InboundMessage, message_id)
     return render_template("console/message.html", message=item, assign_form=AssignForm(), dismiss_form=DismissForm())
 
 
 @bp.get("/messages/<int:message_id>/raw")
 @require(VIEW_INCIDENTS)
 def raw(message_id: int):  # type: ignore[no-untyped-def]
-    item = db.session.get(InboundMessage, message_id) or abort(404)
+    item = db.get_or_404(InboundMessage, message_id)
     response = Response(item.raw, mimetype="message/rfc822")
     response.headers["Content-Disposition"] = f'attachment; filename="message-{item.id}.eml"'
     return response
@@ -95,7 +93,7 @@ def raw(message_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/messages/<int:message_id>/html")
 @require(VIEW_INCIDENTS)
 def html(message_id: int):  # type: ignore[no-untyped-def]
-    item = readable(db.session.get(InboundMessage, message_id) or abort(404))
+    item = readable(db.get_or_404(InboundMessage, message_id))
     content = html_part(read_stored(item.raw))
     if content is None:
         abort(404)
@@ -110,7 +108,7 @@ def html(message_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/messages/<int:message_id>/attachments/<int:index>")
 @require(VIEW_INCIDENTS)
 def attachment(message_id: int, index: int):  # type: ignore[no-untyped-def]
-    item = readable(db.session.get(InboundMessage, message_id) or abort(404))
+    item = readable(db.get_or_404(InboundMessage, message_id))
     parts = attachment_parts(read_stored(item.raw))
     if not 0 <= index < len(parts):
         abort(404)
@@ -127,8 +125,9 @@ def attachment(message_id: int, index: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/messages/<int:message_id>/assign")
 @require(HANDLE_QUARANTINE)
+@commit_on_success
 def assign(message_id: int):  # type: ignore[no-untyped-def]
-    item = db.session.get(InboundMessage, message_id) or abort(404)
+    item = db.get_or_404(InboundMessage, message_id)
     customer = customer_to_assign(AssignForm())
     if customer is None:
         return redirect(url_for("console_evidence.message", message_id=item.id))
@@ -137,7 +136,6 @@ def assign(message_id: int):  # type: ignore[no-untyped-def]
     except MessageAlreadyHandled:
         flash(_("This message has already been handled."), "error")
         return redirect(url_for("console_evidence.message", message_id=item.id))
-    db.session.commit()
     flash(_("The message is now report %(reference)s of %(address)s.", reference=report.reference,
             address=customer.email), "success")
     return redirect(url_for("console.incident", incident_id=report.incident_id))
@@ -145,8 +143,9 @@ def assign(message_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/messages/<int:message_id>/dismiss")
 @require(HANDLE_QUARANTINE)
+@commit_on_success
 def dismiss(message_id: int):  # type: ignore[no-untyped-def]
-    item = db.session.get(InboundMessage, message_id) or abort(404)
+    item = db.get_or_404(InboundMessage, message_id)
     form = DismissForm()
     if not form.validate_on_submit():
         flash(_("Say why the message is set aside."), "error")
@@ -156,6 +155,5 @@ def dismiss(message_id: int):  # type: ignore[no-untyped-def]
     except MessageAlreadyHandled:
         flash(_("This message has already been handled."), "error")
         return redirect(url_for("console_evidence.message", message_id=item.id))
-    db.session.commit()
     flash(_("Message set aside; its bytes are kept."), "success")
     return redirect(url_for("console_evidence.quarantine"))

@@ -7,16 +7,16 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from ..assessment.models import PolicyVersion
 from ..assessment.service import (PolicyError, ReviewError, breach_deadline, mark_breach, publish_policy,
                                   record_authority_notification, record_review_decision)
 from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import Incident
 from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
+from .transactions import commit_on_success
 from ..staff.access import can, current_staff, require, require_sign_in
+from .queries import breaches_to_notify, late_incidents, policy_versions
 from .forms import ActionForm, AuthorityForm, PolicyForm, ReviewForm
 
 bp = Blueprint("console_legal", __name__, url_prefix="/console")
@@ -36,23 +36,16 @@ def _hours_left(incident: Incident) -> float:
 @bp.get("/reviews")
 @require(VIEW_LEGAL)
 def reviews():  # type: ignore[no-untyped-def]
-    show = request.args.get("show", "pending")
-    query = select(Incident).where(Incident.lateness == "late")
-    if show == "pending":
-        query = query.where((Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information"))
-    elif show != "all":
-        show = "pending"
-    late = db.session.execute(query.order_by(Incident.first_received_at)).scalars().all()
-    breaches = db.session.execute(select(Incident).where(Incident.personal_data_breach.is_(True),
-                                                         Incident.authority_notified_at.is_(None))
-                                  .order_by(Incident.first_received_at)).scalars().all()
-    return render_template("console/reviews.html", incidents=late, show=show, breaches=breaches)
+    show = "all" if request.args.get("show") == "all" else "pending"
+    return render_template("console/reviews.html", incidents=late_incidents(pending_only=show == "pending"),
+                           show=show, breaches=breaches_to_notify())
 
 
 @bp.post("/incidents/<int:incident_id>/review")
 @require(DECIDE_REVIEWS)
+@commit_on_success
 def decide(incident_id: int):  # type: ignore[no-untyped-def]
-    incident = db.session.get(Incident, incident_id) or abort(404)
+    incident = db.get_or_404(Incident, incident_id)
     form = ReviewForm()
     if not form.validate_on_submit():
         flash(_("A decision needs a rationale."), "error")
@@ -63,26 +56,26 @@ def decide(incident_id: int):  # type: ignore[no-untyped-def]
         except ReviewError:
             flash(_("A decision needs a rationale."), "error")
         else:
-            db.session.commit()
             flash(_("Decision recorded."), "success")
     return redirect(url_for("console.incident", incident_id=incident.id, _anchor="review"))
 
 
 @bp.post("/incidents/<int:incident_id>/breach")
 @require(DECIDE_REVIEWS)
+@commit_on_success
 def breach(incident_id: int):  # type: ignore[no-untyped-def]
-    incident = db.session.get(Incident, incident_id) or abort(404)
+    incident = db.get_or_404(Incident, incident_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     mark_breach(incident, actor=current_staff().label, now=utcnow())
-    db.session.commit()
     return redirect(url_for("console.incident", incident_id=incident.id, _anchor="breach"))
 
 
 @bp.post("/incidents/<int:incident_id>/authority")
 @require(DECIDE_REVIEWS)
+@commit_on_success
 def authority(incident_id: int):  # type: ignore[no-untyped-def]
-    incident = db.session.get(Incident, incident_id) or abort(404)
+    incident = db.get_or_404(Incident, incident_id)
     form = AuthorityForm()
     if form.validate_on_submit():
         try:
@@ -90,7 +83,6 @@ def authority(incident_id: int):  # type: ignore[no-untyped-def]
                                           actor=current_staff().label, now=utcnow())
         except ReviewError:
             abort(400)
-        db.session.commit()
         flash(_("Notification of the authority recorded."), "success")
     else:
         flash(_("Give when and how the authority was notified."), "error")
@@ -99,6 +91,7 @@ def authority(incident_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/policy", methods=["GET", "POST"])
 @require(VIEW_LEGAL)
+@commit_on_success
 def policy():  # type: ignore[no-untyped-def]
     form = PolicyForm()
     status = 200
@@ -119,11 +112,9 @@ def policy():  # type: ignore[no-untyped-def]
                 }[exc.code])
                 status = 400
             else:
-                db.session.commit()
                 flash(_("Policy version published."), "success")
                 return redirect(url_for("console_legal.policy"))
         else:
             status = 400
-    versions = db.session.execute(select(PolicyVersion).order_by(PolicyVersion.effective_from.desc())).scalars().all()
-    return render_template("console/policy.html", versions=versions, form=form,
+    return render_template("console/policy.html", versions=policy_versions(), form=form,
                            default_hours=current_app.config["LATE_REPORT_THRESHOLD_HOURS"]), status

@@ -1,4 +1,6 @@
-"""The queue's filters as queries: read from the URL, so a filtered view can be shared as a link."""
+"""What the console's pages read, as queries: the queue's filters (read from the URL, so a filtered view
+can be shared as a link), the legal lists, the staff list and the quarantine. Views query nothing
+themselves."""
 
 from __future__ import annotations
 
@@ -8,13 +10,17 @@ from typing import Any, Mapping
 
 from sqlalchemy import Select, exists, func, or_, select
 
+from ..assessment.models import PolicyVersion
+from ..audit.models import AuditEvent
 from ..customers.models import Customer
 from ..database import within
 from ..extensions import db
 from ..i18n import day_bounds
 from ..url_args import choice_arg, day_arg, page_arg
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
+from ..intake.models import InboundMessage
 from ..notifications.models import OUTBOX_FAILED, OutboxMessage
+from ..staff.models import StaffUser
 
 PAGE_SIZE = 25
 UNMATCHED = "unmatched"
@@ -109,13 +115,64 @@ def unmatched_count() -> Select[Any]:
     return select(func.count()).select_from(Report).where(Report.customer_id.is_(None))
 
 
-def undelivered_emails(limit: int = 20) -> Select[Any]:
+def undelivered_emails(limit: int = 20) -> list[Any]:
     """The latest emails that failed for good, with their incident if any, newest first."""
-    return (select(OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.last_error, Incident.id, Incident.reference)
-            .outerjoin(Incident, OutboxMessage.incident_id == Incident.id)
-            .where(OutboxMessage.status == OUTBOX_FAILED).order_by(OutboxMessage.id.desc()).limit(limit))
+    return list(db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.last_error, Incident.id, Incident.reference)
+        .outerjoin(Incident, OutboxMessage.incident_id == Incident.id)
+        .where(OutboxMessage.status == OUTBOX_FAILED).order_by(OutboxMessage.id.desc()).limit(limit)).all())
 
 
 def incident_id_of(reference: str) -> int | None:
     """The id of the incident with this public reference (any case), if there is one."""
     return db.session.execute(select(Incident.id).where(func.lower(Incident.reference) == reference.lower())).scalar()
+
+
+def queue_page(filters: QueueFilter, zone: str) -> tuple[list[Any], int, dict[str, int]]:
+    """One page of the queue (incidents, or unmatched reports), how many match, and the count of each
+    status for the tabs."""
+    query = unmatched_query(filters, zone) if filters.status == UNMATCHED else incidents_query(filters, zone)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(db.session.execute(query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)).scalars())
+    counts: dict[str, int] = {status: count for status, count in db.session.execute(status_counts()).all()}
+    counts[UNMATCHED] = db.session.scalar(unmatched_count()) or 0
+    return rows, total, counts
+
+
+def report_events(report_id: int) -> list[AuditEvent]:
+    return list(db.session.execute(select(AuditEvent).where(AuditEvent.report_id == report_id)
+                                   .order_by(AuditEvent.id)).scalars())
+
+
+def late_incidents(*, pending_only: bool) -> list[Incident]:
+    """Late incidents for legal, oldest first; pending: no decision yet, or waiting for information."""
+    query = select(Incident).where(Incident.lateness == "late")
+    if pending_only:
+        query = query.where((Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information"))
+    return list(db.session.execute(query.order_by(Incident.first_received_at)).scalars())
+
+
+def breaches_to_notify() -> list[Incident]:
+    """Personal-data breaches whose notice to the authority is not recorded yet, oldest first."""
+    return list(db.session.execute(select(Incident).where(Incident.personal_data_breach.is_(True),
+                                                          Incident.authority_notified_at.is_(None))
+                                   .order_by(Incident.first_received_at)).scalars())
+
+
+def policy_versions() -> list[PolicyVersion]:
+    return list(db.session.execute(select(PolicyVersion).order_by(PolicyVersion.effective_from.desc())).scalars())
+
+
+def staff_users() -> list[StaffUser]:
+    return list(db.session.execute(select(StaffUser).order_by(StaffUser.email)).scalars())
+
+
+def messages_with_status(status: str, limit: int = 200) -> list[InboundMessage]:
+    return list(db.session.execute(select(InboundMessage).where(InboundMessage.status == status)
+                                   .order_by(InboundMessage.id.desc()).limit(limit)).scalars())
+
+
+def message_counts(statuses: tuple[str, ...]) -> dict[str, int]:
+    rows = db.session.execute(select(InboundMessage.status, func.count()).where(InboundMessage.status.in_(statuses))
+                              .group_by(InboundMessage.status)).all()
+    return {status: count for status, count in rows}
