@@ -7,7 +7,7 @@ gets the same reactivation: lock, stamp rotation, reset grant and acknowledgemen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -23,7 +23,7 @@ from ..customers.models import Customer
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
 from ..extensions import db
 from ..notifications.emails import send_acknowledgement_email
-from ..reactivation.service import issue_reset_grant, lock_credential
+from ..reactivation.service import issue_reset_grant, link_sent_recently, lock_credential
 from .models import (CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report,
                      open_incident_of)
 
@@ -105,8 +105,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
         incident.late_threshold_hours, incident.policy_version_id = threshold_hours, version.id if version else None
         reassess(incident)
     lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
-    window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
-    if incident.last_link_sent_at is None or now - incident.last_link_sent_at >= window:
+    if not link_sent_recently(customer.id, now):
         _send_acknowledgement(customer, incident, report, source=source, actor=actor, now=now)
     return incident
 

@@ -92,15 +92,21 @@ def load_reset_grant(token: str, now: datetime, *, lock: bool = False) -> tuple[
     return customer, grant
 
 
-def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetime) -> bool:
-    """Send a new reset link to the customer's address on record, unless one was issued within the
-    resend window. Returns whether it was sent. Audits what it sends, or that it was throttled."""
+def link_sent_recently(customer_id: int, now: datetime) -> bool:
+    """Whether a link went to this customer within LINK_RESEND_WINDOW_SECONDS of `now` (R1: at most one
+    per window, however it was asked for: a report, the fresh-link form, staff)."""
     last_issued = db.session.execute(
-        select(ResetGrant.issued_at).where(ResetGrant.customer_id == customer.id)
+        select(ResetGrant.issued_at).where(ResetGrant.customer_id == customer_id)
         .order_by(ResetGrant.issued_at.desc()).limit(1)
     ).scalar()
     window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
-    if last_issued is not None and now - last_issued < window:
+    return last_issued is not None and now - last_issued < window
+
+
+def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetime) -> bool:
+    """Send a new reset link to the customer's address on record, unless one was issued within the
+    resend window. Returns whether it was sent. Audits what it sends, or that it was throttled."""
+    if link_sent_recently(customer.id, now):
         append_event(tag(source, Event.RESET_LINK_THROTTLED), actor=actor, now=now, customer_id=customer.id)
         return False
     incident = open_incident_of(customer.id)

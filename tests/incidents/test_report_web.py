@@ -140,9 +140,9 @@ def test_second_report_joins_the_open_incident_and_is_throttled(app, customer_id
 
 def test_report_after_window_resends_a_fresh_link(app, customer_id) -> None:  # type: ignore[no-untyped-def]
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
-    with app.app_context():
-        incident = db.session.execute(select(Incident)).scalar_one()
-        incident.last_link_sent_at = utcnow() - timedelta(seconds=app.config["LINK_RESEND_WINDOW_SECONDS"] + 1)
+    with app.app_context():  # the link went out longer ago than the resend window
+        grant = db.session.execute(select(ResetGrant)).scalar_one()
+        grant.issued_at = utcnow() - timedelta(seconds=app.config["LINK_RESEND_WINDOW_SECONDS"] + 1)
         db.session.commit()
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
     with app.app_context():
