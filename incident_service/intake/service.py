@@ -137,11 +137,12 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
     is locked while untrusted mail is parsed (on SQLite the first statement takes the write lock).
     """
     config = current_app.config
+    company = company_mta_for(via, envelope.peer)
     try:
         parsed: ParsedMessage | None = parse_within(
             raw, authserv_id=config["AUTHSERV_ID"], limits=limits_from_config(),
             envelope_sender=envelope.mail_from if via != VIA_IMPORT else None,
-            company=company_mta_for(via, envelope.peer))
+            company=company)
         unreadable: Quarantine | None = None
     except Quarantine as quarantine:
         parsed, unreadable = None, quarantine
@@ -171,7 +172,7 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
     _store_parsed(message, parsed)
 
     if via == VIA_IMPORT:
-        mta_time = company_mta_time(parsed.received, company_mta_for(via, envelope.peer))
+        mta_time = company_mta_time(parsed.received, company)
         if mta_time is not None:
             message.received_at, message.received_at_source = mta_time, RECEIVED_COMPANY_MTA
 

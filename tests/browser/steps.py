@@ -32,3 +32,14 @@ def customer_signs_in(page: Any, email: str, password: str) -> None:
     page.get_by_label("Địa chỉ email", exact=True).fill(email)
     page.get_by_label("Mật khẩu", exact=True).fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
+
+
+def staff_enters_report(page: Any, *, email: str, channel: str, reached_at: str, kind: str, details: str = "") -> None:
+    """On the console's "enter a report" form: fill it as an agent taking a call does, and record it."""
+    page.get_by_label("Địa chỉ email của khách hàng").fill(email)
+    page.get_by_label("Kênh báo cáo").select_option(channel)
+    page.get_by_label("Thời điểm báo cáo đến công ty").fill(reached_at)
+    page.get_by_label("Chuyện gì đã xảy ra?").select_option(kind)
+    if details:
+        page.get_by_label("Khách hàng cho biết").fill(details)
+    page.get_by_role("button", name="Ghi nhận báo cáo").click()

@@ -11,7 +11,7 @@ import pytest
 
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
-from tests.browser.steps import staff_signs_in_and_enrols
+from tests.browser.steps import staff_enters_report, staff_signs_in_and_enrols
 from tests.helpers import deliver, local_input, make_customer, submit
 from tests.console.conftest import STAFF_PASSWORD, make_staff
 
@@ -63,12 +63,8 @@ def test_support_works_an_incident(app, live_server, smtp_sink, browser_page) ->
 
     # Enter a phone report for another customer.
     page.get_by_role("link", name="Nhập báo cáo").click()
-    page.get_by_label("Địa chỉ email của khách hàng").fill("binh@example.com")
-    page.get_by_label("Kênh báo cáo").select_option("phone")
-    page.get_by_label("Thời điểm báo cáo đến công ty").fill(local_input(4))
-    page.get_by_label("Chuyện gì đã xảy ra?").select_option("stolen")
-    page.get_by_label("Khách hàng cho biết").fill("Khách gọi điện báo mất điện thoại.")
-    page.get_by_role("button", name="Ghi nhận báo cáo").click()
+    staff_enters_report(page, email="binh@example.com", channel="phone", reached_at=local_input(4), kind="stolen",
+                        details="Khách gọi điện báo mất điện thoại.")
     assert "mật khẩu của khách hàng đã bị vô hiệu hóa" in page.locator(".flash").inner_text()
     assert "mật khẩu đã bị khóa" in page.locator("dl.facts").first.inner_text()
     assert "binh@example.com" in page.locator("table").last.inner_text() or "binh@example.com" in page.content()
@@ -131,12 +127,8 @@ def test_an_unusual_reach_time_is_asked_about(app, live_server, browser_page) ->
     page.set_viewport_size({"width": 1280, "height": 900})
     staff_signs_in_and_enrols(page, live_server + "/console/intake/new", "lan@ecc.example", STAFF_PASSWORD)
     page.goto(live_server + "/console/intake/new")
-    page.get_by_label("Địa chỉ email của khách hàng").fill("binh@example.com")
-    page.get_by_label("Kênh báo cáo").select_option("post")
-    page.get_by_label("Thời điểm báo cáo đến công ty").fill(local_input(400))
-    page.get_by_label("Chuyện gì đã xảy ra?").select_option("stolen")
-    page.get_by_label("Khách hàng cho biết").fill("Thư gửi qua bưu điện, đến chậm.")
-    page.get_by_role("button", name="Ghi nhận báo cáo").click()
+    staff_enters_report(page, email="binh@example.com", channel="post", reached_at=local_input(400), kind="stolen",
+                        details="Thư gửi qua bưu điện, đến chậm.")
     assert "hơn 30 ngày" in page.locator(".field.has-error").inner_text()
     assert page.get_by_label("Khách hàng cho biết").input_value() == "Thư gửi qua bưu điện, đến chậm."
     shoot(page, "console-enter-report-confirm-vi")

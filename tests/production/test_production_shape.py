@@ -14,7 +14,8 @@ import threading
 import psycopg
 import pytest
 
-from tests.browser.steps import customer_sets_new_password, customer_signs_in, staff_signs_in_and_enrols
+from tests.browser.steps import (customer_sets_new_password, customer_signs_in, staff_enters_report,
+                                 staff_signs_in_and_enrols)
 from tests.helpers import local_input
 from tests.live import wait_for
 from tests.production.conftest import LIMIT_REPORT_PER_IP
@@ -83,11 +84,7 @@ def test_staff_sign_in_with_totp_and_enter_a_phone_report_over_https(stack: Stac
     assert page.locator("h1").inner_text() == "Hàng đợi"
 
     page.get_by_role("link", name="Nhập báo cáo").click()
-    page.get_by_label("Địa chỉ email của khách hàng").fill("binh@example.com")
-    page.get_by_label("Kênh báo cáo").select_option("phone")
-    page.get_by_label("Thời điểm báo cáo đến công ty").fill(local_input(4))
-    page.get_by_label("Chuyện gì đã xảy ra?").select_option("stolen")
-    page.get_by_role("button", name="Ghi nhận báo cáo").click()
+    staff_enters_report(page, email="binh@example.com", channel="phone", reached_at=local_input(4), kind="stolen")
     assert "mật khẩu của khách hàng đã bị vô hiệu hóa" in page.locator(".flash").inner_text()
     page.screenshot(path=str(tmp_path / "console-vi.png"), full_page=True)
     assert link_in(stack, "binh@example.com", "reset")  # the worker process delivered the acknowledgement
