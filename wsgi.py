@@ -8,8 +8,8 @@ load_dotenv()
 
 import sys  # noqa: E402
 
-from incident_service.settings import ConfigurationError  # noqa: E402
 from incident_service import create_app  # noqa: E402
+from incident_service.settings import ConfigurationError  # noqa: E402
 
 try:
     app = create_app()

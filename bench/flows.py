@@ -10,13 +10,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import insert, select
 
 from incident_service.customers.models import Customer
+from incident_service.customers.password_policy import near_forms
 from incident_service.customers.passwords import hashing
 from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.breach import mass_reactivate
 from incident_service.incidents.service import ReportSubmission, receive_report
 from incident_service.notifications.delivery import deliver_due
-from incident_service.customers.password_policy import near_forms
 from incident_service.reactivation.service import issue_reset_grant
 
 from .common import best_of, throwaway_app

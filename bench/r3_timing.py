@@ -76,8 +76,8 @@ def run() -> dict[str, dict[str, float]]:
     results = {}
     with throwaway_app() as app:
         results["SQLite"] = _measure(app)
-    from tests.postgres import PostgresServer
     from tests.helpers import free_port
+    from tests.postgres import PostgresServer
 
     server = PostgresServer(free_port())
     server.start()

@@ -9,15 +9,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from . import settings as settings_module
-
 from . import answer_floor, errors, headers, i18n, logging_redaction, observability, same_origin
+from . import settings as settings_module
 from .customers import passwords
 from .customers import session as customer_session
-from .staff import session as staff_session
 from .database import configure_engine
 from .extensions import babel, csrf, db, limiter, mail, migrate
 from .incidents import labels
+from .staff import session as staff_session
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,30 +87,29 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
 
 def _register_models() -> None:
     # Imported for their side effect: every table is known to SQLAlchemy and Alembic.
+    from . import metrics_store as _metrics  # noqa: F401
     from .assessment import models as _assessment  # noqa: F401
     from .audit import models as _audit  # noqa: F401
     from .customers import models as _customers  # noqa: F401
     from .incidents import models as _incidents  # noqa: F401
     from .intake import models as _intake  # noqa: F401
-    from . import metrics_store as _metrics  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
-    from .reports import month_index as _month_index  # noqa: F401 - the delay report's index, made with its table
     from .reactivation import models as _reactivation  # noqa: F401
+    from .reports import month_index as _month_index  # noqa: F401 - the delay report's index, made with its table
     from .staff import models as _staff  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from .assessment.views import bp as assessment_bp
     from .console import actions, admin, auth, evidence, legal
-    from .packs.views import bp as packs_bp
-    from .reports.views import bp as reports_bp
     from .console import views as console_views
     from .customers.views import bp as customers_bp
     from .health import bp as health_bp
-    from .site import bp as site_bp
     from .incidents.views import bp as incidents_bp
+    from .packs.views import bp as packs_bp
     from .reactivation.views import bp as reactivation_bp
-
+    from .reports.views import bp as reports_bp
+    from .site import bp as site_bp
     from .staff.access import can
 
     app.jinja_env.globals["can"] = can

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 
-from .settings import LOCALES
 from .i18n import SESSION_LOCALE_KEY
 from .redirects import local_path
+from .settings import LOCALES
 
 bp = Blueprint("site", __name__)
 

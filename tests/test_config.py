@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from incident_service.settings import ConfigurationError, load_settings
 from incident_service import create_app
+from incident_service.settings import ConfigurationError, load_settings
 
 PRODUCTION = {
     "APP_ENV": "production",

@@ -7,6 +7,7 @@ import pytest
 
 from tests.helpers import csrf_from
 
+
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def app_settings(request, app_settings):  # type: ignore[no-untyped-def]
     """Every limit test runs with per-process counters and with Redis, the storage several workers share."""

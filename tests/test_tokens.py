@@ -81,8 +81,16 @@ def test_payload_carries_no_address(app, smtp_sink, customer_id) -> None:  # typ
 
 def test_each_link_is_read_into_its_type_or_refused(app) -> None:  # type: ignore[no-untyped-def]
     """Issue 12: the payload of each purpose is spelled in one module and read back as a type."""
-    from incident_service.tokens import (DiscoveryLink, ResetLink, discovery_link, read_discovery_link,
-                                         read_report_link, read_reset_link, report_link, reset_link)
+    from incident_service.tokens import (
+        DiscoveryLink,
+        ResetLink,
+        discovery_link,
+        read_discovery_link,
+        read_report_link,
+        read_reset_link,
+        report_link,
+        reset_link,
+    )
 
     with app.test_request_context():
         def token(link) -> str:  # type: ignore[no-untyped-def]

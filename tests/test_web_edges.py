@@ -10,9 +10,9 @@ from typing import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from incident_service.audit.service import CHAIN_LOCK_KEY
 from incident_service.extensions import db
 from incident_service.incidents.models import Report
-from incident_service.audit.service import CHAIN_LOCK_KEY
 from incident_service.intake.smtpd import IntakeController
 from tests.helpers import csrf_from, free_port
 

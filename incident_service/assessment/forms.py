@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from ..forms import Form
 from wtforms.validators import DataRequired
 
+from ..forms import Form
 from ..incidents.forms import DiscoveryTimeField
 
 

@@ -8,11 +8,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..audit.actions import Event, Source, tag
-from ..domain_errors import DomainError
-from ..tokens import TokenInvalid, read_discovery_link
 from ..audit.service import append_event
+from ..domain_errors import DomainError
 from ..extensions import db
 from ..incidents.models import Incident, Report
+from ..tokens import TokenInvalid, read_discovery_link
 from .lateness import assess, effective_discovery
 from .models import DECISION_NEEDS_INFORMATION, DECISIONS, DiscoveryStatement, PolicyVersion, ReviewDecision
 

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 
 from ..database import utcnow
 from ..extensions import db, limiter
-from ..limits import setting
-from ..link_guessing import count_invalid_link
 from ..i18n import format_local
 from ..incidents.forms import viewer_zone
+from ..limits import setting
+from ..link_guessing import count_invalid_link
 from ..tokens import TokenError
 from .forms import DiscoveryForm
 from .models import SOURCE_DISCOVERY_LINK

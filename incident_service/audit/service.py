@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import encode_basestring as _string  # what json.dumps uses with ensure_ascii=False
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring as _string  # what json.dumps uses with ensure_ascii=False
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select, text
 
-from .actions import Event, Source, tag
 from ..database import bind_value, insert_tuples, within
 from ..extensions import db
-from .actions import checked
+from .actions import Event, Source, checked, tag
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent
 
 # Any constant; PostgreSQL serialises chain appends on it so the chain stays one line.

@@ -12,14 +12,28 @@ from ..database import utcnow
 from ..extensions import db
 from ..i18n import format_local
 from ..incidents.models import Incident, Report
-from ..incidents.service import (CaseworkError, ReportSubmission, add_note, attach_report_to_customer,
-                                 close_incident, receive_report)
+from ..incidents.service import (
+    CaseworkError,
+    ReportSubmission,
+    add_note,
+    attach_report_to_customer,
+    close_incident,
+    receive_report,
+)
 from ..reactivation.service import send_reset_link
-from ..staff.permissions import ACT_ON_INCIDENTS, ADD_NOTES, RECORD_DISCOVERY
-from .transactions import commit_on_success
 from ..staff.access import current_staff, require, require_sign_in
-from .forms import (ActionForm, AssignForm, CloseForm, NoteForm, StaffDiscoveryForm, StaffReportForm, customer_to_assign,
-                    flash_form_errors)
+from ..staff.permissions import ACT_ON_INCIDENTS, ADD_NOTES, RECORD_DISCOVERY
+from .forms import (
+    ActionForm,
+    AssignForm,
+    CloseForm,
+    NoteForm,
+    StaffDiscoveryForm,
+    StaffReportForm,
+    customer_to_assign,
+    flash_form_errors,
+)
+from .transactions import commit_on_success
 
 bp = Blueprint("console_actions", __name__, url_prefix="/console")
 require_sign_in(bp)

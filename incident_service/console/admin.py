@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..audit.service import NO_INCIDENT, search_events, verify_chain
-from .queries import incident_id_of, staff_users
+from ..customers.password_messages import reason_message
 from ..database import utcnow
 from ..extensions import db
 from ..i18n import day_bounds
-from ..url_args import day_arg, page_arg
+from ..staff.access import current_staff, require, require_sign_in
 from ..staff.models import StaffUser
 from ..staff.permissions import MANAGE_STAFF, VIEW_AUDIT
-from ..customers.password_messages import reason_message
 from ..staff.service import StaffExists, StaffPasswordRefused, create_staff, reset_totp, set_active
-from .transactions import commit_on_success
-from ..staff.access import current_staff, require, require_sign_in
+from ..url_args import day_arg, page_arg
 from .forms import ActionForm, StaffCreateForm
+from .queries import incident_id_of, staff_users
+from .transactions import commit_on_success
 
 bp = Blueprint("console_admin", __name__, url_prefix="/console")
 require_sign_in(bp)

@@ -11,8 +11,15 @@ from ..extensions import db, limiter
 from ..limits import account_key, setting
 from ..redirects import local_path
 from ..staff import session as staff_session
-from ..staff.service import (check_staff_password, enrol_totp, new_totp_secret, qr_svg, record_sign_in_step,
-                             totp_uri, verify_totp)
+from ..staff.service import (
+    check_staff_password,
+    enrol_totp,
+    new_totp_secret,
+    qr_svg,
+    record_sign_in_step,
+    totp_uri,
+    verify_totp,
+)
 from .forms import ActionForm, StaffLoginForm, TotpForm
 
 bp = Blueprint("console_auth", __name__, url_prefix="/console")

@@ -11,18 +11,30 @@ from flask_babel import gettext as _
 
 from ..database import utcnow
 from ..extensions import db
-from ..intake.models import (STATUS_DISMISSED, STATUS_DUPLICATE, STATUS_NOT_A_REPORT, STATUS_QUARANTINED,
-                             InboundMessage)
-from ..intake.display_names import (DIRECTION_CONTROL, INVISIBLE_CHARACTER, LOOKS_LIKE_ANOTHER_ADDRESS,
-                                    display_name_warnings, show_controls)
-from ..intake.parsing import (NOT_READ, attachment_bytes, attachment_parts, header_pairs, html_part, raw_header_pairs,
-                              read_stored, safe_filename)
+from ..intake.display_names import (
+    DIRECTION_CONTROL,
+    INVISIBLE_CHARACTER,
+    LOOKS_LIKE_ANOTHER_ADDRESS,
+    display_name_warnings,
+    show_controls,
+)
+from ..intake.models import STATUS_DISMISSED, STATUS_DUPLICATE, STATUS_NOT_A_REPORT, STATUS_QUARANTINED, InboundMessage
+from ..intake.parsing import (
+    NOT_READ,
+    attachment_bytes,
+    attachment_parts,
+    header_pairs,
+    html_part,
+    raw_header_pairs,
+    read_stored,
+    safe_filename,
+)
 from ..intake.service import MessageAlreadyHandled, attach_message_to_customer, dismiss_message
-from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
-from .transactions import commit_on_success
 from ..staff.access import current_staff, require, require_sign_in
-from .queries import message_counts, messages_with_status
+from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
 from .forms import AssignForm, DismissForm, customer_to_assign
+from .queries import message_counts, messages_with_status
+from .transactions import commit_on_success
 
 bp = Blueprint("console_evidence", __name__, url_prefix="/console")
 require_sign_in(bp)

@@ -7,8 +7,7 @@ from datetime import timedelta
 from flask import flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import (BooleanField, DateTimeLocalField, EmailField, PasswordField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import BooleanField, DateTimeLocalField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..customers.addresses import normalize_address

@@ -8,16 +8,23 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..assessment.service import (PolicyError, ReviewError, breach_deadline, mark_breach, publish_policy,
-                                  record_authority_notification, record_review_decision)
+from ..assessment.service import (
+    PolicyError,
+    ReviewError,
+    breach_deadline,
+    mark_breach,
+    publish_policy,
+    record_authority_notification,
+    record_review_decision,
+)
 from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import Incident
-from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
-from .transactions import commit_on_success
 from ..staff.access import can, current_staff, require, require_sign_in
-from .queries import breaches_to_notify, late_incidents, policy_versions
+from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
 from .forms import ActionForm, AuthorityForm, PolicyForm, ReviewForm
+from .queries import breaches_to_notify, late_incidents, policy_versions
+from .transactions import commit_on_success
 
 bp = Blueprint("console_legal", __name__, url_prefix="/console")
 require_sign_in(bp)

@@ -16,11 +16,11 @@ from ..customers.models import Customer
 from ..database import within
 from ..extensions import db
 from ..i18n import day_bounds
-from ..url_args import choice_arg, day_arg, page_arg
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 from ..intake.models import InboundMessage
 from ..notifications.models import OUTBOX_FAILED, OutboxMessage
 from ..staff.models import StaffUser
+from ..url_args import choice_arg, day_arg, page_arg
 
 PAGE_SIZE = 25
 UNMATCHED = "unmatched"

@@ -7,10 +7,10 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 from ..incidents.record import incident_record
-from ..staff.permissions import VIEW_INCIDENTS
 from ..staff.access import require, require_sign_in
+from ..staff.permissions import VIEW_INCIDENTS
 from .forms import ActionForm, AssignForm, AuthorityForm, CloseForm, NoteForm, ReviewForm, StaffDiscoveryForm
-from .queries import UNMATCHED, PAGE_SIZE, QueueFilter, queue_page, report_events, undelivered_emails
+from .queries import PAGE_SIZE, UNMATCHED, QueueFilter, queue_page, report_events, undelivered_emails
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 require_sign_in(bp)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ..domain_errors import DomainError
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
+
+from ..domain_errors import DomainError
 
 
 class InvalidAddress(DomainError):

@@ -9,12 +9,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..settings import LOCALES
 from ..audit.actions import Event, Source, tag
-from ..domain_errors import DomainError
-from ..tokens import TokenInvalid, read_report_link
 from ..audit.service import append_event
+from ..domain_errors import DomainError
 from ..extensions import db
+from ..settings import LOCALES
+from ..tokens import TokenInvalid, read_report_link
 from .addresses import InvalidAddress, normalize_address
 from .models import Customer, new_security_stamp
 from .passwords import hashing, password_problems, refusal_message

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from ..assessment.models import DiscoveryStatement
 from ..database import utcnow
 from ..extensions import db, limiter
-from ..limits import account_key, setting
 from ..incidents.models import Incident, Report
+from ..limits import account_key, setting
 from .forms import LoginForm
 from .passwords import sign_in_check
 from .service import check_password, record_sign_in

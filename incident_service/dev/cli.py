@@ -13,12 +13,12 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from ..customers.service import add_customer, find_customer
-from ..staff.service import create_staff, find_staff
 from ..database import utcnow
 from ..extensions import db
+from ..intake.smtpd import IntakeController
 from ..notifications.delivery import deliver_due
 from ..notifications.service import customer_report_url
-from ..intake.smtpd import IntakeController
+from ..staff.service import create_staff, find_staff
 from .mailsink import start_sink
 
 dev_cli = click.Group("dev", help="The embedded development setup.")

@@ -19,19 +19,19 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select, text, update
 
-from ..audit.actions import Event, tag
 from ..assessment.service import policy_in_force
+from ..audit.actions import Event, tag
 from ..audit.service import NewEvent, append_events
 from ..customers.models import CREDENTIAL_LOCKED, Customer, new_security_stamp
 from ..database import driver_placeholder, insert_rows, insert_values
 from ..extensions import db
+from ..notifications.emails import acknowledgement_links
 from ..notifications.models import OutboxMessage
 from ..notifications.service import Ref, customer_email_parts, outbox_row, pending_render, queued_event_data
 from ..reactivation.models import ResetGrant
 from ..reactivation.service import grant_id_hash
 from ..tokens import reset_link
 from .models import STATUS_REACTIVATED, Incident, Report
-from ..notifications.emails import acknowledgement_links
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from ..forms import Form
 from wtforms import DateTimeLocalField, EmailField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..database import utcnow
+from ..forms import Form
 from ..i18n import parse_local_input
 from .models import KINDS
 

@@ -13,19 +13,28 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from ..audit.actions import Event, Source, tag
-from ..domain_errors import DomainError
 from ..assessment.models import SOURCE_REPORT_FORM
 from ..assessment.service import DiscoveryAfterReport, policy_in_force, reassess, record_discovery_statement
+from ..audit.actions import Event, Source, tag
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
+from ..domain_errors import DomainError
 from ..extensions import db
 from ..notifications.emails import send_acknowledgement_email
 from ..reactivation.service import issue_reset_grant, link_sent_recently, lock_credential
-from .models import (CHANNELS, CLOSE_REASONS, KINDS, STATUS_CLOSED, STATUS_REACTIVATED, Incident, IncidentNote, Report,
-                     open_incident_of)
+from .models import (
+    CHANNELS,
+    CLOSE_REASONS,
+    KINDS,
+    STATUS_CLOSED,
+    STATUS_REACTIVATED,
+    Incident,
+    IncidentNote,
+    Report,
+    open_incident_of,
+)
 
 
 class InvalidReport(DomainError):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ..domain_errors import DomainError
 import mailbox
 from pathlib import Path
 from typing import Iterator
+
+from ..domain_errors import DomainError
 
 
 class ImportSourceError(DomainError):

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..audit.actions import Event, Source, tag
-from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..customers.models import Customer
+from ..domain_errors import DomainError
 from ..extensions import db
 from ..incidents.models import Report
 from ..incidents.service import ReportSubmission, receive_report

@@ -8,9 +8,9 @@ Message-ID, same link) again.
 from __future__ import annotations
 
 import smtplib
-import time
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -25,6 +25,7 @@ from ..database import utcnow
 from ..extensions import db
 from .models import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
 from .service import preload_rows, render_queued
+
 
 def lease() -> timedelta:
     """How long a claimed message is a worker's before another may retry it (OUTBOX_LEASE_SECONDS)."""

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from ..customers.models import CREDENTIAL_LOCKED, Customer
-from .models import OutboxMessage
 from ..tokens import SignedLink, discovery_link
+from .models import OutboxMessage
 from .service import queue_email, queue_message
 
 if TYPE_CHECKING:

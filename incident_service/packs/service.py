@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..audit.actions import Event, Source, tag
 from ..assessment.service import breach_deadline
+from ..audit.actions import Event, Source, tag
 from ..audit.models import AuditAnchor
 from ..audit.service import append_event, chain_head
 from ..extensions import db

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template
 
-from ..staff.access import current_staff, require, require_sign_in
 from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import Incident
+from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import VIEW_LEGAL
 from .service import SOURCES, build_pack, pack_archive
 

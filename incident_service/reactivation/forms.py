@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from ..forms import Form
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from ..forms import Form
 from ..incidents.forms import validate_address
 
 

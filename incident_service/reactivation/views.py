@@ -9,17 +9,16 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, session, url_for
 
 from ..answer_floor import answer_floor
+from ..customers import password_policy as policy
+from ..customers.addresses import mask_address, normalize_address
+from ..customers.password_messages import reason_message
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
-from ..customers.addresses import mask_address
-from ..customers.password_messages import reason_message
 from ..tokens import TokenError
-from ..customers import password_policy as policy
 from .forms import FreshLinkForm, NewPasswordForm
 from .service import check_reset_password, complete_reset, load_reset_grant, send_fresh_link
-from ..customers.addresses import normalize_address
 
 bp = Blueprint("reactivation", __name__)
 

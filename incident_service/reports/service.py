@@ -10,10 +10,10 @@ from flask import current_app
 from sqlalchemy import Select, case, func, literal_column, select
 from sqlalchemy.engine import Connection
 
-from ..domain_errors import DomainError
 from ..assessment.models import DECISIONS, PolicyVersion
 from ..customers.models import Customer
 from ..database import within
+from ..domain_errors import DomainError
 from ..extensions import db
 from ..i18n import day_bounds
 from ..incidents.models import CHANNELS, Incident

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
-
 from sqlalchemy import select
 
 from ..assessment.models import PolicyVersion
-from ..staff.access import require, require_sign_in
 from ..extensions import db
+from ..staff.access import require, require_sign_in
 from ..staff.permissions import VIEW_LEGAL
 from .chart import histogram_geometry
 from .delay import BINS

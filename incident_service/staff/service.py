@@ -14,10 +14,10 @@ import segno
 from sqlalchemy import select
 
 from ..audit.actions import Event, Source, tag
-from ..domain_errors import DomainError
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.passwords import hashing, password_problems, refusal_message
+from ..domain_errors import DomainError
 from ..extensions import db
 from .models import ROLES, StaffUser, new_stamp
 

@@ -12,8 +12,8 @@ import pytest
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
 from tests.browser.steps import staff_enters_report, staff_signs_in_and_enrols
-from tests.helpers import deliver, local_input, make_customer, submit
 from tests.console.conftest import STAFF_PASSWORD, make_staff
+from tests.helpers import deliver, local_input, make_customer, submit
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

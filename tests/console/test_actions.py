@@ -16,8 +16,8 @@ from incident_service.incidents.models import Incident, IncidentNote, Report
 from incident_service.intake.models import InboundMessage
 from incident_service.intake.service import Envelope, ingest_message
 from incident_service.notifications.models import OutboxMessage
-from tests.helpers import local_input, make_customer, submit
 from tests.console.conftest import post_form
+from tests.helpers import local_input, make_customer, submit
 
 CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
 

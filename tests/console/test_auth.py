@@ -12,8 +12,8 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.staff.models import StaffUser
 from incident_service.staff.service import reset_totp, set_active
-from tests.helpers import csrf_from
 from tests.console.conftest import enrol, make_staff, password_step, sign_in_again, staff_row
+from tests.helpers import csrf_from
 
 
 def console_get_routes(app: Flask) -> list[str]:

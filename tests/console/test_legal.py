@@ -11,8 +11,8 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.notifications.models import OutboxMessage
-from tests.helpers import submit
 from tests.console.conftest import post_form
+from tests.helpers import submit
 
 
 def late_incident(app) -> str:  # type: ignore[no-untyped-def]

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident, Report
 from incident_service.notifications.models import OutboxMessage
-from tests.helpers import make_customer, submit
 from tests.console.conftest import post_form
+from tests.helpers import make_customer, submit
 
 
 @pytest.fixture

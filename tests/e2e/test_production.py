@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from tests.helpers import PASSWORD, free_port
 from tests.live import Browser, wait_for
 

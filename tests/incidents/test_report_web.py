@@ -14,8 +14,8 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident, Report
 from incident_service.notifications.models import OutboxMessage
-from incident_service.reactivation.models import ResetGrant
 from incident_service.notifications.service import customer_report_url
+from incident_service.reactivation.models import ResetGrant
 from tests.helpers import csrf_from, make_customer, path_of, submit
 
 VARIABLE = re.compile(r"RPT-\d{4}-\d{6}|\d\d:\d\d:\d\d - \d\d/\d\d/\d{4}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import email
 import logging
 import ssl
-from email import policy
-from datetime import timedelta
 from contextlib import contextmanager
+from datetime import timedelta
+from email import policy
 from typing import Any, Iterator
 
 import pytest

@@ -14,8 +14,12 @@ import threading
 import psycopg
 import pytest
 
-from tests.browser.steps import (customer_sets_new_password, customer_signs_in, staff_enters_report,
-                                 staff_signs_in_and_enrols)
+from tests.browser.steps import (
+    customer_sets_new_password,
+    customer_signs_in,
+    staff_enters_report,
+    staff_signs_in_and_enrols,
+)
 from tests.helpers import local_input
 from tests.live import wait_for
 from tests.production.conftest import LIMIT_REPORT_PER_IP

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 from datetime import timedelta
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from incident_service.audit.models import AuditEvent
 from incident_service.customers.models import Customer
 from incident_service.database import utcnow
-from incident_service.audit.models import AuditEvent
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.notifications.models import OutboxMessage
