@@ -60,3 +60,20 @@ def test_origin_rules() -> None:
     assert not from_another_origin(None, "http://127.0.0.1:5000", own)
     assert from_another_origin(None, "http://127.0.0.1:5001", own)
     assert not from_another_origin(None, None, own)
+
+
+def test_a_refused_link_post_logs_no_token(app, customer_id, caplog) -> None:  # type: ignore[no-untyped-def]
+    """L1: the refusal is logged with the path, and a link's token in that path is redacted."""
+    from incident_service.customers.models import Customer
+    from incident_service.extensions import db
+    from incident_service.notifications.service import customer_report_url
+
+    with app.app_context():
+        url = customer_report_url(db.session.get(Customer, customer_id))
+    path = url.removeprefix("https://security.ecc.example")
+    client = app.test_client()
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    answer = client.post(path, data={"kind": "lost", "csrf_token": token}, headers={"Origin": "https://attacker.example"})
+    assert answer.status_code == 400
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "refused a cross-site POST to /r/[redacted]" in logged and path.rsplit("/", 1)[1] not in logged
