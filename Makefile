@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CATALOGS := $(wildcard incident_service/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test test-fast lint bench install translations i18n-extract clean
+.PHONY: run test test-fast lint format bench install translations i18n-extract clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,10 +48,16 @@ HAVE_REDIS := $(shell command -v redis-server >/dev/null && echo yes)
 HAVE_NGINX := $(shell { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null && echo yes)
 BROWSER_FILTER := $(if $(HAVE_CHROMIUM),,-m "not browser")
 
-# Before the tests: lint errors (ruff) and the package's import boundaries (pyproject [tool.importlinter]).
+# Before the tests: lint errors and formatting (ruff) and the package's import boundaries
+# (pyproject [tool.importlinter]). `make format` rewrites what `ruff format --check` refuses.
+LINTED := incident_service tests bench config.py wsgi.py gunicorn.conf.py
 lint: install
-	$(BIN)/ruff check incident_service tests bench config.py wsgi.py gunicorn.conf.py
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format $(LINTED)
 
 test: install translations lint
 	$(BIN)/pytest $(BROWSER_FILTER) --cov=incident_service --cov-report=term $(PYTEST_ARGS)

@@ -43,4 +43,5 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     if workers > 1 and enabled and storage.startswith("memory://"):
         raise SystemExit(
             f"gunicorn.conf.py: {workers} workers with RATELIMIT_STORAGE_URI={storage} would let each worker "
-            "allow the whole of every rate limit. Set RATELIMIT_STORAGE_URI=redis://host:6379/0, or run one worker.")
+            "allow the whole of every rate limit. Set RATELIMIT_STORAGE_URI=redis://host:6379/0, or run one worker."
+        )

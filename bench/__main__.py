@@ -25,46 +25,92 @@ def main() -> None:
 
     step("web report intake under gunicorn")
     web = intake.run()
-    rows.append(("Report intake (gunicorn, 2 workers, 8 connections)", f"{web['report_per_s']:.0f} reports/s",
-                 f"{web['floor_per_s']:.0f} inserts/s, bare Flask one-row insert", f"{web['ratio']:.2f} ×", "≥ 0.5 ×"))
-    rows.append(("Web worker memory under that load", f"{web['worker_peak_rss_mb']:.0f} MB peak RSS", "—", "—",
-                 "≤ 150 MB"))
+    rows.append(
+        (
+            "Report intake (gunicorn, 2 workers, 8 connections)",
+            f"{web['report_per_s']:.0f} reports/s",
+            f"{web['floor_per_s']:.0f} inserts/s, bare Flask one-row insert",
+            f"{web['ratio']:.2f} ×",
+            "≥ 0.5 ×",
+        )
+    )
+    rows.append(
+        ("Web worker memory under that load", f"{web['worker_peak_rss_mb']:.0f} MB peak RSS", "—", "—", "≤ 150 MB")
+    )
     step("R3 timing: customers' addresses against unknown ones")
     for database, r3 in r3_timing.run().items():
-        rows.append((f"`POST /report` timing, customer vs unknown address ({database}, 200 each)",
-                     f"medians {r3['known_ms']:.1f} / {r3['unknown_ms']:.1f} ms (Δ {r3['difference_ms']:.1f} ms)",
-                     f"KS D = {r3['ks_d']:.3f}", f"p = {r3['ks_p']:.2f}", "Δ ≤ 5 ms, p > 0.01"))
+        rows.append(
+            (
+                f"`POST /report` timing, customer vs unknown address ({database}, 200 each)",
+                f"medians {r3['known_ms']:.1f} / {r3['unknown_ms']:.1f} ms (Δ {r3['difference_ms']:.1f} ms)",
+                f"KS D = {r3['ks_d']:.3f}",
+                f"p = {r3['ks_p']:.2f}",
+                "Δ ≤ 5 ms, p > 0.01",
+            )
+        )
     step("reset POST")
     reset = flows.reset_post()
-    rows.append(("Reset POST", f"{reset['reset_s'] * 1000:.0f} ms", f"{reset['argon2_s'] * 1000:.0f} ms of argon2 work "
-                 "(a verify per near form, one hash)", f"{reset['ratio']:.2f} ×", "≤ 1.25 ×"))
+    rows.append(
+        (
+            "Reset POST",
+            f"{reset['reset_s'] * 1000:.0f} ms",
+            f"{reset['argon2_s'] * 1000:.0f} ms of argon2 work (a verify per near form, one hash)",
+            f"{reset['ratio']:.2f} ×",
+            "≤ 1.25 ×",
+        )
+    )
     step("delay report")
     rep = delay_report.run(int(os.environ.get("BENCH_DELAY_INCIDENTS", "1000000")))
-    rows.append((f"Delay report, {rep['incidents']:,} incidents (SQLite)", f"{rep['report_s']:.2f} s",
-                 f"{rep['bare_fetch_s']:.2f} s bare fetch of the same 3 columns", f"{rep['ratio']:.2f} ×", "≤ 0.5 s"))
+    rows.append(
+        (
+            f"Delay report, {rep['incidents']:,} incidents (SQLite)",
+            f"{rep['report_s']:.2f} s",
+            f"{rep['bare_fetch_s']:.2f} s bare fetch of the same 3 columns",
+            f"{rep['ratio']:.2f} ×",
+            "≤ 0.5 s",
+        )
+    )
     step("email import")
     imp = import_rate.run()
-    rows.append(("Email import", f"{imp['import_per_s']:.0f} messages/s end to end",
-                 f"{imp['bare_per_s']:.0f} messages/s bare `email.message_from_bytes`", f"{imp['ratio']:.2f} ×", "≥ 0.7 ×"))
+    rows.append(
+        (
+            "Email import",
+            f"{imp['import_per_s']:.0f} messages/s end to end",
+            f"{imp['bare_per_s']:.0f} messages/s bare `email.message_from_bytes`",
+            f"{imp['ratio']:.2f} ×",
+            "≥ 0.7 ×",
+        )
+    )
     step("mass reactivation")
     mass = flows.mass(int(os.environ.get("BENCH_MASS_CUSTOMERS", "100000")))
-    rows.append((f"Mass reactivation, {mass['customers']:,} customers", f"{mass['seconds']:.1f} s",
-                 f"{mass['per_second']:.0f} customers/s", "—", "≤ 15 s for 100,000"))
+    rows.append(
+        (
+            f"Mass reactivation, {mass['customers']:,} customers",
+            f"{mass['seconds']:.1f} s",
+            f"{mass['per_second']:.0f} customers/s",
+            "—",
+            "≤ 15 s for 100,000",
+        )
+    )
     step("outbox delivery")
     out = flows.outbox()
-    rows.append(("Outbox delivery to a local aiosmtpd sink", f"{out['per_second']:.0f} emails/s", "—", "—", "≥ 300 emails/s"))
+    rows.append(
+        ("Outbox delivery to a local aiosmtpd sink", f"{out['per_second']:.0f} emails/s", "—", "—", "≥ 300 emails/s")
+    )
 
     header = "| benchmark | figure | baseline (same run) | ratio | target |\n|---|---|---|---|---|\n"
     table = header + "".join(f"| {' | '.join(row)} |\n" for row in rows)
     print(table)
-    notes = (RESULTS.parent / "benchmarks-notes.md")
+    notes = RESULTS.parent / "benchmarks-notes.md"
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         "# Benchmarks\n\n"
         f"Measured by `make bench` on {datetime.date.today().isoformat()}: {machine()}.\n"
         "Each figure stands next to a baseline measured in the same run, since absolute times on shared\n"
         "machines drift. Tests never assert timings; these numbers are for reading.\n\n"
-        + table + "\n" + (notes.read_text() if notes.exists() else "")
+        + table
+        + "\n"
+        + (notes.read_text() if notes.exists() else "")
     )
     print(f"written to {RESULTS}", file=sys.stderr)
 

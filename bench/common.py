@@ -23,9 +23,14 @@ RESULTS = ROOT / "docs" / "benchmarks.md"
 def throwaway_app(**settings: object) -> Iterator[Flask]:
     """The app on a fresh SQLite file in a temporary folder, schema created."""
     with tempfile.TemporaryDirectory(prefix="incident-bench-") as folder:
-        app = create_app({"PASSWORD_HASH_PROFILE": "rfc9106-low-memory", **settings},
-                         environ={"APP_ENV": "testing", "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
-                                  "PUBLIC_BASE_URL": "https://security.ecc.example"})
+        app = create_app(
+            {"PASSWORD_HASH_PROFILE": "rfc9106-low-memory", **settings},
+            environ={
+                "APP_ENV": "testing",
+                "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
+                "PUBLIC_BASE_URL": "https://security.ecc.example",
+            },
+        )
         with app.app_context():
             db.create_all()
         try:

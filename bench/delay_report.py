@@ -24,13 +24,28 @@ def fill(path: str, count: int) -> None:
         delay = int(rng.expovariate(1 / 40000)) if rng.random() < 0.8 else None
         lateness = "unknown" if delay is None else ("late" if delay > 86400 else "on_time")
         stamp = received.strftime("%Y-%m-%d %H:%M:%S.%f")
-        rows.append((n, f"INC-B-{n:07d}", n, "resolved", stamp, stamp, 24, delay, lateness,
-                     rng.choice(("web", "email", "phone", "post")), False))
+        rows.append(
+            (
+                n,
+                f"INC-B-{n:07d}",
+                n,
+                "resolved",
+                stamp,
+                stamp,
+                24,
+                delay,
+                lateness,
+                rng.choice(("web", "email", "phone", "post")),
+                False,
+            )
+        )
         if len(rows) == 100_000:
             connection.executemany(
                 "INSERT INTO incidents (id, reference, customer_id, status, opened_at, first_received_at, "
                 "late_threshold_hours, reporting_delay_seconds, lateness, first_channel, personal_data_breach) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
             rows = []
     connection.commit()
     connection.close()

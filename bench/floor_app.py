@@ -29,8 +29,10 @@ def insert():  # type: ignore[no-untyped-def]
     connection = connect()
     try:
         connection.execute("BEGIN IMMEDIATE")
-        connection.execute("INSERT INTO rows (address, received_at) VALUES (?, ?)",
-                           (request.form.get("email", ""), datetime.now(timezone.utc).isoformat()))
+        connection.execute(
+            "INSERT INTO rows (address, received_at) VALUES (?, ?)",
+            (request.form.get("email", ""), datetime.now(timezone.utc).isoformat()),
+        )
         connection.execute("COMMIT")
     finally:
         connection.close()

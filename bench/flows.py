@@ -33,8 +33,14 @@ def reset_post(runs: int = 5) -> dict[str, float]:
     must do: those verifications and one hash."""
     with throwaway_app(WTF_CSRF_ENABLED=False) as app:
         with app.test_request_context():
-            customer = Customer(email="an@example.com", name="An", locale="vi", password_hash=hashing().hash(PASSWORD),
-                                security_stamp="s", created_at=utcnow())
+            customer = Customer(
+                email="an@example.com",
+                name="An",
+                locale="vi",
+                password_hash=hashing().hash(PASSWORD),
+                security_stamp="s",
+                created_at=utcnow(),
+            )
             db.session.add(customer)
             db.session.commit()
         timings, argon = [], []
@@ -42,7 +48,9 @@ def reset_post(runs: int = 5) -> dict[str, float]:
             with app.test_request_context():
                 customer = db.session.execute(select(Customer)).scalar_one()
                 customer.credential_state = "locked"
-                _grant, link = issue_reset_grant(customer, incident_id=None, source="console", actor="bench", now=utcnow())
+                _grant, link = issue_reset_grant(
+                    customer, incident_id=None, source="console", actor="bench", now=utcnow()
+                )
                 db.session.commit()
                 path = link.url().removeprefix(app.config["PUBLIC_BASE_URL"])
             client = app.test_client()
@@ -56,8 +64,15 @@ def reset_post(runs: int = 5) -> dict[str, float]:
                 stored = db.session.execute(select(Customer.password_hash)).scalar_one()
                 # P3 verifies each near form of the new password against the compromised hash (issue 11).
                 forms = near_forms(new)
-                argon.append(best_of(1, lambda stored=stored, forms=forms, new=new: (
-                    [hashing().verify(stored, form) for form in forms], hashing().hash(new))))
+                argon.append(
+                    best_of(
+                        1,
+                        lambda stored=stored, forms=forms, new=new: (
+                            [hashing().verify(stored, form) for form in forms],
+                            hashing().hash(new),
+                        ),
+                    )
+                )
     reset_s, argon_s = min(timings), min(argon)
     return {"reset_s": reset_s, "argon2_s": argon_s, "ratio": reset_s / argon_s}
 
@@ -66,8 +81,16 @@ def seed_customers(count: int) -> None:
     now = utcnow()
     batch = []
     for n in range(count):
-        batch.append({"email": f"leaked{n}@example.com", "name": "", "locale": "vi", "credential_state": "active",
-                      "security_stamp": f"s{n}", "created_at": now})
+        batch.append(
+            {
+                "email": f"leaked{n}@example.com",
+                "name": "",
+                "locale": "vi",
+                "credential_state": "active",
+                "security_stamp": f"s{n}",
+                "created_at": now,
+            }
+        )
         if len(batch) == 10_000:
             db.session.execute(insert(Customer), batch)
             batch = []

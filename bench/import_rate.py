@@ -39,11 +39,23 @@ def run(count: int = 2000) -> dict[str, float]:
     bare = best_of(3, lambda: [email.message_from_bytes(raw, policy=policy.default) for raw in mail])
     with throwaway_app() as app, app.app_context():
         for n in range(150):  # three in four senders are customers
-            add_customer(f"customer{n}@example.com", name="", locale="vi", password=None, source="cli", actor="bench", now=utcnow())
+            add_customer(
+                f"customer{n}@example.com",
+                name="",
+                locale="vi",
+                password=None,
+                source="cli",
+                actor="bench",
+                now=utcnow(),
+            )
         db.session.commit()
         elapsed = best_of(1, lambda: [_import_one(f"bench:{n}", raw) for n, raw in enumerate(mail)])
-    return {"messages": count, "bare_per_s": count / bare, "import_per_s": count / elapsed,
-            "ratio": (count / elapsed) / (count / bare)}
+    return {
+        "messages": count,
+        "bare_per_s": count / bare,
+        "import_per_s": count / elapsed,
+        "ratio": (count / elapsed) / (count / bare),
+    }
 
 
 if __name__ == "__main__":

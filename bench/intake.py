@@ -53,16 +53,26 @@ def peak_rss_mb(pids: list[int]) -> float:
 
 def serve(app_spec: str, env: dict[str, str], health: str) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
-    process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app_spec], cwd=ROOT,
-                               env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app_spec],
+        cwd=ROOT,
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     wait_http(f"http://127.0.0.1:{port}{health}")
     return process, port
 
 
 def load(port: int, path: str, form_path: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-m", "bench.load", "127.0.0.1", str(port), path, form_path,
-                          str(CONNECTIONS), str(SECONDS)], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.load", "127.0.0.1", str(port), path, form_path, str(CONNECTIONS), str(SECONDS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -70,20 +80,31 @@ def run() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="incident-intake-bench-") as folder:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "DATABASE_", "TEST_"))}
         base_env["RATELIMIT_ENABLED"] = "false"  # measured without limits: gunicorn.conf.py then allows memory://
-        floor, floor_port = serve("bench.floor_app:app", {**base_env, "FLOOR_DATABASE": f"{folder}/floor.sqlite3"},
-                                  "/insert-health-check-404-is-fine")
+        floor, floor_port = serve(
+            "bench.floor_app:app",
+            {**base_env, "FLOOR_DATABASE": f"{folder}/floor.sqlite3"},
+            "/insert-health-check-404-is-fine",
+        )
         try:
             floor_result = load(floor_port, "/insert", "")
         finally:
             floor.terminate()
             floor.wait(timeout=20)
-        env = {**base_env, "APP_ENV": "production", "SECRET_KEY": "bench-secret-key-long-enough-for-production-x",
-               "PUBLIC_BASE_URL": "https://security.ecc.example", "DATABASE_URL": f"sqlite:///{folder}/app.sqlite3",
-               "SESSION_COOKIE_SECURE": "false", "RATELIMIT_ENABLED": "false", "RATELIMIT_STORAGE_URI": "memory://",
-               "LOG_FORMAT": "json",
-               "MAIL_PORT": "1"}
-        subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        env = {
+            **base_env,
+            "APP_ENV": "production",
+            "SECRET_KEY": "bench-secret-key-long-enough-for-production-x",
+            "PUBLIC_BASE_URL": "https://security.ecc.example",
+            "DATABASE_URL": f"sqlite:///{folder}/app.sqlite3",
+            "SESSION_COOKIE_SECURE": "false",
+            "RATELIMIT_ENABLED": "false",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "LOG_FORMAT": "json",
+            "MAIL_PORT": "1",
+        }
+        subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
         app, app_port = serve("wsgi:app", env, "/healthz")
         try:
             app_result = load(app_port, "/report", "/report")
@@ -91,9 +112,13 @@ def run() -> dict[str, float]:
         finally:
             app.terminate()
             app.wait(timeout=20)
-    return {"report_per_s": app_result["per_second"], "floor_per_s": floor_result["per_second"],
-            "ratio": app_result["per_second"] / floor_result["per_second"], "errors": app_result["errors"],
-            "worker_peak_rss_mb": memory}
+    return {
+        "report_per_s": app_result["per_second"],
+        "floor_per_s": floor_result["per_second"],
+        "ratio": app_result["per_second"] / floor_result["per_second"],
+        "errors": app_result["errors"],
+        "worker_peak_rss_mb": memory,
+    }
 
 
 if __name__ == "__main__":

@@ -12,8 +12,16 @@ import time
 import urllib.parse
 
 
-def worker(host: str, port: int, path: str, form_path: str | None, seconds: float, index: int,
-           results: list[int], errors: list[int]) -> None:
+def worker(
+    host: str,
+    port: int,
+    path: str,
+    form_path: str | None,
+    seconds: float,
+    index: int,
+    results: list[int],
+    errors: list[int],
+) -> None:
     connection = http.client.HTTPConnection(host, port, timeout=30)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     token = ""
@@ -27,8 +35,7 @@ def worker(host: str, port: int, path: str, form_path: str | None, seconds: floa
     done = failed = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        body = urllib.parse.urlencode({"email": f"load{index}-{done}@example.com", "kind": "lost",
-                                       "csrf_token": token})
+        body = urllib.parse.urlencode({"email": f"load{index}-{done}@example.com", "kind": "lost", "csrf_token": token})
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         response.read()
@@ -41,20 +48,31 @@ def worker(host: str, port: int, path: str, form_path: str | None, seconds: floa
 
 
 def main() -> None:
-    host, port, path, form_path, connections, seconds = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
-                                                         sys.argv[4] or None, int(sys.argv[5]), float(sys.argv[6]))
+    host, port, path, form_path, connections, seconds = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        sys.argv[3],
+        sys.argv[4] or None,
+        int(sys.argv[5]),
+        float(sys.argv[6]),
+    )
     results: list[int] = []
     errors: list[int] = []
-    threads = [threading.Thread(target=worker, args=(host, port, path, form_path, seconds, n, results, errors))
-               for n in range(connections)]
+    threads = [
+        threading.Thread(target=worker, args=(host, port, path, form_path, seconds, n, results, errors))
+        for n in range(connections)
+    ]
     started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    print(json.dumps({"requests": sum(results), "errors": sum(errors), "seconds": elapsed,
-                      "per_second": sum(results) / elapsed}))
+    print(
+        json.dumps(
+            {"requests": sum(results), "errors": sum(errors), "seconds": elapsed, "per_second": sum(results) / elapsed}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ def _measure(app: Any) -> dict[str, float]:
     total = WARM_UP + REQUESTS
     with app.app_context():
         for n in range(total):
-            add_customer(f"known{n}@example.com", name="K", locale="vi", password=None, source="cli", actor="bench", now=utcnow())
+            add_customer(
+                f"known{n}@example.com", name="K", locale="vi", password=None, source="cli", actor="bench", now=utcnow()
+            )
         db.session.commit()
     client = app.test_client()
     token = TOKEN.search(client.get("/report").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
@@ -68,8 +70,13 @@ def _measure(app: Any) -> dict[str, float]:
         known.append(post(f"known{n}@example.com"))
         unknown.append(post(f"nobody{n}@example.com"))
     gap, p = ks_two_sample(known, unknown)
-    return {"known_ms": statistics.median(known) * 1000, "unknown_ms": statistics.median(unknown) * 1000,
-            "difference_ms": abs(statistics.median(known) - statistics.median(unknown)) * 1000, "ks_d": gap, "ks_p": p}
+    return {
+        "known_ms": statistics.median(known) * 1000,
+        "unknown_ms": statistics.median(unknown) * 1000,
+        "difference_ms": abs(statistics.median(known) - statistics.median(unknown)) * 1000,
+        "ks_d": gap,
+        "ks_p": p,
+    }
 
 
 def run() -> dict[str, dict[str, float]]:
@@ -84,9 +91,14 @@ def run() -> dict[str, dict[str, float]]:
     try:
         server.execute("CREATE DATABASE bench")
         with tempfile.TemporaryDirectory():
-            app = create_app({"PASSWORD_HASH_PROFILE": "rfc9106-low-memory"},
-                             environ={"APP_ENV": "testing", "DATABASE_URL": server.url("bench"),
-                                      "PUBLIC_BASE_URL": "https://security.ecc.example"})
+            app = create_app(
+                {"PASSWORD_HASH_PROFILE": "rfc9106-low-memory"},
+                environ={
+                    "APP_ENV": "testing",
+                    "DATABASE_URL": server.url("bench"),
+                    "PUBLIC_BASE_URL": "https://security.ecc.example",
+                },
+            )
             with app.app_context():
                 db.create_all()
             results["PostgreSQL"] = _measure(app)

@@ -59,8 +59,11 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
     with app.app_context():
-        configure_engine(db.engine, lock_timeout_ms=app.config["DATABASE_LOCK_TIMEOUT_MS"],
-                         statement_timeout_ms=app.config["DATABASE_STATEMENT_TIMEOUT_MS"])
+        configure_engine(
+            db.engine,
+            lock_timeout_ms=app.config["DATABASE_LOCK_TIMEOUT_MS"],
+            statement_timeout_ms=app.config["DATABASE_STATEMENT_TIMEOUT_MS"],
+        )
 
     passwords.init_app(app)
     answer_floor.init_app(app)
@@ -113,8 +116,23 @@ def _register_blueprints(app: Flask) -> None:
     from .staff.access import can
 
     app.jinja_env.globals["can"] = can
-    for blueprint in (observability.bp, site_bp, incidents_bp, reactivation_bp, assessment_bp, customers_bp, health_bp, auth.bp,
-                      console_views.bp, actions.bp, evidence.bp, admin.bp, legal.bp, reports_bp, packs_bp):
+    for blueprint in (
+        observability.bp,
+        site_bp,
+        incidents_bp,
+        reactivation_bp,
+        assessment_bp,
+        customers_bp,
+        health_bp,
+        auth.bp,
+        console_views.bp,
+        actions.bp,
+        evidence.bp,
+        admin.bp,
+        legal.bp,
+        reports_bp,
+        packs_bp,
+    ):
         app.register_blueprint(blueprint)
     if app.config["APP_ENV"] == "development":
         from .dev.views import bp as dev_bp
@@ -133,5 +151,15 @@ def _register_cli(app: Flask) -> None:
     from .reports.cli import reports_cli
     from .staff.cli import staff_cli
 
-    for group in (customers_cli, staff_cli, incidents_cli, policy_cli, outbox_cli, audit_cli, intake_cli, reports_cli, dev_cli):
+    for group in (
+        customers_cli,
+        staff_cli,
+        incidents_cli,
+        policy_cli,
+        outbox_cli,
+        audit_cli,
+        intake_cli,
+        reports_cli,
+        dev_cli,
+    ):
         app.cli.add_command(group)

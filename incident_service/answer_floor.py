@@ -30,8 +30,14 @@ JITTER = 0.2
 
 
 class AnswerFloor:
-    def __init__(self, minimum_seconds: float, *, clock: Callable[[], float] = time.perf_counter,
-                 sleep: Callable[[float], None] = time.sleep, jitter: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        minimum_seconds: float,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
         self.minimum = minimum_seconds
         self._jitter = jitter or random.Random().random
         self._slow_path: deque[float] = deque(maxlen=WINDOW)

@@ -39,6 +39,7 @@ def configure_engine(engine: Engine, *, lock_timeout_ms: int, statement_timeout_
     (OperationalError: the web answers 503, the listener 451). On PostgreSQL, no statement runs longer
     than `statement_timeout_ms` either (0: no limit)."""
     if engine.dialect.name == "postgresql":
+
         @event.listens_for(engine, "connect")
         def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
             with dbapi_connection.cursor() as cursor:
@@ -94,16 +95,20 @@ def insert_values(connection: Connection, table: Table, names: list[str], rows: 
     if not rows:
         return
     dialect = connection.dialect
-    defaults = {column.name: column.default.arg for column in table.columns  # type: ignore[union-attr]
-                if column.name not in names and column.default is not None and column.default.is_scalar}
+    defaults = {
+        column.name: column.default.arg
+        for column in table.columns  # type: ignore[union-attr]
+        if column.name not in names and column.default is not None and column.default.is_scalar
+    }
     columns = [*names, *defaults]
     converting: list[tuple[int, Any]] = []
     for index, name in enumerate(columns):
         processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             memo: dict[Any, Any] = {}
-            converting.append((index, lambda value, p=processor, m=memo: m[value] if value in m
-                               else m.setdefault(value, p(value))))
+            converting.append(
+                (index, lambda value, p=processor, m=memo: m[value] if value in m else m.setdefault(value, p(value)))
+            )
     fixed = list(defaults.values())
     params = []
     for values in rows:
@@ -117,8 +122,9 @@ def insert_values(connection: Connection, table: Table, names: list[str], rows: 
 def insert_tuples(connection: Connection, table: Table, columns: list[str], params: list[tuple[Any, ...]]) -> None:
     """insert_rows for values already as the driver takes them (see bind_value), one tuple a row."""
     placeholder = driver_placeholder(connection)
-    connection.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) "
-                               f"VALUES ({', '.join([placeholder] * len(columns))})", params)
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([placeholder] * len(columns))})", params
+    )
 
 
 def bind_value(connection: Connection, table: Table, column: str, value: Any) -> Any:

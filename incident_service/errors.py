@@ -28,8 +28,9 @@ def _messages() -> dict[int, str]:
         413: _("What you sent is too large."),
         429: _("Too many attempts. Please wait a little and try again."),
         500: _("Something went wrong on our side. Nothing you sent has been reported as received."),
-        503: _("The service is temporarily unavailable and could not record your request. "
-               "Please try again in a minute."),
+        503: _(
+            "The service is temporarily unavailable and could not record your request. Please try again in a minute."
+        ),
     }
 
 

@@ -25,11 +25,16 @@ def count_invalid_link(kind: str) -> None:
     ip = request.remote_addr or "unknown"
     try:
         guessing = not limiter.limiter.hit(threshold, "invalid-link", ip)
-        first_in_window = guessing and limiter.limiter.hit(type(threshold)(1, threshold.multiples),
-                                                           "invalid-link-recorded", ip)
+        first_in_window = guessing and limiter.limiter.hit(
+            type(threshold)(1, threshold.multiples), "invalid-link-recorded", ip
+        )
     except Exception:  # noqa: BLE001 - the counter store is down: the page must still answer
         current_app.logger.warning("could not count an invalid link per client (rate-limit storage unavailable)")
         return
     if first_in_window:
-        append_event(tag(Source.WEB, Event.LINK_GUESSING_SUSPECTED), actor="system", now=utcnow(),
-                     data={"ip": ip, "kind": kind, "threshold": current_app.config["LINK_GUESSING_THRESHOLD"]})
+        append_event(
+            tag(Source.WEB, Event.LINK_GUESSING_SUSPECTED),
+            actor="system",
+            now=utcnow(),
+            data={"ip": ip, "kind": kind, "threshold": current_app.config["LINK_GUESSING_THRESHOLD"]},
+        )

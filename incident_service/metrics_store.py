@@ -19,12 +19,15 @@ class MetricCounter(db.Model):
 
 def increment(name: str) -> None:
     """Add one to `name` in the caller's transaction (the row is created on first use)."""
-    done = db.session.execute(update(MetricCounter).where(MetricCounter.name == name)
-                              .values(value=MetricCounter.value + 1))
+    done = db.session.execute(
+        update(MetricCounter).where(MetricCounter.name == name).values(value=MetricCounter.value + 1)
+    )
     if done.rowcount:  # type: ignore[attr-defined]
         return
     try:
         with db.session.begin_nested():
             db.session.add(MetricCounter(name=name, value=1))
     except IntegrityError:  # another process created it first
-        db.session.execute(update(MetricCounter).where(MetricCounter.name == name).values(value=MetricCounter.value + 1))
+        db.session.execute(
+            update(MetricCounter).where(MetricCounter.name == name).values(value=MetricCounter.value + 1)
+        )

@@ -45,9 +45,13 @@ def configure_logging(log_format: str) -> None:
     handler._incident_service = True  # type: ignore[attr-defined]
     handler.addFilter(RequestIdFilter())
     if log_format == "json":
-        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-                                           rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                                           datefmt="%Y-%m-%dT%H:%M:%S%z"))
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
+            )
+        )
         logging.Formatter.converter = time.gmtime  # UTC in every log line (L1)
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
@@ -66,11 +70,16 @@ def start_request() -> None:
 def finish_request(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if request.endpoint != "static":
-        access_log.info("request", extra={
-            "method": request.method, "path": redact(request.path), "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1),
-            "ip": request.remote_addr,
-        })
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": redact(request.path),
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 1),
+                "ip": request.remote_addr,
+            },
+        )
     return response
 
 
@@ -92,27 +101,41 @@ class DatabaseCollector:
             incidents.add_metric([status], count)
         yield incidents
         outbox = GaugeMetricFamily("incident_service_outbox_messages", "Outbox messages, by status", labels=["status"])
-        for status, count in db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)):
+        for status, count in db.session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ):
             outbox.add_metric([status], count)
         yield outbox
-        queued = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued"))
+        queued = db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued")
+        )
         yield GaugeMetricFamily("incident_service_outbox_depth", "Emails waiting to be delivered", value=queued or 0)
-        failed = db.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed"))
-        yield CounterMetricFamily("incident_service_delivery_failures", "Emails that failed permanently",
-                                  value=failed or 0)
-        quarantined = db.session.scalar(select(func.count()).select_from(InboundMessage)
-                                        .where(InboundMessage.status == STATUS_QUARANTINED))
+        failed = db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed")
+        )
+        yield CounterMetricFamily(
+            "incident_service_delivery_failures", "Emails that failed permanently", value=failed or 0
+        )
+        quarantined = db.session.scalar(
+            select(func.count()).select_from(InboundMessage).where(InboundMessage.status == STATUS_QUARANTINED)
+        )
         yield GaugeMetricFamily("incident_service_quarantine_size", "Emails in quarantine", value=quarantined or 0)
-        refusals = CounterMetricFamily("incident_service_intake_refusals", "SMTP/LMTP refusals, by reason",
-                                       labels=["reason"])
-        for name, value in db.session.execute(select(MetricCounter.name, MetricCounter.value)
-                                              .where(MetricCounter.name.startswith("intake_refusal:"))):
+        refusals = CounterMetricFamily(
+            "incident_service_intake_refusals", "SMTP/LMTP refusals, by reason", labels=["reason"]
+        )
+        for name, value in db.session.execute(
+            select(MetricCounter.name, MetricCounter.value).where(MetricCounter.name.startswith("intake_refusal:"))
+        ):
             refusals.add_metric([name.split(":", 1)[1]], value)
         yield refusals
-        invalid = CounterMetricFamily("incident_service_invalid_links", "Link tokens that did not verify, by kind "
-                                      "(many at once: someone is guessing)", labels=["kind"])
-        for name, value in db.session.execute(select(MetricCounter.name, MetricCounter.value)
-                                              .where(MetricCounter.name.startswith("invalid_link:"))):
+        invalid = CounterMetricFamily(
+            "incident_service_invalid_links",
+            "Link tokens that did not verify, by kind (many at once: someone is guessing)",
+            labels=["kind"],
+        )
+        for name, value in db.session.execute(
+            select(MetricCounter.name, MetricCounter.value).where(MetricCounter.name.startswith("invalid_link:"))
+        ):
             invalid.add_metric([name.split(":", 1)[1]], value)
         yield invalid
 

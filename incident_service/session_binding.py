@@ -58,8 +58,13 @@ class SessionBinding:
         absolute = timedelta(hours=config[self.absolute_hours_setting]).total_seconds()
         seen = session.get(self._key("seen_at"), 0)
         user = get_user(user_id) if isinstance(user_id, int) else None
-        if (user is None or not usable(user) or user.security_stamp != session.get(self._key("stamp"))
-                or now - seen > idle or now - session.get(self._key("signed_in_at"), 0) > absolute):
+        if (
+            user is None
+            or not usable(user)
+            or user.security_stamp != session.get(self._key("stamp"))
+            or now - seen > idle
+            or now - session.get(self._key("signed_in_at"), 0) > absolute
+        ):
             self.end()
             return None
         # Refresh the idle clock at most once a minute, so the cookie is not rewritten on every request.

@@ -57,7 +57,9 @@ def _networks(name: str, raw: str) -> list[str]:
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
-            raise ConfigurationError(f"{name} must be addresses or networks like 10.1.0.0/24, not {network!r}") from None
+            raise ConfigurationError(
+                f"{name} must be addresses or networks like 10.1.0.0/24, not {network!r}"
+            ) from None
     return networks
 
 
@@ -68,8 +70,7 @@ def _limit(name: str, raw: str) -> str:
     try:
         parse_many(raw)
     except ValueError:
-        raise ConfigurationError(
-            f"{name} must be rates like '10 per minute;200 per day', not {raw!r}") from None
+        raise ConfigurationError(f"{name} must be rates like '10 per minute;200 per day', not {raw!r}") from None
     return raw
 
 
@@ -81,7 +82,8 @@ def _limit_storage(raw: str | None, embedded: bool) -> str:
             return "memory://"
         raise ConfigurationError(
             "RATELIMIT_STORAGE_URI is required outside development: redis://host:6379/0 shared by every web "
-            "worker (memory:// only for a single gunicorn worker: it counts per process)")
+            "worker (memory:// only for a single gunicorn worker: it counts per process)"
+        )
     if not raw.startswith(("memory://", "redis://", "rediss://", "redis+unix://", "redis+sentinel://")):
         raise ConfigurationError(f"RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL, not {raw!r}")
     return raw
@@ -150,7 +152,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     database_url = get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'incident_service.sqlite3'}")
     if database_url.startswith("postgres://"):
-        database_url = "postgresql://" + database_url[len("postgres://"):]
+        database_url = "postgresql://" + database_url[len("postgres://") :]
 
     secure_cookies = _bool("SESSION_COOKIE_SECURE", get("SESSION_COOKIE_SECURE", "false" if embedded else "true"))
 
@@ -163,12 +165,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         # How long a writer waits for another's lock (SQLite's busy timeout, PostgreSQL's lock_timeout)
         # before the request fails with 503 and the listener with 451, instead of hanging.
-        "DATABASE_LOCK_TIMEOUT_MS": _int("DATABASE_LOCK_TIMEOUT_MS", get("DATABASE_LOCK_TIMEOUT_MS", "10000"),
-                                         minimum=1, maximum=600_000),
+        "DATABASE_LOCK_TIMEOUT_MS": _int(
+            "DATABASE_LOCK_TIMEOUT_MS", get("DATABASE_LOCK_TIMEOUT_MS", "10000"), minimum=1, maximum=600_000
+        ),
         # PostgreSQL's statement_timeout: no statement runs longer than this (0: no limit, e.g. for a
         # migration of a large table run by hand).
-        "DATABASE_STATEMENT_TIMEOUT_MS": _int("DATABASE_STATEMENT_TIMEOUT_MS",
-                                              get("DATABASE_STATEMENT_TIMEOUT_MS", "120000"), minimum=0),
+        "DATABASE_STATEMENT_TIMEOUT_MS": _int(
+            "DATABASE_STATEMENT_TIMEOUT_MS", get("DATABASE_STATEMENT_TIMEOUT_MS", "120000"), minimum=0
+        ),
         "MAIL_SERVER": get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": _int("MAIL_PORT", get("MAIL_PORT", "8025" if embedded else "25"), minimum=1, maximum=65535),
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS", get("MAIL_USE_TLS", "false")),
@@ -234,7 +238,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "ANSWER_FLOOR_MS": _int("ANSWER_FLOOR_MS", get("ANSWER_FLOOR_MS", "60"), minimum=0, maximum=5000),
         "RATELIMIT_STORAGE_URI": _limit_storage(get("RATELIMIT_STORAGE_URI"), embedded),
         # Off only in the test setup, whose many requests come from one address; tests of limits turn it on.
-        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", get("RATELIMIT_ENABLED", "false" if app_env == "testing" else "true")),
+        "RATELIMIT_ENABLED": _bool(
+            "RATELIMIT_ENABLED", get("RATELIMIT_ENABLED", "false" if app_env == "testing" else "true")
+        ),
         "RATELIMIT_HEADERS_ENABLED": False,
         # Redis down must not turn reports away (never lost, L4): limits count per process meanwhile.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
@@ -257,12 +263,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Bearer token for /metrics; without one, only loopback clients may scrape.
         "METRICS_TOKEN": get("METRICS_TOKEN"),
         "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", get("TRUSTED_PROXY_COUNT", "0"), minimum=0, maximum=5),
-        "STAFF_SESSION_IDLE_MINUTES": _int("STAFF_SESSION_IDLE_MINUTES", get("STAFF_SESSION_IDLE_MINUTES", "15"), minimum=1),
+        "STAFF_SESSION_IDLE_MINUTES": _int(
+            "STAFF_SESSION_IDLE_MINUTES", get("STAFF_SESSION_IDLE_MINUTES", "15"), minimum=1
+        ),
         "STAFF_SESSION_ABSOLUTE_HOURS": _int(
             "STAFF_SESSION_ABSOLUTE_HOURS", get("STAFF_SESSION_ABSOLUTE_HOURS", "8"), minimum=1
         ),
         "PASSWORD_HASH_PROFILE": get("PASSWORD_HASH_PROFILE", "rfc9106-low-memory"),
-        "PASSWORD_HASH_CONCURRENCY": _int("PASSWORD_HASH_CONCURRENCY", get("PASSWORD_HASH_CONCURRENCY", "4"), minimum=1),
+        "PASSWORD_HASH_CONCURRENCY": _int(
+            "PASSWORD_HASH_CONCURRENCY", get("PASSWORD_HASH_CONCURRENCY", "4"), minimum=1
+        ),
         "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", get("SESSION_IDLE_MINUTES", "30"), minimum=1),
         "SESSION_ABSOLUTE_HOURS": _int("SESSION_ABSOLUTE_HOURS", get("SESSION_ABSOLUTE_HOURS", "12"), minimum=1),
         "SESSION_COOKIE_SECURE": secure_cookies,
@@ -287,8 +297,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         raise ConfigurationError(f"LOG_FORMAT must be json or text, not {settings['LOG_FORMAT']!r}")
     if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
         raise ConfigurationError("MAIL_USE_TLS and MAIL_USE_SSL cannot both be true: pick STARTTLS or implicit TLS")
-    if (settings["MAIL_USERNAME"] or settings["MAIL_PASSWORD"]) and not (settings["MAIL_USE_TLS"] or settings["MAIL_USE_SSL"]):
+    if (settings["MAIL_USERNAME"] or settings["MAIL_PASSWORD"]) and not (
+        settings["MAIL_USE_TLS"] or settings["MAIL_USE_SSL"]
+    ):
         raise ConfigurationError(
             "MAIL_USERNAME/MAIL_PASSWORD need MAIL_USE_TLS=true or MAIL_USE_SSL=true: the relay's credentials "
-            "must never cross the network in clear text")
+            "must never cross the network in clear text"
+        )
     return settings

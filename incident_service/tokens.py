@@ -50,9 +50,7 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     # itsdangerous signs with the last key and verifies with all: fallbacks first, current key last,
     # so keys can rotate without breaking links already sent.
     keys = [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
-    return URLSafeTimedSerializer(
-        keys, salt=purpose, signer_kwargs={"digest_method": hashlib.sha256}
-    )
+    return URLSafeTimedSerializer(keys, salt=purpose, signer_kwargs={"digest_method": hashlib.sha256})
 
 
 def make_token(purpose: str, payload: dict[str, Any]) -> str:

@@ -56,10 +56,18 @@ class SmtpSink:
         return [message for _sender, rcpts, message in self.messages if address in rcpts]
 
 
-def make_customer(app: Flask, address: str = "an@example.com", *, password: str | None = PASSWORD,
-                  locale: str = "vi", name: str = "Nguyễn Văn An") -> int:
+def make_customer(
+    app: Flask,
+    address: str = "an@example.com",
+    *,
+    password: str | None = PASSWORD,
+    locale: str = "vi",
+    name: str = "Nguyễn Văn An",
+) -> int:
     with app.app_context():
-        customer = add_customer(address, name=name, locale=locale, password=password, source="cli", actor="test", now=utcnow())
+        customer = add_customer(
+            address, name=name, locale=locale, password=password, source="cli", actor="test", now=utcnow()
+        )
         db.session.commit()
         return customer.id
 
@@ -73,8 +81,7 @@ def csrf_from(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
-def submit(client: FlaskClient, url: str, data: dict[str, Any], *, form_url: str | None = None,
-           **kwargs: Any):  # type: ignore[no-untyped-def]
+def submit(client: FlaskClient, url: str, data: dict[str, Any], *, form_url: str | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]
     """GET the form page, take its CSRF token, POST the data: the way a browser does."""
     page = client.get(form_url or url)
     token = csrf_from(page.get_data(as_text=True))

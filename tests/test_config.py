@@ -31,16 +31,19 @@ def test_missing_app_env_means_production() -> None:
         load_settings({"PUBLIC_BASE_URL": "https://x.example"})
 
 
-@pytest.mark.parametrize("name,value,message", [
-    ("APP_ENV", "staging", "APP_ENV must be one of"),
-    ("RESET_LINK_MAX_AGE_SECONDS", "90000", "between 60 and 86400"),
-    ("LATE_REPORT_THRESHOLD_HOURS", "soon", "whole number"),
-    ("MAIL_USE_TLS", "maybe", "true or false"),
-    ("DISPLAY_TIMEZONE", "Mars/Olympus", "not a known time zone"),
-    ("DEFAULT_LOCALE", "fr", "DEFAULT_LOCALE must be one of"),
-    ("PUBLIC_BASE_URL", "security.ecc.example", "must start with http"),
-    ("SECRET_KEY", "short", "at least 32"),
-])
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("APP_ENV", "staging", "APP_ENV must be one of"),
+        ("RESET_LINK_MAX_AGE_SECONDS", "90000", "between 60 and 86400"),
+        ("LATE_REPORT_THRESHOLD_HOURS", "soon", "whole number"),
+        ("MAIL_USE_TLS", "maybe", "true or false"),
+        ("DISPLAY_TIMEZONE", "Mars/Olympus", "not a known time zone"),
+        ("DEFAULT_LOCALE", "fr", "DEFAULT_LOCALE must be one of"),
+        ("PUBLIC_BASE_URL", "security.ecc.example", "must start with http"),
+        ("SECRET_KEY", "short", "at least 32"),
+    ],
+)
 def test_mistyped_settings_are_named(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_settings({**PRODUCTION, name: value})
@@ -75,14 +78,18 @@ def test_production_chooses_where_limits_are_counted() -> None:
     assert load_settings({**PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://"})["RATELIMIT_STORAGE_URI"] == "memory://"
 
 
-@pytest.mark.parametrize("workers,arguments,storage,refused", [
-    ("3", [], "memory://", True),
-    ("1", ["-w", "3"], "memory://", True),  # workers given on the command line count too
-    ("1", [], "memory://", False),
-    ("3", [], "redis://127.0.0.1:6379/0", False),
-])
-def test_gunicorn_refuses_per_process_limits_with_several_workers(workers: str, arguments: list[str], storage: str,
-                                                                  refused: bool) -> None:
+@pytest.mark.parametrize(
+    "workers,arguments,storage,refused",
+    [
+        ("3", [], "memory://", True),
+        ("1", ["-w", "3"], "memory://", True),  # workers given on the command line count too
+        ("1", [], "memory://", False),
+        ("3", [], "redis://127.0.0.1:6379/0", False),
+    ],
+)
+def test_gunicorn_refuses_per_process_limits_with_several_workers(
+    workers: str, arguments: list[str], storage: str, refused: bool
+) -> None:
     """Issue 11, item 3: eight workers counting apart let a '10 per minute' limit pass 45 reports."""
     import os
     import subprocess
@@ -95,16 +102,28 @@ def test_gunicorn_refuses_per_process_limits_with_several_workers(workers: str, 
 
     root = Path(__file__).resolve().parent.parent
     port = free_port()
-    env = {**os.environ, **PRODUCTION, "GUNICORN_WORKERS": workers, "RATELIMIT_STORAGE_URI": storage,
-           "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    env = {
+        **os.environ,
+        **PRODUCTION,
+        "GUNICORN_WORKERS": workers,
+        "RATELIMIT_STORAGE_URI": storage,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
     env.pop("TEST_DATABASE", None)
-    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", *arguments,
-                                "wsgi:app"], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", *arguments, "wsgi:app"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         if refused:
             _out, err = process.communicate(timeout=60)
             assert process.returncode != 0 and "would let each worker allow the whole of every rate limit" in err
         else:
+
             def serving() -> bool:
                 try:
                     return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200

@@ -18,8 +18,12 @@ def test_every_error_class_of_the_package_is_a_domain_error() -> None:
     for module_info in pkgutil.walk_packages(incident_service.__path__, "incident_service."):
         module = importlib.import_module(module_info.name)
         for name, value in vars(module).items():
-            if (inspect.isclass(value) and issubclass(value, Exception) and value.__module__ == module.__name__
-                    and name not in NOT_DOMAIN):
+            if (
+                inspect.isclass(value)
+                and issubclass(value, Exception)
+                and value.__module__ == module.__name__
+                and name not in NOT_DOMAIN
+            ):
                 found.append(value)
                 assert issubclass(value, DomainError), f"{module.__name__}.{name} should derive from DomainError"
                 assert not issubclass(value, ValueError), f"{module.__name__}.{name} is still a ValueError"

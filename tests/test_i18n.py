@@ -20,10 +20,15 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 def source_messages() -> set[str]:
     found: set[str] = set()
-    for method, pattern in (("python", "incident_service/**.py"), ("jinja2", "templates/**.html"),
-                            ("jinja2", "templates/**.txt")):
+    for method, pattern in (
+        ("python", "incident_service/**.py"),
+        ("jinja2", "templates/**.html"),
+        ("jinja2", "templates/**.txt"),
+    ):
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map=[(pattern, method)], keywords=KEYWORDS,
+            str(ROOT),
+            method_map=[(pattern, method)],
+            keywords=KEYWORDS,
             options_map={pattern: {"extensions": "jinja2.ext.i18n"}} if method == "jinja2" else {},
         ):
             found.add(message if isinstance(message, str) else message[0])
@@ -91,8 +96,12 @@ def test_validation_messages_in_vietnamese(client) -> None:  # type: ignore[no-u
 @pytest.mark.parametrize("locale,phrase", [("vi", "Mã sự cố"), ("en", "Incident reference")])
 def test_email_in_the_customers_language(app, smtp_sink, locale, phrase) -> None:  # type: ignore[no-untyped-def]
     make_customer(app, "c@example.com", locale=locale)
-    submit(app.test_client(), "/report", {"email": "c@example.com", "kind": "lost"},
-           headers={"Accept-Language": "en" if locale == "vi" else "vi"})  # the reader's browser does not matter
+    submit(
+        app.test_client(),
+        "/report",
+        {"email": "c@example.com", "kind": "lost"},
+        headers={"Accept-Language": "en" if locale == "vi" else "vi"},
+    )  # the reader's browser does not matter
     deliver(app)
     message = smtp_sink.to("c@example.com")[0]
     assert phrase in message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]

@@ -18,9 +18,13 @@ def app_settings(request, app_settings):  # type: ignore[no-untyped-def]
     return app_settings
 
 
-pytestmark = pytest.mark.settings(RATELIMIT_ENABLED=True, LIMIT_REPORT_PER_ACCOUNT="3 per hour",
-                                  LIMIT_REPORT_PER_IP="6 per minute", LIMIT_SIGN_IN_PER_ACCOUNT="3 per hour",
-                                  LIMIT_FRESH_LINK_PER_ACCOUNT="2 per hour")
+pytestmark = pytest.mark.settings(
+    RATELIMIT_ENABLED=True,
+    LIMIT_REPORT_PER_ACCOUNT="3 per hour",
+    LIMIT_REPORT_PER_IP="6 per minute",
+    LIMIT_SIGN_IN_PER_ACCOUNT="3 per hour",
+    LIMIT_FRESH_LINK_PER_ACCOUNT="2 per hour",
+)
 
 
 def post(client, url: str, data: dict, **kwargs):  # type: ignore[no-untyped-def]
@@ -34,27 +38,38 @@ def statuses(app, url: str, data: dict, times: int, **kwargs) -> list[int]:  # t
 
 
 def test_report_per_account_alike_for_known_and_unknown(app, customer_id) -> None:  # type: ignore[no-untyped-def]
-    known = statuses(app, "/report", {"email": "an@example.com", "kind": "lost"}, 4,
-                     environ_base={"REMOTE_ADDR": "10.0.0.1"})
-    unknown = statuses(app, "/report", {"email": "nobody@example.com", "kind": "lost"}, 4,
-                       environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    known = statuses(
+        app, "/report", {"email": "an@example.com", "kind": "lost"}, 4, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    unknown = statuses(
+        app, "/report", {"email": "nobody@example.com", "kind": "lost"}, 4, environ_base={"REMOTE_ADDR": "10.0.0.2"}
+    )
     assert known == unknown == [200, 200, 200, 429]
     # The bucket is the account, whatever the case or the client.
-    other_ip = statuses(app, "/report", {"email": "AN@EXAMPLE.COM", "kind": "lost"}, 1,
-                        environ_base={"REMOTE_ADDR": "10.0.0.3"})
+    other_ip = statuses(
+        app, "/report", {"email": "AN@EXAMPLE.COM", "kind": "lost"}, 1, environ_base={"REMOTE_ADDR": "10.0.0.3"}
+    )
     assert other_ip == [429]
 
 
 def test_report_per_ip(app) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
-    codes = [post(client, "/report", {"email": f"x{n}@example.com", "kind": "lost"},
-                  environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code for n in range(7)]
+    codes = [
+        post(
+            client, "/report", {"email": f"x{n}@example.com", "kind": "lost"}, environ_base={"REMOTE_ADDR": "10.0.0.9"}
+        ).status_code
+        for n in range(7)
+    ]
     assert codes == [200] * 6 + [429]
 
 
 def test_sign_in_and_fresh_link_limits(app, customer_id) -> None:  # type: ignore[no-untyped-def]
-    assert statuses(app, "/login", {"email": "an@example.com", "password": "wrong password entirely"}, 4) == \
-        [400, 400, 400, 429]
+    assert statuses(app, "/login", {"email": "an@example.com", "password": "wrong password entirely"}, 4) == [
+        400,
+        400,
+        400,
+        429,
+    ]
     assert statuses(app, "/reset/new", {"email": "nobody@example.com"}, 3) == [200, 200, 429]
 
 
@@ -69,16 +84,30 @@ def test_limit_page_is_generic(app) -> None:  # type: ignore[no-untyped-def]
 
 def test_forwarded_for_ignored_without_a_trusted_proxy(app) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
-    codes = [post(client, "/report", {"email": f"y{n}@example.com", "kind": "lost"},
-                  headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(7)]
+    codes = [
+        post(
+            client,
+            "/report",
+            {"email": f"y{n}@example.com", "kind": "lost"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(7)
+    ]
     assert codes[-1] == 429  # spoofed addresses all count as the one real client
 
 
 @pytest.mark.settings(TRUSTED_PROXY_COUNT=1)
 def test_forwarded_for_used_behind_a_trusted_proxy(app) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
-    codes = [post(client, "/report", {"email": f"z{n}@example.com", "kind": "lost"},
-                  headers={"X-Forwarded-For": f"203.0.113.{n}"}).status_code for n in range(7)]
+    codes = [
+        post(
+            client,
+            "/report",
+            {"email": f"z{n}@example.com", "kind": "lost"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(7)
+    ]
     assert codes == [200] * 7  # seven different clients behind the proxy
 
 
@@ -93,7 +122,12 @@ def test_reset_attempts_are_limited_per_link(app, smtp_sink, customer_id) -> Non
     for n in range(3):  # three guesses from three addresses, on one link
         client = app.test_client()
         client.get(link)
-        codes.append(post(client, "/reset", {"password": "short", "password_confirm": "short"},
-                          environ_base={"REMOTE_ADDR": f"10.0.1.{n}"}).status_code)
+        codes.append(
+            post(
+                client,
+                "/reset",
+                {"password": "short", "password_confirm": "short"},
+                environ_base={"REMOTE_ADDR": f"10.0.1.{n}"},
+            ).status_code
+        )
     assert codes == [400, 400, 429]
-

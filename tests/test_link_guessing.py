@@ -11,8 +11,9 @@ from sqlalchemy import select
 from incident_service.audit.models import AuditEvent
 from incident_service.extensions import db
 
-pytestmark = pytest.mark.settings(RATELIMIT_ENABLED=True, LIMIT_LINK_PER_IP="12 per minute",
-                                  LINK_GUESSING_THRESHOLD="5 per 10 minutes")
+pytestmark = pytest.mark.settings(
+    RATELIMIT_ENABLED=True, LIMIT_LINK_PER_IP="12 per minute", LINK_GUESSING_THRESHOLD="5 per 10 minutes"
+)
 
 
 def guess() -> str:
@@ -22,15 +23,20 @@ def guess() -> str:
 @pytest.mark.parametrize("path", ["/discovery/{t}", "/r/{t}"])
 def test_guessing_is_throttled_and_recorded_once(app, path) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
-    codes = [client.get(path.format(t=guess()), environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code
-             for _ in range(14)]
+    codes = [
+        client.get(path.format(t=guess()), environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code for _ in range(14)
+    ]
     assert codes == [400] * 12 + [429] * 2
     refused = client.get(path.format(t=guess()), environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert 1 <= int(refused.headers["Retry-After"]) <= 61
     # Someone else, on another address, is not held up by it.
     assert client.get(path.format(t=guess()), environ_base={"REMOTE_ADDR": "198.51.100.8"}).status_code == 400
     with app.app_context():
-        recorded = db.session.execute(select(AuditEvent).where(AuditEvent.action == "web:link:guessing_suspected")).scalars().all()
+        recorded = (
+            db.session.execute(select(AuditEvent).where(AuditEvent.action == "web:link:guessing_suspected"))
+            .scalars()
+            .all()
+        )
         assert len(recorded) == 1 and '"ip":"198.51.100.7"' in recorded[0].data
     kind = path.split("/")[1] if path.startswith("/discovery") else "report"
     metrics = client.get("/metrics").get_data(as_text=True)
@@ -51,7 +57,9 @@ def test_every_429_says_when_to_retry(app) -> None:  # type: ignore[no-untyped-d
 
     client = app.test_client()
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    answers = [client.post("/login", data={"email": "a@example.com", "password": "x" * 20, "csrf_token": token})
-               for _ in range(12)]
+    answers = [
+        client.post("/login", data={"email": "a@example.com", "password": "x" * 20, "csrf_token": token})
+        for _ in range(12)
+    ]
     limited = [answer for answer in answers if answer.status_code == 429]
     assert limited and all(1 <= int(answer.headers["Retry-After"]) <= 901 for answer in limited)

@@ -77,8 +77,14 @@ def test_metrics_access(app, client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 403
     app.config["METRICS_TOKEN"] = "s3cret-scrape-token"
     assert client.get("/metrics").status_code == 403
-    assert client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"},
-                      environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
+    assert (
+        client.get(
+            "/metrics",
+            headers={"Authorization": "Bearer s3cret-scrape-token"},
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        ).status_code
+        == 200
+    )
 
 
 def test_unreachable_relay_is_logged(app, client, customer_id, caplog) -> None:  # type: ignore[no-untyped-def]

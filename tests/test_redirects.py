@@ -8,9 +8,23 @@ from incident_service.redirects import local_path
 from tests.helpers import csrf_from
 
 
-@pytest.mark.parametrize("target", ["//evil.example", "/\t/evil.example", "/\n/evil.example", "/\\evil.example",
-                                    "https://evil.example/", "/\x00", "/report\r\nSet-Cookie: x=1", "", None,
-                                    "report", "/ /evil.example", "/\x7f"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/\x00",
+        "/report\r\nSet-Cookie: x=1",
+        "",
+        None,
+        "report",
+        "/ /evil.example",
+        "/\x7f",
+    ],
+)
 def test_anything_but_a_plain_local_path_is_refused(target) -> None:  # type: ignore[no-untyped-def]
     assert local_path(target) is None
 

@@ -16,15 +16,22 @@ pytestmark = pytest.mark.settings(TRUSTED_PROXY_COUNT=1)
 def post_behind_proxy(client, url: str, data: dict, headers: dict):  # type: ignore[no-untyped-def]
     page = client.get(url, headers=BEHIND_TLS, base_url="http://security.ecc.example")
     token = csrf_from(page.get_data(as_text=True))
-    return client.post(url, data={**data, "csrf_token": token}, headers={**BEHIND_TLS, **headers},
-                       base_url="http://security.ecc.example")
+    return client.post(
+        url,
+        data={**data, "csrf_token": token},
+        headers={**BEHIND_TLS, **headers},
+        base_url="http://security.ecc.example",
+    )
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://security.ecc.example", "Sec-Fetch-Site": "same-origin"},  # Chromium
-    {"Origin": "https://security.ecc.example"},  # a browser without Fetch Metadata
-    {},  # a script: the token alone decides
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://security.ecc.example", "Sec-Fetch-Site": "same-origin"},  # Chromium
+        {"Origin": "https://security.ecc.example"},  # a browser without Fetch Metadata
+        {},  # a script: the token alone decides
+    ],
+)
 def test_forms_work_over_https_without_a_referer(client, headers) -> None:  # type: ignore[no-untyped-def]
     answer = post_behind_proxy(client, "/report", {"email": "someone@example.com", "kind": "lost"}, headers)
     assert answer.status_code == 200, answer.status_code
@@ -34,12 +41,15 @@ def test_forms_work_over_https_without_a_referer(client, headers) -> None:  # ty
     assert language.status_code == 302
 
 
-@pytest.mark.parametrize("headers", [
-    {"Origin": "https://attacker.example", "Sec-Fetch-Site": "cross-site"},
-    {"Sec-Fetch-Site": "same-site", "Origin": "https://www.ecc.example"},
-    {"Origin": "https://attacker.example"},
-    {"Origin": "null"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://attacker.example", "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "https://www.ecc.example"},
+        {"Origin": "https://attacker.example"},
+        {"Origin": "null"},
+    ],
+)
 def test_cross_site_posts_refused_even_with_a_token(app, client, headers, caplog) -> None:  # type: ignore[no-untyped-def]
     answer = post_behind_proxy(client, "/report", {"email": "someone@example.com", "kind": "lost"}, headers)
     assert answer.status_code == 400
@@ -47,6 +57,7 @@ def test_cross_site_posts_refused_even_with_a_token(app, client, headers, caplog
     assert any("refused a cross-site POST" in record.getMessage() for record in caplog.records)
     from incident_service.extensions import db
     from incident_service.incidents.models import Report
+
     with app.app_context():
         assert db.session.query(Report).count() == 0
 
@@ -73,7 +84,9 @@ def test_a_refused_link_post_logs_no_token(app, customer_id, caplog) -> None:  #
     path = url.removeprefix("https://security.ecc.example")
     client = app.test_client()
     token = csrf_from(client.get(path).get_data(as_text=True))
-    answer = client.post(path, data={"kind": "lost", "csrf_token": token}, headers={"Origin": "https://attacker.example"})
+    answer = client.post(
+        path, data={"kind": "lost", "csrf_token": token}, headers={"Origin": "https://attacker.example"}
+    )
     assert answer.status_code == 400
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "refused a cross-site POST to /r/[redacted]" in logged and path.rsplit("/", 1)[1] not in logged

@@ -38,13 +38,20 @@ def test_tampered_refused(app) -> None:  # type: ignore[no-untyped-def]
 
 def test_expired_refused(app) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
-        old = URLSafeTimedSerializer([app.config["SECRET_KEY"]], salt=RESET, signer=OldSigner,
-                                     signer_kwargs={"digest_method": hashlib.sha256}).dumps({"c": 1})
+        old = URLSafeTimedSerializer(
+            [app.config["SECRET_KEY"]], salt=RESET, signer=OldSigner, signer_kwargs={"digest_method": hashlib.sha256}
+        ).dumps({"c": 1})
         with pytest.raises(TokenExpired):
             read_token(RESET, old)
-        assert read_token(REPORT, URLSafeTimedSerializer(
-            [app.config["SECRET_KEY"]], salt=REPORT, signer=OldSigner,
-            signer_kwargs={"digest_method": hashlib.sha256}).dumps({"c": 1})) == {"c": 1}
+        assert read_token(
+            REPORT,
+            URLSafeTimedSerializer(
+                [app.config["SECRET_KEY"]],
+                salt=REPORT,
+                signer=OldSigner,
+                signer_kwargs={"digest_method": hashlib.sha256},
+            ).dumps({"c": 1}),
+        ) == {"c": 1}
 
 
 def test_sha1_token_refused(app) -> None:  # type: ignore[no-untyped-def]
@@ -93,6 +100,7 @@ def test_each_link_is_read_into_its_type_or_refused(app) -> None:  # type: ignor
     )
 
     with app.test_request_context():
+
         def token(link) -> str:  # type: ignore[no-untyped-def]
             return link.url().rsplit("/", 1)[1]
 

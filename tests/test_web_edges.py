@@ -17,8 +17,9 @@ from incident_service.intake.smtpd import IntakeController
 from tests.helpers import csrf_from, free_port
 
 
-@pytest.mark.parametrize("path,status", [("/", 200), ("/report", 200), ("/no-such-page", 404),
-                                         ("/reset", 400), ("/healthz", 200)])
+@pytest.mark.parametrize(
+    "path,status", [("/", 200), ("/report", 200), ("/no-such-page", 404), ("/reset", 400), ("/healthz", 200)]
+)
 def test_security_headers_everywhere(client, path, status) -> None:  # type: ignore[no-untyped-def]
     answer = client.get(path)
     assert answer.status_code == status
@@ -122,7 +123,10 @@ def test_unexpected_error_is_generic(app) -> None:  # type: ignore[no-untyped-de
     assert answer.status_code == 500 and "secret detail" not in body and "Traceback" not in body
     assert "Content-Security-Policy" in answer.headers
     json_error = app.test_client().get("/healthz/nope", headers={"Accept-Language": "en"})
-    assert json_error.status_code == 404 and json_error.get_json() == {"error": 404, "message": "This page does not exist."}
+    assert json_error.status_code == 404 and json_error.get_json() == {
+        "error": 404,
+        "message": "This page does not exist.",
+    }
 
 
 def test_links_come_from_public_base_url_not_host(app, customer_id) -> None:  # type: ignore[no-untyped-def]
@@ -140,9 +144,18 @@ def test_links_come_from_public_base_url_not_host(app, customer_id) -> None:  # 
     assert b"evil.example" not in raw and b"security.ecc.example" in raw
 
 
-@pytest.mark.parametrize("path", ["/console/incidents/{n}", "/console/reports/{n}", "/console/messages/{n}",
-                                  "/console/messages/{n}/raw", "/console/incidents/{n}/evidence",
-                                  "/console/incidents/{n}/evidence.zip", "/console/messages/1/attachments/{n}"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/incidents/{n}",
+        "/console/reports/{n}",
+        "/console/messages/{n}",
+        "/console/messages/{n}/raw",
+        "/console/incidents/{n}/evidence",
+        "/console/incidents/{n}/evidence.zip",
+        "/console/messages/1/attachments/{n}",
+    ],
+)
 @pytest.mark.parametrize("number", [2**31, 2**63, 10**30])
 def test_ids_beyond_the_database_are_not_found_not_an_outage(app, staff_login, path, number, caplog) -> None:  # type: ignore[no-untyped-def]
     """Issue 18, item 4: /console/incidents/2147483648 answered 503 with Retry-After and an ERROR line

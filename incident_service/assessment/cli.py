@@ -25,16 +25,21 @@ def list_command() -> None:
     """Every version, newest first."""
     versions = db.session.execute(select(PolicyVersion).order_by(PolicyVersion.effective_from.desc())).scalars().all()
     for version in versions:
-        click.echo(f"{version.id}\t{version.threshold_hours} h\tfrom {format_local(version.effective_from)}\t"
-                   f"{version.created_by}\t{version.note}")
-    click.echo(f"{len(versions)} versions; before the first, LATE_REPORT_THRESHOLD_HOURS = "
-               f"{current_app.config['LATE_REPORT_THRESHOLD_HOURS']} h applies")
+        click.echo(
+            f"{version.id}\t{version.threshold_hours} h\tfrom {format_local(version.effective_from)}\t"
+            f"{version.created_by}\t{version.note}"
+        )
+    click.echo(
+        f"{len(versions)} versions; before the first, LATE_REPORT_THRESHOLD_HOURS = "
+        f"{current_app.config['LATE_REPORT_THRESHOLD_HOURS']} h applies"
+    )
 
 
 @policy_cli.command("publish")
 @click.option("--threshold-hours", type=click.IntRange(1, 24 * 365), required=True)
-@click.option("--effective-from", default=None,
-              help="YYYY-MM-DDTHH:MM in DISPLAY_TIMEZONE (default: now). Never in the past.")
+@click.option(
+    "--effective-from", default=None, help="YYYY-MM-DDTHH:MM in DISPLAY_TIMEZONE (default: now). Never in the past."
+)
 @click.option("--note", required=True, help="Why, and who decided.")
 @with_appcontext
 def publish_command(threshold_hours: int, effective_from: str | None, note: str) -> None:
@@ -50,7 +55,9 @@ def publish_command(threshold_hours: int, effective_from: str | None, note: str)
     else:
         moment = now
     try:
-        version = publish_policy(threshold_hours=threshold_hours, effective_from=moment, note=note, actor="cli", now=now)
+        version = publish_policy(
+            threshold_hours=threshold_hours, effective_from=moment, note=note, actor="cli", now=now
+        )
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()

@@ -21,16 +21,20 @@ class DiscoveryAfterReport(DomainError):
     """The stated discovery time is later than the report it explains; the message gives both."""
 
     def __init__(self, discovered_at: datetime, received_at: datetime) -> None:
-        super().__init__(f"discovery {discovered_at.isoformat()} is after the report received {received_at.isoformat()}")
+        super().__init__(
+            f"discovery {discovered_at.isoformat()} is after the report received {received_at.isoformat()}"
+        )
         self.discovered_at = discovered_at
         self.received_at = received_at
 
 
 def reassess(incident: Incident) -> None:
     """Recompute the effective discovery time, delay and lateness from all of the incident's statements."""
-    statements = db.session.execute(
-        select(DiscoveryStatement).where(DiscoveryStatement.incident_id == incident.id)
-    ).scalars().all()
+    statements = (
+        db.session.execute(select(DiscoveryStatement).where(DiscoveryStatement.incident_id == incident.id))
+        .scalars()
+        .all()
+    )
     result = assess(incident.first_received_at, effective_discovery(statements), incident.late_threshold_hours)
     incident.effective_discovered_at = result.discovered_at
     incident.reporting_delay_seconds = int(result.delay.total_seconds()) if result.delay is not None else None
@@ -47,9 +51,17 @@ def incident_of_discovery_link(token: str) -> Incident:
     return incident
 
 
-def record_discovery_statement(*, discovered_at: datetime, source: str, actor: str, now: datetime,
-                               incident: Incident | None = None, report: Report | None = None,
-                               is_override: bool = False, reason: str | None = None) -> DiscoveryStatement:
+def record_discovery_statement(
+    *,
+    discovered_at: datetime,
+    source: str,
+    actor: str,
+    now: datetime,
+    incident: Incident | None = None,
+    report: Report | None = None,
+    is_override: bool = False,
+    reason: str | None = None,
+) -> DiscoveryStatement:
     """Keep a statement of when the loss was noticed and reassess the incident it belongs to.
 
     Raises DiscoveryAfterReport when the time is after the first report (or the report) it explains.
@@ -72,18 +84,31 @@ def record_discovery_statement(*, discovered_at: datetime, source: str, actor: s
     db.session.flush()
     customer_id = incident.customer_id if incident is not None else report.customer_id  # type: ignore[union-attr]
     who = "staff" if source.startswith("staff") else "customer"
-    append_event(tag(who, Event.DISCOVERY_STATED), actor=actor, now=now, customer_id=customer_id,
-                 incident_id=statement.incident_id, report_id=statement.report_id,
-                 data={"statement": statement.id, "discovered_at": discovered_at.isoformat(),
-                       "override": is_override})
+    append_event(
+        tag(who, Event.DISCOVERY_STATED),
+        actor=actor,
+        now=now,
+        customer_id=customer_id,
+        incident_id=statement.incident_id,
+        report_id=statement.report_id,
+        data={"statement": statement.id, "discovered_at": discovered_at.isoformat(), "override": is_override},
+    )
     if incident is not None:
         before = incident.lateness
         reassess(incident)
         if incident.lateness != before:
-            append_event(tag(Source.SYSTEM, Event.INCIDENT_ASSESSED), actor="system", now=now, customer_id=incident.customer_id,
-                         incident_id=incident.id,
-                         data={"lateness": incident.lateness, "delay_seconds": incident.reporting_delay_seconds,
-                               "threshold_hours": incident.late_threshold_hours})
+            append_event(
+                tag(Source.SYSTEM, Event.INCIDENT_ASSESSED),
+                actor="system",
+                now=now,
+                customer_id=incident.customer_id,
+                incident_id=incident.id,
+                data={
+                    "lateness": incident.lateness,
+                    "delay_seconds": incident.reporting_delay_seconds,
+                    "threshold_hours": incident.late_threshold_hours,
+                },
+            )
     return statement
 
 
@@ -99,16 +124,19 @@ def policy_in_force(at: datetime) -> tuple[int, PolicyVersion | None]:
     """The late threshold (hours) in force at `at`: the latest version effective by then, else the
     LATE_REPORT_THRESHOLD_HOURS setting (reported as no version)."""
     version = db.session.execute(
-        select(PolicyVersion).where(PolicyVersion.effective_from <= at)
-        .order_by(PolicyVersion.effective_from.desc()).limit(1)
+        select(PolicyVersion)
+        .where(PolicyVersion.effective_from <= at)
+        .order_by(PolicyVersion.effective_from.desc())
+        .limit(1)
     ).scalar_one_or_none()
     if version is None:
         return int(current_app.config["LATE_REPORT_THRESHOLD_HOURS"]), None
     return version.threshold_hours, version
 
 
-def publish_policy(*, threshold_hours: int, effective_from: datetime, note: str, actor: str,
-                   now: datetime) -> PolicyVersion:
+def publish_policy(
+    *, threshold_hours: int, effective_from: datetime, note: str, actor: str, now: datetime
+) -> PolicyVersion:
     """Add a policy version. It cannot take effect in the past, so no earlier incident is re-judged.
     Audits `<actor>:policy:published`."""
     if not 1 <= threshold_hours <= 24 * 365:
@@ -118,13 +146,26 @@ def publish_policy(*, threshold_hours: int, effective_from: datetime, note: str,
     clash = db.session.execute(select(PolicyVersion.id).where(PolicyVersion.effective_from == effective_from)).scalar()
     if clash is not None:
         raise PolicyError("clash", "another version takes effect at exactly that time")
-    version = PolicyVersion(threshold_hours=threshold_hours, effective_from=effective_from, note=note.strip(),
-                            created_at=now, created_by=actor)
+    version = PolicyVersion(
+        threshold_hours=threshold_hours,
+        effective_from=effective_from,
+        note=note.strip(),
+        created_at=now,
+        created_by=actor,
+    )
     db.session.add(version)
     db.session.flush()
-    append_event(tag(Source.CONSOLE, Event.POLICY_PUBLISHED), actor=actor, now=now,
-                 data={"version": version.id, "threshold_hours": threshold_hours,
-                       "effective_from": effective_from.isoformat(), "note": version.note})
+    append_event(
+        tag(Source.CONSOLE, Event.POLICY_PUBLISHED),
+        actor=actor,
+        now=now,
+        data={
+            "version": version.id,
+            "threshold_hours": threshold_hours,
+            "effective_from": effective_from.isoformat(),
+            "note": version.note,
+        },
+    )
     return version
 
 
@@ -132,8 +173,9 @@ class ReviewError(DomainError):
     """A review decision that cannot be recorded."""
 
 
-def record_review_decision(incident: Incident, *, decision: str, rationale: str, actor: str, now: datetime,
-                           ask_customer: bool = False) -> ReviewDecision:
+def record_review_decision(
+    incident: Incident, *, decision: str, rationale: str, actor: str, now: datetime, ask_customer: bool = False
+) -> ReviewDecision:
     """Append legal's decision on a late incident; the latest stands. With `needs_information` it can
     ask the customer, by email to the address on record, when they noticed. Audits both."""
     if decision not in DECISIONS:
@@ -141,14 +183,25 @@ def record_review_decision(incident: Incident, *, decision: str, rationale: str,
     if not rationale.strip():
         raise ReviewError("a decision needs a rationale")
     asked = ask_customer and decision == DECISION_NEEDS_INFORMATION
-    entry = ReviewDecision(incident_id=incident.id, decision=decision, rationale=rationale.strip(), decided_by=actor,
-                           decided_at=now, customer_asked=asked)
+    entry = ReviewDecision(
+        incident_id=incident.id,
+        decision=decision,
+        rationale=rationale.strip(),
+        decided_by=actor,
+        decided_at=now,
+        customer_asked=asked,
+    )
     db.session.add(entry)
     db.session.flush()
     incident.review_decision = decision
-    append_event(tag(Source.CONSOLE, Event.REVIEW_DECIDED), actor=actor, now=now, customer_id=incident.customer_id,
-                 incident_id=incident.id, data={"decision": decision, "rationale": entry.rationale,
-                                                "customer_asked": asked})
+    append_event(
+        tag(Source.CONSOLE, Event.REVIEW_DECIDED),
+        actor=actor,
+        now=now,
+        customer_id=incident.customer_id,
+        incident_id=incident.id,
+        data={"decision": decision, "rationale": entry.rationale, "customer_asked": asked},
+    )
     if asked:
         from ..notifications.emails import send_discovery_request_email
 
@@ -161,18 +214,31 @@ def mark_breach(incident: Incident, *, actor: str, now: datetime) -> None:
     if incident.personal_data_breach:
         return
     incident.personal_data_breach, incident.breach_marked_at, incident.breach_marked_by = True, now, actor
-    append_event(tag(Source.CONSOLE, Event.BREACH_MARKED), actor=actor, now=now, customer_id=incident.customer_id,
-                 incident_id=incident.id, data={"deadline": breach_deadline(incident).isoformat()})
+    append_event(
+        tag(Source.CONSOLE, Event.BREACH_MARKED),
+        actor=actor,
+        now=now,
+        customer_id=incident.customer_id,
+        incident_id=incident.id,
+        data={"deadline": breach_deadline(incident).isoformat()},
+    )
 
 
-def record_authority_notification(incident: Incident, *, notified_at: datetime, how: str, actor: str,
-                                  now: datetime) -> None:
+def record_authority_notification(
+    incident: Incident, *, notified_at: datetime, how: str, actor: str, now: datetime
+) -> None:
     """Record when and how the authority (A05) was notified."""
     if not incident.personal_data_breach:
         raise ReviewError("the incident is not marked as a personal-data breach")
     incident.authority_notified_at, incident.authority_notification = notified_at, how.strip()
-    append_event(tag(Source.CONSOLE, Event.BREACH_AUTHORITY_NOTIFIED), actor=actor, now=now, customer_id=incident.customer_id,
-                 incident_id=incident.id, data={"notified_at": notified_at.isoformat(), "how": how.strip()})
+    append_event(
+        tag(Source.CONSOLE, Event.BREACH_AUTHORITY_NOTIFIED),
+        actor=actor,
+        now=now,
+        customer_id=incident.customer_id,
+        incident_id=incident.id,
+        data={"notified_at": notified_at.isoformat(), "how": how.strip()},
+    )
 
 
 BREACH_NOTICE = timedelta(hours=72)

@@ -32,15 +32,25 @@ def discovery(token: str):  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         assert form.discovered_at.utc is not None
         try:
-            record_discovery_statement(discovered_at=form.discovered_at.utc, source=SOURCE_DISCOVERY_LINK,
-                                       actor="customer", now=utcnow(), incident=incident)
+            record_discovery_statement(
+                discovered_at=form.discovered_at.utc,
+                source=SOURCE_DISCOVERY_LINK,
+                actor="customer",
+                now=utcnow(),
+                incident=incident,
+            )
         except DiscoveryAfterReport as exc:
-            form.discovered_at.errors.append(_(
-                "This is after we received your report (%(received)s). Enter when you first noticed "
-                "the problem, before you reported it.", received=format_local(exc.received_at, viewer_zone())))
+            form.discovered_at.errors.append(
+                _(
+                    "This is after we received your report (%(received)s). Enter when you first noticed "
+                    "the problem, before you reported it.",
+                    received=format_local(exc.received_at, viewer_zone()),
+                )
+            )
         else:
             db.session.commit()
-            return render_template("discovery/recorded.html", incident=incident,
-                                   discovered_at=form.discovered_at.utc, zone=viewer_zone())
+            return render_template(
+                "discovery/recorded.html", incident=incident, discovered_at=form.discovered_at.utc, zone=viewer_zone()
+            )
     status = 400 if request.method == "POST" else 200
     return render_template("discovery/form.html", form=form, incident=incident, zone=viewer_zone()), status

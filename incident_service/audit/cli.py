@@ -23,18 +23,28 @@ def parse_anchor(_ctx: object, _param: object, values: tuple[str, ...]) -> list[
 
 
 @audit_cli.command("verify")
-@click.option("--anchor", "anchors", multiple=True, callback=parse_anchor, metavar="EVENT_ID:HASH",
-              help="An anchor held outside the service (from an anchor email); may repeat.")
+@click.option(
+    "--anchor",
+    "anchors",
+    multiple=True,
+    callback=parse_anchor,
+    metavar="EVENT_ID:HASH",
+    help="An anchor held outside the service (from an anchor email); may repeat.",
+)
 @with_appcontext
 def verify_command(anchors: list[tuple[int, str]]) -> None:
     """Verify every event's link and hash, from the first to the head, and every anchor."""
     result = verify_chain(anchors)
     if result.ok:
-        click.echo(f"audit chain intact: {result.events} events, head {result.head}, "
-                   f"{result.anchors_checked} anchors matched")
+        click.echo(
+            f"audit chain intact: {result.events} events, head {result.head}, {result.anchors_checked} anchors matched"
+        )
         return
-    click.echo(f"audit chain BROKEN at event {result.broken_at}: {result.problem} "
-               f"({result.events - 1} events before it verified)", err=True)
+    click.echo(
+        f"audit chain BROKEN at event {result.broken_at}: {result.problem} "
+        f"({result.events - 1} events before it verified)",
+        err=True,
+    )
     sys.exit(1)
 
 
@@ -62,10 +72,14 @@ def anchor_command(email_to: str | None) -> None:
     if address:
         send_audit_anchor_email(anchor, to_address=address, actor="cli", now=now)
     db.session.commit()
-    click.echo(f"anchor {anchor.id}: event {anchor.last_event_id}, {anchor.event_count} events, "
-               f"head {anchor.head_hash}" + (f"; queued to {address}" if address else ""))
-    click.echo(f"keep it outside the service; check with: flask --app wsgi audit verify --anchor "
-               f"{anchor.last_event_id}:{anchor.head_hash}")
+    click.echo(
+        f"anchor {anchor.id}: event {anchor.last_event_id}, {anchor.event_count} events, "
+        f"head {anchor.head_hash}" + (f"; queued to {address}" if address else "")
+    )
+    click.echo(
+        f"keep it outside the service; check with: flask --app wsgi audit verify --anchor "
+        f"{anchor.last_event_id}:{anchor.head_hash}"
+    )
 
 
 @audit_cli.command("verify-pack")
@@ -80,5 +94,7 @@ def verify_pack_command(file: str) -> None:
         click.echo(f"FAIL: {problem}", err=True)
     if problems:
         sys.exit(1)
-    click.echo(f"evidence pack consistent; chain head at export: event {head.get('last_event_id')}, "
-               f"{head.get('hash')} (compare with an anchor held outside the company)")
+    click.echo(
+        f"evidence pack consistent; chain head at export: event {head.get('last_event_id')}, "
+        f"{head.get('hash')} (compare with an anchor held outside the company)"
+    )

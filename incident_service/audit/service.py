@@ -50,26 +50,63 @@ def canonical_json(value: Any) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def event_hash(prev_hash: str, occurred_at: datetime | str, action: str, actor: str,
-               customer_id: int | None, incident_id: int | None, report_id: int | None, data: str) -> str:
+def event_hash(
+    prev_hash: str,
+    occurred_at: datetime | str,
+    action: str,
+    actor: str,
+    customer_id: int | None,
+    incident_id: int | None,
+    report_id: int | None,
+    data: str,
+) -> str:
     """SHA-256 of the previous hash and the event's canonical JSON. The JSON is spelled out here, keys
     in sorted order, exactly as `canonical_json` writes it (a test holds them equal): this runs six
     times per customer when a leaked list is reactivated. `occurred_at` may come already in ISO form."""
     moment = occurred_at if isinstance(occurred_at, str) else occurred_at.isoformat(timespec="microseconds")
-    body = "".join((
-        '{"action":', _string(action), ',"actor":', _string(actor),
-        ',"customer_id":', "null" if customer_id is None else str(int(customer_id)),
-        ',"data":', _string(data), ',"incident_id":', "null" if incident_id is None else str(int(incident_id)),
-        ',"occurred_at":', _string(moment), ',"report_id":', "null" if report_id is None else str(int(report_id)), "}"))
+    body = "".join(
+        (
+            '{"action":',
+            _string(action),
+            ',"actor":',
+            _string(actor),
+            ',"customer_id":',
+            "null" if customer_id is None else str(int(customer_id)),
+            ',"data":',
+            _string(data),
+            ',"incident_id":',
+            "null" if incident_id is None else str(int(incident_id)),
+            ',"occurred_at":',
+            _string(moment),
+            ',"report_id":',
+            "null" if report_id is None else str(int(report_id)),
+            "}",
+        )
+    )
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-def canonical_event_body(occurred_at: datetime, action: str, actor: str, customer_id: int | None,
-                         incident_id: int | None, report_id: int | None, data: str) -> str:
+def canonical_event_body(
+    occurred_at: datetime,
+    action: str,
+    actor: str,
+    customer_id: int | None,
+    incident_id: int | None,
+    report_id: int | None,
+    data: str,
+) -> str:
     """The event's canonical JSON the slow, obvious way; tests compare event_hash against it."""
-    return canonical_json({"occurred_at": occurred_at.isoformat(timespec="microseconds"), "action": action,
-                           "actor": actor, "customer_id": customer_id, "incident_id": incident_id,
-                           "report_id": report_id, "data": data})
+    return canonical_json(
+        {
+            "occurred_at": occurred_at.isoformat(timespec="microseconds"),
+            "action": action,
+            "actor": actor,
+            "customer_id": customer_id,
+            "incident_id": incident_id,
+            "report_id": report_id,
+            "data": data,
+        }
+    )
 
 
 def hold_chain() -> None:
@@ -87,21 +124,45 @@ def _chain_head_for_append() -> str:
     return db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS_HASH
 
 
-def _event_row(prev_hash: str, action: str, actor: str, now: datetime, customer_id: int | None,
-               incident_id: int | None, report_id: int | None, data: dict[str, Any] | None) -> dict[str, Any]:
+def _event_row(
+    prev_hash: str,
+    action: str,
+    actor: str,
+    now: datetime,
+    customer_id: int | None,
+    incident_id: int | None,
+    report_id: int | None,
+    data: dict[str, Any] | None,
+) -> dict[str, Any]:
     # Both databases keep microseconds, so the hashed time survives the round trip.
     payload = canonical_json(data or {})
-    return {"occurred_at": now, "action": action, "actor": actor, "customer_id": customer_id,
-            "incident_id": incident_id, "report_id": report_id, "data": payload, "prev_hash": prev_hash,
-            "hash": event_hash(prev_hash, now, action, actor, customer_id, incident_id, report_id, payload)}
+    return {
+        "occurred_at": now,
+        "action": action,
+        "actor": actor,
+        "customer_id": customer_id,
+        "incident_id": incident_id,
+        "report_id": report_id,
+        "data": payload,
+        "prev_hash": prev_hash,
+        "hash": event_hash(prev_hash, now, action, actor, customer_id, incident_id, report_id, payload),
+    }
 
 
-def append_event(action: str, *, actor: str, now: datetime, customer_id: int | None = None,
-                 incident_id: int | None = None, report_id: int | None = None,
-                 data: dict[str, Any] | None = None) -> AuditEvent:
+def append_event(
+    action: str,
+    *,
+    actor: str,
+    now: datetime,
+    customer_id: int | None = None,
+    incident_id: int | None = None,
+    report_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
     """Add one event at the head of the chain and flush it. The caller's transaction commits it."""
-    event = AuditEvent(**_event_row(_chain_head_for_append(), checked(action), actor, now, customer_id, incident_id,
-                                    report_id, data))
+    event = AuditEvent(
+        **_event_row(_chain_head_for_append(), checked(action), actor, now, customer_id, incident_id, report_id, data)
+    )
     db.session.add(event)
     db.session.flush()
     return event
@@ -135,16 +196,31 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
         if event.at is None:
             moment, bound = now_iso, now_bound
         else:
-            moment, bound = event.at.isoformat(timespec="microseconds"), bind_value(connection, table, "occurred_at", event.at)
-        digest = event_hash(prev, moment, event.action, actor, event.customer_id, event.incident_id, event.report_id,
-                            payload)
-        rows.append((bound, event.action, actor, event.customer_id, event.incident_id, event.report_id, payload,
-                     prev, digest))
+            moment, bound = (
+                event.at.isoformat(timespec="microseconds"),
+                bind_value(connection, table, "occurred_at", event.at),
+            )
+        digest = event_hash(
+            prev, moment, event.action, actor, event.customer_id, event.incident_id, event.report_id, payload
+        )
+        rows.append(
+            (bound, event.action, actor, event.customer_id, event.incident_id, event.report_id, payload, prev, digest)
+        )
         prev = digest
     insert_tuples(connection, table, _EVENT_COLUMNS, rows)
 
 
-_EVENT_COLUMNS = ["occurred_at", "action", "actor", "customer_id", "incident_id", "report_id", "data", "prev_hash", "hash"]
+_EVENT_COLUMNS = [
+    "occurred_at",
+    "action",
+    "actor",
+    "customer_id",
+    "incident_id",
+    "report_id",
+    "data",
+    "prev_hash",
+    "hash",
+]
 
 
 @dataclass(frozen=True)
@@ -176,26 +252,46 @@ def verify_chain(external_anchors: list[tuple[int, str]] = ()) -> ChainVerificat
         for event in rows.scalars():
             count += 1
             if event.prev_hash != expected_prev:
-                return ChainVerification(False, count, expected_prev, event.id, "its prev_hash does not match "
-                                         "the event before it (a row was removed or inserted)")
-            recomputed = event_hash(event.prev_hash, event.occurred_at, event.action, event.actor,
-                                    event.customer_id, event.incident_id, event.report_id, event.data)
+                return ChainVerification(
+                    False,
+                    count,
+                    expected_prev,
+                    event.id,
+                    "its prev_hash does not match the event before it (a row was removed or inserted)",
+                )
+            recomputed = event_hash(
+                event.prev_hash,
+                event.occurred_at,
+                event.action,
+                event.actor,
+                event.customer_id,
+                event.incident_id,
+                event.report_id,
+                event.data,
+            )
             if recomputed != event.hash:
-                return ChainVerification(False, count, expected_prev, event.id,
-                                         "its contents do not match its hash (the row was changed)")
+                return ChainVerification(
+                    False, count, expected_prev, event.id, "its contents do not match its hash (the row was changed)"
+                )
             anchored = expected_by_id.pop(event.id, None)
             if anchored is not None:
                 if anchored != event.hash:
-                    return ChainVerification(False, count, expected_prev, event.id,
-                                             "its hash differs from an anchor taken earlier (the chain was rebuilt)")
+                    return ChainVerification(
+                        False,
+                        count,
+                        expected_prev,
+                        event.id,
+                        "its hash differs from an anchor taken earlier (the chain was rebuilt)",
+                    )
                 checked += 1
             expected_prev = event.hash
     finally:
         rows.close()  # a server-side cursor on PostgreSQL when we stop early
     if expected_by_id:
         missing = min(expected_by_id)
-        return ChainVerification(False, count, expected_prev, missing,
-                                 "an anchored event is missing (the chain was cut short)")
+        return ChainVerification(
+            False, count, expected_prev, missing, "an anchored event is missing (the chain was cut short)"
+        )
     return ChainVerification(True, count, expected_prev, anchors_checked=checked)
 
 
@@ -211,21 +307,31 @@ def create_anchor(*, now: datetime, actor: str, email_to: str | None = None) -> 
     notifications.service.queue_anchor_email). Audits it (after taking the head, so the anchor covers
     everything before its own event)."""
     last_id, count, head = chain_head()
-    anchor = AuditAnchor(created_at=now, last_event_id=last_id, event_count=count, head_hash=head,
-                         emailed_to=email_to)
+    anchor = AuditAnchor(created_at=now, last_event_id=last_id, event_count=count, head_hash=head, emailed_to=email_to)
     db.session.add(anchor)
     db.session.flush()
-    append_event(tag(Source.CLI, Event.AUDIT_ANCHORED), actor=actor, now=now,
-                 data={"anchor": anchor.id, "last_event": last_id, "head": head, "emailed_to": email_to})
+    append_event(
+        tag(Source.CLI, Event.AUDIT_ANCHORED),
+        actor=actor,
+        now=now,
+        data={"anchor": anchor.id, "last_event": last_id, "head": head, "emailed_to": email_to},
+    )
     return anchor
 
 
 NO_INCIDENT = -1  # an incident id that matches no event: a reference that names no incident
 
 
-def search_events(*, action: str = "", actor: str = "", incident_id: int | None = None,
-                  start: datetime | None = None, end: datetime | None = None, page: int = 1,
-                  page_size: int = 100) -> tuple[list[AuditEvent], int]:
+def search_events(
+    *,
+    action: str = "",
+    actor: str = "",
+    incident_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    page: int = 1,
+    page_size: int = 100,
+) -> tuple[list[AuditEvent], int]:
     """One page of events, newest first, and how many match: action and actor by substring, one
     incident's (by id; NO_INCIDENT for none), occurred in [start, end)."""
     query = select(AuditEvent)
@@ -237,8 +343,11 @@ def search_events(*, action: str = "", actor: str = "", incident_id: int | None 
         query = query.where(AuditEvent.incident_id == incident_id)
     query = within(query, AuditEvent.occurred_at, start, end)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    events = db.session.execute(query.order_by(AuditEvent.id.desc()).limit(page_size)
-                                .offset((page - 1) * page_size)).scalars().all()
+    events = (
+        db.session.execute(query.order_by(AuditEvent.id.desc()).limit(page_size).offset((page - 1) * page_size))
+        .scalars()
+        .all()
+    )
     return list(events), total
 
 
@@ -251,7 +360,12 @@ def incident_events(incident_id: int, report_ids: list[int], message_ids: list[i
         # Message events name the message in their canonical JSON data: {"inbound_message":N,...}
         # A range, not LIKE 'email:message:%', so both databases can use the index on action
         # (";" is the character after ":") instead of reading every event.
-        conditions.append((AuditEvent.action >= "email:message:") & (AuditEvent.action < "email:message;") & (
-            AuditEvent.data.like(f'%"inbound_message":{message_id},%') |
-            AuditEvent.data.like(f'%"inbound_message":{message_id}}}%')))
+        conditions.append(
+            (AuditEvent.action >= "email:message:")
+            & (AuditEvent.action < "email:message;")
+            & (
+                AuditEvent.data.like(f'%"inbound_message":{message_id},%')
+                | AuditEvent.data.like(f'%"inbound_message":{message_id}}}%')
+            )
+        )
     return list(db.session.execute(select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.id)).scalars())

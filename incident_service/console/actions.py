@@ -53,18 +53,37 @@ def enter_report():  # type: ignore[no-untyped-def]
         staff, now = current_staff(), utcnow()
         # The form has checked the two times together (StaffReportForm.validate), as the service does.
         report = receive_report(
-            ReportSubmission(channel=form.channel.data, address=form.email.data, kind=form.kind.data,
-                             details=(form.details.data or "").strip(), discovered_at=form.discovered_at.utc,
-                             received_at=form.reached_at.utc, received_at_source="staff_statement",
-                             entered_by=staff.label),
-            now=now, actor=staff.label,
+            ReportSubmission(
+                channel=form.channel.data,
+                address=form.email.data,
+                kind=form.kind.data,
+                details=(form.details.data or "").strip(),
+                discovered_at=form.discovered_at.utc,
+                received_at=form.reached_at.utc,
+                received_at_source="staff_statement",
+                entered_by=staff.label,
+            ),
+            now=now,
+            actor=staff.label,
         )
         if report.incident_id is None:
-            flash(_("Report %(reference)s recorded. No customer has this address: it is kept as an unmatched "
-                    "report and nothing was sent.", reference=report.reference), "warning")
+            flash(
+                _(
+                    "Report %(reference)s recorded. No customer has this address: it is kept as an unmatched "
+                    "report and nothing was sent.",
+                    reference=report.reference,
+                ),
+                "warning",
+            )
             return redirect(url_for("console.report", report_id=report.id))
-        flash(_("Report %(reference)s recorded: the customer's password is deactivated and the link is sent "
-                "to the address on record.", reference=report.reference), "success")
+        flash(
+            _(
+                "Report %(reference)s recorded: the customer's password is deactivated and the link is sent "
+                "to the address on record.",
+                reference=report.reference,
+            ),
+            "success",
+        )
         return redirect(url_for("console.incident", incident_id=report.incident_id))
     status = 400 if form.is_submitted() else 200
     return render_template("console/enter_report.html", form=form), status
@@ -96,12 +115,22 @@ def discovery(incident_id: int):  # type: ignore[no-untyped-def]
     override = bool(form.override.data)
     try:
         record_discovery_statement(
-            discovered_at=form.discovered_at.utc, source=SOURCE_STAFF_OVERRIDE if override else SOURCE_STAFF_CALL,
-            actor=current_staff().label, now=utcnow(), incident=incident, is_override=override,
-            reason=(form.reason.data or "").strip() or None)
+            discovered_at=form.discovered_at.utc,
+            source=SOURCE_STAFF_OVERRIDE if override else SOURCE_STAFF_CALL,
+            actor=current_staff().label,
+            now=utcnow(),
+            incident=incident,
+            is_override=override,
+            reason=(form.reason.data or "").strip() or None,
+        )
     except DiscoveryAfterReport as exc:
-        flash(_("That time is after the first report was received (%(received)s).",
-                received=format_local(exc.received_at)), "error")
+        flash(
+            _(
+                "That time is after the first report was received (%(received)s).",
+                received=format_local(exc.received_at),
+            ),
+            "error",
+        )
         return _back(incident)
     flash(_("Discovery time recorded."), "success")
     return _back(incident)
@@ -131,8 +160,9 @@ def close(incident_id: int):  # type: ignore[no-untyped-def]
         flash_form_errors(form)
         return _back(incident)
     try:
-        close_incident(incident, category=form.category.data, reason=form.reason.data, actor=current_staff().label,
-                       now=utcnow())
+        close_incident(
+            incident, category=form.category.data, reason=form.reason.data, actor=current_staff().label, now=utcnow()
+        )
     except CaseworkError:
         flash(_("Only an open incident can be closed."), "error")
         return _back(incident)

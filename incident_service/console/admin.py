@@ -32,8 +32,15 @@ def staff():  # type: ignore[no-untyped-def]
     status = 200
     if form.validate_on_submit():
         try:
-            created = create_staff(form.email.data, role=form.role.data, name=form.name.data or "",
-                                   password=form.password.data, source="console", actor=current_staff().label, now=utcnow())
+            created = create_staff(
+                form.email.data,
+                role=form.role.data,
+                name=form.name.data or "",
+                password=form.password.data,
+                source="console",
+                actor=current_staff().label,
+                now=utcnow(),
+            )
         except StaffExists:
             form.email.errors.append(_("A staff user with this address already exists."))
             status = 400
@@ -41,8 +48,10 @@ def staff():  # type: ignore[no-untyped-def]
             form.password.errors.extend(reason_message(reason) for reason in refused.reasons)
             status = 400
         else:
-            flash(_("%(address)s can now sign in and will set up their authenticator app.", address=created.email),
-                  "success")
+            flash(
+                _("%(address)s can now sign in and will set up their authenticator app.", address=created.email),
+                "success",
+            )
             return redirect(url_for("console_admin.staff"))
     elif form.is_submitted():
         status = 400
@@ -90,9 +99,22 @@ def audit():  # type: ignore[no-untyped-def]
     start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], day_arg(args, "from"), day_arg(args, "to"))
     reference = args.get("incident", "").strip()[:32]
     incident_id = (incident_id_of(reference) or NO_INCIDENT) if reference else None
-    events, total = search_events(action=args.get("action", "").strip()[:80], actor=args.get("actor", "").strip()[:320],
-                                  incident_id=incident_id, start=start, end=end, page=page, page_size=AUDIT_PAGE)
+    events, total = search_events(
+        action=args.get("action", "").strip()[:80],
+        actor=args.get("actor", "").strip()[:320],
+        incident_id=incident_id,
+        start=start,
+        end=end,
+        page=page,
+        page_size=AUDIT_PAGE,
+    )
     verification = verify_chain() if args.get("verify") == "1" else None
-    return render_template("console/audit.html", events=events, total=total, page=page,
-                           pages=max(1, -(-total // AUDIT_PAGE)), verification=verification,
-                           filters={k: v for k, v in args.items() if k not in ("page", "verify")})
+    return render_template(
+        "console/audit.html",
+        events=events,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // AUDIT_PAGE)),
+        verification=verification,
+        filters={k: v for k, v in args.items() if k not in ("page", "verify")},
+    )

@@ -79,8 +79,9 @@ def enrol():  # type: ignore[no-untyped-def]
         error = _("That code is not right. Check the time on your phone and try the newest code.")
     uri = totp_uri(staff, secret)
     status = 400 if form.is_submitted() else 200
-    return render_template("console/enrol.html", form=form, error=error, qr=qr_svg(uri), secret=secret,
-                           staff=staff), status
+    return render_template(
+        "console/enrol.html", form=form, error=error, qr=qr_svg(uri), secret=secret, staff=staff
+    ), status
 
 
 @bp.route("/verify", methods=["GET", "POST"])

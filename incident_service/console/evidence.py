@@ -41,17 +41,21 @@ require_sign_in(bp)
 
 LISTED = (STATUS_QUARANTINED, STATUS_NOT_A_REPORT, STATUS_DUPLICATE, STATUS_DISMISSED)
 # The frame holding customer HTML: nothing loads, nothing runs, nothing navigates (M5).
-FRAME_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; "
-             "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox")
+FRAME_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox"
+)
 
 
 @bp.app_template_global("display_name_warnings")
 def display_name_warning_texts(message: InboundMessage) -> list[str]:
     texts = {
-        LOOKS_LIKE_ANOTHER_ADDRESS: _("The display name reads like another address: the sender is the address above, "
-                                      "not the one in the name."),
-        DIRECTION_CONTROL: _("The display name contains characters that reverse the direction of text; they are "
-                             "shown by their code."),
+        LOOKS_LIKE_ANOTHER_ADDRESS: _(
+            "The display name reads like another address: the sender is the address above, not the one in the name."
+        ),
+        DIRECTION_CONTROL: _(
+            "The display name contains characters that reverse the direction of text; they are shown by their code."
+        ),
         INVISIBLE_CHARACTER: _("The display name contains invisible characters; they are shown by their code."),
     }
     return [texts[code] for code in display_name_warnings(message.from_display_name, message.from_address)]
@@ -148,8 +152,14 @@ def assign(message_id: int):  # type: ignore[no-untyped-def]
     except MessageAlreadyHandled:
         flash(_("This message has already been handled."), "error")
         return redirect(url_for("console_evidence.message", message_id=item.id))
-    flash(_("The message is now report %(reference)s of %(address)s.", reference=report.reference,
-            address=customer.email), "success")
+    flash(
+        _(
+            "The message is now report %(reference)s of %(address)s.",
+            reference=report.reference,
+            address=customer.email,
+        ),
+        "success",
+    )
     return redirect(url_for("console.incident", incident_id=report.incident_id))
 
 

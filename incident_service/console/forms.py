@@ -30,8 +30,10 @@ class StaffLoginForm(Form):
 
 
 class TotpForm(Form):
-    code = StringField(_l("6-digit code from your authenticator app"),
-                       validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits."))])
+    code = StringField(
+        _l("6-digit code from your authenticator app"),
+        validators=[DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits."))],
+    )
 
 
 def channel_choices() -> list[tuple[str, str]]:
@@ -41,14 +43,20 @@ def channel_choices() -> list[tuple[str, str]]:
 
 
 class StaffReportForm(Form):
-    email = EmailField(_l("The customer's email address"), validators=[DataRequired(), Length(max=320), validate_address])
+    email = EmailField(
+        _l("The customer's email address"), validators=[DataRequired(), Length(max=320), validate_address]
+    )
     channel = SelectField(_l("How the report reached us"), choices=channel_choices, validators=[DataRequired()])
-    reached_at = DiscoveryTimeField(_l("When the report reached the company"), format=DATETIME_FORMATS,
-                                    validators=[DataRequired(message=_l("Enter when the report reached us."))],
-                                    future_message=_l("This time is in the future."))
+    reached_at = DiscoveryTimeField(
+        _l("When the report reached the company"),
+        format=DATETIME_FORMATS,
+        validators=[DataRequired(message=_l("Enter when the report reached us."))],
+        future_message=_l("This time is in the future."),
+    )
     kind = SelectField(_l("What happened?"), choices=kind_choices, validators=[DataRequired()])
-    discovered_at = DiscoveryTimeField(_l("When the customer says they noticed (optional)"), format=DATETIME_FORMATS,
-                                       validators=[Optional()])
+    discovered_at = DiscoveryTimeField(
+        _l("When the customer says they noticed (optional)"), format=DATETIME_FORMATS, validators=[Optional()]
+    )
     details = TextAreaField(_l("What the customer said"), validators=[Optional(), Length(max=5000)])
     # Asked for only when a time looks wrong (see validate): a typo in a year must not become evidence.
     times_confirmed = BooleanField(_l("These times are right, although unusual"))
@@ -60,17 +68,27 @@ class StaffReportForm(Form):
             return False
         reached, noticed = self.reached_at.utc, self.discovered_at.utc
         if reached is not None and noticed is not None and noticed > reached:
-            self.discovered_at.errors.append(_("The customer cannot have noticed after the report reached us. "
-                                               "Check both times."))
+            self.discovered_at.errors.append(
+                _("The customer cannot have noticed after the report reached us. Check both times.")
+            )
             return False
         if not self.times_confirmed.data:
             if reached is not None and utcnow() - reached > UNUSUAL_REACH_AGE:
-                self.reached_at.errors.append(_("This is more than %(days)d days ago. Check the date; if it is "
-                                                "right, tick the confirmation below.", days=UNUSUAL_REACH_AGE.days))
+                self.reached_at.errors.append(
+                    _(
+                        "This is more than %(days)d days ago. Check the date; if it is "
+                        "right, tick the confirmation below.",
+                        days=UNUSUAL_REACH_AGE.days,
+                    )
+                )
                 self.unusual_times = True
             if reached is not None and noticed is not None and reached - noticed > UNUSUAL_DELAY:
-                self.discovered_at.errors.append(_("This is more than a year before the report. Check the date; if "
-                                                   "it is right, tick the confirmation below."))
+                self.discovered_at.errors.append(
+                    _(
+                        "This is more than a year before the report. Check the date; if "
+                        "it is right, tick the confirmation below."
+                    )
+                )
                 self.unusual_times = True
             if self.unusual_times:
                 return False
@@ -80,8 +98,11 @@ class StaffReportForm(Form):
 
 
 class StaffDiscoveryForm(Form):
-    discovered_at = DiscoveryTimeField(_l("When the customer noticed"), format=DATETIME_FORMATS,
-                                       validators=[DataRequired(message=_l("Enter the date and time."))])
+    discovered_at = DiscoveryTimeField(
+        _l("When the customer noticed"),
+        format=DATETIME_FORMATS,
+        validators=[DataRequired(message=_l("Enter the date and time."))],
+    )
     override = BooleanField(_l("Override the customer's statements (legal evidence says otherwise)"))
     # No Optional(): it would stop the chain before validate_reason could ask for a reason.
     reason = TextAreaField(_l("Reason"), validators=[Length(max=2000)])
@@ -105,7 +126,9 @@ class CloseForm(Form):
 
 
 class AssignForm(Form):
-    email = EmailField(_l("The customer's email address"), validators=[DataRequired(), Length(max=320), validate_address])
+    email = EmailField(
+        _l("The customer's email address"), validators=[DataRequired(), Length(max=320), validate_address]
+    )
 
 
 def flash_form_errors(form: Form) -> None:
@@ -141,8 +164,9 @@ class StaffCreateForm(Form):
     email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=320), validate_address])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
     role = SelectField(_l("Role"), choices=role_choices, validators=[DataRequired()])
-    password = PasswordField(_l("First password (at least 15 characters; tell it to them in person)"),
-                             validators=[DataRequired()])
+    password = PasswordField(
+        _l("First password (at least 15 characters; tell it to them in person)"), validators=[DataRequired()]
+    )
 
 
 class ActionForm(Form):
@@ -162,15 +186,23 @@ class ReviewForm(Form):
 
 
 class AuthorityForm(Form):
-    notified_at = DiscoveryTimeField(_l("When the authority (A05) was notified"), format=DATETIME_FORMATS,
-                                     validators=[DataRequired(message=_l("Enter the date and time."))],
-                                     future_message=_l("This time is in the future."))
+    notified_at = DiscoveryTimeField(
+        _l("When the authority (A05) was notified"),
+        format=DATETIME_FORMATS,
+        validators=[DataRequired(message=_l("Enter the date and time."))],
+        future_message=_l("This time is in the future."),
+    )
     how = TextAreaField(_l("How (channel, reference number, person)"), validators=[DataRequired(), Length(max=2000)])
 
 
 class PolicyForm(Form):
-    threshold_hours = StringField(_l("Late after (hours)"), validators=[
-        DataRequired(), Regexp(r"^\d{1,4}$", message=_l("Enter a whole number of hours."))])
-    effective_from = DateTimeLocalField(_l("Takes effect at"), format=DATETIME_FORMATS,
-                                        validators=[DataRequired(message=_l("Enter the date and time."))])
+    threshold_hours = StringField(
+        _l("Late after (hours)"),
+        validators=[DataRequired(), Regexp(r"^\d{1,4}$", message=_l("Enter a whole number of hours."))],
+    )
+    effective_from = DateTimeLocalField(
+        _l("Takes effect at"),
+        format=DATETIME_FORMATS,
+        validators=[DataRequired(message=_l("Enter the date and time."))],
+    )
     note = TextAreaField(_l("Note (why, who decided)"), validators=[DataRequired(), Length(max=2000)])

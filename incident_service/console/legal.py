@@ -44,8 +44,12 @@ def _hours_left(incident: Incident) -> float:
 @require(VIEW_LEGAL)
 def reviews():  # type: ignore[no-untyped-def]
     show = "all" if request.args.get("show") == "all" else "pending"
-    return render_template("console/reviews.html", incidents=late_incidents(pending_only=show == "pending"),
-                           show=show, breaches=breaches_to_notify())
+    return render_template(
+        "console/reviews.html",
+        incidents=late_incidents(pending_only=show == "pending"),
+        show=show,
+        breaches=breaches_to_notify(),
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/review")
@@ -58,8 +62,14 @@ def decide(incident_id: int):  # type: ignore[no-untyped-def]
         flash(_("A decision needs a rationale."), "error")
     else:
         try:
-            record_review_decision(incident, decision=form.decision.data, rationale=form.rationale.data,
-                                   actor=current_staff().label, now=utcnow(), ask_customer=bool(form.ask_customer.data))
+            record_review_decision(
+                incident,
+                decision=form.decision.data,
+                rationale=form.rationale.data,
+                actor=current_staff().label,
+                now=utcnow(),
+                ask_customer=bool(form.ask_customer.data),
+            )
         except ReviewError:
             flash(_("A decision needs a rationale."), "error")
         else:
@@ -86,8 +96,9 @@ def authority(incident_id: int):  # type: ignore[no-untyped-def]
     form = AuthorityForm()
     if form.validate_on_submit():
         try:
-            record_authority_notification(incident, notified_at=form.notified_at.utc, how=form.how.data,
-                                          actor=current_staff().label, now=utcnow())
+            record_authority_notification(
+                incident, notified_at=form.notified_at.utc, how=form.how.data, actor=current_staff().label, now=utcnow()
+            )
         except ReviewError:
             abort(400)
         flash(_("Notification of the authority recorded."), "success")
@@ -109,19 +120,32 @@ def policy():  # type: ignore[no-untyped-def]
             zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
             effective = form.effective_from.data.replace(tzinfo=zone).astimezone(timezone.utc)
             try:
-                publish_policy(threshold_hours=int(form.threshold_hours.data), effective_from=effective,
-                               note=form.note.data, actor=current_staff().label, now=utcnow())
+                publish_policy(
+                    threshold_hours=int(form.threshold_hours.data),
+                    effective_from=effective,
+                    note=form.note.data,
+                    actor=current_staff().label,
+                    now=utcnow(),
+                )
             except PolicyError as exc:
-                form.effective_from.errors.append({
-                    "threshold_range": _("The threshold must be between 1 hour and a year."),
-                    "in_the_past": _("A version cannot take effect in the past: earlier incidents are never re-judged."),
-                    "clash": _("Another version takes effect at exactly that time."),
-                }[exc.code])
+                form.effective_from.errors.append(
+                    {
+                        "threshold_range": _("The threshold must be between 1 hour and a year."),
+                        "in_the_past": _(
+                            "A version cannot take effect in the past: earlier incidents are never re-judged."
+                        ),
+                        "clash": _("Another version takes effect at exactly that time."),
+                    }[exc.code]
+                )
                 status = 400
             else:
                 flash(_("Policy version published."), "success")
                 return redirect(url_for("console_legal.policy"))
         else:
             status = 400
-    return render_template("console/policy.html", versions=policy_versions(), form=form,
-                           default_hours=current_app.config["LATE_REPORT_THRESHOLD_HOURS"]), status
+    return render_template(
+        "console/policy.html",
+        versions=policy_versions(),
+        form=form,
+        default_hours=current_app.config["LATE_REPORT_THRESHOLD_HOURS"],
+    ), status

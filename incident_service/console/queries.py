@@ -57,10 +57,17 @@ class QueueFilter:
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """The filter as URL arguments (for links to other pages or sorts), empty ones left out."""
-        values = {"status": self.status, "channel": self.channel, "lateness": self.lateness,
-                  "from": self.received_from.isoformat() if self.received_from else "",
-                  "to": self.received_to.isoformat() if self.received_to else "",
-                  "discovery": self.discovery, "q": self.q, "sort": self.sort, "page": self.page}
+        values = {
+            "status": self.status,
+            "channel": self.channel,
+            "lateness": self.lateness,
+            "from": self.received_from.isoformat() if self.received_from else "",
+            "to": self.received_to.isoformat() if self.received_to else "",
+            "discovery": self.discovery,
+            "q": self.q,
+            "sort": self.sort,
+            "page": self.page,
+        }
         values.update(changes)
         if values.get("page") == 1:
             del values["page"]
@@ -84,13 +91,17 @@ def incidents_query(f: QueueFilter, zone: str) -> Select[Any]:
     query = within(query, Incident.first_received_at, *day_bounds(zone, f.received_from, f.received_to))
     if f.q:
         needle = f.q.lower()
-        query = query.where(or_(
-            func.lower(Incident.reference) == needle,
-            exists().where(Report.incident_id == Incident.id, func.lower(Report.reference) == needle),
-            Customer.email.contains(needle, autoescape=True),
-        ))
-    order = {"received_asc": Incident.first_received_at.asc(),
-             "delay_desc": Incident.reporting_delay_seconds.desc().nulls_last()}.get(f.sort, Incident.first_received_at.desc())
+        query = query.where(
+            or_(
+                func.lower(Incident.reference) == needle,
+                exists().where(Report.incident_id == Incident.id, func.lower(Report.reference) == needle),
+                Customer.email.contains(needle, autoescape=True),
+            )
+        )
+    order = {
+        "received_asc": Incident.first_received_at.asc(),
+        "delay_desc": Incident.reporting_delay_seconds.desc().nulls_last(),
+    }.get(f.sort, Incident.first_received_at.desc())
     return query.order_by(order, Incident.id.desc())
 
 
@@ -101,8 +112,12 @@ def unmatched_query(f: QueueFilter, zone: str) -> Select[Any]:
     query = within(query, Report.received_at, *day_bounds(zone, f.received_from, f.received_to))
     if f.q:
         needle = f.q.lower()
-        query = query.where(or_(func.lower(Report.reference) == needle,
-                                func.lower(Report.claimed_address).contains(needle, autoescape=True)))
+        query = query.where(
+            or_(
+                func.lower(Report.reference) == needle,
+                func.lower(Report.claimed_address).contains(needle, autoescape=True),
+            )
+        )
     order = Report.received_at.asc() if f.sort == "received_asc" else Report.received_at.desc()
     return query.order_by(order, Report.id.desc())
 
@@ -117,10 +132,17 @@ def unmatched_count() -> Select[Any]:
 
 def undelivered_emails(limit: int = 20) -> list[Any]:
     """The latest emails that failed for good, with their incident if any, newest first."""
-    return list(db.session.execute(
-        select(OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.last_error, Incident.id, Incident.reference)
-        .outerjoin(Incident, OutboxMessage.incident_id == Incident.id)
-        .where(OutboxMessage.status == OUTBOX_FAILED).order_by(OutboxMessage.id.desc()).limit(limit)).all())
+    return list(
+        db.session.execute(
+            select(
+                OutboxMessage.id, OutboxMessage.to_address, OutboxMessage.last_error, Incident.id, Incident.reference
+            )
+            .outerjoin(Incident, OutboxMessage.incident_id == Incident.id)
+            .where(OutboxMessage.status == OUTBOX_FAILED)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def incident_id_of(reference: str) -> int | None:
@@ -140,8 +162,11 @@ def queue_page(filters: QueueFilter, zone: str) -> tuple[list[Any], int, dict[st
 
 
 def report_events(report_id: int) -> list[AuditEvent]:
-    return list(db.session.execute(select(AuditEvent).where(AuditEvent.report_id == report_id)
-                                   .order_by(AuditEvent.id)).scalars())
+    return list(
+        db.session.execute(
+            select(AuditEvent).where(AuditEvent.report_id == report_id).order_by(AuditEvent.id)
+        ).scalars()
+    )
 
 
 def late_incidents(*, pending_only: bool) -> list[Incident]:
@@ -154,9 +179,13 @@ def late_incidents(*, pending_only: bool) -> list[Incident]:
 
 def breaches_to_notify() -> list[Incident]:
     """Personal-data breaches whose notice to the authority is not recorded yet, oldest first."""
-    return list(db.session.execute(select(Incident).where(Incident.personal_data_breach.is_(True),
-                                                          Incident.authority_notified_at.is_(None))
-                                   .order_by(Incident.first_received_at)).scalars())
+    return list(
+        db.session.execute(
+            select(Incident)
+            .where(Incident.personal_data_breach.is_(True), Incident.authority_notified_at.is_(None))
+            .order_by(Incident.first_received_at)
+        ).scalars()
+    )
 
 
 def policy_versions() -> list[PolicyVersion]:
@@ -168,11 +197,20 @@ def staff_users() -> list[StaffUser]:
 
 
 def messages_with_status(status: str, limit: int = 200) -> list[InboundMessage]:
-    return list(db.session.execute(select(InboundMessage).where(InboundMessage.status == status)
-                                   .order_by(InboundMessage.id.desc()).limit(limit)).scalars())
+    return list(
+        db.session.execute(
+            select(InboundMessage)
+            .where(InboundMessage.status == status)
+            .order_by(InboundMessage.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def message_counts(statuses: tuple[str, ...]) -> dict[str, int]:
-    rows = db.session.execute(select(InboundMessage.status, func.count()).where(InboundMessage.status.in_(statuses))
-                              .group_by(InboundMessage.status)).all()
+    rows = db.session.execute(
+        select(InboundMessage.status, func.count())
+        .where(InboundMessage.status.in_(statuses))
+        .group_by(InboundMessage.status)
+    ).all()
     return {status: count for status, count in rows}

@@ -29,9 +29,18 @@ def queue():  # type: ignore[no-untyped-def]
     pages = max(1, -(-total // PAGE_SIZE))
     # E1: an email that could not be delivered is put in front of staff, not only in the metrics.
     undelivered = undelivered_emails()
-    return render_template("console/queue.html", filters=filters, rows=rows, total=total, pages=pages,
-                           counts=counts, statuses=(*STATUSES, UNMATCHED), channels=CHANNELS,
-                           unmatched=filters.status == UNMATCHED, undelivered=undelivered)
+    return render_template(
+        "console/queue.html",
+        filters=filters,
+        rows=rows,
+        total=total,
+        pages=pages,
+        counts=counts,
+        statuses=(*STATUSES, UNMATCHED),
+        channels=CHANNELS,
+        unmatched=filters.status == UNMATCHED,
+        undelivered=undelivered,
+    )
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -40,11 +49,23 @@ def incident(incident_id: int):  # type: ignore[no-untyped-def]
     case = db.get_or_404(Incident, incident_id)
     record = incident_record(case)
     return render_template(
-        "console/incident.html", incident=case, customer=case.customer, reports=record.reports,
-        statements=record.statements, grants=record.grants, emails=record.emails, notes=record.notes,
-        timeline=record.events, decisions=record.decisions, policy=record.policy,
-        note_form=NoteForm(), close_form=CloseForm(), discovery_form=StaffDiscoveryForm(),
-        review_form=ReviewForm(), authority_form=AuthorityForm(), action_form=ActionForm(),
+        "console/incident.html",
+        incident=case,
+        customer=case.customer,
+        reports=record.reports,
+        statements=record.statements,
+        grants=record.grants,
+        emails=record.emails,
+        notes=record.notes,
+        timeline=record.events,
+        decisions=record.decisions,
+        policy=record.policy,
+        note_form=NoteForm(),
+        close_form=CloseForm(),
+        discovery_form=StaffDiscoveryForm(),
+        review_form=ReviewForm(),
+        authority_form=AuthorityForm(),
+        action_form=ActionForm(),
     )
 
 
@@ -54,5 +75,6 @@ def report(report_id: int):  # type: ignore[no-untyped-def]
     item = db.get_or_404(Report, report_id)
     if item.incident_id is not None:
         return redirect(url_for("console.incident", incident_id=item.incident_id, _anchor=f"report-{item.id}"))
-    return render_template("console/report.html", report=item, timeline=report_events(item.id),
-                           assign_form=AssignForm())
+    return render_template(
+        "console/report.html", report=item, timeline=report_events(item.id), assign_form=AssignForm()
+    )

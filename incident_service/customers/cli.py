@@ -25,8 +25,6 @@ def read_password(prompt: str = "Password") -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-
-
 @customers_cli.command("add")
 @click.argument("email")
 @click.option("--name", default="", help="Full name.")
@@ -39,7 +37,9 @@ def add_command(email: str, name: str, locale: str) -> None:
     if problems:
         raise click.ClickException(refusal_message(problems))
     try:
-        customer = add_customer(email, name=name, locale=locale, password=password, source="cli", actor="cli", now=utcnow())
+        customer = add_customer(
+            email, name=name, locale=locale, password=password, source="cli", actor="cli", now=utcnow()
+        )
     except CustomerError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()

@@ -12,8 +12,10 @@ from . import password_policy as policy
 def reason_message(reason: str) -> str:
     company = current_app.config["COMPANY_NAME"]
     return {
-        policy.TOO_SHORT: _("Use at least %(n)d characters. A few unrelated words make a long password "
-                            "that is easy to remember.", n=policy.MIN_LENGTH),
+        policy.TOO_SHORT: _(
+            "Use at least %(n)d characters. A few unrelated words make a long password that is easy to remember.",
+            n=policy.MIN_LENGTH,
+        ),
         policy.TOO_LONG: _("This password is too long. Use at most %(n)d bytes.", n=policy.MAX_BYTES),
         policy.MISMATCH: _("The two passwords are not the same. Please type them again."),
         policy.COMMON: _("This password is on a list of passwords that attackers try first. Choose another."),

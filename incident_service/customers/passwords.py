@@ -75,15 +75,24 @@ def sign_in_check(raw_address: str, password: str, check: Callable[[str, str], T
     return check(address, password)
 
 
-def password_problems(password: str, confirmation: str, *, email: str,
-                      is_compromised: Callable[[str], bool] = lambda _candidate: False) -> list[str]:
+def password_problems(
+    password: str, confirmation: str, *, email: str, is_compromised: Callable[[str], bool] = lambda _candidate: False
+) -> list[str]:
     """The reasons the company's rules (P1–P3) refuse `password` for the account at `email`: the
     common-password list, the address and COMPANY_NAME; empty means accepted. Customers and staff alike."""
-    return check_new_password(password, confirmation, email=email, company_names=[current_app.config["COMPANY_NAME"]],
-                              common=common_passwords(), is_compromised=is_compromised)
+    return check_new_password(
+        password,
+        confirmation,
+        email=email,
+        company_names=[current_app.config["COMPANY_NAME"]],
+        common=common_passwords(),
+        is_compromised=is_compromised,
+    )
 
 
 def refusal_message(problems: list[str]) -> str:
     """What a command line says about a refused password."""
-    return (f"password refused: {', '.join(problems)} (at least 15 characters, not a common password, "
-            "not containing the address or company name)")
+    return (
+        f"password refused: {', '.join(problems)} (at least 15 characters, not a common password, "
+        "not containing the address or company name)"
+    )

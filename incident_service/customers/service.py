@@ -51,8 +51,9 @@ def lock_customer(customer: Customer) -> None:
     db.session.refresh(customer, with_for_update={"key_share": True})
 
 
-def add_customer(email: str, *, name: str, locale: str, password: str | None, source: str, actor: str,
-                 now: datetime) -> Customer:
+def add_customer(
+    email: str, *, name: str, locale: str, password: str | None, source: str, actor: str, now: datetime
+) -> Customer:
     """Create a customer (hashing the password if given); audits `<source>:customer:created`. Flushes."""
     try:
         address = normalize_address(email)
@@ -75,8 +76,13 @@ def add_customer(email: str, *, name: str, locale: str, password: str | None, so
     )
     db.session.add(customer)
     db.session.flush()
-    append_event(tag(source, Event.CUSTOMER_CREATED), actor=actor, now=now, customer_id=customer.id,
-                 data={"locale": locale, "has_password": bool(password)})
+    append_event(
+        tag(source, Event.CUSTOMER_CREATED),
+        actor=actor,
+        now=now,
+        customer_id=customer.id,
+        data={"locale": locale, "has_password": bool(password)},
+    )
     return customer
 
 
@@ -100,7 +106,9 @@ def import_customers(text: str, *, actor: str, now: datetime) -> ImportResult:
         if line_number == 1 and row[0].strip().lower() == "email":
             continue
         if len(row) not in (3, 4):
-            result.skipped.append((line_number, f"expected 3 or 4 columns (email,name,locale[,password]), found {len(row)}"))
+            result.skipped.append(
+                (line_number, f"expected 3 or 4 columns (email,name,locale[,password]), found {len(row)}")
+            )
             continue
         email, name, locale = (cell.strip() for cell in row[:3])
         password = row[3] if len(row) == 4 and row[3] != "" else None
@@ -110,8 +118,9 @@ def import_customers(text: str, *, actor: str, now: datetime) -> ImportResult:
             continue
         try:
             with db.session.begin_nested():
-                add_customer(email, name=name, locale=locale or "vi", password=password, source="cli", actor=actor,
-                             now=now)
+                add_customer(
+                    email, name=name, locale=locale or "vi", password=password, source="cli", actor=actor, now=now
+                )
         except CustomerError as exc:
             result.skipped.append((line_number, str(exc)))
             continue
@@ -133,11 +142,16 @@ def check_password(address: str, password: str) -> Customer | None:
 
 def record_sign_in(customer: Customer, *, ip: str | None, now: datetime) -> None:
     """Audit a customer's sign-in (who, when, from where). Flushes, no commit."""
-    append_event(tag(Source.WEB, Event.CUSTOMER_SIGNED_IN), actor="customer", now=now, customer_id=customer.id, data={"ip": ip})
+    append_event(
+        tag(Source.WEB, Event.CUSTOMER_SIGNED_IN), actor="customer", now=now, customer_id=customer.id, data={"ip": ip}
+    )
 
 
-def rotate_security_stamp(customer: Customer, *, source: str, actor: str, now: datetime,
-                          incident_id: int | None = None) -> None:
+def rotate_security_stamp(
+    customer: Customer, *, source: str, actor: str, now: datetime, incident_id: int | None = None
+) -> None:
     """Give the customer a new stamp: every session and every earlier link dies. Audits `sessions:revoked`."""
     customer.security_stamp = new_security_stamp()
-    append_event(tag(source, Event.SESSIONS_REVOKED), actor=actor, now=now, customer_id=customer.id, incident_id=incident_id)
+    append_event(
+        tag(source, Event.SESSIONS_REVOKED), actor=actor, now=now, customer_id=customer.id, incident_id=incident_id
+    )

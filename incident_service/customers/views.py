@@ -34,8 +34,10 @@ def login():  # type: ignore[no-untyped-def]
             db.session.commit()
             return redirect(url_for("customers.account"))
         db.session.rollback()
-        error = _("The email address or password is not correct. If you reported your password as "
-                  "exposed, use the link in our email to set a new one.")
+        error = _(
+            "The email address or password is not correct. If you reported your password as "
+            "exposed, use the link in our email to set a new one."
+        )
     status = 400 if form.is_submitted() else 200
     return render_template("account/login.html", form=form, error=error), status
 
@@ -51,15 +53,26 @@ def account():  # type: ignore[no-untyped-def]
     customer = g.get("customer")
     if customer is None:
         return redirect(url_for("customers.login"))
-    incidents = db.session.execute(
-        select(Incident).where(Incident.customer_id == customer.id).order_by(Incident.id.desc())
-    ).scalars().all()
-    reports = db.session.execute(
-        select(Report).where(Report.customer_id == customer.id).order_by(Report.id.desc())
-    ).scalars().all()
-    statements = db.session.execute(
-        select(DiscoveryStatement).join(Incident, DiscoveryStatement.incident_id == Incident.id)
-        .where(Incident.customer_id == customer.id).order_by(DiscoveryStatement.id)
-    ).scalars().all()
-    return render_template("account/overview.html", customer=customer, incidents=incidents,
-                           reports=reports, statements=statements)
+    incidents = (
+        db.session.execute(select(Incident).where(Incident.customer_id == customer.id).order_by(Incident.id.desc()))
+        .scalars()
+        .all()
+    )
+    reports = (
+        db.session.execute(select(Report).where(Report.customer_id == customer.id).order_by(Report.id.desc()))
+        .scalars()
+        .all()
+    )
+    statements = (
+        db.session.execute(
+            select(DiscoveryStatement)
+            .join(Incident, DiscoveryStatement.incident_id == Incident.id)
+            .where(Incident.customer_id == customer.id)
+            .order_by(DiscoveryStatement.id)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "account/overview.html", customer=customer, incidents=incidents, reports=reports, statements=statements
+    )

@@ -33,10 +33,25 @@ DEMO_STAFF_PASSWORD = "quan-tri-vien-thu-nghiem-2026"
 def seed_demo_data() -> None:
     """A demo customer and a demo admin for the console, created once."""
     if find_customer(DEMO_EMAIL) is None:
-        add_customer(DEMO_EMAIL, name=DEMO_NAME, locale="vi", password=DEMO_PASSWORD, source="dev", actor="dev-seed", now=utcnow())
+        add_customer(
+            DEMO_EMAIL,
+            name=DEMO_NAME,
+            locale="vi",
+            password=DEMO_PASSWORD,
+            source="dev",
+            actor="dev-seed",
+            now=utcnow(),
+        )
     if find_staff(DEMO_STAFF) is None:
-        create_staff(DEMO_STAFF, role="admin", name="Quản trị viên", password=DEMO_STAFF_PASSWORD, source="dev", actor="dev-seed",
-                     now=utcnow())
+        create_staff(
+            DEMO_STAFF,
+            role="admin",
+            name="Quản trị viên",
+            password=DEMO_STAFF_PASSWORD,
+            source="dev",
+            actor="dev-seed",
+            now=utcnow(),
+        )
     db.session.commit()
 
 

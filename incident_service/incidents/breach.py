@@ -56,7 +56,11 @@ def read_breach_list(text: str) -> BreachList:
 
 def batch_key(text: str, reason: str | None) -> str:
     """What ties the reports of one list together: the reason given, or the list's own SHA-256."""
-    return reason.strip() if reason and reason.strip() else f"breach list sha256:{hashlib.sha256(text.encode()).hexdigest()}"
+    return (
+        reason.strip()
+        if reason and reason.strip()
+        else f"breach list sha256:{hashlib.sha256(text.encode()).hexdigest()}"
+    )
 
 
 @dataclass
@@ -70,14 +74,28 @@ class MassOutcome:
 def _already_reported(customer_ids: list[int], key: str) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(customer_ids), 500):
-        found.update(db.session.execute(select(Report.customer_id).where(
-            Report.customer_id.in_(customer_ids[start:start + 500]), Report.channel == "breach_list",
-            Report.details == key)).scalars())
+        found.update(
+            db.session.execute(
+                select(Report.customer_id).where(
+                    Report.customer_id.in_(customer_ids[start : start + 500]),
+                    Report.channel == "breach_list",
+                    Report.details == key,
+                )
+            ).scalars()
+        )
     return found
 
 
-def mass_reactivate(entries: list[tuple[int, str]], *, key: str, dry_run: bool, actor: str, now: datetime,
-                    batch_size: int = 5000, progress: Callable[[int], None] | None = None) -> MassOutcome:
+def mass_reactivate(
+    entries: list[tuple[int, str]],
+    *,
+    key: str,
+    dry_run: bool,
+    actor: str,
+    now: datetime,
+    batch_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> MassOutcome:
     """Reactivate every known, not yet handled address on channel breach_list, a batch at a time.
 
     Customers without an open incident are opened together by `open_incidents`, the set-based twin
@@ -90,7 +108,7 @@ def mass_reactivate(entries: list[tuple[int, str]], *, key: str, dry_run: bool, 
     outcome = MassOutcome()
     year = report_year(now)
     for start in range(0, len(entries), batch_size):
-        batch = entries[start:start + batch_size]
+        batch = entries[start : start + batch_size]
         with _large_page_cache():
             _one_batch(batch, outcome, key=key, dry_run=dry_run, actor=actor, now=now, year=year)
         if not dry_run:
@@ -117,8 +135,9 @@ def _large_page_cache() -> Iterator[None]:
         connection.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
-def _one_batch(batch: list[tuple[int, str]], outcome: MassOutcome, *, key: str, dry_run: bool, actor: str,
-               now: datetime, year: int) -> None:
+def _one_batch(
+    batch: list[tuple[int, str]], outcome: MassOutcome, *, key: str, dry_run: bool, actor: str, now: datetime, year: int
+) -> None:
     """Sort one batch of the list and, unless a dry run, open and join; the caller commits."""
     addresses = [address for _number, address in batch]
     customers = openings_for(addresses)
@@ -140,11 +159,17 @@ def _one_batch(batch: list[tuple[int, str]], outcome: MassOutcome, *, key: str, 
     if not dry_run:
         try:
             with db.session.begin_nested():
-                open_incidents(openings, channel="breach_list", kind="leaked", details=key, actor=actor,
-                               now=now, year=year)
+                open_incidents(
+                    openings, channel="breach_list", kind="leaked", details=key, actor=actor, now=now, year=year
+                )
         except IntegrityError:
             # A report opened an incident for one of them meanwhile (R2): take this batch one by one.
             joins = openings + joins
         for who in joins:
-            receive_report(ReportSubmission(channel="breach_list", address=who.email, kind="leaked",
-                                            details=key, entered_by=actor), now=now, actor=actor)
+            receive_report(
+                ReportSubmission(
+                    channel="breach_list", address=who.email, kind="leaked", details=key, entered_by=actor
+                ),
+                now=now,
+                actor=actor,
+            )

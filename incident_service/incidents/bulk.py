@@ -45,10 +45,33 @@ class Opening:
     credential_state: str
 
 
-_REPORT_COLUMNS = ["id", "reference", "channel", "received_at", "received_at_source", "claimed_address", "recorded_at",
-                   "address_normalized", "kind", "details", "customer_id", "incident_id", "entered_by"]
-_INCIDENT_COLUMNS = ["id", "reference", "customer_id", "status", "opened_at", "first_received_at", "first_channel",
-                     "late_threshold_hours", "policy_version_id", "last_link_sent_at"]
+_REPORT_COLUMNS = [
+    "id",
+    "reference",
+    "channel",
+    "received_at",
+    "received_at_source",
+    "claimed_address",
+    "recorded_at",
+    "address_normalized",
+    "kind",
+    "details",
+    "customer_id",
+    "incident_id",
+    "entered_by",
+]
+_INCIDENT_COLUMNS = [
+    "id",
+    "reference",
+    "customer_id",
+    "status",
+    "opened_at",
+    "first_received_at",
+    "first_channel",
+    "late_threshold_hours",
+    "policy_version_id",
+    "last_link_sent_at",
+]
 _GRANT_COLUMNS = ["id", "customer_id", "incident_id", "grant_id_hash", "issued_at", "expires_at"]
 
 
@@ -56,14 +79,19 @@ def _draw_ids(model: type[db.Model], count: int) -> list[int]:  # type: ignore[n
     table = model.__tablename__
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
-        return list(session.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-                                         "FROM generate_series(1, :n)"), {"n": count}).scalars())
+        return list(
+            session.execute(
+                text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
+                {"n": count},
+            ).scalars()
+        )
     highest = session.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()
     return list(range(highest + 1, highest + 1 + count))
 
 
-def open_incidents(openings: list[Opening], *, channel: str, kind: str, details: str, actor: str,
-                   now: datetime, year: int) -> None:
+def open_incidents(
+    openings: list[Opening], *, channel: str, kind: str, details: str, actor: str, now: datetime, year: int
+) -> None:
     """Report, open, lock, rotate, grant and queue the acknowledgement for every opening, as
     `receive_report` does for one; flushes nothing of the caller's and commits nothing.
 
@@ -84,50 +112,112 @@ def open_incidents(openings: list[Opening], *, channel: str, kind: str, details:
     for n, who in enumerate(openings):
         cid, report_id, incident_id, grant_id = who.customer_id, report_ids[n], incident_ids[n], grant_ids[n]
         report_reference, incident_reference = f"RPT-{year}-{report_id:06d}", f"INC-{year}-{incident_id:06d}"
-        reports.append([report_id, report_reference, channel, now, "server_clock", who.email, now, who.email, kind,
-                        details, cid, incident_id, actor])
-        incidents.append([incident_id, incident_reference, cid, STATUS_REACTIVATED, now, now, channel,
-                          threshold_hours, policy_version_id, now])
+        reports.append(
+            [
+                report_id,
+                report_reference,
+                channel,
+                now,
+                "server_clock",
+                who.email,
+                now,
+                who.email,
+                kind,
+                details,
+                cid,
+                incident_id,
+                actor,
+            ]
+        )
+        incidents.append(
+            [
+                incident_id,
+                incident_reference,
+                cid,
+                STATUS_REACTIVATED,
+                now,
+                now,
+                channel,
+                threshold_hours,
+                policy_version_id,
+                now,
+            ]
+        )
         stamp, secret = new_security_stamp(), secrets.token_urlsafe(16)  # 128 random bits (T2)
         stamps.append((cid, stamp))
         grants.append([grant_id, cid, incident_id, grant_id_hash(secret), now, expires_at])
         zone, context, links = customer_email_parts(
-            Ref("Customer", cid), cid, who.time_zone or default_zone,
-            {"incident": Ref("Incident", incident_id), "report": Ref("Report", report_id),
-             "grant": Ref("ResetGrant", grant_id), "support_contact": support_contact},
-            acknowledgement_links(cid, incident_id, reset_link(cid, secret, stamp)))
-        row = outbox_row("acknowledgement", to_address=who.email, now=now, customer_id=cid, incident_id=incident_id,
-                         pending=pending_render(locale=who.locale, zone=zone, context=context, links=links),
-                         sender_setting=sender_setting)
+            Ref("Customer", cid),
+            cid,
+            who.time_zone or default_zone,
+            {
+                "incident": Ref("Incident", incident_id),
+                "report": Ref("Report", report_id),
+                "grant": Ref("ResetGrant", grant_id),
+                "support_contact": support_contact,
+            },
+            acknowledgement_links(cid, incident_id, reset_link(cid, secret, stamp)),
+        )
+        row = outbox_row(
+            "acknowledgement",
+            to_address=who.email,
+            now=now,
+            customer_id=cid,
+            incident_id=incident_id,
+            pending=pending_render(locale=who.locale, zone=zone, context=context, links=links),
+            sender_setting=sender_setting,
+        )
         row["id"] = outbox_ids[n]
         outbox.append(row)
         events += [
-            NewEvent(tag(source, Event.REPORT_RECEIVED), cid, None, report_id,
-                     {"reference": report_reference, "kind": kind, "address": who.email}),
-            NewEvent(tag(source, Event.INCIDENT_OPENED), cid, incident_id, report_id, {"reference": incident_reference}),
+            NewEvent(
+                tag(source, Event.REPORT_RECEIVED),
+                cid,
+                None,
+                report_id,
+                {"reference": report_reference, "kind": kind, "address": who.email},
+            ),
+            NewEvent(
+                tag(source, Event.INCIDENT_OPENED), cid, incident_id, report_id, {"reference": incident_reference}
+            ),
         ]
         if who.credential_state != CREDENTIAL_LOCKED:
             events.append(NewEvent(tag(source, Event.CREDENTIAL_LOCKED), cid, incident_id))
         events += [
             NewEvent(tag(source, Event.SESSIONS_REVOKED), cid, incident_id),
-            NewEvent(tag(source, Event.RESET_GRANT_ISSUED), cid, incident_id,
-                     data={"grant": grant_id, "expires_at": expires_at.isoformat()}),
-            NewEvent(tag(source, Event.EMAIL_QUEUED), cid, incident_id,
-                     data=queued_event_data(row["id"], "acknowledgement", row["message_id"])),
+            NewEvent(
+                tag(source, Event.RESET_GRANT_ISSUED),
+                cid,
+                incident_id,
+                data={"grant": grant_id, "expires_at": expires_at.isoformat()},
+            ),
+            NewEvent(
+                tag(source, Event.EMAIL_QUEUED),
+                cid,
+                incident_id,
+                data=queued_event_data(row["id"], "acknowledgement", row["message_id"]),
+            ),
         ]
     connection = db.session.connection()
     insert_values(connection, Incident.__table__, _INCIDENT_COLUMNS, incidents)  # first: the unique index on
-    insert_values(connection, Report.__table__, _REPORT_COLUMNS, reports)       # open incidents decides
+    insert_values(connection, Report.__table__, _REPORT_COLUMNS, reports)  # open incidents decides
     customer_ids = [who.customer_id for who in openings]
     for start in range(0, count, 500):
-        db.session.execute(update(ResetGrant.__table__)
-                           .where(ResetGrant.customer_id.in_(customer_ids[start:start + 500]),
-                                  ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))
-                           .values(revoked_at=now))
+        db.session.execute(
+            update(ResetGrant.__table__)
+            .where(
+                ResetGrant.customer_id.in_(customer_ids[start : start + 500]),
+                ResetGrant.used_at.is_(None),
+                ResetGrant.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
     insert_values(connection, ResetGrant.__table__, _GRANT_COLUMNS, grants)
     mark = driver_placeholder(connection)
-    connection.exec_driver_sql(f"UPDATE customers SET credential_state = {mark}, security_stamp = {mark} "
-                               f"WHERE id = {mark}", [(CREDENTIAL_LOCKED, stamp, cid) for cid, stamp in stamps])
+    connection.exec_driver_sql(
+        f"UPDATE customers SET credential_state = {mark}, security_stamp = {mark} WHERE id = {mark}",
+        [(CREDENTIAL_LOCKED, stamp, cid) for cid, stamp in stamps],
+    )
     insert_rows(connection, OutboxMessage.__table__, outbox)
     append_events(events, actor=actor, now=now)
 
@@ -137,8 +227,10 @@ def openings_for(addresses: list[str]) -> dict[str, Opening]:
     found: dict[str, Opening] = {}
     for start in range(0, len(addresses), 500):
         for row in db.session.execute(
-                select(Customer.id, Customer.email, Customer.locale, Customer.time_zone, Customer.credential_state)
-                .where(Customer.email.in_(addresses[start:start + 500]))):
+            select(Customer.id, Customer.email, Customer.locale, Customer.time_zone, Customer.credential_state).where(
+                Customer.email.in_(addresses[start : start + 500])
+            )
+        ):
             found[row.email] = Opening(row.id, row.email, row.locale, row.time_zone, row.credential_state)
     return found
 
@@ -146,7 +238,11 @@ def openings_for(addresses: list[str]) -> dict[str, Opening]:
 def with_open_incident(customer_ids: list[int]) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(customer_ids), 500):
-        found.update(db.session.execute(select(Incident.customer_id).where(
-            Incident.customer_id.in_(customer_ids[start:start + 500]), Incident.status == STATUS_REACTIVATED)).scalars())
+        found.update(
+            db.session.execute(
+                select(Incident.customer_id).where(
+                    Incident.customer_id.in_(customer_ids[start : start + 500]), Incident.status == STATUS_REACTIVATED
+                )
+            ).scalars()
+        )
     return found
-

@@ -28,14 +28,18 @@ def mass_reactivate_command(file: Path, dry_run: bool, reason: str | None) -> No
     parsed = read_breach_list(text)
     key = batch_key(text, reason)
     stream = sys.stderr
-    with click.progressbar(length=len(parsed.entries), label="Reactivating" if not dry_run else "Checking",
-                           file=stream, show_pos=True) as bar:
-        outcome = mass_reactivate(parsed.entries, key=key, dry_run=dry_run, actor="cli", now=utcnow(),
-                                  progress=bar.update)
+    with click.progressbar(
+        length=len(parsed.entries), label="Reactivating" if not dry_run else "Checking", file=stream, show_pos=True
+    ) as bar:
+        outcome = mass_reactivate(
+            parsed.entries, key=key, dry_run=dry_run, actor="cli", now=utcnow(), progress=bar.update
+        )
     verb = "would reactivate" if dry_run else "reactivated"
-    click.echo(f"{verb} {len(outcome.reactivated)}, already open {len(outcome.already_open)}, "
-               f"already done in this breach {len(outcome.already_done)}, unknown {len(outcome.unknown)}, "
-               f"invalid lines {len(parsed.invalid)}")
+    click.echo(
+        f"{verb} {len(outcome.reactivated)}, already open {len(outcome.already_open)}, "
+        f"already done in this breach {len(outcome.already_done)}, unknown {len(outcome.unknown)}, "
+        f"invalid lines {len(parsed.invalid)}"
+    )
     for number, line in parsed.invalid:
         click.echo(f"line {number}: not an email address: {line!r}", err=True)
     click.echo(f"recorded as: {key}")

@@ -73,10 +73,10 @@ class ReportLinkForm(Form):
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[Optional()],
     )
-    details = TextAreaField(_l("Anything else we should know? (optional)"),
-                            validators=[Optional(), Length(max=5000)])
+    details = TextAreaField(_l("Anything else we should know? (optional)"), validators=[Optional(), Length(max=5000)])
 
 
 class ReportForm(ReportLinkForm):
-    email = EmailField(_l("The email address of your account"),
-                       validators=[DataRequired(), Length(max=320), validate_address])
+    email = EmailField(
+        _l("The email address of your account"), validators=[DataRequired(), Length(max=320), validate_address]
+    )

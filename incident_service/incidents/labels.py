@@ -37,8 +37,12 @@ def lateness_label(lateness: str) -> str:
 
 def kind_label(kind: str) -> str:
     return {
-        "lost": _("Lost"), "stolen": _("Stolen"), "leaked": _("Leaked"), "phished": _("Phished"),
-        "suspicious_activity": _("Suspicious activity"), "other": _("Other"),
+        "lost": _("Lost"),
+        "stolen": _("Stolen"),
+        "leaked": _("Leaked"),
+        "phished": _("Phished"),
+        "suspicious_activity": _("Suspicious activity"),
+        "other": _("Other"),
     }.get(kind, kind)
 
 
@@ -62,8 +66,11 @@ def statement_source_label(source: str) -> str:
 
 def message_status_label(status: str) -> str:
     return {
-        "reported": _("Became a report"), "quarantined": _("Quarantined"), "duplicate": _("Duplicate"),
-        "not_a_report": _("Not a report (automatic mail)"), "dismissed": _("Dismissed"),
+        "reported": _("Became a report"),
+        "quarantined": _("Quarantined"),
+        "duplicate": _("Duplicate"),
+        "not_a_report": _("Not a report (automatic mail)"),
+        "dismissed": _("Dismissed"),
     }.get(status, status)
 
 
@@ -82,8 +89,14 @@ def decision_label(decision: str | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
-        status_label=status_label, channel_label=channel_label, role_label=role_label,
-        lateness_label=lateness_label, kind_label=kind_label, time_source_label=time_source_label,
-        statement_source_label=statement_source_label, message_status_label=message_status_label,
-        outbox_status_label=outbox_status_label, decision_label=decision_label,
+        status_label=status_label,
+        channel_label=channel_label,
+        role_label=role_label,
+        lateness_label=lateness_label,
+        kind_label=kind_label,
+        time_source_label=time_source_label,
+        statement_source_label=statement_source_label,
+        message_status_label=message_status_label,
+        outbox_status_label=outbox_status_label,
+        decision_label=decision_label,
     )

@@ -36,10 +36,15 @@ def _of(model: Any, incident_id: int) -> list[Any]:
 def incident_record(incident: Incident) -> IncidentRecord:
     reports = _of(Report, incident.id)
     return IncidentRecord(
-        incident=incident, reports=reports, statements=_of(DiscoveryStatement, incident.id),
-        grants=_of(ResetGrant, incident.id), emails=_of(OutboxMessage, incident.id),
-        notes=_of(IncidentNote, incident.id), decisions=_of(ReviewDecision, incident.id),
+        incident=incident,
+        reports=reports,
+        statements=_of(DiscoveryStatement, incident.id),
+        grants=_of(ResetGrant, incident.id),
+        emails=_of(OutboxMessage, incident.id),
+        notes=_of(IncidentNote, incident.id),
+        decisions=_of(ReviewDecision, incident.id),
         policy=db.session.get(PolicyVersion, incident.policy_version_id) if incident.policy_version_id else None,
-        events=incident_events(incident.id, [r.id for r in reports],
-                               [r.inbound_message_id for r in reports if r.inbound_message_id]),
+        events=incident_events(
+            incident.id, [r.id for r in reports], [r.inbound_message_id for r in reports if r.inbound_message_id]
+        ),
     )

@@ -64,8 +64,9 @@ def report_year(moment: datetime) -> int:
     return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).year
 
 
-def _send_acknowledgement(customer: Customer, incident: Incident, report: Report, *, source: str,
-                          actor: str, now: datetime) -> None:
+def _send_acknowledgement(
+    customer: Customer, incident: Incident, report: Report, *, source: str, actor: str, now: datetime
+) -> None:
     """Issue a fresh reset grant and queue the acknowledgement carrying it."""
     grant, reset_link = issue_reset_grant(customer, incident_id=incident.id, source=source, actor=actor, now=now)
     send_acknowledgement_email(customer, incident, report, grant, reset_link, source=source, actor=actor, now=now)
@@ -83,9 +84,13 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
             threshold_hours, version = policy_in_force(report.received_at)
             with db.session.begin_nested():
                 incident = Incident(
-                    customer_id=customer.id, status=STATUS_REACTIVATED, opened_at=now,
-                    first_received_at=report.received_at, first_channel=report.channel,
-                    late_threshold_hours=threshold_hours, policy_version_id=version.id if version else None,
+                    customer_id=customer.id,
+                    status=STATUS_REACTIVATED,
+                    opened_at=now,
+                    first_received_at=report.received_at,
+                    first_channel=report.channel,
+                    late_threshold_hours=threshold_hours,
+                    policy_version_id=version.id if version else None,
                 )
                 db.session.add(incident)
                 db.session.flush()
@@ -96,16 +101,29 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
         else:
             incident.reference = f"INC-{report_year(report.received_at)}-{incident.id:06d}"
             report.incident_id = incident.id
-            append_event(tag(source, Event.INCIDENT_OPENED), actor=actor, now=now, customer_id=customer.id,
-                         incident_id=incident.id, report_id=report.id, data={"reference": incident.reference})
+            append_event(
+                tag(source, Event.INCIDENT_OPENED),
+                actor=actor,
+                now=now,
+                customer_id=customer.id,
+                incident_id=incident.id,
+                report_id=report.id,
+                data={"reference": incident.reference},
+            )
             lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
             rotate_security_stamp(customer, source=source, actor=actor, now=now, incident_id=incident.id)
             _send_acknowledgement(customer, incident, report, source=source, actor=actor, now=now)
             return incident
 
     report.incident_id = incident.id
-    append_event(tag(source, Event.REPORT_ATTACHED), actor=actor, now=now, customer_id=customer.id,
-                 incident_id=incident.id, report_id=report.id)
+    append_event(
+        tag(source, Event.REPORT_ATTACHED),
+        actor=actor,
+        now=now,
+        customer_id=customer.id,
+        incident_id=incident.id,
+        report_id=report.id,
+    )
     if report.received_at < incident.first_received_at:
         # An older report (e.g. imported mail) is now the first: the delay is measured from it, under
         # the policy that was in force then.
@@ -141,11 +159,17 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
         # Refused before anything is written; the edges check it first and say so on the field.
         raise DiscoveryAfterReport(submission.discovered_at, received_at)
     report = Report(
-        channel=submission.channel, received_at=received_at, received_at_source=submission.received_at_source,
-        inbound_message_id=submission.inbound_message_id, claimed_address=submission.address[:320],
+        channel=submission.channel,
+        received_at=received_at,
+        received_at_source=submission.received_at_source,
+        inbound_message_id=submission.inbound_message_id,
+        claimed_address=submission.address[:320],
         recorded_at=now,
-        address_normalized=address, kind=submission.kind, details=submission.details,
-        client_ip=submission.client_ip, user_agent=(submission.user_agent or "")[:512] or None,
+        address_normalized=address,
+        kind=submission.kind,
+        details=submission.details,
+        client_ip=submission.client_ip,
+        user_agent=(submission.user_agent or "")[:512] or None,
         entered_by=submission.entered_by,
     )
     customer = find_customer(address) if address else None
@@ -153,9 +177,14 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     db.session.add(report)
     db.session.flush()
     report.reference = f"RPT-{report_year(received_at)}-{report.id:06d}"
-    append_event(tag(source, Event.REPORT_RECEIVED), actor=actor, now=now, customer_id=report.customer_id,
-                 report_id=report.id, data={"reference": report.reference, "kind": report.kind,
-                                            "address": address or submission.address[:320]})
+    append_event(
+        tag(source, Event.REPORT_RECEIVED),
+        actor=actor,
+        now=now,
+        customer_id=report.customer_id,
+        report_id=report.id,
+        data={"reference": report.reference, "kind": report.kind, "address": address or submission.address[:320]},
+    )
 
     # An unknown address gets the same answer and renders nothing, as a known one does not (the worker
     # renders the acknowledgement later): R3.
@@ -163,12 +192,19 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
 
     if submission.discovered_at is not None:
         try:
-            record_discovery_statement(discovered_at=submission.discovered_at, source=SOURCE_REPORT_FORM,
-                                       actor=actor, now=now, incident=incident, report=report)
+            record_discovery_statement(
+                discovered_at=submission.discovered_at,
+                source=SOURCE_REPORT_FORM,
+                actor=actor,
+                now=now,
+                incident=incident,
+                report=report,
+            )
         except DiscoveryAfterReport:
             # Later than this incident's first report: keep it as the report's own statement only.
-            record_discovery_statement(discovered_at=submission.discovered_at, source=SOURCE_REPORT_FORM,
-                                       actor=actor, now=now, report=report)
+            record_discovery_statement(
+                discovered_at=submission.discovered_at, source=SOURCE_REPORT_FORM, actor=actor, now=now, report=report
+            )
     return report
 
 
@@ -181,8 +217,14 @@ def add_note(incident: Incident, text: str, *, actor: str, now: datetime) -> Inc
     note = IncidentNote(incident_id=incident.id, author=actor, created_at=now, text=text.strip())
     db.session.add(note)
     db.session.flush()
-    append_event(tag(Source.CONSOLE, Event.INCIDENT_NOTE_ADDED), actor=actor, now=now, customer_id=incident.customer_id,
-                 incident_id=incident.id, data={"note": note.id})
+    append_event(
+        tag(Source.CONSOLE, Event.INCIDENT_NOTE_ADDED),
+        actor=actor,
+        now=now,
+        customer_id=incident.customer_id,
+        incident_id=incident.id,
+        data={"note": note.id},
+    )
     return note
 
 
@@ -195,8 +237,14 @@ def close_incident(incident: Incident, *, category: str, reason: str, actor: str
         raise CaseworkError("the incident is not open")
     incident.status, incident.closed_at = STATUS_CLOSED, now
     incident.close_reason = f"{category}: {reason.strip()}"
-    append_event(tag(Source.CONSOLE, Event.INCIDENT_CLOSED), actor=actor, now=now, customer_id=incident.customer_id,
-                 incident_id=incident.id, data={"category": category, "reason": reason.strip()})
+    append_event(
+        tag(Source.CONSOLE, Event.INCIDENT_CLOSED),
+        actor=actor,
+        now=now,
+        customer_id=incident.customer_id,
+        incident_id=incident.id,
+        data={"category": category, "reason": reason.strip()},
+    )
 
 
 def attach_report_to_customer(report: Report, customer: Customer, *, actor: str, now: datetime) -> Incident:
@@ -205,6 +253,12 @@ def attach_report_to_customer(report: Report, customer: Customer, *, actor: str,
     if report.customer_id is not None:
         raise CaseworkError("the report already belongs to a customer")
     report.customer_id = customer.id
-    append_event(tag(Source.CONSOLE, Event.REPORT_ASSIGNED), actor=actor, now=now, customer_id=customer.id, report_id=report.id,
-                 data={"claimed_address": report.claimed_address, "customer_address": customer.email})
+    append_event(
+        tag(Source.CONSOLE, Event.REPORT_ASSIGNED),
+        actor=actor,
+        now=now,
+        customer_id=customer.id,
+        report_id=report.id,
+        data={"claimed_address": report.claimed_address, "customer_address": customer.email},
+    )
     return _open_or_join(customer, report, source="console", actor=actor, now=now)

@@ -46,8 +46,10 @@ def smtpd_command(host: str | None, port: int | None, lmtp: bool) -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    click.echo(f"intake listening on {host}:{port} ({'LMTP' if lmtp else 'SMTP'}), "
-               f"for {', '.join(app.config['REPORT_ADDRESSES'])}")
+    click.echo(
+        f"intake listening on {host}:{port} ({'LMTP' if lmtp else 'SMTP'}), "
+        f"for {', '.join(app.config['REPORT_ADDRESSES'])}"
+    )
     stop.wait()
     controller.stop()
     click.echo("intake stopped")
@@ -87,8 +89,11 @@ class Progress:
 
     def __init__(self, total: int) -> None:
         self.total, self.done = total, 0
-        self.bar = (click.progressbar(length=total, label="Importing", show_pos=True, file=sys.stderr)
-                    if sys.stderr.isatty() else None)
+        self.bar = (
+            click.progressbar(length=total, label="Importing", show_pos=True, file=sys.stderr)
+            if sys.stderr.isatty()
+            else None
+        )
         if self.bar is not None:
             self.bar.__enter__()
         self.step = max(total // 10, 1)
@@ -117,11 +122,17 @@ def _import_one(label: str, raw: bytes) -> str:
 @with_appcontext
 def quarantine_command() -> None:
     """List quarantined messages: id, received time, reason, size, and the From header as text."""
-    messages = db.session.execute(
-        select(InboundMessage).where(InboundMessage.status == STATUS_QUARANTINED).order_by(InboundMessage.id)
-    ).scalars().all()
+    messages = (
+        db.session.execute(
+            select(InboundMessage).where(InboundMessage.status == STATUS_QUARANTINED).order_by(InboundMessage.id)
+        )
+        .scalars()
+        .all()
+    )
     for message in messages:
         sender = message.from_header or "(unread)"
-        click.echo(f"{message.id}\t{format_utc(message.received_at)}\t{message.quarantine_reason}\t"
-                   f"{message.size} bytes\t{sender!r}\t{message.quarantine_detail or ''}")
+        click.echo(
+            f"{message.id}\t{format_utc(message.received_at)}\t{message.quarantine_reason}\t"
+            f"{message.size} bytes\t{sender!r}\t{message.quarantine_detail or ''}"
+        )
     click.echo(f"{len(messages)} quarantined")

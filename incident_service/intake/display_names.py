@@ -26,8 +26,11 @@ def display_name_warnings(display_name: str | None, address: str | None) -> list
         return []
     warnings = []
     # NFKC folds full-width and other compatibility forms ("ｓｅｃｕｒｉｔｙ＠…") into what they imitate.
-    folded = "".join(char for char in unicodedata.normalize("NFKC", display_name)
-                     if char not in DIRECTION_CONTROLS and char not in INVISIBLE).lower()
+    folded = "".join(
+        char
+        for char in unicodedata.normalize("NFKC", display_name)
+        if char not in DIRECTION_CONTROLS and char not in INVISIBLE
+    ).lower()
     real = (address or "").lower()
     if any(candidate.strip(".") != real for candidate in ADDRESS_LIKE.findall(folded)):
         warnings.append(LOOKS_LIKE_ANOTHER_ADDRESS)
@@ -41,5 +44,6 @@ def display_name_warnings(display_name: str | None, address: str | None) -> list
 def show_controls(text: str | None) -> str:
     """`text` with each direction-changing or invisible character written as its code point, so it
     cannot reorder or hide what staff read."""
-    return "".join(f"⟨U+{ord(char):04X}⟩" if char in DIRECTION_CONTROLS or char in INVISIBLE else char
-                   for char in text or "")
+    return "".join(
+        f"⟨U+{ord(char):04X}⟩" if char in DIRECTION_CONTROLS or char in INVISIBLE else char for char in text or ""
+    )

@@ -131,8 +131,13 @@ class ParserProcesses:
 PARSERS = ParserProcesses()
 
 
-def parse_within(raw: bytes, *, authserv_id: str, limits: Limits, envelope_sender: str | None = None,
-                 company: CompanyMta | None = None) -> ParsedMessage:
+def parse_within(
+    raw: bytes,
+    *,
+    authserv_id: str,
+    limits: Limits,
+    envelope_sender: str | None = None,
+    company: CompanyMta | None = None,
+) -> ParsedMessage:
     """parse_message in a child process with a hard deadline (see the module's docstring)."""
-    return PARSERS.parse(raw, authserv_id=authserv_id, limits=limits, envelope_sender=envelope_sender,
-                         company=company)
+    return PARSERS.parse(raw, authserv_id=authserv_id, limits=limits, envelope_sender=envelope_sender, company=company)

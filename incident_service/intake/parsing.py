@@ -118,11 +118,16 @@ def _received(values: list[str]) -> list[dict[str, Any]]:
         source = RECEIVED_FROM.search(text)
         # The connecting client's address, as the receiving server saw it: "from helo (rdns [ip]) by ...".
         # The HELO name before it is the client's own word; the bracketed address is the server's.
-        addresses = BRACKETED_IP.findall(text[:by.start()] if by else text)
-        hops.append({"raw": text[:2000], "by": by.group(1).lower() if by else None,
-                     "from": source.group(1).lower() if source else None,
-                     "from_ip": addresses[-1] if addresses else None,
-                     "at": at.isoformat() if at else None})
+        addresses = BRACKETED_IP.findall(text[: by.start()] if by else text)
+        hops.append(
+            {
+                "raw": text[:2000],
+                "by": by.group(1).lower() if by else None,
+                "from": source.group(1).lower() if source else None,
+                "from_ip": addresses[-1] if addresses else None,
+                "at": at.isoformat() if at else None,
+            }
+        )
     return hops
 
 
@@ -169,8 +174,9 @@ def _authserv_id(value: str) -> str:
     return value.split(";", 1)[0].strip().split()[0].lower() if value.strip() else ""
 
 
-def _trusted_authentication_results(message: EmailMessage, authserv_id: str,
-                                    company_hops: int) -> tuple[list[str], int]:
+def _trusted_authentication_results(
+    message: EmailMessage, authserv_id: str, company_hops: int
+) -> tuple[list[str], int]:
     """(the Authentication-Results our MTA added, how many others there are), by position (M4): an MTA
     adds its verdict above its own Received line, so a verdict with our authserv-id counts only if a
     company hop (one of the topmost `company_hops` Received lines) is still below it."""
@@ -260,8 +266,14 @@ def _not_a_report_reason(message: EmailMessage, envelope_sender: str | None) -> 
     return None
 
 
-def parse_message(raw: bytes, *, authserv_id: str, limits: Limits, envelope_sender: str | None = None,
-                  company: CompanyMta | None = None) -> ParsedMessage:
+def parse_message(
+    raw: bytes,
+    *,
+    authserv_id: str,
+    limits: Limits,
+    envelope_sender: str | None = None,
+    company: CompanyMta | None = None,
+) -> ParsedMessage:
     """Read `raw`; raise Quarantine when it is over a limit or cannot be read into a sender.
 
     `company` describes the company's mail servers when the mail came on a path from them; None when
@@ -338,13 +350,16 @@ def _read_headers(message: EmailMessage, parsed: ParsedMessage, authserv_id: str
         parsed.date_header = one_line(str(date))
         moment = getattr(date, "datetime", None)
         if moment is not None:
-            parsed.date_claimed = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+            parsed.date_claimed = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(
+                timezone.utc
+            )
     message_id = message.get("Message-ID")
     parsed.message_id = (one_line(str(message_id))[:998] or None) if message_id is not None else None
     parsed.subject = one_line(str(message.get("Subject", "")))
     parsed.received = _received(message.get_all("Received") or [])
     parsed.authentication_results, parsed.untrusted_authentication_results = _trusted_authentication_results(
-        message, authserv_id, company_hop_count(parsed.received, company))
+        message, authserv_id, company_hop_count(parsed.received, company)
+    )
 
 
 def _read_body(message: EmailMessage, parsed: ParsedMessage) -> None:
@@ -371,14 +386,24 @@ def read_stored(raw: bytes) -> EmailMessage:
 
 # Quarantined for these, a message was never read whole (or reading it is what costs): staff see its
 # header lines as they arrived, and its parts are not read again on a console page.
-NOT_READ = frozenset({"too_large", "nul_bytes", "header_too_large", "unparseable", "too_many_parts", "too_deep",
-                      "parse_time", "processing_error"})
+NOT_READ = frozenset(
+    {
+        "too_large",
+        "nul_bytes",
+        "header_too_large",
+        "unparseable",
+        "too_many_parts",
+        "too_deep",
+        "parse_time",
+        "processing_error",
+    }
+)
 
 
 def raw_header_pairs(raw: bytes) -> list[tuple[str, str]]:
     """Every header as (name, text) straight from the bytes, unfolded, nothing decoded: for mail that
     must not go through the parser again."""
-    block = raw[:header_block_size(raw)].decode("utf-8", "replace")
+    block = raw[: header_block_size(raw)].decode("utf-8", "replace")
     pairs: list[tuple[str, str]] = []
     for line in block.splitlines():
         if line[:1] in (" ", "\t") and pairs:

@@ -85,20 +85,30 @@ def company_mta_for(via: str, peer: str | None) -> CompanyMta | None:
 def company_mta_time(received: list[dict[str, Any]], company: CompanyMta | None) -> datetime | None:
     """When the company's own MTA first took the message: the lowest of the hops it really added
     (company_hop_count), never a lower line that merely names a company host."""
-    for hop in reversed(received[:company_hop_count(received, company)]):
+    for hop in reversed(received[: company_hop_count(received, company)]):
         if hop.get("at"):
             return datetime.fromisoformat(hop["at"])
     return None
 
 
-def _new_message(raw: bytes, digest: str, envelope: Envelope, *, via: str, now: datetime,
-                 import_source: str | None) -> InboundMessage:
+def _new_message(
+    raw: bytes, digest: str, envelope: Envelope, *, via: str, now: datetime, import_source: str | None
+) -> InboundMessage:
     """The stored bytes and envelope, stamped `now`; quarantined until something better is known."""
     return InboundMessage(
-        received_at=now, received_at_source=RECEIVED_SERVER_CLOCK if via != VIA_IMPORT else RECEIVED_IMPORT_TIME,
-        stored_at=now, via=via, import_source=import_source, raw=raw, size=len(raw), sha256=digest,
-        mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos), peer=envelope.peer,
-        helo=(envelope.helo or "")[:255] or None, status=STATUS_QUARANTINED,
+        received_at=now,
+        received_at_source=RECEIVED_SERVER_CLOCK if via != VIA_IMPORT else RECEIVED_IMPORT_TIME,
+        stored_at=now,
+        via=via,
+        import_source=import_source,
+        raw=raw,
+        size=len(raw),
+        sha256=digest,
+        mail_from=envelope.mail_from,
+        rcpt_tos=list(envelope.rcpt_tos),
+        peer=envelope.peer,
+        helo=(envelope.helo or "")[:255] or None,
+        status=STATUS_QUARANTINED,
     )
 
 
@@ -125,8 +135,9 @@ def _details(parsed: ParsedMessage) -> str:
     return f"{parsed.subject}\n\n{parsed.text_body}".strip()[:20_000]
 
 
-def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
-                   import_source: str | None = None) -> IngestOutcome:
+def ingest_message(
+    raw: bytes, *, envelope: Envelope, via: str, now: datetime, import_source: str | None = None
+) -> IngestOutcome:
     """Store `raw` (stamped `now` by the server clock), read it, and act on it. Flushes, never commits.
 
     Byte-identical mail already stored changes nothing. Otherwise the bytes are kept whatever
@@ -140,17 +151,24 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
     company = company_mta_for(via, envelope.peer)
     try:
         parsed: ParsedMessage | None = parse_within(
-            raw, authserv_id=config["AUTHSERV_ID"], limits=limits_from_config(),
+            raw,
+            authserv_id=config["AUTHSERV_ID"],
+            limits=limits_from_config(),
             envelope_sender=envelope.mail_from if via != VIA_IMPORT else None,
-            company=company)
+            company=company,
+        )
         unreadable: Quarantine | None = None
     except Quarantine as quarantine:
         parsed, unreadable = None, quarantine
     digest = hashlib.sha256(raw).hexdigest()
     existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar()
     if existing is not None:
-        append_event(tag(Source.EMAIL, Event.MESSAGE_ALREADY_STORED), actor="intake", now=now,
-                     data={"inbound_message": existing, "sha256": digest, "via": via})
+        append_event(
+            tag(Source.EMAIL, Event.MESSAGE_ALREADY_STORED),
+            actor="intake",
+            now=now,
+            data={"inbound_message": existing, "sha256": digest, "via": via},
+        )
         return IngestOutcome("already_stored", existing)
 
     message = _new_message(raw, digest, envelope, via=via, now=now, import_source=import_source)
@@ -162,9 +180,20 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
         # The same bytes arrived on another connection a moment ago: it holds them.
         existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar_one()
         return IngestOutcome("already_stored", existing)
-    append_event(tag(Source.EMAIL, Event.MESSAGE_RECEIVED), actor="intake", now=now,
-                 data={"inbound_message": message.id, "sha256": digest, "size": len(raw), "via": via,
-                       "mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "peer": envelope.peer})
+    append_event(
+        tag(Source.EMAIL, Event.MESSAGE_RECEIVED),
+        actor="intake",
+        now=now,
+        data={
+            "inbound_message": message.id,
+            "sha256": digest,
+            "size": len(raw),
+            "via": via,
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "peer": envelope.peer,
+        },
+    )
 
     if parsed is None:
         assert unreadable is not None
@@ -178,27 +207,44 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
 
     if parsed.message_id:
         first = db.session.execute(
-            select(InboundMessage.id).where(InboundMessage.message_id_header == parsed.message_id,
-                                            InboundMessage.id != message.id).order_by(InboundMessage.id).limit(1)
+            select(InboundMessage.id)
+            .where(InboundMessage.message_id_header == parsed.message_id, InboundMessage.id != message.id)
+            .order_by(InboundMessage.id)
+            .limit(1)
         ).scalar()
         if first is not None:
             message.status, message.duplicate_of_id = STATUS_DUPLICATE, first
-            append_event(tag(Source.EMAIL, Event.MESSAGE_DUPLICATE), actor="intake", now=now,
-                         data={"inbound_message": message.id, "duplicate_of": first})
+            append_event(
+                tag(Source.EMAIL, Event.MESSAGE_DUPLICATE),
+                actor="intake",
+                now=now,
+                data={"inbound_message": message.id, "duplicate_of": first},
+            )
             return IngestOutcome(STATUS_DUPLICATE, message.id)
 
     if parsed.not_a_report_reason:
         message.status, message.not_a_report_reason = STATUS_NOT_A_REPORT, parsed.not_a_report_reason
-        append_event(tag(Source.EMAIL, Event.MESSAGE_NOT_A_REPORT), actor="intake", now=now,
-                     data={"inbound_message": message.id, "reason": parsed.not_a_report_reason})
+        append_event(
+            tag(Source.EMAIL, Event.MESSAGE_NOT_A_REPORT),
+            actor="intake",
+            now=now,
+            data={"inbound_message": message.id, "reason": parsed.not_a_report_reason},
+        )
         return IngestOutcome(STATUS_NOT_A_REPORT, message.id)
 
     report = receive_report(
-        ReportSubmission(channel="email", address=parsed.from_address or "", kind="other",
-                         details=_details(parsed), received_at=message.received_at,
-                         received_at_source=message.received_at_source, inbound_message_id=message.id,
-                         client_ip=envelope.peer),
-        now=now, actor="customer",
+        ReportSubmission(
+            channel="email",
+            address=parsed.from_address or "",
+            kind="other",
+            details=_details(parsed),
+            received_at=message.received_at,
+            received_at_source=message.received_at_source,
+            inbound_message_id=message.id,
+            client_ip=envelope.peer,
+        ),
+        now=now,
+        actor="customer",
     )
     message.status = STATUS_REPORTED
     return IngestOutcome(STATUS_REPORTED, message.id, report)
@@ -206,13 +252,16 @@ def ingest_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
 
 def quarantine_message(message: InboundMessage, reason: str, detail: str, *, now: datetime) -> IngestOutcome:
     message.status, message.quarantine_reason, message.quarantine_detail = STATUS_QUARANTINED, reason, detail[:2000]
-    append_event(tag(Source.EMAIL, Event.MESSAGE_QUARANTINED), actor="intake", now=now,
-                 data={"inbound_message": message.id, "reason": reason, "detail": detail[:500]})
+    append_event(
+        tag(Source.EMAIL, Event.MESSAGE_QUARANTINED),
+        actor="intake",
+        now=now,
+        data={"inbound_message": message.id, "reason": reason, "detail": detail[:500]},
+    )
     return IngestOutcome(STATUS_QUARANTINED, message.id)
 
 
-def record_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
-                   import_source: str | None = None) -> str:
+def record_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime, import_source: str | None = None) -> str:
     """ingest_message and commit: what the listener does before it answers 250 and the importer does
     for each message. If processing fails unexpectedly the bytes are still kept, quarantined with the
     error (a bug must not lose mail). Returns the outcome's status; raises SQLAlchemyError, after rolling
@@ -237,8 +286,9 @@ def record_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
         raise
 
 
-def keep_unprocessed(raw: bytes, *, envelope: Envelope, via: str, now: datetime, error: str,
-                     import_source: str | None = None) -> IngestOutcome:
+def keep_unprocessed(
+    raw: bytes, *, envelope: Envelope, via: str, now: datetime, error: str, import_source: str | None = None
+) -> IngestOutcome:
     """Last resort when processing failed unexpectedly: keep the bytes, quarantined, with the error."""
     digest = hashlib.sha256(raw).hexdigest()
     existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar()
@@ -250,20 +300,31 @@ def keep_unprocessed(raw: bytes, *, envelope: Envelope, via: str, now: datetime,
     return quarantine_message(message, "processing_error", error, now=now)
 
 
-def attach_message_to_customer(message: InboundMessage, customer: Customer, *, actor: str,
-                               now: datetime) -> Report:
+def attach_message_to_customer(message: InboundMessage, customer: Customer, *, actor: str, now: datetime) -> Report:
     """Staff read a quarantined (or not-a-report) message and identified its customer: it becomes
     that customer's email report, through receive_report. Audits `console:message:assigned`."""
     if message.status not in (STATUS_QUARANTINED, STATUS_NOT_A_REPORT):
         raise MessageAlreadyHandled("only quarantined messages, or mail read as not a report, can be assigned")
-    append_event(tag(Source.CONSOLE, Event.MESSAGE_ASSIGNED), actor=actor, now=now, customer_id=customer.id,
-                 data={"inbound_message": message.id, "customer_address": customer.email})
+    append_event(
+        tag(Source.CONSOLE, Event.MESSAGE_ASSIGNED),
+        actor=actor,
+        now=now,
+        customer_id=customer.id,
+        data={"inbound_message": message.id, "customer_address": customer.email},
+    )
     report = receive_report(
-        ReportSubmission(channel="email", address=customer.email, kind="other",
-                         details=f"{message.subject or ''}\n\n{message.text_body or ''}".strip()[:20_000],
-                         received_at=message.received_at, received_at_source=message.received_at_source,
-                         inbound_message_id=message.id, entered_by=actor),
-        now=now, actor=actor,
+        ReportSubmission(
+            channel="email",
+            address=customer.email,
+            kind="other",
+            details=f"{message.subject or ''}\n\n{message.text_body or ''}".strip()[:20_000],
+            received_at=message.received_at,
+            received_at_source=message.received_at_source,
+            inbound_message_id=message.id,
+            entered_by=actor,
+        ),
+        now=now,
+        actor=actor,
     )
     message.status, message.handled_by = STATUS_REPORTED, actor
     return report
@@ -274,5 +335,9 @@ def dismiss_message(message: InboundMessage, reason: str, *, actor: str, now: da
     if message.status != STATUS_QUARANTINED:
         raise MessageAlreadyHandled("only quarantined messages can be dismissed")
     message.status, message.dismiss_reason, message.handled_by = STATUS_DISMISSED, reason.strip(), actor
-    append_event(tag(Source.CONSOLE, Event.MESSAGE_DISMISSED), actor=actor, now=now,
-                 data={"inbound_message": message.id, "reason": reason.strip()})
+    append_event(
+        tag(Source.CONSOLE, Event.MESSAGE_DISMISSED),
+        actor=actor,
+        now=now,
+        data={"inbound_message": message.id, "reason": reason.strip()},
+    )

@@ -89,8 +89,9 @@ class IntakeController(Controller):
         # Real mail carries lines over RFC 5321's 1,000 octets (long HTML, unwrapped bodies); like
         # Postfix, take them up to the message size limit and keep the bytes exactly as sent.
         base = LMTP if lmtp else SMTP
-        self.server_class = type(f"Intake{base.__name__}", (base,),
-                                 {"line_length_limit": app.config["INTAKE_MAX_MESSAGE_BYTES"] + 2})
+        self.server_class = type(
+            f"Intake{base.__name__}", (base,), {"line_length_limit": app.config["INTAKE_MAX_MESSAGE_BYTES"] + 2}
+        )
         super().__init__(
             IntakeHandler(app, lmtp=lmtp),
             hostname=host,

@@ -30,6 +30,8 @@ from .service import preload_rows, render_queued
 def lease() -> timedelta:
     """How long a claimed message is a worker's before another may retry it (OUTBOX_LEASE_SECONDS)."""
     return timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+
+
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CEILING = timedelta(hours=1)
 
@@ -69,8 +71,10 @@ def _reply_text(code: int, text: bytes | str) -> str:
 def send_raw(host: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> str:
     """One SMTP transaction; returns the relay's reply to DATA, or raises Temporary/PermanentFailure."""
     host.ehlo_or_helo_if_needed()
-    for step, call, ok in (("MAIL FROM", lambda: host.mail(sender), (250,)),
-                           ("RCPT TO", lambda: host.rcpt(recipient), (250, 251))):
+    for step, call, ok in (
+        ("MAIL FROM", lambda: host.mail(sender), (250,)),
+        ("RCPT TO", lambda: host.rcpt(recipient), (250, 251)),
+    ):
         code, text = call()
         if code not in ok:
             host.rset()
@@ -103,8 +107,11 @@ def claim_due(now: datetime, limit: int) -> list[int]:
     """Lease up to `limit` due messages to this worker and commit the lease."""
     query = (
         select(OutboxMessage)
-        .where(OutboxMessage.status == OUTBOX_QUEUED, OutboxMessage.next_attempt_at <= now,
-               or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now))
+        .where(
+            OutboxMessage.status == OUTBOX_QUEUED,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now),
+        )
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -136,13 +143,32 @@ class _Accepted:
         if not self.items:
             return
         db.session.execute(
-            update(OutboxMessage.__table__).where(OutboxMessage.id == bindparam("b_id")).values(
-                attempts=OutboxMessage.attempts + 1, leased_until=None, status=OUTBOX_SENT,
-                sent_at=bindparam("b_at"), smtp_reply=bindparam("b_reply"), raw=None),
-            [{"b_id": message.id, "b_at": at, "b_reply": reply} for message, reply, at in self.items])
-        append_events([NewEvent(tag(Source.WORKER, Event.EMAIL_SENT), message.customer_id, message.incident_id, at=at,
-                                data={"outbox_id": message.id, "message_id": message.message_id, "smtp_reply": reply})
-                       for message, reply, at in self.items], actor="outbox-worker", now=self.items[-1][2])
+            update(OutboxMessage.__table__)
+            .where(OutboxMessage.id == bindparam("b_id"))
+            .values(
+                attempts=OutboxMessage.attempts + 1,
+                leased_until=None,
+                status=OUTBOX_SENT,
+                sent_at=bindparam("b_at"),
+                smtp_reply=bindparam("b_reply"),
+                raw=None,
+            ),
+            [{"b_id": message.id, "b_at": at, "b_reply": reply} for message, reply, at in self.items],
+        )
+        append_events(
+            [
+                NewEvent(
+                    tag(Source.WORKER, Event.EMAIL_SENT),
+                    message.customer_id,
+                    message.incident_id,
+                    at=at,
+                    data={"outbox_id": message.id, "message_id": message.message_id, "smtp_reply": reply},
+                )
+                for message, reply, at in self.items
+            ],
+            actor="outbox-worker",
+            now=self.items[-1][2],
+        )
         db.session.commit()
         self.run.sent += len(self.items)
         self.items = []
@@ -164,9 +190,14 @@ def _record(message_id: int, outcome: Exception, clock: Callable[[], datetime], 
         message.next_attempt_at = now + backoff(message.attempts)
         action, run.retried = tag(Source.WORKER, Event.EMAIL_DEFERRED), run.retried + 1
     current_app.logger.warning("outbox: message %s %s: %s", message.id, action.rsplit(":", 1)[1], message.last_error)
-    append_event(action, actor="outbox-worker", now=now, customer_id=message.customer_id,
-                 incident_id=message.incident_id,
-                 data={"outbox_id": message.id, "attempts": message.attempts, "error": message.last_error})
+    append_event(
+        action,
+        actor="outbox-worker",
+        now=now,
+        customer_id=message.customer_id,
+        incident_id=message.incident_id,
+        data={"outbox_id": message.id, "attempts": message.attempts, "error": message.last_error},
+    )
     db.session.commit()
 
 
@@ -174,8 +205,11 @@ def _render_batch(ids: list[int], clock: Callable[[], datetime], run: DeliveryRu
     """Render the claimed emails not yet rendered and commit their bytes in one go, before the first
     attempt: a retry, or a worker that restarts after dying mid-send, sends the same message. An email
     that cannot be rendered (a row it names was deleted, a template error) fails for good, visibly."""
-    messages = db.session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids),
-                                                              OutboxMessage.raw.is_(None))).scalars().all()
+    messages = (
+        db.session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.raw.is_(None)))
+        .scalars()
+        .all()
+    )
     held = preload_rows(messages)  # the identity map keeps rows only while someone holds them
     broken: list[tuple[int, Exception]] = []
     for message in messages:
@@ -194,8 +228,9 @@ class Pacer:
     """Spaces sends so that no more than `rate` go out per second (0: no limit), so a burst after a
     breach does not flood the relay. Time and sleep are injected for tests."""
 
-    def __init__(self, rate: float, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, rate: float, monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.monotonic, self.sleep = monotonic, sleep
         self.next_at: float | None = None
@@ -231,10 +266,18 @@ def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100, pac
     try:
         _render_batch(ids, clock, run)
         ready = db.session.execute(
-            select(OutboxMessage.id, OutboxMessage.sender, OutboxMessage.to_address, OutboxMessage.raw,
-                   OutboxMessage.customer_id, OutboxMessage.incident_id, OutboxMessage.message_id)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.sender,
+                OutboxMessage.to_address,
+                OutboxMessage.raw,
+                OutboxMessage.customer_id,
+                OutboxMessage.incident_id,
+                OutboxMessage.message_id,
+            )
             .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OUTBOX_QUEUED, OutboxMessage.raw.is_not(None))
-            .order_by(OutboxMessage.id)).all()
+            .order_by(OutboxMessage.id)
+        ).all()
         db.session.commit()
         for message in ready:
             if pacer.interval:

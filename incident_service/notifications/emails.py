@@ -27,46 +27,107 @@ def acknowledgement_links(customer_id: int, incident_id: int, reset: SignedLink)
     return {"reset_url": reset, "discovery_url": discovery_link(customer_id, incident_id)}
 
 
-def send_acknowledgement_email(customer: Customer, incident: Incident, report: Report, grant: ResetGrant,
-                         reset_link: SignedLink, *, source: str, actor: str, now: datetime) -> OutboxMessage:
-    """"We received your report": reference, received time, the reset link and the discovery link."""
-    return queue_email("acknowledgement", customer=customer,
-                       context={"incident": incident, "report": report, "grant": grant,
-                                "support_contact": current_app.config["SUPPORT_CONTACT"]},
-                       links=acknowledgement_links(customer.id, incident.id, reset_link),
-                       source=source, actor=actor, now=now, incident_id=incident.id)
+def send_acknowledgement_email(
+    customer: Customer,
+    incident: Incident,
+    report: Report,
+    grant: ResetGrant,
+    reset_link: SignedLink,
+    *,
+    source: str,
+    actor: str,
+    now: datetime,
+) -> OutboxMessage:
+    """ "We received your report": reference, received time, the reset link and the discovery link."""
+    return queue_email(
+        "acknowledgement",
+        customer=customer,
+        context={
+            "incident": incident,
+            "report": report,
+            "grant": grant,
+            "support_contact": current_app.config["SUPPORT_CONTACT"],
+        },
+        links=acknowledgement_links(customer.id, incident.id, reset_link),
+        source=source,
+        actor=actor,
+        now=now,
+        incident_id=incident.id,
+    )
 
 
-def send_reset_link_email(customer: Customer, incident: Incident | None, grant: ResetGrant, reset_link: SignedLink, *,
-                    sent_by_staff: bool, source: str, actor: str, now: datetime) -> OutboxMessage:
+def send_reset_link_email(
+    customer: Customer,
+    incident: Incident | None,
+    grant: ResetGrant,
+    reset_link: SignedLink,
+    *,
+    sent_by_staff: bool,
+    source: str,
+    actor: str,
+    now: datetime,
+) -> OutboxMessage:
     """A new link to set a password: asked for by the customer, or sent by support (then the email says
     so, and that the old password no longer works, instead of "you can ignore this")."""
-    return queue_email("reset_link", customer=customer,
-                       context={"incident": incident, "grant": grant, "sent_by_staff": sent_by_staff,
-                                "password_locked": customer.credential_state == CREDENTIAL_LOCKED,
-                                "support_contact": current_app.config["SUPPORT_CONTACT"]},
-                       links={"reset_url": reset_link}, source=source, actor=actor, now=now,
-                       incident_id=incident.id if incident is not None else None)
+    return queue_email(
+        "reset_link",
+        customer=customer,
+        context={
+            "incident": incident,
+            "grant": grant,
+            "sent_by_staff": sent_by_staff,
+            "password_locked": customer.credential_state == CREDENTIAL_LOCKED,
+            "support_contact": current_app.config["SUPPORT_CONTACT"],
+        },
+        links={"reset_url": reset_link},
+        source=source,
+        actor=actor,
+        now=now,
+        incident_id=incident.id if incident is not None else None,
+    )
 
 
-def send_password_changed_email(customer: Customer, incident: Incident | None, *, source: str, actor: str,
-                          now: datetime) -> OutboxMessage:
-    """"Your password was changed" (T7): no password, no token, a way to dispute it."""
-    return queue_email("password_changed", customer=customer, context={"incident": incident, "changed_at": now},
-                       links={}, source=source, actor=actor, now=now,
-                       incident_id=incident.id if incident is not None else None)
+def send_password_changed_email(
+    customer: Customer, incident: Incident | None, *, source: str, actor: str, now: datetime
+) -> OutboxMessage:
+    """ "Your password was changed" (T7): no password, no token, a way to dispute it."""
+    return queue_email(
+        "password_changed",
+        customer=customer,
+        context={"incident": incident, "changed_at": now},
+        links={},
+        source=source,
+        actor=actor,
+        now=now,
+        incident_id=incident.id if incident is not None else None,
+    )
 
 
 def send_discovery_request_email(incident: Incident, *, source: str, actor: str, now: datetime) -> OutboxMessage:
     """Legal needs to know when the customer noticed: a link to say so."""
-    return queue_email("discovery_request", customer=incident.customer, context={"incident": incident},
-                       links={"discovery_url": discovery_link(incident.customer_id, incident.id)},
-                       source=source, actor=actor, now=now, incident_id=incident.id)
+    return queue_email(
+        "discovery_request",
+        customer=incident.customer,
+        context={"incident": incident},
+        links={"discovery_url": discovery_link(incident.customer_id, incident.id)},
+        source=source,
+        actor=actor,
+        now=now,
+        incident_id=incident.id,
+    )
 
 
 def send_audit_anchor_email(anchor: AuditAnchor, *, to_address: str, actor: str, now: datetime) -> OutboxMessage:
     """The audit chain's head, to an address outside the company's systems."""
     config = current_app.config
-    return queue_message("audit_anchor", to_address=to_address, locale=config["DEFAULT_LOCALE"],
-                         zone=config["DISPLAY_TIMEZONE"], context={"anchor": anchor}, links={},
-                         source="cli", actor=actor, now=now)
+    return queue_message(
+        "audit_anchor",
+        to_address=to_address,
+        locale=config["DEFAULT_LOCALE"],
+        zone=config["DISPLAY_TIMEZONE"],
+        context={"anchor": anchor},
+        links={},
+        source="cli",
+        actor=actor,
+        now=now,
+    )

@@ -59,8 +59,13 @@ class _WirePolicy(Compat32):
     def fold_binary(self, name: str, value: Any) -> bytes:
         if isinstance(value, _Folded):
             return f"{name}: {value}{self.linesep}".encode("ascii")
-        if (isinstance(value, str) and value.isascii() and "\r" not in value and "\n" not in value
-                and len(name) + 2 + len(value) <= (self.max_line_length or 78)):
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and "\r" not in value
+            and "\n" not in value
+            and len(name) + 2 + len(value) <= (self.max_line_length or 78)
+        ):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
@@ -108,6 +113,7 @@ def _build(subject: str, bodies: list[tuple[str, str]], *, to: str, message_id: 
 
 def _models() -> dict[str, Any]:
     from ..audit.models import AuditAnchor
+
     return {model.__name__: model for model in (Customer, Incident, Report, ResetGrant, AuditAnchor)}
 
 
@@ -147,8 +153,14 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 def pending_render(*, locale: str, zone: str, context: dict[str, Any], links: dict[str, SignedLink]) -> str:
     """What the worker needs to render an email: its locale, zone, context rows by id, and link payloads."""
-    return _COMPACT.encode({"locale": locale, "zone": zone, "context": {k: _pack(v) for k, v in context.items()},
-                            "links": {name: [link.purpose, link.payload, link.path] for name, link in links.items()}})
+    return _COMPACT.encode(
+        {
+            "locale": locale,
+            "zone": zone,
+            "context": {k: _pack(v) for k, v in context.items()},
+            "links": {name: [link.purpose, link.payload, link.path] for name, link in links.items()},
+        }
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -158,53 +170,123 @@ def _sender(setting: str) -> tuple[str, str]:
     return address, address.rpartition("@")[2] or "localhost"
 
 
-def outbox_row(template: str, *, to_address: str, pending: str, now: datetime, customer_id: int | None,
-               incident_id: int | None, sender_setting: str | None = None) -> dict[str, Any]:
+def outbox_row(
+    template: str,
+    *,
+    to_address: str,
+    pending: str,
+    now: datetime,
+    customer_id: int | None,
+    incident_id: int | None,
+    sender_setting: str | None = None,
+) -> dict[str, Any]:
     """The columns of a queued email, for the ORM and for bulk inserts alike (which pass
     MAIL_DEFAULT_SENDER in, read once)."""
     sender, domain = _sender(sender_setting or current_app.config["MAIL_DEFAULT_SENDER"])
-    return {"template": template, "customer_id": customer_id, "incident_id": incident_id, "to_address": to_address,
-            "sender": sender, "message_id": make_msgid(domain=domain),
-            "subject": "", "raw": None, "raw_redacted": None, "pending": pending, "status": OUTBOX_QUEUED,
-            "attempts": 0, "created_at": now, "next_attempt_at": now}
+    return {
+        "template": template,
+        "customer_id": customer_id,
+        "incident_id": incident_id,
+        "to_address": to_address,
+        "sender": sender,
+        "message_id": make_msgid(domain=domain),
+        "subject": "",
+        "raw": None,
+        "raw_redacted": None,
+        "pending": pending,
+        "status": OUTBOX_QUEUED,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
 
 
 def queued_event_data(outbox_id: int, template: str, message_id: str) -> dict[str, Any]:
     return {"outbox_id": outbox_id, "template": template, "message_id": message_id}
 
 
-def customer_email_parts(customer: Customer | Ref, customer_id: int, time_zone: str | None,
-                         context: dict[str, Any], links: dict[str, SignedLink]
-                         ) -> tuple[str, dict[str, Any], dict[str, SignedLink]]:
+def customer_email_parts(
+    customer: Customer | Ref,
+    customer_id: int,
+    time_zone: str | None,
+    context: dict[str, Any],
+    links: dict[str, SignedLink],
+) -> tuple[str, dict[str, Any], dict[str, SignedLink]]:
     """Zone, context and links of an email to a customer: their zone (or the company's), the customer
     in the context, and their own report link added to the links."""
-    return (time_zone or current_app.config["DISPLAY_TIMEZONE"], {**context, "customer": customer},
-            {**links, "report_url": report_link(customer_id)})
+    return (
+        time_zone or current_app.config["DISPLAY_TIMEZONE"],
+        {**context, "customer": customer},
+        {**links, "report_url": report_link(customer_id)},
+    )
 
 
-def queue_email(template: str, *, customer: Customer, context: dict[str, Any], links: dict[str, SignedLink],
-                source: str, actor: str, now: datetime, incident_id: int | None = None) -> OutboxMessage:
+def queue_email(
+    template: str,
+    *,
+    customer: Customer,
+    context: dict[str, Any],
+    links: dict[str, SignedLink],
+    source: str,
+    actor: str,
+    now: datetime,
+    incident_id: int | None = None,
+) -> OutboxMessage:
     """Queue `template` to the customer's address on record, in their language and time zone, with
     their report link; audits `<source>:email:queued`."""
     zone, full_context, full_links = customer_email_parts(customer, customer.id, customer.time_zone, context, links)
-    return queue_message(template, to_address=customer.email, locale=customer.locale, zone=zone, context=full_context,
-                         links=full_links, source=source, actor=actor, now=now, customer_id=customer.id,
-                         incident_id=incident_id)
+    return queue_message(
+        template,
+        to_address=customer.email,
+        locale=customer.locale,
+        zone=zone,
+        context=full_context,
+        links=full_links,
+        source=source,
+        actor=actor,
+        now=now,
+        customer_id=customer.id,
+        incident_id=incident_id,
+    )
 
 
-def queue_message(template: str, *, to_address: str, locale: str, zone: str, context: dict[str, Any],
-                  links: dict[str, SignedLink], source: str, actor: str, now: datetime,
-                  customer_id: int | None = None, incident_id: int | None = None) -> OutboxMessage:
+def queue_message(
+    template: str,
+    *,
+    to_address: str,
+    locale: str,
+    zone: str,
+    context: dict[str, Any],
+    links: dict[str, SignedLink],
+    source: str,
+    actor: str,
+    now: datetime,
+    customer_id: int | None = None,
+    incident_id: int | None = None,
+) -> OutboxMessage:
     """Queue one email, to be rendered by the worker (render_queued) just before its first attempt:
     the transaction that causes an email stays short, and answering a known address renders nothing
     an unknown one does not (R3)."""
-    message = OutboxMessage(**outbox_row(template, to_address=to_address, now=now, customer_id=customer_id,
-                                         incident_id=incident_id,
-                                         pending=pending_render(locale=locale, zone=zone, context=context, links=links)))
+    message = OutboxMessage(
+        **outbox_row(
+            template,
+            to_address=to_address,
+            now=now,
+            customer_id=customer_id,
+            incident_id=incident_id,
+            pending=pending_render(locale=locale, zone=zone, context=context, links=links),
+        )
+    )
     db.session.add(message)
     db.session.flush()
-    append_event(tag(source, Event.EMAIL_QUEUED), actor=actor, now=now, customer_id=customer_id,
-                 incident_id=incident_id, data=queued_event_data(message.id, template, message.message_id))
+    append_event(
+        tag(source, Event.EMAIL_QUEUED),
+        actor=actor,
+        now=now,
+        customer_id=customer_id,
+        incident_id=incident_id,
+        data=queued_event_data(message.id, template, message.message_id),
+    )
     return message
 
 
@@ -222,7 +304,9 @@ def preload_rows(messages: list[OutboxMessage]) -> list[Any]:
     for name, ids in wanted.items():
         model, ordered = models[name], sorted(ids)
         for start in range(0, len(ordered), 500):
-            loaded += db.session.execute(select(model).where(model.id.in_(ordered[start:start + 500]))).scalars().all()
+            loaded += (
+                db.session.execute(select(model).where(model.id.in_(ordered[start : start + 500]))).scalars().all()
+            )
     return loaded
 
 
@@ -234,14 +318,25 @@ def render_queued(message: OutboxMessage) -> None:
     pending = json.loads(message.pending)
     models = _models()
     context = {name: _unpack(value, models) for name, value in pending["context"].items()}
-    links = {name: SignedLink(purpose, payload, path).url() for name, (purpose, payload, path) in pending["links"].items()}
-    subject, text, html = render_email(message.template, {**context, **links, "zone": pending["zone"]}, pending["locale"])
+    links = {
+        name: SignedLink(purpose, payload, path).url() for name, (purpose, payload, path) in pending["links"].items()
+    }
+    subject, text, html = render_email(
+        message.template, {**context, **links, "zone": pending["zone"]}, pending["locale"]
+    )
     text_redacted, html_redacted = text, html
     for url in links.values():
-        text_redacted, html_redacted = text_redacted.replace(url, REDACTED_LINK), html_redacted.replace(url, REDACTED_LINK)
+        text_redacted, html_redacted = (
+            text_redacted.replace(url, REDACTED_LINK),
+            html_redacted.replace(url, REDACTED_LINK),
+        )
     date = message.created_at.timestamp()
     message.subject = subject[:255]
-    message.raw, message.raw_redacted = _build(subject, [(text, html), (text_redacted, html_redacted)],
-                                               to=message.to_address, message_id=message.message_id, date=date)
+    message.raw, message.raw_redacted = _build(
+        subject,
+        [(text, html), (text_redacted, html_redacted)],
+        to=message.to_address,
+        message_id=message.message_id,
+        date=date,
+    )
     message.pending = None
-

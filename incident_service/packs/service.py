@@ -32,22 +32,32 @@ SOURCES = {
     "date_header_claim": "the Date header written by the sender's software: a claim, not evidence",
     "customer_statement": "when the customer said they noticed the loss",
     "staff_discovery_statement": "when staff recorded the customer noticed, or overrode it with a reason",
-    "link_issued": "when a reset link was issued", "link_used": "when a reset link was used",
+    "link_issued": "when a reset link was issued",
+    "link_used": "when a reset link was used",
     "relay_acceptance": "when the mail relay accepted an email (its SMTP reply is given)",
     "received_header": "a Received header below the company's own: written before the company's mail server "
-                       "had the message (by another server, or by the sender): a claim, not evidence",
+    "had the message (by another server, or by the sender): a claim, not evidence",
     "audit": "when an audit event was recorded",
     "export": "when this pack was made",
 }
-REPORT_SOURCE = {"server_clock": "server_receipt", "company_mta": "company_mta", "import_time": "server_receipt",
-                 "staff_statement": "staff_statement"}
+REPORT_SOURCE = {
+    "server_clock": "server_receipt",
+    "company_mta": "company_mta",
+    "import_time": "server_receipt",
+    "staff_statement": "staff_statement",
+}
 
 
 def stamp(moment: datetime | None, source: str, what: str, **extra: Any) -> dict[str, Any] | None:
     if moment is None:
         return None
-    return {"what": what, "utc": moment.isoformat(timespec="microseconds"), "gmt7": format_local(moment),
-            "source": source, **extra}
+    return {
+        "what": what,
+        "utc": moment.isoformat(timespec="microseconds"),
+        "gmt7": format_local(moment),
+        "source": source,
+        **extra,
+    }
 
 
 def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -58,12 +68,19 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
     report_items = []
     for report in record.reports:
         item: dict[str, Any] = {
-            "reference": report.reference, "channel": report.channel, "kind": report.kind,
-            "claimed_address": report.claimed_address, "entered_by": report.entered_by,
-            "received_at": stamp(report.received_at, REPORT_SOURCE.get(report.received_at_source, "server_receipt"),
-                                 f"report {report.reference} received"),
+            "reference": report.reference,
+            "channel": report.channel,
+            "kind": report.kind,
+            "claimed_address": report.claimed_address,
+            "entered_by": report.entered_by,
+            "received_at": stamp(
+                report.received_at,
+                REPORT_SOURCE.get(report.received_at_source, "server_receipt"),
+                f"report {report.reference} received",
+            ),
             "recorded_at": stamp(report.recorded_at, "server_receipt", f"report {report.reference} recorded"),
-            "client_ip": report.client_ip, "details": report.details,
+            "client_ip": report.client_ip,
+            "details": report.details,
         }
         timestamps += [item["received_at"], item["recorded_at"]]
         message = report.inbound_message
@@ -71,10 +88,19 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
             path = f"messages/{report.reference}.eml"
             files[path] = message.raw
             item["email"] = {
-                "file": path, "inbound_message": message.id, "sha256": message.sha256, "size": message.size,
-                "envelope": {"mail_from": message.mail_from, "rcpt_to": message.rcpt_tos, "peer": message.peer,
-                             "helo": message.helo, "via": message.via},
-                "from_address": message.from_address, "from_display_name": message.from_display_name,
+                "file": path,
+                "inbound_message": message.id,
+                "sha256": message.sha256,
+                "size": message.size,
+                "envelope": {
+                    "mail_from": message.mail_from,
+                    "rcpt_to": message.rcpt_tos,
+                    "peer": message.peer,
+                    "helo": message.helo,
+                    "via": message.via,
+                },
+                "from_address": message.from_address,
+                "from_display_name": message.from_display_name,
                 "date_header": message.date_header,
                 "received_headers": message.received_headers,
                 "authentication_results_trusted": message.authentication_results,
@@ -84,32 +110,60 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
             company_hops = company_hop_count(message.received_headers, company_mta_for(message.via, message.peer))
             for position, hop in enumerate(message.received_headers):
                 if hop.get("at"):
-                    timestamps.append({"what": f"Received by {hop.get('by')}", "utc": hop["at"],
-                                       "gmt7": format_local(datetime.fromisoformat(hop["at"])),
-                                       "source": "company_mta" if position < company_hops else "received_header"})
+                    timestamps.append(
+                        {
+                            "what": f"Received by {hop.get('by')}",
+                            "utc": hop["at"],
+                            "gmt7": format_local(datetime.fromisoformat(hop["at"])),
+                            "source": "company_mta" if position < company_hops else "received_header",
+                        }
+                    )
         report_items.append(item)
     statement_items = []
     for statement in record.statements:
         source = "staff_discovery_statement" if statement.source.startswith("staff") else "customer_statement"
-        entry = stamp(statement.discovered_at, source, f"noticed ({statement.source})", stated_by=statement.actor,
-                      stated_at=statement.stated_at.isoformat(timespec="microseconds"), override=statement.is_override,
-                      reason=statement.reason)
+        entry = stamp(
+            statement.discovered_at,
+            source,
+            f"noticed ({statement.source})",
+            stated_by=statement.actor,
+            stated_at=statement.stated_at.isoformat(timespec="microseconds"),
+            override=statement.is_override,
+            reason=statement.reason,
+        )
         statement_items.append(entry)
         timestamps.append(entry)
     grant_items = []
     for grant in record.grants:
-        grant_items.append({"issued_at": stamp(grant.issued_at, "link_issued", "reset link issued"),
-                            "expires_at": grant.expires_at.isoformat(timespec="microseconds"),
-                            "used_at": stamp(grant.used_at, "link_used", "reset link used"),
-                            "replaced_at": grant.revoked_at.isoformat(timespec="microseconds") if grant.revoked_at else None})
+        grant_items.append(
+            {
+                "issued_at": stamp(grant.issued_at, "link_issued", "reset link issued"),
+                "expires_at": grant.expires_at.isoformat(timespec="microseconds"),
+                "used_at": stamp(grant.used_at, "link_used", "reset link used"),
+                "replaced_at": grant.revoked_at.isoformat(timespec="microseconds") if grant.revoked_at else None,
+            }
+        )
         timestamps += [grant_items[-1]["issued_at"], grant_items[-1]["used_at"]]
     email_items = []
     for email in record.emails:
-        accepted = stamp(email.sent_at, "relay_acceptance", f"email {email.template} accepted by the relay",
-                         smtp_reply=email.smtp_reply)
-        email_items.append({"template": email.template, "to": email.to_address, "message_id": email.message_id,
-                            "subject": email.subject, "status": email.status, "attempts": email.attempts,
-                            "last_error": email.last_error, "accepted": accepted})
+        accepted = stamp(
+            email.sent_at,
+            "relay_acceptance",
+            f"email {email.template} accepted by the relay",
+            smtp_reply=email.smtp_reply,
+        )
+        email_items.append(
+            {
+                "template": email.template,
+                "to": email.to_address,
+                "message_id": email.message_id,
+                "subject": email.subject,
+                "status": email.status,
+                "attempts": email.attempts,
+                "last_error": email.last_error,
+                "accepted": accepted,
+            }
+        )
         timestamps.append(accepted)
     last_id, count, head = chain_head()
     anchors = db.session.execute(select(AuditAnchor).order_by(AuditAnchor.id)).scalars().all()
@@ -119,37 +173,75 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
         "exported_at": stamp(now, "export", "pack made"),
         "timestamp_sources": SOURCES,
         "incident": {
-            "reference": incident.reference, "status": incident.status,
+            "reference": incident.reference,
+            "status": incident.status,
             "customer": {"email": incident.customer.email, "name": incident.customer.name},
             "first_received_at": stamp(incident.first_received_at, "server_receipt", "first report received"),
             "effective_discovered_at": incident.effective_discovered_at.isoformat(timespec="microseconds")
-            if incident.effective_discovered_at else None,
-            "reporting_delay_seconds": incident.reporting_delay_seconds, "lateness": incident.lateness,
-            "policy": {"threshold_hours": incident.late_threshold_hours,
-                       "version": version.id if version else None,
-                       "effective_from": version.effective_from.isoformat() if version else None,
-                       "note": version.note if version else "the LATE_REPORT_THRESHOLD_HOURS setting"},
-            "review_decisions": [{"decision": d.decision, "rationale": d.rationale, "decided_by": d.decided_by,
-                                  "decided_at": d.decided_at.isoformat(timespec="microseconds")} for d in record.decisions],
+            if incident.effective_discovered_at
+            else None,
+            "reporting_delay_seconds": incident.reporting_delay_seconds,
+            "lateness": incident.lateness,
+            "policy": {
+                "threshold_hours": incident.late_threshold_hours,
+                "version": version.id if version else None,
+                "effective_from": version.effective_from.isoformat() if version else None,
+                "note": version.note if version else "the LATE_REPORT_THRESHOLD_HOURS setting",
+            },
+            "review_decisions": [
+                {
+                    "decision": d.decision,
+                    "rationale": d.rationale,
+                    "decided_by": d.decided_by,
+                    "decided_at": d.decided_at.isoformat(timespec="microseconds"),
+                }
+                for d in record.decisions
+            ],
             "personal_data_breach": {
                 "marked": incident.personal_data_breach,
                 "deadline": breach_deadline(incident).isoformat() if incident.personal_data_breach else None,
-                "authority_notified_at": incident.authority_notified_at.isoformat() if incident.authority_notified_at else None,
-                "how": incident.authority_notification},
+                "authority_notified_at": incident.authority_notified_at.isoformat()
+                if incident.authority_notified_at
+                else None,
+                "how": incident.authority_notification,
+            },
         },
         "reports": report_items,
         "discovery_statements": statement_items,
         "reset_links": grant_items,
         "emails": email_items,
         "timestamps": sorted((t for t in timestamps if t), key=lambda t: t["utc"]),
-        "audit_events": [{"id": e.id, "occurred_at": e.occurred_at.isoformat(timespec="microseconds"), "action": e.action,
-                          "actor": e.actor, "customer_id": e.customer_id, "incident_id": e.incident_id,
-                          "report_id": e.report_id, "data": e.data, "prev_hash": e.prev_hash, "hash": e.hash}
-                         for e in record.events],
-        "chain_head": {"last_event_id": last_id, "events": count, "hash": head,
-                       "at": now.isoformat(timespec="microseconds")},
-        "anchors": [{"id": a.id, "created_at": a.created_at.isoformat(), "last_event_id": a.last_event_id,
-                     "head_hash": a.head_hash, "emailed_to": a.emailed_to} for a in anchors],
+        "audit_events": [
+            {
+                "id": e.id,
+                "occurred_at": e.occurred_at.isoformat(timespec="microseconds"),
+                "action": e.action,
+                "actor": e.actor,
+                "customer_id": e.customer_id,
+                "incident_id": e.incident_id,
+                "report_id": e.report_id,
+                "data": e.data,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in record.events
+        ],
+        "chain_head": {
+            "last_event_id": last_id,
+            "events": count,
+            "hash": head,
+            "at": now.isoformat(timespec="microseconds"),
+        },
+        "anchors": [
+            {
+                "id": a.id,
+                "created_at": a.created_at.isoformat(),
+                "last_event_id": a.last_event_id,
+                "head_hash": a.head_hash,
+                "emailed_to": a.emailed_to,
+            }
+            for a in anchors
+        ],
     }
     return document, files
 
@@ -176,8 +268,11 @@ def pack_archive(incident: Incident, *, actor: str, now: datetime) -> bytes:
     """The archive of the incident's pack. Who took the evidence out, and when, is itself audited
     (after the pack is made, so the pack does not contain its own export)."""
     document, files = build_pack(incident, now=now)
-    contents = {"evidence.json": json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"),
-                "VERIFY.txt": VERIFY_TEXT.encode("utf-8"), **files}
+    contents = {
+        "evidence.json": json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"),
+        "VERIFY.txt": VERIFY_TEXT.encode("utf-8"),
+        **files,
+    }
     sums = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(contents.items()))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -185,6 +280,12 @@ def pack_archive(incident: Incident, *, actor: str, now: datetime) -> bytes:
             archive.writestr(name, data)
         archive.writestr("SHA256SUMS", sums)
     data = buffer.getvalue()
-    append_event(tag(Source.CONSOLE, Event.EVIDENCE_EXPORTED), actor=actor, now=now, customer_id=incident.customer_id,
-                 incident_id=incident.id, data={"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    append_event(
+        tag(Source.CONSOLE, Event.EVIDENCE_EXPORTED),
+        actor=actor,
+        now=now,
+        customer_id=incident.customer_id,
+        incident_id=incident.id,
+        data={"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+    )
     return data

@@ -22,15 +22,18 @@ def _event_data(event: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _report_problems(report: dict[str, Any], events: list[dict[str, Any]], archive: zipfile.ZipFile,
-                     names: set[str]) -> list[str]:
+def _report_problems(
+    report: dict[str, Any], events: list[dict[str, Any]], archive: zipfile.ZipFile, names: set[str]
+) -> list[str]:
     """A report must be in the audit log (its `*:report:received` event), and its raw email must be the
     bytes whose SHA-256 the `email:message:received` event recorded: the event's hash covers that value,
     so changing the file and rebuilding SHA256SUMS still fails."""
     problems = []
     reference = report.get("reference")
-    if not any(event.get("action", "").endswith(":report:received") and _event_data(event).get("reference") == reference
-               for event in events):
+    if not any(
+        event.get("action", "").endswith(":report:received") and _event_data(event).get("reference") == reference
+        for event in events
+    ):
         problems.append(f"report {reference}: no audit event records its receipt")
     email = report.get("email")
     if not email:
@@ -40,8 +43,12 @@ def _report_problems(report: dict[str, Any], events: list[dict[str, Any]], archi
     digest = hashlib.sha256(archive.read(email["file"])).hexdigest()
     if digest != email["sha256"]:
         problems.append(f"{email['file']}: its SHA-256 differs from the one recorded at receipt")
-    received = [_event_data(event) for event in events if event.get("action") == tag(Source.EMAIL, Event.MESSAGE_RECEIVED)
-                and _event_data(event).get("inbound_message") == email.get("inbound_message")]
+    received = [
+        _event_data(event)
+        for event in events
+        if event.get("action") == tag(Source.EMAIL, Event.MESSAGE_RECEIVED)
+        and _event_data(event).get("inbound_message") == email.get("inbound_message")
+    ]
     if not received:
         problems.append(f"{email['file']}: no audit event records its receipt")
     elif any(data.get("sha256") != digest for data in received):
@@ -81,9 +88,16 @@ def verify_pack(data: bytes) -> tuple[list[str], dict[str, object]]:
     previous = None
     for event in document.get("audit_events", []):
         try:
-            recomputed = event_hash(event["prev_hash"], datetime.fromisoformat(event["occurred_at"]), event["action"],
-                                    event["actor"], event["customer_id"], event["incident_id"], event["report_id"],
-                                    event["data"])
+            recomputed = event_hash(
+                event["prev_hash"],
+                datetime.fromisoformat(event["occurred_at"]),
+                event["action"],
+                event["actor"],
+                event["customer_id"],
+                event["incident_id"],
+                event["report_id"],
+                event["data"],
+            )
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"audit event {event.get('id')}: unreadable ({exc})")
             continue

@@ -17,5 +17,6 @@ class NewPasswordForm(Form):
 
 
 class FreshLinkForm(Form):
-    email = EmailField(_l("The email address of your account"),
-                       validators=[DataRequired(), Length(max=320), validate_address])
+    email = EmailField(
+        _l("The email address of your account"), validators=[DataRequired(), Length(max=320), validate_address]
+    )

@@ -30,18 +30,21 @@ def grant_id_hash(grant_id: str) -> str:
     return hashlib.sha256(grant_id.encode("ascii")).hexdigest()
 
 
-def lock_credential(customer: Customer, *, source: str, actor: str, now: datetime,
-                    incident_id: int | None = None) -> None:
+def lock_credential(
+    customer: Customer, *, source: str, actor: str, now: datetime, incident_id: int | None = None
+) -> None:
     """Make the old password stop verifying everywhere. Audits `<source>:credential:locked`."""
     if customer.credential_state == CREDENTIAL_LOCKED:
         return
     customer.credential_state = CREDENTIAL_LOCKED
-    append_event(tag(source, Event.CREDENTIAL_LOCKED), actor=actor, now=now, customer_id=customer.id,
-                 incident_id=incident_id)
+    append_event(
+        tag(source, Event.CREDENTIAL_LOCKED), actor=actor, now=now, customer_id=customer.id, incident_id=incident_id
+    )
 
 
-def issue_reset_grant(customer: Customer, *, incident_id: int | None, source: str, actor: str,
-                      now: datetime) -> tuple[ResetGrant, SignedLink]:
+def issue_reset_grant(
+    customer: Customer, *, incident_id: int | None, source: str, actor: str, now: datetime
+) -> tuple[ResetGrant, SignedLink]:
     """Revoke the customer's live grant, create a new one and return it with its link (signed when
     the email carrying it is rendered).
 
@@ -62,8 +65,14 @@ def issue_reset_grant(customer: Customer, *, incident_id: int | None, source: st
     )
     db.session.add(grant)
     db.session.flush()
-    append_event(tag(source, Event.RESET_GRANT_ISSUED), actor=actor, now=now, customer_id=customer.id,
-                 incident_id=incident_id, data={"grant": grant.id, "expires_at": grant.expires_at.isoformat()})
+    append_event(
+        tag(source, Event.RESET_GRANT_ISSUED),
+        actor=actor,
+        now=now,
+        customer_id=customer.id,
+        incident_id=incident_id,
+        data={"grant": grant.id, "expires_at": grant.expires_at.isoformat()},
+    )
     return grant, reset_link(customer.id, grant_id, customer.security_stamp)
 
 
@@ -96,8 +105,10 @@ def link_sent_recently(customer_id: int, now: datetime) -> bool:
     """Whether a link went to this customer within LINK_RESEND_WINDOW_SECONDS of `now` (R1: at most one
     per window, however it was asked for: a report, the fresh-link form, staff)."""
     last_issued = db.session.execute(
-        select(ResetGrant.issued_at).where(ResetGrant.customer_id == customer_id)
-        .order_by(ResetGrant.issued_at.desc()).limit(1)
+        select(ResetGrant.issued_at)
+        .where(ResetGrant.customer_id == customer_id)
+        .order_by(ResetGrant.issued_at.desc())
+        .limit(1)
     ).scalar()
     window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
     return last_issued is not None and now - last_issued < window
@@ -113,8 +124,9 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
     incident_id = incident.id if incident is not None else None
     grant, link = issue_reset_grant(customer, incident_id=incident_id, source=source, actor=actor, now=now)
     # Staff sending a link is not the customer asking for one: the email says what happened instead.
-    send_reset_link_email(customer, incident, grant, link, sent_by_staff=source == "console", source=source, actor=actor,
-                    now=now)
+    send_reset_link_email(
+        customer, incident, grant, link, sent_by_staff=source == "console", source=source, actor=actor, now=now
+    )
     if incident is not None:
         incident.last_link_sent_at = now
     return True
@@ -127,7 +139,9 @@ def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> 
     does, and shows who probes for accounts (R3)."""
     customer = find_customer(address)
     if customer is None:
-        append_event(tag(source, Event.RESET_LINK_UNKNOWN_ADDRESS), actor=actor, now=now, data={"address": address[:320]})
+        append_event(
+            tag(source, Event.RESET_LINK_UNKNOWN_ADDRESS), actor=actor, now=now, data={"address": address[:320]}
+        )
         return False
     send_reset_link(customer, source=source, actor=actor, now=now)
     return True
@@ -148,12 +162,18 @@ class CheckedPassword:
     new_hash: str | None
 
 
-def check_reset_password(password: str, confirmation: str, *, email: str, compromised_hash: str | None) -> CheckedPassword:
+def check_reset_password(
+    password: str, confirmation: str, *, email: str, compromised_hash: str | None
+) -> CheckedPassword:
     """The company's rules for `password`, including an argon2 verify of each near form against the
     compromised hash, and the new hash. Touches no database: the caller holds no lock meanwhile, so a
     reset's half second of argon2 never stalls other writers."""
-    reasons = password_problems(password, confirmation, email=email,
-                                is_compromised=lambda candidate: hashing().verify(compromised_hash, candidate))
+    reasons = password_problems(
+        password,
+        confirmation,
+        email=email,
+        is_compromised=lambda candidate: hashing().verify(compromised_hash, candidate),
+    )
     return CheckedPassword(reasons, None if reasons else hashing().hash(password))
 
 
@@ -164,8 +184,14 @@ def complete_reset(token: str, checked: CheckedPassword, *, source: str, actor: 
     being live meanwhile (used by a concurrent reset, replaced, expired). Audits each step."""
     customer, grant = load_reset_grant(token, now, lock=True)
     if checked.reasons:
-        append_event(tag(source, Event.PASSWORD_REFUSED), actor=actor, now=now, customer_id=customer.id,
-                     incident_id=grant.incident_id, data={"reasons": checked.reasons})
+        append_event(
+            tag(source, Event.PASSWORD_REFUSED),
+            actor=actor,
+            now=now,
+            customer_id=customer.id,
+            incident_id=grant.incident_id,
+            data={"reasons": checked.reasons},
+        )
         return ResetOutcome(False, checked.reasons)
 
     customer.password_hash = checked.new_hash
@@ -173,13 +199,20 @@ def complete_reset(token: str, checked: CheckedPassword, *, source: str, actor: 
     customer.password_changed_at = now
     grant.used_at = now
     rotate_security_stamp(customer, source=source, actor=actor, now=now, incident_id=grant.incident_id)
-    append_event(tag(source, Event.PASSWORD_RESET), actor=actor, now=now, customer_id=customer.id,
-                 incident_id=grant.incident_id, data={"grant": grant.id})
+    append_event(
+        tag(source, Event.PASSWORD_RESET),
+        actor=actor,
+        now=now,
+        customer_id=customer.id,
+        incident_id=grant.incident_id,
+        data={"grant": grant.id},
+    )
     incident = open_incident_of(customer.id)
     if incident is not None:
         incident.status = STATUS_RESOLVED
         incident.resolved_at = now
-        append_event(tag(source, Event.INCIDENT_RESOLVED), actor=actor, now=now, customer_id=customer.id,
-                     incident_id=incident.id)
+        append_event(
+            tag(source, Event.INCIDENT_RESOLVED), actor=actor, now=now, customer_id=customer.id, incident_id=incident.id
+        )
     send_password_changed_email(customer, incident, source=source, actor=actor, now=now)
     return ResetOutcome(True, [])

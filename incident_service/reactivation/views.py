@@ -45,8 +45,9 @@ def reset():  # type: ignore[no-untyped-def]
         if form.validate_on_submit():
             email, compromised_hash = customer.email, customer.password_hash
             db.session.rollback()  # hold nothing while argon2 works (SQLite: the write lock)
-            checked = check_reset_password(form.password.data, form.password_confirm.data, email=email,
-                                           compromised_hash=compromised_hash)
+            checked = check_reset_password(
+                form.password.data, form.password_confirm.data, email=email, compromised_hash=compromised_hash
+            )
             outcome = complete_reset(token, checked, source="web", actor="customer", now=utcnow())
             db.session.commit()  # also keeps the audit of a refused attempt
             if outcome.ok:
@@ -61,10 +62,14 @@ def reset():  # type: ignore[no-untyped-def]
             db.session.commit()
         return render_template("link_invalid.html", retry_endpoint="reactivation.fresh_link"), 400
     status = 400 if form.is_submitted() else 200
-    return render_template("reset/form.html", form=form, address=customer.email,
-                           masked=mask_address(customer.email),
-                           reasons=[reason_message(reason) for reason in reasons],
-                           min_length=policy.MIN_LENGTH), status
+    return render_template(
+        "reset/form.html",
+        form=form,
+        address=customer.email,
+        masked=mask_address(customer.email),
+        reasons=[reason_message(reason) for reason in reasons],
+        min_length=policy.MIN_LENGTH,
+    ), status
 
 
 @bp.route("/reset/new", methods=["GET", "POST"])

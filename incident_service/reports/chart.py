@@ -31,8 +31,17 @@ def histogram_geometry(histogram: list[dict[str, Any]], threshold_hours: int | N
     bars = []
     for index, item in enumerate(histogram):
         height = plot_height * item["incidents"] / tallest
-        bars.append(Bar(index, item["bin"], item["incidents"], LEFT + index * slot + slot * 0.12,
-                        TOP + plot_height - height, slot * 0.76, height))
+        bars.append(
+            Bar(
+                index,
+                item["bin"],
+                item["incidents"],
+                LEFT + index * slot + slot * 0.12,
+                TOP + plot_height - height,
+                slot * 0.76,
+                height,
+            )
+        )
     threshold_x = None
     if threshold_hours is not None:
         seconds = threshold_hours * HOUR
@@ -43,5 +52,14 @@ def histogram_geometry(histogram: list[dict[str, Any]], threshold_hours: int | N
                 threshold_x = LEFT + (index + fraction) * slot
                 break
             lower = upper
-    return {"width": WIDTH, "height": HEIGHT, "bars": bars, "threshold_x": threshold_x, "tallest": tallest,
-            "plot_top": TOP, "plot_bottom": HEIGHT - BOTTOM, "left": LEFT, "right": WIDTH - RIGHT}
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "bars": bars,
+        "threshold_x": threshold_x,
+        "tallest": tallest,
+        "plot_top": TOP,
+        "plot_bottom": HEIGHT - BOTTOM,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+    }

@@ -20,12 +20,28 @@ reports_cli = click.Group("reports", help="Reports for legal.")
 @click.option("--decision", default=None, help="A review decision, or 'none'.")
 @click.option("--format", "output", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @with_appcontext
-def delay_command(received_from: str | None, received_to: str | None, channel: str | None, lateness: str | None,
-                  policy: str | None, decision: str | None, output: str) -> None:
+def delay_command(
+    received_from: str | None,
+    received_to: str | None,
+    channel: str | None,
+    lateness: str | None,
+    policy: str | None,
+    decision: str | None,
+    output: str,
+) -> None:
     """The delay report: summary, month by month, histogram (columns in docs/reports.md)."""
     try:
-        filters = DelayFilter.parse({"from": received_from, "to": received_to, "channel": channel,
-                                     "lateness": lateness, "policy": policy, "decision": decision}, strict=True)
+        filters = DelayFilter.parse(
+            {
+                "from": received_from,
+                "to": received_to,
+                "channel": channel,
+                "lateness": lateness,
+                "policy": policy,
+                "decision": decision,
+            },
+            strict=True,
+        )
     except FilterError as exc:
         raise click.ClickException(str(exc)) from None
     report = build_delay_report(filters)

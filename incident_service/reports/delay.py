@@ -19,8 +19,13 @@ HOUR = 3600
 DAY = 24 * HOUR
 # (label, upper bound in seconds, inclusive; None = no bound)
 BINS: tuple[tuple[str, int | None], ...] = (
-    ("≤ 1 h", HOUR), ("1–6 h", 6 * HOUR), ("6–24 h", DAY), ("1–3 d", 3 * DAY), ("3–7 d", 7 * DAY),
-    ("7–30 d", 30 * DAY), ("> 30 d", None),
+    ("≤ 1 h", HOUR),
+    ("1–6 h", 6 * HOUR),
+    ("6–24 h", DAY),
+    ("1–3 d", 3 * DAY),
+    ("3–7 d", 7 * DAY),
+    ("7–30 d", 30 * DAY),
+    ("> 30 d", None),
 )
 
 
@@ -84,26 +89,40 @@ def summarize(rows: Iterable[Row], zone: str) -> dict[str, object]:
 MonthCounts = tuple[int, int, int]  # incidents, late, unknown
 
 
-def report_from_ranks(months: dict[str, MonthCounts], month_value: Callable[[str, int], int],
-                      overall_value: Callable[[int], int], histogram: list[int]) -> dict[str, object]:
+def report_from_ranks(
+    months: dict[str, MonthCounts],
+    month_value: Callable[[str, int], int],
+    overall_value: Callable[[int], int],
+    histogram: list[int],
+) -> dict[str, object]:
     """The report from per-month counts and order statistics: `month_value(month, k)` is the k-th
     smallest known delay of the month (from 0), `overall_value(k)` the k-th of all. Only the ranks the
     percentiles need are asked for, so a database with the delays indexed hands over a few values."""
+
     def numbers(incidents: int, late: int, unknown: int, value: Callable[[int], int]) -> dict[str, float | int | None]:
         known = incidents - unknown
-        return {"incidents": incidents, "late": late, "late_share": (late / incidents) if incidents else None,
-                "unknown": unknown, "median_seconds": quantile(known, value, 0.5),
-                "p90_seconds": quantile(known, value, 0.9), "p95_seconds": quantile(known, value, 0.95),
-                "max_seconds": value(known - 1) if known else None}
+        return {
+            "incidents": incidents,
+            "late": late,
+            "late_share": (late / incidents) if incidents else None,
+            "unknown": unknown,
+            "median_seconds": quantile(known, value, 0.5),
+            "p90_seconds": quantile(known, value, 0.9),
+            "p95_seconds": quantile(known, value, 0.95),
+            "max_seconds": value(known - 1) if known else None,
+        }
 
-    month_rows = [{"month": month, **numbers(*months[month], lambda k, m=month: month_value(m, k))}
-                  for month in sorted(months)]
+    month_rows = [
+        {"month": month, **numbers(*months[month], lambda k, m=month: month_value(m, k))} for month in sorted(months)
+    ]
     totals = [sum(values) for values in zip(*months.values(), strict=False)] if months else [0, 0, 0]
     return {
         "summary": numbers(totals[0], totals[1], totals[2], overall_value),
         "months": month_rows,
-        "histogram": [{"bin": label, "upper_seconds": upper, "incidents": count}
-                      for (label, upper), count in zip(BINS, histogram, strict=False)],
+        "histogram": [
+            {"bin": label, "upper_seconds": upper, "incidents": count}
+            for (label, upper), count in zip(BINS, histogram, strict=False)
+        ],
     }
 
 

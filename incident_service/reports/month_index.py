@@ -43,14 +43,20 @@ def create_month_index(connection: Connection, zone: str) -> str | None:
     if connection.dialect.name != "sqlite" or minutes is None:
         return None
     name = month_index_name(minutes)
-    connection.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON incidents "
-                               f"({month_sql(minutes)}, reporting_delay_seconds, lateness)")
+    connection.exec_driver_sql(
+        f"CREATE INDEX IF NOT EXISTS {name} ON incidents ({month_sql(minutes)}, reporting_delay_seconds, lateness)"
+    )
     return name
 
 
 def has_month_index(connection: Connection, minutes: int) -> bool:
-    return connection.dialect.name == "sqlite" and connection.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (month_index_name(minutes),)).first() is not None
+    return (
+        connection.dialect.name == "sqlite"
+        and connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (month_index_name(minutes),)
+        ).first()
+        is not None
+    )
 
 
 @event.listens_for(Incident.__table__, "after_create")

@@ -60,20 +60,33 @@ class DelayFilter:
         policy = values.get("policy") or ""
         if policy and policy != "default" and not policy.isdigit():
             policy = bad("policy", policy)
-        return cls(received_from=day("from"), received_to=day("to"), channel=pick("channel", CHANNELS),
-                   lateness=pick("lateness", ("on_time", "late", "unknown")), policy=policy,
-                   decision=pick("decision", (*DECISIONS, "none")))
+        return cls(
+            received_from=day("from"),
+            received_to=day("to"),
+            channel=pick("channel", CHANNELS),
+            lateness=pick("lateness", ("on_time", "late", "unknown")),
+            policy=policy,
+            decision=pick("decision", (*DECISIONS, "none")),
+        )
 
     def args(self) -> dict[str, str]:
-        values = {"from": self.received_from.isoformat() if self.received_from else "",
-                  "to": self.received_to.isoformat() if self.received_to else "", "channel": self.channel,
-                  "lateness": self.lateness, "policy": self.policy, "decision": self.decision}
+        values = {
+            "from": self.received_from.isoformat() if self.received_from else "",
+            "to": self.received_to.isoformat() if self.received_to else "",
+            "channel": self.channel,
+            "lateness": self.lateness,
+            "policy": self.policy,
+            "decision": self.decision,
+        }
         return {key: value for key, value in values.items() if value}
 
 
 def filtered(query: Select[Any], f: DelayFilter) -> Select[Any]:
-    query = within(query, Incident.first_received_at,
-                   *day_bounds(current_app.config["DISPLAY_TIMEZONE"], f.received_from, f.received_to))
+    query = within(
+        query,
+        Incident.first_received_at,
+        *day_bounds(current_app.config["DISPLAY_TIMEZONE"], f.received_from, f.received_to),
+    )
     if f.channel:
         query = query.where(Incident.first_channel == f.channel)
     if f.lateness:
@@ -108,10 +121,15 @@ class _RankReader:
     def __call__(self, k: int) -> int:
         if k not in self.cache:
             descending = k > self.known // 2
-            rows = self.connection.exec_driver_sql(
-                f"SELECT reporting_delay_seconds FROM incidents WHERE {self.where} reporting_delay_seconds IS NOT NULL "
-                f"ORDER BY reporting_delay_seconds {'DESC' if descending else ''} LIMIT 2 OFFSET ?",
-                (*self.params, self.known - 1 - k if descending else k)).scalars().all()
+            rows = (
+                self.connection.exec_driver_sql(
+                    f"SELECT reporting_delay_seconds FROM incidents WHERE {self.where} reporting_delay_seconds IS NOT NULL "
+                    f"ORDER BY reporting_delay_seconds {'DESC' if descending else ''} LIMIT 2 OFFSET ?",
+                    (*self.params, self.known - 1 - k if descending else k),
+                )
+                .scalars()
+                .all()
+            )
             for step, value in enumerate(rows):
                 self.cache[k - step if descending else k + step] = value
         return self.cache[k]
@@ -122,24 +140,36 @@ def _indexed_report(connection: Connection, minutes: int) -> tuple[dict[str, Any
     month index to count, then a few indexed rows per percentile (docs/reports.md). Also the thresholds."""
     month = month_sql(minutes)
     months: dict[str, MonthCounts] = {
-        row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in connection.exec_driver_sql(
+        row[0]: (int(row[1]), int(row[2]), int(row[3]))
+        for row in connection.exec_driver_sql(
             f"SELECT {month} AS month, count(*), sum(lateness = 'late'), sum(reporting_delay_seconds IS NULL) "
-            "FROM incidents GROUP BY month")}
+            "FROM incidents GROUP BY month"
+        )
+    }
     histogram = []
     for index in range(len(BINS)):
         lower, upper = bin_bounds(index)
-        histogram.append(connection.exec_driver_sql(
-            "SELECT count(*) FROM incidents WHERE reporting_delay_seconds > ? AND reporting_delay_seconds <= ?",
-            (-(2**62) if lower is None else lower, 2**62 if upper is None else upper)).scalar_one())
-    readers = {key: _RankReader(connection, counts[0] - counts[2], f"{month} = ? AND", key)
-               for key, counts in months.items()}
+        histogram.append(
+            connection.exec_driver_sql(
+                "SELECT count(*) FROM incidents WHERE reporting_delay_seconds > ? AND reporting_delay_seconds <= ?",
+                (-(2**62) if lower is None else lower, 2**62 if upper is None else upper),
+            ).scalar_one()
+        )
+    readers = {
+        key: _RankReader(connection, counts[0] - counts[2], f"{month} = ? AND", key) for key, counts in months.items()
+    }
     overall = _RankReader(connection, sum(counts[0] - counts[2] for counts in months.values()))
     report = report_from_ranks(months, lambda key, k: readers[key](k), overall, histogram)
     # Each distinct threshold by a walk up the threshold index, not a scan of every incident.
-    thresholds = connection.exec_driver_sql(
-        "WITH RECURSIVE t(v) AS (SELECT min(late_threshold_hours) FROM incidents UNION ALL "
-        "SELECT (SELECT min(late_threshold_hours) FROM incidents WHERE late_threshold_hours > t.v) FROM t "
-        "WHERE t.v IS NOT NULL) SELECT v FROM t WHERE v IS NOT NULL").scalars().all()
+    thresholds = (
+        connection.exec_driver_sql(
+            "WITH RECURSIVE t(v) AS (SELECT min(late_threshold_hours) FROM incidents UNION ALL "
+            "SELECT (SELECT min(late_threshold_hours) FROM incidents WHERE late_threshold_hours > t.v) FROM t "
+            "WHERE t.v IS NOT NULL) SELECT v FROM t WHERE v IS NOT NULL"
+        )
+        .scalars()
+        .all()
+    )
     return report, thresholds
 
 
@@ -162,13 +192,22 @@ def build_delay_report(f: DelayFilter) -> dict[str, Any]:
         report = summarize((Row(*values) for values in db.session.execute(query)), zone)
     else:
         month = month_expression(minutes).label("month")
-        counts = filtered(select(month, func.count(), func.sum(case((Incident.lateness == "late", 1), else_=0)),
-                                 func.sum(case((Incident.reporting_delay_seconds.is_(None), 1), else_=0)))
-                          .group_by(month), f)
+        counts = filtered(
+            select(
+                month,
+                func.count(),
+                func.sum(case((Incident.lateness == "late", 1), else_=0)),
+                func.sum(case((Incident.reporting_delay_seconds.is_(None), 1), else_=0)),
+            ).group_by(month),
+            f,
+        )
         months = {row[0]: (int(row[1]), int(row[2] or 0), int(row[3] or 0)) for row in db.session.execute(counts)}
-        known = filtered(select(month, Incident.reporting_delay_seconds)
-                         .where(Incident.reporting_delay_seconds.is_not(None))
-                         .order_by(month, Incident.reporting_delay_seconds), f)
+        known = filtered(
+            select(month, Incident.reporting_delay_seconds)
+            .where(Incident.reporting_delay_seconds.is_not(None))
+            .order_by(month, Incident.reporting_delay_seconds),
+            f,
+        )
         delays: dict[str, list[int]] = {}
         for key, value in db.session.execute(known):
             delays.setdefault(key, []).append(value)
@@ -181,9 +220,12 @@ def build_delay_report(f: DelayFilter) -> dict[str, Any]:
 
 def incident_rows(f: DelayFilter, *, bin_index: int | None = None) -> list[dict[str, Any]]:
     """The incidents behind the numbers (optionally one histogram bin), for drill-down and export."""
-    query = filtered(select(Incident, Customer.email, PolicyVersion.effective_from)
-                     .join(Customer, Incident.customer_id == Customer.id)
-                     .outerjoin(PolicyVersion, Incident.policy_version_id == PolicyVersion.id), f)
+    query = filtered(
+        select(Incident, Customer.email, PolicyVersion.effective_from)
+        .join(Customer, Incident.customer_id == Customer.id)
+        .outerjoin(PolicyVersion, Incident.policy_version_id == PolicyVersion.id),
+        f,
+    )
     if bin_index is not None:
         lower, upper = bin_bounds(bin_index)
         query = query.where(Incident.reporting_delay_seconds.is_not(None))
@@ -193,12 +235,21 @@ def incident_rows(f: DelayFilter, *, bin_index: int | None = None) -> list[dict[
             query = query.where(Incident.reporting_delay_seconds <= upper)
     rows = []
     for incident, email, policy_from in db.session.execute(query.order_by(Incident.first_received_at)):
-        rows.append({
-            "reference": incident.reference, "customer": email, "channel": incident.first_channel,
-            "first_received_at": incident.first_received_at, "discovered_at": incident.effective_discovered_at,
-            "delay_seconds": incident.reporting_delay_seconds, "lateness": incident.lateness,
-            "threshold_hours": incident.late_threshold_hours, "policy_version": incident.policy_version_id,
-            "policy_effective_from": policy_from, "review_decision": incident.review_decision,
-            "status": incident.status, "id": incident.id,
-        })
+        rows.append(
+            {
+                "reference": incident.reference,
+                "customer": email,
+                "channel": incident.first_channel,
+                "first_received_at": incident.first_received_at,
+                "discovered_at": incident.effective_discovered_at,
+                "delay_seconds": incident.reporting_delay_seconds,
+                "lateness": incident.lateness,
+                "threshold_hours": incident.late_threshold_hours,
+                "policy_version": incident.policy_version_id,
+                "policy_effective_from": policy_from,
+                "review_decision": incident.review_decision,
+                "status": incident.status,
+                "id": incident.id,
+            }
+        )
     return rows

@@ -31,8 +31,14 @@ def delay():  # type: ignore[no-untyped-def]
     report = build_delay_report(filters)
     thresholds = report["thresholds_hours"]
     chart = histogram_geometry(report["histogram"], thresholds[-1] if thresholds else None)
-    return render_template("console/delay_report.html", report=report, filters=filters, bins=BINS, chart=chart,
-                           policies=db.session.execute(select(PolicyVersion).order_by(PolicyVersion.id)).scalars().all())
+    return render_template(
+        "console/delay_report.html",
+        report=report,
+        filters=filters,
+        bins=BINS,
+        chart=chart,
+        policies=db.session.execute(select(PolicyVersion).order_by(PolicyVersion.id)).scalars().all(),
+    )
 
 
 @bp.get("/delay.csv")
@@ -59,8 +65,13 @@ def _bin() -> int | None:
 def delay_incidents():  # type: ignore[no-untyped-def]
     filters, bin_index = DelayFilter.parse(request.args, strict=False), _bin()
     rows = incident_rows(filters, bin_index=bin_index)
-    return render_template("console/delay_incidents.html", rows=rows, filters=filters, bin_index=bin_index,
-                           bin_label=BINS[bin_index][0] if bin_index is not None else None)
+    return render_template(
+        "console/delay_incidents.html",
+        rows=rows,
+        filters=filters,
+        bin_index=bin_index,
+        bin_label=BINS[bin_index][0] if bin_index is not None else None,
+    )
 
 
 @bp.get("/delay/incidents.csv")

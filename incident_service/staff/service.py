@@ -44,8 +44,9 @@ def find_staff(address: str) -> StaffUser | None:
     return db.session.execute(select(StaffUser).where(StaffUser.email == address)).scalar_one_or_none()
 
 
-def create_staff(email: str, *, role: str, name: str, password: str, source: str, actor: str,
-                 now: datetime) -> StaffUser:
+def create_staff(
+    email: str, *, role: str, name: str, password: str, source: str, actor: str, now: datetime
+) -> StaffUser:
     """Create an active staff user, TOTP not yet enrolled. Audits `<source>:staff:created`."""
     try:
         address = normalize_address(email)
@@ -58,11 +59,20 @@ def create_staff(email: str, *, role: str, name: str, password: str, source: str
     problems = password_problems(password, password, email=address)
     if problems:
         raise StaffPasswordRefused(problems)
-    staff = StaffUser(email=address, role=role, name=name.strip()[:200], password_hash=hashing().hash(password),
-                      active=True, security_stamp=new_stamp(), created_at=now)
+    staff = StaffUser(
+        email=address,
+        role=role,
+        name=name.strip()[:200],
+        password_hash=hashing().hash(password),
+        active=True,
+        security_stamp=new_stamp(),
+        created_at=now,
+    )
     db.session.add(staff)
     db.session.flush()
-    append_event(tag(source, Event.STAFF_CREATED), actor=actor, now=now, data={"staff": staff.id, "email": address, "role": role})
+    append_event(
+        tag(source, Event.STAFF_CREATED), actor=actor, now=now, data={"staff": staff.id, "email": address, "role": role}
+    )
     return staff
 
 
@@ -84,8 +94,12 @@ def record_sign_in_step(step: str, *, who: str, ip: str | None, now: datetime) -
     """Audit a step of console sign-in (`who`: the staff address, or what was typed when unknown)."""
     if step not in SIGN_IN_EVENTS:
         raise ValueError(f"unknown sign-in step {step!r}")
-    append_event(tag(Source.CONSOLE, Event(f"staff:{step}")), actor=who.strip().lower()[:320] or "unknown", now=now,
-                 data={"ip": ip})
+    append_event(
+        tag(Source.CONSOLE, Event(f"staff:{step}")),
+        actor=who.strip().lower()[:320] or "unknown",
+        now=now,
+        data={"ip": ip},
+    )
 
 
 def new_totp_secret() -> str:
@@ -99,8 +113,9 @@ def totp_uri(staff: StaffUser, secret: str) -> str:
 def qr_svg(uri: str) -> str:
     """The provisioning URI as an inline SVG QR code, drawn on the server (no script, no remote image)."""
     buffer = io.BytesIO()
-    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
-                                    title="TOTP", dark="#000", light="#fff")
+    segno.make(uri, error="m").save(
+        buffer, kind="svg", scale=5, border=2, xmldecl=False, svgns=True, title="TOTP", dark="#000", light="#fff"
+    )
     return buffer.getvalue().decode("ascii")
 
 
@@ -141,8 +156,12 @@ def set_active(staff: StaffUser, active: bool, *, actor: str, now: datetime) -> 
     """Deactivate (ending every session at once) or reactivate a staff user."""
     staff.active = active
     staff.security_stamp = new_stamp()
-    append_event(tag(Source.CONSOLE, Event.STAFF_ACTIVATED if active else Event.STAFF_DEACTIVATED), actor=actor, now=now,
-                 data={"staff": staff.id})
+    append_event(
+        tag(Source.CONSOLE, Event.STAFF_ACTIVATED if active else Event.STAFF_DEACTIVATED),
+        actor=actor,
+        now=now,
+        data={"staff": staff.id},
+    )
 
 
 def reset_totp(staff: StaffUser, *, actor: str, now: datetime) -> None:

@@ -54,8 +54,12 @@ def test_time_after_the_report_is_refused_with_reason(app, smtp_sink, customer_i
         incident = db.session.execute(select(Incident)).scalar_one()
         incident.first_received_at = utcnow() - timedelta(hours=5)
         db.session.commit()
-    answer = submit(app.test_client(), path, {"discovered_at": local_input(utcnow() - timedelta(hours=1))},
-                    headers={"Accept-Language": "en"})
+    answer = submit(
+        app.test_client(),
+        path,
+        {"discovered_at": local_input(utcnow() - timedelta(hours=1))},
+        headers={"Accept-Language": "en"},
+    )
     assert answer.status_code == 400
     assert "after we received your report" in answer.get_data(as_text=True)
     with app.app_context():

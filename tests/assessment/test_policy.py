@@ -19,8 +19,13 @@ def test_default_then_published_version(app) -> None:  # type: ignore[no-untyped
     now = utcnow()
     with app.app_context():
         assert policy_in_force(now) == (24, None)
-        version = publish_policy(threshold_hours=12, effective_from=now + timedelta(hours=1), note="stricter",
-                                 actor="admin@ecc.example", now=now)
+        version = publish_policy(
+            threshold_hours=12,
+            effective_from=now + timedelta(hours=1),
+            note="stricter",
+            actor="admin@ecc.example",
+            now=now,
+        )
         assert policy_in_force(now) == (24, None)
         assert policy_in_force(now + timedelta(hours=2)) == (12, version)
 
@@ -45,12 +50,20 @@ def test_a_policy_change_never_rejudges_earlier_incidents(app) -> None:  # type:
     now = utcnow()
     with app.app_context():
         # Noticed 10 hours before reporting: on time under the default 24 hours.
-        receive_report(ReportSubmission(channel="web", address="an@example.com", kind="lost",
-                                        discovered_at=now - timedelta(hours=10)), now=now)
+        receive_report(
+            ReportSubmission(
+                channel="web", address="an@example.com", kind="lost", discovered_at=now - timedelta(hours=10)
+            ),
+            now=now,
+        )
         publish_policy(threshold_hours=6, effective_from=now, note="six hours", actor="admin", now=now)
         later = now + timedelta(minutes=5)
-        receive_report(ReportSubmission(channel="web", address="binh@example.com", kind="lost",
-                                        discovered_at=later - timedelta(hours=10)), now=later)
+        receive_report(
+            ReportSubmission(
+                channel="web", address="binh@example.com", kind="lost", discovered_at=later - timedelta(hours=10)
+            ),
+            now=later,
+        )
         db.session.commit()
         first, second = db.session.execute(select(Incident).order_by(Incident.id)).scalars().all()
         assert (first.late_threshold_hours, first.policy_version_id, first.lateness) == (24, None, "on_time")
@@ -60,11 +73,13 @@ def test_a_policy_change_never_rejudges_earlier_incidents(app) -> None:  # type:
 def test_policy_cli(app, runner) -> None:  # type: ignore[no-untyped-def]
     published = runner.invoke(args=["policy", "publish", "--threshold-hours", "48", "--note", "Board decision"])
     assert published.exit_code == 0 and "late after 48 h" in published.output
-    backdated = runner.invoke(args=["policy", "publish", "--threshold-hours", "12", "--effective-from",
-                                    "2020-01-01T00:00", "--note", "x"])
+    backdated = runner.invoke(
+        args=["policy", "publish", "--threshold-hours", "12", "--effective-from", "2020-01-01T00:00", "--note", "x"]
+    )
     assert backdated.exit_code == 1 and "in the past" in backdated.output
-    garbage = runner.invoke(args=["policy", "publish", "--threshold-hours", "12", "--effective-from", "soon",
-                                  "--note", "x"])
+    garbage = runner.invoke(
+        args=["policy", "publish", "--threshold-hours", "12", "--effective-from", "soon", "--note", "x"]
+    )
     assert garbage.exit_code == 2 and "YYYY-MM-DDTHH:MM" in garbage.output
     listing = runner.invoke(args=["policy", "list"])
     assert "48 h" in listing.output and "1 versions" in listing.output

@@ -29,8 +29,10 @@ def test_a_misspelt_action_is_refused_before_it_reaches_the_log(app) -> None:  #
 
 def test_the_source_is_the_real_caller(app, runner) -> None:  # type: ignore[no-untyped-def]
     """Before, the CLI wrote console:staff:created and the dev seed cli:customer:created."""
-    made = runner.invoke(args=["staff", "create", "lan@ecc.example", "--role", "support"],
-                         input="nhan vien ho tro mat khau rat dai 2026\n")
+    made = runner.invoke(
+        args=["staff", "create", "lan@ecc.example", "--role", "support"],
+        input="nhan vien ho tro mat khau rat dai 2026\n",
+    )
     assert made.exit_code == 0, made.output
     with app.app_context():
         assert db.session.scalars(select(AuditEvent.action)).all() == ["cli:staff:created"]

@@ -20,8 +20,16 @@ def rebuild_chain_after_changing(app, event_id: int) -> None:  # type: ignore[no
             if event.id == event_id:
                 event.actor = "someone else"
             event.prev_hash = previous
-            event.hash = event_hash(previous, event.occurred_at, event.action, event.actor, event.customer_id,
-                                    event.incident_id, event.report_id, event.data)
+            event.hash = event_hash(
+                previous,
+                event.occurred_at,
+                event.action,
+                event.actor,
+                event.customer_id,
+                event.incident_id,
+                event.report_id,
+                event.data,
+            )
             previous = event.hash
         db.session.commit()
 

@@ -28,8 +28,16 @@ def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 def test_support_works_an_incident(app, live_server, smtp_sink, browser_page) -> None:  # type: ignore[no-untyped-def]
     make_customer(app, "an@example.com", name="Nguyễn Văn An")
     make_customer(app, "binh@example.com", name="Trần Thị Bình")
-    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "phished",
-                                          "discovered_at": "2026-11-20T08:15", "details": "Tôi đã bấm vào thư giả mạo."})
+    submit(
+        app.test_client(),
+        "/report",
+        {
+            "email": "an@example.com",
+            "kind": "phished",
+            "discovered_at": "2026-11-20T08:15",
+            "details": "Tôi đã bấm vào thư giả mạo.",
+        },
+    )
     deliver(app)
     make_staff(app, "lan@ecc.example", "support")
     page = browser_page
@@ -63,13 +71,21 @@ def test_support_works_an_incident(app, live_server, smtp_sink, browser_page) ->
 
     # Enter a phone report for another customer.
     page.get_by_role("link", name="Nhập báo cáo").click()
-    staff_enters_report(page, email="binh@example.com", channel="phone", reached_at=local_input(4), kind="stolen",
-                        details="Khách gọi điện báo mất điện thoại.")
+    staff_enters_report(
+        page,
+        email="binh@example.com",
+        channel="phone",
+        reached_at=local_input(4),
+        kind="stolen",
+        details="Khách gọi điện báo mất điện thoại.",
+    )
     assert "mật khẩu của khách hàng đã bị vô hiệu hóa" in page.locator(".flash").inner_text()
     assert "mật khẩu đã bị khóa" in page.locator("dl.facts").first.inner_text()
     assert "binh@example.com" in page.locator("table").last.inner_text() or "binh@example.com" in page.content()
     with app.app_context():
-        assert db.session.execute(db.select(Customer).where(Customer.email == "binh@example.com")).scalar_one().is_locked
+        assert (
+            db.session.execute(db.select(Customer).where(Customer.email == "binh@example.com")).scalar_one().is_locked
+        )
     deliver(app)
     assert len(smtp_sink.to("binh@example.com")) == 1
     page.reload()
@@ -97,9 +113,11 @@ def test_spoofed_display_name_is_flagged_on_the_message_page(app, live_server, b
     from incident_service.database import utcnow
     from incident_service.intake.service import Envelope, ingest_message
 
-    raw = ('From: "security@ecc.example \u202eelif.exe" <spoof@evil.example>\r\nTo: security@ecc.example\r\n'
-           'Subject: =?utf-8?q?Kh=C3=B3a_t=C3=A0i_kho=E1=BA=A3n?=\r\nContent-Type: text/plain; charset=utf-8\r\n'
-           '\r\nMật khẩu của tôi bị lộ.\r\n').encode()
+    raw = (
+        'From: "security@ecc.example \u202eelif.exe" <spoof@evil.example>\r\nTo: security@ecc.example\r\n'
+        "Subject: =?utf-8?q?Kh=C3=B3a_t=C3=A0i_kho=E1=BA=A3n?=\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "\r\nMật khẩu của tôi bị lộ.\r\n"
+    ).encode()
     with app.app_context():
         outcome = ingest_message(raw, envelope=Envelope(mail_from="spoof@evil.example"), via="smtp", now=utcnow())
         db.session.commit()
@@ -127,8 +145,14 @@ def test_an_unusual_reach_time_is_asked_about(app, live_server, browser_page) ->
     page.set_viewport_size({"width": 1280, "height": 900})
     staff_signs_in_and_enrols(page, live_server + "/console/intake/new", "lan@ecc.example", STAFF_PASSWORD)
     page.goto(live_server + "/console/intake/new")
-    staff_enters_report(page, email="binh@example.com", channel="post", reached_at=local_input(400), kind="stolen",
-                        details="Thư gửi qua bưu điện, đến chậm.")
+    staff_enters_report(
+        page,
+        email="binh@example.com",
+        channel="post",
+        reached_at=local_input(400),
+        kind="stolen",
+        details="Thư gửi qua bưu điện, đến chậm.",
+    )
     assert "hơn 30 ngày" in page.locator(".field.has-error").inner_text()
     assert page.get_by_label("Khách hàng cho biết").input_value() == "Thư gửi qua bưu điện, đến chậm."
     shoot(page, "console-enter-report-confirm-vi")

@@ -21,16 +21,25 @@ STAFF_PASSWORD = "nhân viên hỗ trợ khách hàng"
 
 def make_staff(app: Flask, email: str, role: str) -> int:
     with app.app_context():
-        staff = create_staff(email, role=role, name=email.split("@")[0], password=STAFF_PASSWORD, source="cli", actor="test",
-                             now=utcnow())
+        staff = create_staff(
+            email,
+            role=role,
+            name=email.split("@")[0],
+            password=STAFF_PASSWORD,
+            source="cli",
+            actor="test",
+            now=utcnow(),
+        )
         db.session.commit()
         return staff.id
 
 
 def password_step(client: FlaskClient, email: str, password: str = STAFF_PASSWORD):  # type: ignore[no-untyped-def]
     page = client.get("/console/login")
-    return client.post("/console/login", data={"email": email, "password": password,
-                                               "csrf_token": csrf_from(page.get_data(as_text=True))})
+    return client.post(
+        "/console/login",
+        data={"email": email, "password": password, "csrf_token": csrf_from(page.get_data(as_text=True))},
+    )
 
 
 def enrol(client: FlaskClient, email: str) -> str:

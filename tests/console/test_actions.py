@@ -42,9 +42,19 @@ def actions_by(app, actor: str) -> list[str]:  # type: ignore[no-untyped-def]
 def test_phone_report_reactivates_like_any_channel(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
     client = staff_login("support", "lan@ecc.example")
     reached = local_input(9)
-    answer = post_form(client, "/console/intake/new", "/console/intake/new", {
-        "email": "AN@example.com", "channel": "phone", "reached_at": reached, "kind": "stolen",
-        "discovered_at": local_input(9, "08:00"), "details": "Khách gọi lúc 9 giờ 30."})
+    answer = post_form(
+        client,
+        "/console/intake/new",
+        "/console/intake/new",
+        {
+            "email": "AN@example.com",
+            "channel": "phone",
+            "reached_at": reached,
+            "kind": "stolen",
+            "discovered_at": local_input(9, "08:00"),
+            "details": "Khách gọi lúc 9 giờ 30.",
+        },
+    )
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/console/incidents/")
     report = one(app, Report)
     assert report.channel == "phone" and report.entered_by == "lan@ecc.example"
@@ -61,16 +71,24 @@ def test_phone_report_reactivates_like_any_channel(app, staff_login, customer_id
 
 def test_phone_report_for_unknown_address_is_unmatched(app, staff_login) -> None:  # type: ignore[no-untyped-def]
     client = staff_login("support")
-    answer = post_form(client, "/console/intake/new", "/console/intake/new", {
-        "email": "nobody@example.com", "channel": "fax", "reached_at": local_input(9), "kind": "lost"})
+    answer = post_form(
+        client,
+        "/console/intake/new",
+        "/console/intake/new",
+        {"email": "nobody@example.com", "channel": "fax", "reached_at": local_input(9), "kind": "lost"},
+    )
     assert answer.headers["Location"].startswith("/console/reports/")
 
 
 def test_phone_report_form_errors(app, staff_login) -> None:  # type: ignore[no-untyped-def]
     client = staff_login("support")
-    answer = post_form(client, "/console/intake/new", "/console/intake/new", {
-        "email": "nope", "channel": "web", "reached_at": "2999-01-01T00:00", "kind": "lost"},
-        headers={"Accept-Language": "en"})
+    answer = post_form(
+        client,
+        "/console/intake/new",
+        "/console/intake/new",
+        {"email": "nope", "channel": "web", "reached_at": "2999-01-01T00:00", "kind": "lost"},
+        headers={"Accept-Language": "en"},
+    )
     page = answer.get_data(as_text=True)
     assert answer.status_code == 400
     assert "Enter a valid email address" in page and "Not a valid choice" in page and "in the future" in page
@@ -79,10 +97,20 @@ def test_phone_report_form_errors(app, staff_login) -> None:  # type: ignore[no-
 def test_discovery_after_the_report_is_a_field_error_and_nothing_is_lost(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
     """Issue 18, item 3: this answered 500 and the agent had to type the whole report again."""
     client = staff_login("support")
-    answer = post_form(client, "/console/intake/new", "/console/intake/new", {
-        "email": "an@example.com", "channel": "phone", "reached_at": local_input(2, "09:30"), "kind": "stolen",
-        "discovered_at": local_input(2, "10:15"), "details": "Khách gọi báo mất điện thoại."},
-        headers={"Accept-Language": "en"})
+    answer = post_form(
+        client,
+        "/console/intake/new",
+        "/console/intake/new",
+        {
+            "email": "an@example.com",
+            "channel": "phone",
+            "reached_at": local_input(2, "09:30"),
+            "kind": "stolen",
+            "discovered_at": local_input(2, "10:15"),
+            "details": "Khách gọi báo mất điện thoại.",
+        },
+        headers={"Accept-Language": "en"},
+    )
     page = answer.get_data(as_text=True)
     assert answer.status_code == 400 and "cannot have noticed after the report reached us" in page
     assert 'value="an@example.com"' in page and "Khách gọi báo mất điện thoại." in page  # kept for the retry
@@ -149,8 +177,12 @@ def test_discovery_from_a_call_and_override(app, staff_login, customer_id) -> No
     assert no_reason.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(DiscoveryStatement)) == 1  # refused: no reason
-    post_form(client, page, page + "/discovery", {"discovered_at": "2025-12-01T08:00", "override": "y",
-                                                   "reason": "Bank statement shows earlier use."})
+    post_form(
+        client,
+        page,
+        page + "/discovery",
+        {"discovered_at": "2025-12-01T08:00", "override": "y", "reason": "Bank statement shows earlier use."},
+    )
     statement = one(app, DiscoveryStatement)
     assert statement.is_override and statement.source == "staff_override" and statement.actor == "lan@ecc.example"
     incident = one(app, Incident)
@@ -166,7 +198,9 @@ def test_note_and_close(app, staff_login, customer_id) -> None:  # type: ignore[
     assert one(app, IncidentNote).author == "lan@ecc.example"
     post_form(client, page, page + "/close", {"category": "spam", "reason": ""})
     assert one(app, Incident).status == "reactivated"  # a reason is required
-    post_form(client, page, page + "/close", {"category": "withdrawn", "reason": "The customer found it was a mistake."})
+    post_form(
+        client, page, page + "/close", {"category": "withdrawn", "reason": "The customer found it was a mistake."}
+    )
     closed = one(app, Incident)
     assert closed.status == "closed" and closed.close_reason.startswith("withdrawn:")
     assert {"console:incident:note_added", "console:incident:closed"} <= set(actions_by(app, "lan@ecc.example"))
@@ -202,15 +236,19 @@ def test_quarantine_assign_and_dismiss(app, staff_login, customer_id) -> None:  
     with app.app_context():
         for name in ("spoof_bidi.eml",):
             ingest_message((CORPUS / name).read_bytes(), envelope=Envelope(), via="smtp", now=utcnow())
-        ingest_message(b"From: an@example.com\nSubject: nul\n\nbad\x00\n", envelope=Envelope(), via="smtp", now=utcnow())
+        ingest_message(
+            b"From: an@example.com\nSubject: nul\n\nbad\x00\n", envelope=Envelope(), via="smtp", now=utcnow()
+        )
         db.session.commit()
     client = staff_login("support", "lan@ecc.example")
     listing = client.get("/console/quarantine", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "no_sender" in listing and "nul_bytes" in listing
     # Both assign forms say why nothing happened: a malformed address, or nobody has it.
     for page in ("/console/messages/2", f"/console/reports/{report_id_of_nobody(app)}"):
-        for typed, said in (("not an address", "The customer&#39;s email address:"),
-                            ("nobody@example.com", "No customer has that address.")):
+        for typed, said in (
+            ("not an address", "The customer&#39;s email address:"),
+            ("nobody@example.com", "No customer has that address."),
+        ):
             refused = post_form(client, page, page + "/assign", {"email": typed}, headers={"Accept-Language": "en"})
             assert refused.headers["Location"].endswith(page)
             assert said in client.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
@@ -248,6 +286,8 @@ def test_admin_deactivates_and_resets_totp(app, staff_login) -> None:  # type: i
 def test_audit_viewer_filters_and_verifies(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen"})
     legal = staff_login("legal")
-    page = legal.get("/console/audit?action=credential&verify=1", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    page = legal.get("/console/audit?action=credential&verify=1", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
     assert "web:credential:locked" in page and "web:report:received" not in page
     assert "The chain is intact" in page

@@ -65,8 +65,11 @@ def test_wrong_password_and_unknown_address_answer_alike(app) -> None:  # type: 
     with app.app_context():
         from incident_service.audit.models import AuditEvent
 
-        failed = db.session.execute(db.select(AuditEvent.actor).where(
-            AuditEvent.action == "console:staff:sign_in_failed")).scalars().all()
+        failed = (
+            db.session.execute(db.select(AuditEvent.actor).where(AuditEvent.action == "console:staff:sign_in_failed"))
+            .scalars()
+            .all()
+        )
         assert failed == ["lan@ecc.example", "nobody@ecc.example"]
     strip = re.compile(r'value="[^"]*"')
     assert strip.sub("", wrong.get_data(as_text=True)) == strip.sub("", unknown.get_data(as_text=True))
@@ -124,8 +127,9 @@ def test_sign_out(app, staff_login) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.settings(RATELIMIT_ENABLED=True)
 def test_sign_in_is_rate_limited_per_account(app) -> None:  # type: ignore[no-untyped-def]
     make_staff(app, "lan@ecc.example", "support")
-    codes = [password_step(app.test_client(), "lan@ecc.example", "wrong password number x").status_code
-             for _ in range(6)]
+    codes = [
+        password_step(app.test_client(), "lan@ecc.example", "wrong password number x").status_code for _ in range(6)
+    ]
     assert codes[:5] == [400] * 5 and codes[5] == 429
     # The limit is per account: another address is still answered normally.
     assert password_step(app.test_client(), "other@ecc.example", "wrong password number x").status_code == 400

@@ -28,8 +28,14 @@ def incident_url(app) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_web_and_email_reports_with_evidence(app, staff_login, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
-    ingest(app, "plain.eml", mail_from="an@example.com", rcpt_tos=["security@ecc.example"],
-           peer="203.0.113.5:40000", helo="mail-out.example.net")
+    ingest(
+        app,
+        "plain.eml",
+        mail_from="an@example.com",
+        rcpt_tos=["security@ecc.example"],
+        peer="203.0.113.5:40000",
+        helo="mail-out.example.net",
+    )
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "leaked"})
     deliver(app)
     page = staff_login("support").get(incident_url(app), headers={"Accept-Language": "en"}).get_data(as_text=True)
@@ -37,8 +43,14 @@ def test_web_and_email_reports_with_evidence(app, staff_login, smtp_sink, custom
     assert re.search(r"\d\d:\d\d:\d\d - \d\d/\d\d/\d{4} \(GMT\+7\)", page)
     assert re.search(r"\d\d:\d\d:\d\d - \d\d/\d\d/\d{4} \(UTC\)", page)  # UTC beside
     # The email's evidence: envelope, Received chain, our Authentication-Results, the body as text.
-    for fact in ("203.0.113.5:40000", "mail-out.example.net", "by mx.ecc.example (Postfix)",
-                 "mx.ecc.example; spf=pass", "Tôi nghi mật khẩu của tôi đã bị lộ", "Download the raw message"):
+    for fact in (
+        "203.0.113.5:40000",
+        "mail-out.example.net",
+        "by mx.ecc.example (Postfix)",
+        "mx.ecc.example; spf=pass",
+        "Tôi nghi mật khẩu của tôi đã bị lộ",
+        "Download the raw message",
+    ):
         assert fact in page, fact
     # Grants (no token), the acknowledgement's delivery, the timeline.
     assert "Reset links" in page and "/reset/" not in page
@@ -57,6 +69,9 @@ def test_raw_download_is_the_stored_bytes(app, staff_login, customer_id) -> None
     assert pdf.data.startswith(b"%PDF-1.4") and pdf.headers["Content-Type"] == "application/octet-stream"
     assert 'filename="bao cao.pdf"' in pdf.headers["Content-Disposition"]
     png = client.get("/console/messages/1/attachments/1")
-    assert "etc_passwd" in png.headers["Content-Disposition"] and "/" not in png.headers["Content-Disposition"].split("filename=")[1]
+    assert (
+        "etc_passwd" in png.headers["Content-Disposition"]
+        and "/" not in png.headers["Content-Disposition"].split("filename=")[1]
+    )
     assert png.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/console/messages/1/attachments/9").status_code == 404

@@ -27,8 +27,14 @@ def late_incident(app) -> str:  # type: ignore[no-untyped-def]
 def test_support_cannot_open_legal_pages_or_decide(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
     page = late_incident(app)
     support = staff_login("support")
-    for path in ("/console/reviews", "/console/reports/delay", "/console/reports/delay.csv", "/console/policy",
-                 page + "/evidence", page + "/evidence.zip"):
+    for path in (
+        "/console/reviews",
+        "/console/reports/delay",
+        "/console/reports/delay.csv",
+        "/console/policy",
+        page + "/evidence",
+        page + "/evidence.zip",
+    ):
         assert support.get(path).status_code == 403, path
     answer = post_form(support, page, page + "/review", {"decision": "exemption_asserted", "rationale": "late"})
     assert answer.status_code == 403
@@ -40,16 +46,21 @@ def test_review_decisions_are_appended(app, staff_login, customer_id) -> None:  
     legal = staff_login("legal", "luat@ecc.example")
     queue = legal.get("/console/reviews").get_data(as_text=True)
     assert "INC-" in queue
-    post_form(legal, page, page + "/review", {"decision": "needs_information", "rationale": "Ask when.",
-                                              "ask_customer": "y"})
+    post_form(
+        legal, page, page + "/review", {"decision": "needs_information", "rationale": "Ask when.", "ask_customer": "y"}
+    )
     post_form(legal, page, page + "/review", {"decision": "exemption_asserted", "rationale": "Three days late."})
-    assert post_form(legal, page, page + "/review", {"decision": "exemption_waived", "rationale": ""}).status_code == 302
+    assert (
+        post_form(legal, page, page + "/review", {"decision": "exemption_waived", "rationale": ""}).status_code == 302
+    )
     with app.app_context():
         decisions = db.session.execute(select(ReviewDecision).order_by(ReviewDecision.id)).scalars().all()
         assert [d.decision for d in decisions] == ["needs_information", "exemption_asserted"]  # no rationale: refused
         assert decisions[0].customer_asked and decisions[1].decided_by == "luat@ecc.example"
         assert db.session.execute(select(Incident)).scalar_one().review_decision == "exemption_asserted"
-        asked = db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "discovery_request")).scalar_one()
+        asked = db.session.execute(
+            select(OutboxMessage).where(OutboxMessage.template == "discovery_request")
+        ).scalar_one()
         assert asked.to_address == "an@example.com"
     assert "INC-" not in legal.get("/console/reviews").get_data(as_text=True).split("<tbody>")[1]  # decided
     assert "INC-" in legal.get("/console/reviews?show=all").get_data(as_text=True).split("<tbody>")[1]
@@ -61,7 +72,9 @@ def test_breach_deadline_and_notification(app, staff_login, customer_id) -> None
     post_form(legal, page, page + "/breach", {})
     shown = legal.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "notify the authority (A05) by" in shown and "hours left" in shown
-    assert "Personal-data breaches awaiting" in legal.get("/console/reviews", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Personal-data breaches awaiting" in legal.get(
+        "/console/reviews", headers={"Accept-Language": "en"}
+    ).get_data(as_text=True)
     post_form(legal, page, page + "/authority", {"notified_at": "2026-11-20T10:00", "how": "Công văn số 12/ECC"})
     with app.app_context():
         incident = db.session.execute(select(Incident)).scalar_one()
@@ -73,14 +86,32 @@ def test_admin_publishes_policy_legal_cannot(app, staff_login) -> None:  # type:
     future = (utcnow() + timedelta(days=1)).astimezone().strftime("%Y-%m-%dT%H:%M")
     legal = staff_login("legal")
     assert legal.get("/console/policy").status_code == 200
-    assert post_form(legal, "/console/policy", "/console/policy",
-                     {"threshold_hours": "12", "effective_from": future, "note": "x"}).status_code == 403
+    assert (
+        post_form(
+            legal,
+            "/console/policy",
+            "/console/policy",
+            {"threshold_hours": "12", "effective_from": future, "note": "x"},
+        ).status_code
+        == 403
+    )
     admin = staff_login("admin")
-    past = post_form(admin, "/console/policy", "/console/policy",
-                     {"threshold_hours": "12", "effective_from": "2020-01-01T00:00", "note": "backdated"},
-                     headers={"Accept-Language": "en"})
+    past = post_form(
+        admin,
+        "/console/policy",
+        "/console/policy",
+        {"threshold_hours": "12", "effective_from": "2020-01-01T00:00", "note": "backdated"},
+        headers={"Accept-Language": "en"},
+    )
     assert past.status_code == 400 and "cannot take effect in the past" in past.get_data(as_text=True)
-    assert post_form(admin, "/console/policy", "/console/policy",
-                     {"threshold_hours": "12", "effective_from": future, "note": "Board decision 3/2026"}).status_code == 302
+    assert (
+        post_form(
+            admin,
+            "/console/policy",
+            "/console/policy",
+            {"threshold_hours": "12", "effective_from": future, "note": "Board decision 3/2026"},
+        ).status_code
+        == 302
+    )
     with app.app_context():
         assert db.session.execute(select(PolicyVersion.threshold_hours)).scalar_one() == 12

@@ -19,13 +19,20 @@ def seed(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
     now = utcnow()
     with app.app_context():
         for n, (channel, days_ago, noticed_hours_before) in enumerate(
-                [("web", 1, 2), ("email", 3, None), ("phone", 10, 72), ("web", 20, None), ("post", 40, 5)]):
+            [("web", 1, 2), ("email", 3, None), ("phone", 10, 72), ("web", 20, None), ("post", 40, 5)]
+        ):
             add_customer(f"c{n}@example.com", name="", locale="vi", password=None, source="cli", actor="test", now=now)
             received = now - timedelta(days=days_ago)
-            report = receive_report(ReportSubmission(
-                channel=channel, address=f"c{n}@example.com", kind="lost",
-                discovered_at=received - timedelta(hours=noticed_hours_before) if noticed_hours_before else None,
-                received_at=received), now=received)
+            report = receive_report(
+                ReportSubmission(
+                    channel=channel,
+                    address=f"c{n}@example.com",
+                    kind="lost",
+                    discovered_at=received - timedelta(hours=noticed_hours_before) if noticed_hours_before else None,
+                    received_at=received,
+                ),
+                now=received,
+            )
             db.session.commit()
             refs[f"c{n}"] = db.session.get(Incident, report.incident_id).reference
         receive_report(ReportSubmission(channel="web", address="stranger@example.org", kind="lost"), now=now)
@@ -55,8 +62,13 @@ def test_filters(app, staff_login) -> None:  # type: ignore[no-untyped-def]
     assert refs["c3"] in resolved and refs["c0"] not in resolved
     recent = listed(client, **{"from": (utcnow() - timedelta(days=5)).date().isoformat()})
     assert refs["c0"] in recent and refs["c1"] in recent and refs["c2"] not in recent
-    window = listed(client, **{"from": (utcnow() - timedelta(days=12)).date().isoformat(),
-                               "to": (utcnow() - timedelta(days=8)).date().isoformat()})
+    window = listed(
+        client,
+        **{
+            "from": (utcnow() - timedelta(days=12)).date().isoformat(),
+            "to": (utcnow() - timedelta(days=8)).date().isoformat(),
+        },
+    )
     assert refs["c2"] in window and refs["c1"] not in window
 
 
@@ -88,7 +100,9 @@ def test_sorting_and_pagination(app, staff_login) -> None:  # type: ignore[no-un
     now = utcnow()
     with app.app_context():
         for n in range(30):
-            add_customer(f"bulk{n}@example.com", name="", locale="vi", password=None, source="cli", actor="test", now=now)
+            add_customer(
+                f"bulk{n}@example.com", name="", locale="vi", password=None, source="cli", actor="test", now=now
+            )
             receive_report(ReportSubmission(channel="web", address=f"bulk{n}@example.com", kind="lost"), now=now)
         db.session.commit()
     first = listed(client, channel="web")

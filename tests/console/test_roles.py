@@ -30,8 +30,12 @@ def test_support_cannot_open_legal_or_admin_pages(app, staff_login, incident_id)
     assert support.get(f"/console/incidents/{incident_id}").status_code == 200
     assert support.get("/console/audit").status_code == 403
     assert support.get("/console/admin/staff").status_code == 403
-    answer = post_form(support, "/console/incidents", "/console/admin/staff",
-                       {"email": "x@ecc.example", "role": "admin", "password": "a very long password here"})
+    answer = post_form(
+        support,
+        "/console/incidents",
+        "/console/admin/staff",
+        {"email": "x@ecc.example", "role": "admin", "password": "a very long password here"},
+    )
     assert answer.status_code == 403
 
 
@@ -45,10 +49,21 @@ def test_legal_cannot_trigger_resets(app, staff_login, incident_id) -> None:  # 
     outbox_before = count(app, OutboxMessage)
     assert post_form(legal, page, f"/console/incidents/{incident_id}/resend", {}).status_code == 403
     assert legal.get("/console/intake/new").status_code == 403
-    assert post_form(legal, page, "/console/intake/new", {"email": "binh@example.com", "channel": "phone",
-                                                          "reached_at": "2026-01-01T10:00", "kind": "lost"}).status_code == 403
-    assert post_form(legal, page, f"/console/incidents/{incident_id}/close",
-                     {"category": "spam", "reason": "x"}).status_code == 403
+    assert (
+        post_form(
+            legal,
+            page,
+            "/console/intake/new",
+            {"email": "binh@example.com", "channel": "phone", "reached_at": "2026-01-01T10:00", "kind": "lost"},
+        ).status_code
+        == 403
+    )
+    assert (
+        post_form(
+            legal, page, f"/console/incidents/{incident_id}/close", {"category": "spam", "reason": "x"}
+        ).status_code
+        == 403
+    )
     assert count(app, OutboxMessage) == outbox_before and count(app, Report) == 1
     # Legal may write notes.
     assert post_form(legal, page, f"/console/incidents/{incident_id}/notes", {"text": "Checked."}).status_code == 302
@@ -59,9 +74,12 @@ def test_only_admin_manages_staff(app, staff_login) -> None:  # type: ignore[no-
         assert staff_login(role).get("/console/admin/staff").status_code == 403
     admin = staff_login("admin")
     assert admin.get("/console/admin/staff").status_code == 200
-    created = post_form(admin, "/console/admin/staff", "/console/admin/staff",
-                        {"email": "moi@ecc.example", "name": "Mới", "role": "support",
-                         "password": "mật khẩu ban đầu dài"})
+    created = post_form(
+        admin,
+        "/console/admin/staff",
+        "/console/admin/staff",
+        {"email": "moi@ecc.example", "name": "Mới", "role": "support", "password": "mật khẩu ban đầu dài"},
+    )
     assert created.status_code == 302
     assert "moi@ecc.example" in admin.get("/console/admin/staff").get_data(as_text=True)
 

@@ -10,8 +10,9 @@ from tests.helpers import PASSWORD, make_customer
 
 
 def test_add_reads_password_from_stdin(app, runner) -> None:  # type: ignore[no-untyped-def]
-    result = runner.invoke(args=["customers", "add", "Binh@Example.com", "--name", "Trần Bình", "--locale", "en"],
-                           input=PASSWORD + "\n")
+    result = runner.invoke(
+        args=["customers", "add", "Binh@Example.com", "--name", "Trần Bình", "--locale", "en"], input=PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         customer = db.session.execute(select(Customer)).scalar_one()

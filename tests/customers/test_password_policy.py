@@ -12,8 +12,14 @@ def check(password: str, *, compromised: str = "the old stolen password", calls:
             calls.append(candidate)
         return candidate == compromised
 
-    return check_new_password(password, password, email="nguyen.an@example.com", company_names=["ECC"],
-                              common=common_passwords(), is_compromised=is_compromised)
+    return check_new_password(
+        password,
+        password,
+        email="nguyen.an@example.com",
+        company_names=["ECC"],
+        common=common_passwords(),
+        is_compromised=is_compromised,
+    )
 
 
 def test_fourteen_characters_refused() -> None:
@@ -63,5 +69,11 @@ def test_compromised_password_refused() -> None:
 
 
 def test_mismatch() -> None:
-    assert check_new_password("a long enough password", "a long enough passworx", email="x@y.z",
-                              company_names=[], common=set(), is_compromised=lambda _p: False) == [policy.MISMATCH]
+    assert check_new_password(
+        "a long enough password",
+        "a long enough passworx",
+        email="x@y.z",
+        company_names=[],
+        common=set(),
+        is_compromised=lambda _p: False,
+    ) == [policy.MISMATCH]

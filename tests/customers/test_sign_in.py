@@ -32,9 +32,11 @@ def test_account_requires_sign_in(client) -> None:  # type: ignore[no-untyped-de
 def test_wrong_password_unknown_address_and_locked_answer_alike(app, customer_id) -> None:  # type: ignore[no-untyped-def]
     make_customer(app, "locked@example.com")
     submit(app.test_client(), "/report", {"email": "locked@example.com", "kind": "lost"})
-    answers = [sign_in(app.test_client(), "an@example.com", "wrong password entirely"),
-               sign_in(app.test_client(), "nobody@example.com", "wrong password entirely"),
-               sign_in(app.test_client(), "locked@example.com", PASSWORD)]
+    answers = [
+        sign_in(app.test_client(), "an@example.com", "wrong password entirely"),
+        sign_in(app.test_client(), "nobody@example.com", "wrong password entirely"),
+        sign_in(app.test_client(), "locked@example.com", PASSWORD),
+    ]
     # The pages differ only in the values echoed back into the form (the typed address, the CSRF token).
     bodies = {re.sub(r'value="[^"]*"', "", a.get_data(as_text=True)) for a in answers}
     assert {a.status_code for a in answers} == {400}
@@ -60,8 +62,9 @@ def test_stamp_rotation_ends_the_session(app, client, customer_id) -> None:  # t
 
 
 @pytest.mark.settings(SESSION_IDLE_MINUTES=30, SESSION_ABSOLUTE_HOURS=12)
-@pytest.mark.parametrize("clock,inside,outside", [("customer_seen_at", 29 * 60, 31 * 60),
-                                                  ("customer_signed_in_at", 11 * 3600, 13 * 3600)])
+@pytest.mark.parametrize(
+    "clock,inside,outside", [("customer_seen_at", 29 * 60, 31 * 60), ("customer_signed_in_at", 11 * 3600, 13 * 3600)]
+)
 def test_idle_and_absolute_timeouts(app, client, customer_id, clock: str, inside: int, outside: int) -> None:  # type: ignore[no-untyped-def]
     """Idle 30 min, absolute 12 h: just inside each limit the session holds, just past it it ends."""
     assert sign_in(client).status_code == 302

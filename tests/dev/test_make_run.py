@@ -24,13 +24,25 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def served(tmp_path):  # type: ignore[no-untyped-def]
     port, mail_port, intake_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "APP_ENV": "development", "INSTANCE_PATH": str(tmp_path / "instance"),
-           "PORT": str(port), "MAIL_PORT": str(mail_port), "INTAKE_PORT": str(intake_port),
-           "PASSWORD_HASH_PROFILE": "owasp-minimum"}
+    env = {
+        **os.environ,
+        "APP_ENV": "development",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "PORT": str(port),
+        "MAIL_PORT": str(mail_port),
+        "INTAKE_PORT": str(intake_port),
+        "PASSWORD_HASH_PROFILE": "owasp-minimum",
+    }
     for name in ("DATABASE_URL", "PUBLIC_BASE_URL", "SECRET_KEY"):
         env.pop(name, None)
-    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "dev", "serve", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "dev", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
@@ -57,9 +69,12 @@ def test_newcomer_flow(served) -> None:  # type: ignore[no-untyped-def]
     base, maildir, process, intake_port = served
     # The customer emails the report address (the policy's first channel).
     with smtplib.SMTP("127.0.0.1", intake_port, timeout=10) as client:
-        client.sendmail(DEMO_EMAIL, ["security@ecc.example"],
-                        f"From: {DEMO_EMAIL}\r\nTo: security@ecc.example\r\nSubject: mat khau bi lo\r\n"
-                        "\r\nMat khau cua toi bi lo.\r\n")
+        client.sendmail(
+            DEMO_EMAIL,
+            ["security@ecc.example"],
+            f"From: {DEMO_EMAIL}\r\nTo: security@ecc.example\r\nSubject: mat khau bi lo\r\n"
+            "\r\nMat khau cua toi bi lo.\r\n",
+        )
 
     def mail_arrived():  # type: ignore[no-untyped-def]
         if not maildir.exists():
@@ -105,8 +120,10 @@ def test_dev_mail_answers_loopback_names_only(tmp_path) -> None:  # type: ignore
     requests carry the attacker's host name."""
     from incident_service import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/dev.sqlite3"},
-                     environ={"APP_ENV": "development", "SECRET_KEY": "k" * 40})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/dev.sqlite3"},
+        environ={"APP_ENV": "development", "SECRET_KEY": "k" * 40},
+    )
     client = app.test_client()
     for host in ("127.0.0.1:5000", "localhost:5000", "[::1]:5000"):
         assert client.get("/_dev/mail", headers={"Host": host}).status_code == 200, host

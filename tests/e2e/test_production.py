@@ -20,24 +20,59 @@ BIN = Path(sys.executable).parent
 def test_gunicorn_worker_and_lmtp_listener_serve_a_report(app, database_url, smtp_sink) -> None:  # type: ignore[no-untyped-def]
     web_port, lmtp_port = free_port(), free_port()
     base = f"http://127.0.0.1:{web_port}"
-    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "a-production-like-secret-key-of-48-characters-x",
-           "PUBLIC_BASE_URL": base, "DATABASE_URL": database_url, "MAIL_SERVER": "127.0.0.1",
-           "MAIL_PORT": str(smtp_sink.port), "REPORT_ADDRESSES": "security@ecc.example", "LOG_FORMAT": "json",
-           "SESSION_COOKIE_SECURE": "false",  # plain http on loopback in this test; production runs behind TLS
-           "PASSWORD_HASH_PROFILE": "owasp-minimum", "GUNICORN_BIND": f"127.0.0.1:{web_port}",
-           "GUNICORN_WORKERS": "1", "RATELIMIT_STORAGE_URI": "memory://"}
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": "a-production-like-secret-key-of-48-characters-x",
+        "PUBLIC_BASE_URL": base,
+        "DATABASE_URL": database_url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_sink.port),
+        "REPORT_ADDRESSES": "security@ecc.example",
+        "LOG_FORMAT": "json",
+        "SESSION_COOKIE_SECURE": "false",  # plain http on loopback in this test; production runs behind TLS
+        "PASSWORD_HASH_PROFILE": "owasp-minimum",
+        "GUNICORN_BIND": f"127.0.0.1:{web_port}",
+        "GUNICORN_WORKERS": "1",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
     env.pop("TEST_DATABASE", None)
     flask = [str(BIN / "flask"), "--app", "wsgi"]
-    added = subprocess.run([*flask, "customers", "add", "an@example.com", "--name", "An"], cwd=ROOT, env=env,
-                           input=PASSWORD + "\n", capture_output=True, text=True, timeout=60)
+    added = subprocess.run(
+        [*flask, "customers", "add", "an@example.com", "--name", "An"],
+        cwd=ROOT,
+        env=env,
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert added.returncode == 0, added.stderr
     processes = [
-        subprocess.Popen([str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-        subprocess.Popen([*flask, "outbox", "work", "--interval", "0.2"], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-        subprocess.Popen([*flask, "intake", "smtpd", "--lmtp", "--port", str(lmtp_port)], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        subprocess.Popen(
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ),
+        subprocess.Popen(
+            [*flask, "outbox", "work", "--interval", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ),
+        subprocess.Popen(
+            [*flask, "intake", "smtpd", "--lmtp", "--port", str(lmtp_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ),
     ]
     try:
         browser = Browser(base)

@@ -51,10 +51,22 @@ class StallThenAccept(CollectingHandler):
 
 
 def worker(database_url: str, mail_port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": database_url, "MAIL_PORT": str(mail_port),
-           "PUBLIC_BASE_URL": "https://security.ecc.example", "OUTBOX_LEASE_SECONDS": "2"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "work", "--interval", "0.2"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "MAIL_PORT": str(mail_port),
+        "PUBLIC_BASE_URL": "https://security.ecc.example",
+        "OUTBOX_LEASE_SECONDS": "2",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "work", "--interval", "0.2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_until(check, what: str, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
@@ -85,8 +97,13 @@ def test_worker_killed_mid_send_delivers_after_restart(app, database_url, custom
             first.communicate(timeout=10)
         with app.app_context():
             # The bytes the dead worker was sending were committed before it began: a restart sends them.
-            link = LINK_RE.search(email.message_from_bytes(db.session.execute(select(OutboxMessage.raw)).scalar_one(),
-                                                           policy=policy.default).get_body(("plain",)).get_content()).group(0)
+            link = LINK_RE.search(
+                email.message_from_bytes(
+                    db.session.execute(select(OutboxMessage.raw)).scalar_one(), policy=policy.default
+                )
+                .get_body(("plain",))
+                .get_content()
+            ).group(0)
         relay.loop.call_soon_threadsafe(handler.release.set)  # type: ignore[union-attr]
         assert handler.messages == []
         second = worker(database_url, port)
@@ -117,12 +134,15 @@ def test_fifty_concurrent_reports_through_web_and_email(app, customer_id) -> Non
 
     def by_web(client, token) -> None:  # type: ignore[no-untyped-def]
         barrier.wait()
-        outcomes.append(client.post("/report", data={"email": "an@example.com", "kind": "stolen",
-                                                     "csrf_token": token}).status_code)
+        outcomes.append(
+            client.post("/report", data={"email": "an@example.com", "kind": "stolen", "csrf_token": token}).status_code
+        )
 
     def by_email(n: int) -> None:
-        raw = (f"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: lost {n}\r\n"
-               f"Message-ID: <burst-{n}@example.com>\r\n\r\nmy password leaked\r\n").encode()
+        raw = (
+            f"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: lost {n}\r\n"
+            f"Message-ID: <burst-{n}@example.com>\r\n\r\nmy password leaked\r\n"
+        ).encode()
         barrier.wait()
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
             outcomes.append(smtp.sendmail("an@example.com", ["security@ecc.example"], raw) and 500 or 250)
@@ -140,8 +160,14 @@ def test_fifty_concurrent_reports_through_web_and_email(app, customer_id) -> Non
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Report)) == 50
         assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
-        assert db.session.scalar(select(func.count()).select_from(ResetGrant)
-                                 .where(ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))) == 1
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(ResetGrant)
+                .where(ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))
+            )
+            == 1
+        )
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
         assert db.session.scalar(select(func.count()).select_from(Report).where(Report.incident_id.is_(None))) == 0
         assert verify_chain().ok  # concurrent writers, still one line
@@ -202,7 +228,11 @@ def test_relay_down_while_reports_arrive(app, customer_id) -> None:  # type: ign
         deliver(app)
     finally:
         relay.stop()
-    assert sorted(rcpts[0] for _s, rcpts, _m in handler.messages) == ["c0@example.com", "c1@example.com", "c2@example.com"]
+    assert sorted(rcpts[0] for _s, rcpts, _m in handler.messages) == [
+        "c0@example.com",
+        "c1@example.com",
+        "c2@example.com",
+    ]
 
 
 def test_two_workers_never_send_a_message_twice(app, smtp_sink) -> None:  # type: ignore[no-untyped-def]
@@ -252,15 +282,29 @@ def test_resets_and_reports_racing_on_one_customer(app, smtp_sink, customer_id) 
     def reset(client, token, n) -> None:  # type: ignore[no-untyped-def]
         password = f"a whole new passphrase number {n}"
         barrier.wait()
-        outcomes.append(("reset", client.post("/reset", data={"password": password, "password_confirm": password,
-                                                               "csrf_token": token}).status_code))
+        outcomes.append(
+            (
+                "reset",
+                client.post(
+                    "/reset", data={"password": password, "password_confirm": password, "csrf_token": token}
+                ).status_code,
+            )
+        )
 
     def report(client, token) -> None:  # type: ignore[no-untyped-def]
         barrier.wait()
-        outcomes.append(("report", client.post("/report", data={"email": "an@example.com", "kind": "lost",
-                                                                 "csrf_token": token}).status_code))
+        outcomes.append(
+            (
+                "report",
+                client.post(
+                    "/report", data={"email": "an@example.com", "kind": "lost", "csrf_token": token}
+                ).status_code,
+            )
+        )
 
-    threads = [threading.Thread(target=reset, args=(c, t, n)) for n, (c, t) in enumerate(zip(resetters, tokens, strict=False))]
+    threads = [
+        threading.Thread(target=reset, args=(c, t, n)) for n, (c, t) in enumerate(zip(resetters, tokens, strict=False))
+    ]
     threads += [threading.Thread(target=report, args=pair) for pair in zip(reporters, report_tokens, strict=False)]
     for thread in threads:
         thread.start()

@@ -22,8 +22,17 @@ from incident_service.notifications.models import OutboxMessage
 from incident_service.reactivation.models import ResetGrant
 from tests.helpers import PASSWORD, deliver, links_in, make_customer, path_of, submit
 
-SKIP = {"id", "reference", "customer_id", "incident_id", "claimed_address", "address_normalized", "message_id",
-        "grant_id_hash", "to_address"}
+SKIP = {
+    "id",
+    "reference",
+    "customer_id",
+    "incident_id",
+    "claimed_address",
+    "address_normalized",
+    "message_id",
+    "grant_id_hash",
+    "to_address",
+}
 
 
 def columns(row: object) -> dict[str, object]:
@@ -37,15 +46,26 @@ def shape(pending: str) -> str:
 
 def state_of(customer_id: int) -> dict[str, object]:
     one = lambda model: db.session.execute(select(model).where(model.customer_id == customer_id)).scalar_one()  # noqa: E731
-    events = db.session.execute(select(AuditEvent).where(AuditEvent.customer_id == customer_id,
-                                                         AuditEvent.action.like("breach_list:%"))
-                                .order_by(AuditEvent.id)).scalars().all()
+    events = (
+        db.session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.customer_id == customer_id, AuditEvent.action.like("breach_list:%"))
+            .order_by(AuditEvent.id)
+        )
+        .scalars()
+        .all()
+    )
     outbox = one(OutboxMessage)
-    return {"report": columns(one(Report)), "incident": columns(one(Incident)), "grant": columns(one(ResetGrant)),
-            "outbox": {**columns(outbox), "pending": shape(outbox.pending)},
-            "credential": db.session.get(Customer, customer_id).credential_state,
-            "events": [(e.action, e.incident_id is not None, e.report_id is not None, sorted(json.loads(e.data)))
-                       for e in events]}
+    return {
+        "report": columns(one(Report)),
+        "incident": columns(one(Incident)),
+        "grant": columns(one(ResetGrant)),
+        "outbox": {**columns(outbox), "pending": shape(outbox.pending)},
+        "credential": db.session.get(Customer, customer_id).credential_state,
+        "events": [
+            (e.action, e.incident_id is not None, e.report_id is not None, sorted(json.loads(e.data))) for e in events
+        ],
+    }
 
 
 def test_bulk_opening_equals_a_report_opening(app, smtp_sink) -> None:  # type: ignore[no-untyped-def]
@@ -54,18 +74,35 @@ def test_bulk_opening_equals_a_report_opening(app, smtp_sink) -> None:  # type: 
     with app.app_context():
         stamp_before = db.session.get(Customer, many).security_stamp
         now = utcnow()
-        receive_report(ReportSubmission(channel="breach_list", address="mot@example.com", kind="leaked",
-                                        details="leak", entered_by="cli"), now=now, actor="cli")
-        open_incidents(list(openings_for(["nhieu@example.com"]).values()), channel="breach_list", kind="leaked",
-                       details="leak", actor="cli", now=now, year=report_year(now))
+        receive_report(
+            ReportSubmission(
+                channel="breach_list", address="mot@example.com", kind="leaked", details="leak", entered_by="cli"
+            ),
+            now=now,
+            actor="cli",
+        )
+        open_incidents(
+            list(openings_for(["nhieu@example.com"]).values()),
+            channel="breach_list",
+            kind="leaked",
+            details="leak",
+            actor="cli",
+            now=now,
+            year=report_year(now),
+        )
         db.session.commit()
         single, bulk = state_of(one), state_of(many)
         assert db.session.get(Customer, many).security_stamp != stamp_before
         assert verify_chain().ok
     assert single == bulk
     assert [action for action, *_ in bulk["events"]] == [
-        "breach_list:report:received", "breach_list:incident:opened", "breach_list:credential:locked",
-        "breach_list:sessions:revoked", "breach_list:reset_grant:issued", "breach_list:email:queued"]
+        "breach_list:report:received",
+        "breach_list:incident:opened",
+        "breach_list:credential:locked",
+        "breach_list:sessions:revoked",
+        "breach_list:reset_grant:issued",
+        "breach_list:email:queued",
+    ]
 
     # The acknowledgement reaches the address on record; its link sets a new password, once.
     deliver(app)
@@ -73,7 +110,9 @@ def test_bulk_opening_equals_a_report_opening(app, smtp_sink) -> None:  # type: 
     assert re.search(r"INC-\d{4}-\d{6}", message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     client = app.test_client()
     client.get(path_of(links_in(message)["reset"]))
-    answer = submit(client, "/reset", {"password": "mot-hai-ba-bon-nam-sau-bay", "password_confirm": "mot-hai-ba-bon-nam-sau-bay"})
+    answer = submit(
+        client, "/reset", {"password": "mot-hai-ba-bon-nam-sau-bay", "password_confirm": "mot-hai-ba-bon-nam-sau-bay"}
+    )
     assert answer.status_code == 200
     assert submit(app.test_client(), "/login", {"email": "nhieu@example.com", "password": PASSWORD}).status_code != 302
 
@@ -85,8 +124,15 @@ def test_bulk_opening_refuses_a_customer_with_an_open_incident(app) -> None:  # 
         now = utcnow()
         with pytest.raises(IntegrityError):
             with db.session.begin_nested():
-                open_incidents(list(openings_for(["an@example.com"]).values()), channel="breach_list",
-                               kind="leaked", details="leak", actor="cli", now=now, year=report_year(now))
+                open_incidents(
+                    list(openings_for(["an@example.com"]).values()),
+                    channel="breach_list",
+                    kind="leaked",
+                    details="leak",
+                    actor="cli",
+                    now=now,
+                    year=report_year(now),
+                )
         assert db.session.scalar(select(Incident.id).where(Incident.status == "reactivated")) is not None
 
 
@@ -98,11 +144,16 @@ def test_a_report_racing_the_list_is_joined_not_duplicated(app, monkeypatch) -> 
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
     monkeypatch.setattr(breach, "with_open_incident", lambda ids: set())  # the check that the race beats
     with app.app_context():
-        outcome = breach.mass_reactivate([(1, "an@example.com"), (2, "binh@example.com")], key="leak",
-                                         dry_run=False, actor="cli", now=utcnow())
+        outcome = breach.mass_reactivate(
+            [(1, "an@example.com"), (2, "binh@example.com")], key="leak", dry_run=False, actor="cli", now=utcnow()
+        )
         assert outcome.reactivated == ["an@example.com", "binh@example.com"]
         incidents = db.session.execute(select(Incident.customer_id)).scalars().all()
         assert sorted(incidents) == [1, 2]  # one each: an's report joined the incident it had
-        assert db.session.scalar(select(Report.incident_id).where(Report.channel == "breach_list",
-                                                                  Report.customer_id == 1)) is not None
+        assert (
+            db.session.scalar(
+                select(Report.incident_id).where(Report.channel == "breach_list", Report.customer_id == 1)
+            )
+            is not None
+        )
         assert verify_chain().ok

@@ -92,8 +92,11 @@ def test_client_cannot_set_received_at(app, client, customer_id) -> None:  # typ
 def test_discovery_time_on_the_form_is_a_statement(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
     # 08:30 in Ho Chi Minh City yesterday = 01:30 UTC.
     yesterday = (utcnow() - timedelta(days=1)).date()
-    submit(client, "/report", {"email": "an@example.com", "kind": "stolen",
-                               "discovered_at": f"{yesterday.isoformat()}T08:30"})
+    submit(
+        client,
+        "/report",
+        {"email": "an@example.com", "kind": "stolen", "discovered_at": f"{yesterday.isoformat()}T08:30"},
+    )
     with app.app_context():
         statement = db.session.execute(select(DiscoveryStatement)).scalar_one()
         assert statement.discovered_at.hour == 1 and statement.discovered_at.minute == 30
@@ -106,8 +109,11 @@ def test_discovery_time_on_the_form_is_a_statement(app, client, customer_id) -> 
 
 def test_discovery_in_the_future_is_refused(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
     tomorrow = (utcnow() + timedelta(days=2)).date()
-    answer = submit(client, "/report", {"email": "an@example.com", "kind": "stolen",
-                                        "discovered_at": f"{tomorrow.isoformat()}T08:30"})
+    answer = submit(
+        client,
+        "/report",
+        {"email": "an@example.com", "kind": "stolen", "discovered_at": f"{tomorrow.isoformat()}T08:30"},
+    )
     assert answer.status_code == 400
     with app.app_context():
         assert count(Report) == 0
@@ -118,7 +124,9 @@ def test_report_link_fixes_the_address(app, client, customer_id) -> None:  # typ
         link = path_of(customer_report_url(db.session.get(Customer, customer_id)))
     page = client.get(link)
     assert page.status_code == 200 and "an@example.com" not in page.get_data(as_text=True)
-    answer = client.post(link, data={"kind": "suspicious_activity", "csrf_token": csrf_from(page.get_data(as_text=True))})
+    answer = client.post(
+        link, data={"kind": "suspicious_activity", "csrf_token": csrf_from(page.get_data(as_text=True))}
+    )
     assert answer.status_code == 200
     with app.app_context():
         assert db.session.execute(select(Report)).scalar_one().customer_id == customer_id
@@ -134,8 +142,14 @@ def test_second_report_joins_the_open_incident_and_is_throttled(app, customer_id
     with app.app_context():
         assert count(Incident) == 1 and count(Report) == 3
         assert count(OutboxMessage) == 1  # re-sent at most once per window
-        assert db.session.scalar(select(func.count()).select_from(ResetGrant)
-                                 .where(ResetGrant.revoked_at.is_(None), ResetGrant.used_at.is_(None))) == 1
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(ResetGrant)
+                .where(ResetGrant.revoked_at.is_(None), ResetGrant.used_at.is_(None))
+            )
+            == 1
+        )
 
 
 def test_report_after_window_resends_a_fresh_link(app, customer_id) -> None:  # type: ignore[no-untyped-def]
@@ -159,8 +173,9 @@ def test_concurrent_reports_give_one_incident(app, customer_id) -> None:  # type
 
     def send(client, token) -> None:  # type: ignore[no-untyped-def]
         barrier.wait()
-        statuses.append(client.post("/report", data={"email": "an@example.com", "kind": "stolen",
-                                                     "csrf_token": token}).status_code)
+        statuses.append(
+            client.post("/report", data={"email": "an@example.com", "kind": "stolen", "csrf_token": token}).status_code
+        )
 
     threads = [threading.Thread(target=send, args=pair) for pair in zip(clients, tokens, strict=False)]
     for thread in threads:
@@ -171,8 +186,14 @@ def test_concurrent_reports_give_one_incident(app, customer_id) -> None:  # type
     with app.app_context():
         assert count(Report) == 20
         assert count(Incident) == 1
-        assert db.session.scalar(select(func.count()).select_from(ResetGrant)
-                                 .where(ResetGrant.revoked_at.is_(None), ResetGrant.used_at.is_(None))) == 1
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(ResetGrant)
+                .where(ResetGrant.revoked_at.is_(None), ResetGrant.used_at.is_(None))
+            )
+            == 1
+        )
         assert count(OutboxMessage) == 1
         assert db.session.scalar(select(func.count()).select_from(Report).where(Report.incident_id.is_not(None))) == 20
 

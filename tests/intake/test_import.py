@@ -41,8 +41,10 @@ def test_mbox_of_1000_messages_shows_progress_and_finishes(app, runner, tmp_path
     path = tmp_path / "export.mbox"
     box = mailbox.mbox(str(path), create=True)
     for n in range(1000):
-        box.add(f"From: c{n % 7}@example.com\nTo: security@ecc.example\nSubject: report {n}\n"
-                f"Message-ID: <m{n}@example.com>\nDate: Mon, 23 Nov 2026 10:{n % 60:02d}:00 +0700\n\nleaked {n}\n")
+        box.add(
+            f"From: c{n % 7}@example.com\nTo: security@ecc.example\nSubject: report {n}\n"
+            f"Message-ID: <m{n}@example.com>\nDate: Mon, 23 Nov 2026 10:{n % 60:02d}:00 +0700\n\nleaked {n}\n"
+        )
     box.close()
     result = runner.invoke(args=["intake", "import", str(path)])
     assert result.exit_code == 0, result.output

@@ -59,9 +59,14 @@ def test_corpus_message(app, customer_id, name: str) -> None:  # type: ignore[no
     status, matched, acknowledged, reason = EXPECTED[name]
     raw = (CORPUS / name).read_bytes()
     with app.app_context():
-        outcome = ingest_message(raw, envelope=Envelope(mail_from="sender@example.net",
-                                                        rcpt_tos=["security@ecc.example"], peer="203.0.113.5:4000"),
-                                 via="smtp", now=utcnow())
+        outcome = ingest_message(
+            raw,
+            envelope=Envelope(
+                mail_from="sender@example.net", rcpt_tos=["security@ecc.example"], peer="203.0.113.5:4000"
+            ),
+            via="smtp",
+            now=utcnow(),
+        )
         db.session.commit()
         message = db.session.get(InboundMessage, outcome.message_id)
         assert message.raw == raw and message.size == len(raw)  # the bytes, exactly
@@ -102,7 +107,9 @@ def test_same_message_id_other_bytes_is_kept_as_duplicate(app, customer_id) -> N
     raw = (CORPUS / "plain.eml").read_bytes()
     with app.app_context():
         ingest_message(raw, envelope=Envelope(), via="smtp", now=utcnow())
-        again = ingest_message(b"Delivered-To: security@ecc.example\n" + raw, envelope=Envelope(), via="smtp", now=utcnow())
+        again = ingest_message(
+            b"Delivered-To: security@ecc.example\n" + raw, envelope=Envelope(), via="smtp", now=utcnow()
+        )
         db.session.commit()
         assert again.status == "duplicate"
         assert db.session.scalar(select(func.count()).select_from(InboundMessage)) == 2
@@ -122,11 +129,14 @@ def test_second_email_joins_the_open_incident(app, customer_id) -> None:  # type
 OUR_VERDICT = ["mx.ecc.example; spf=fail smtp.mailfrom=example.com; dmarc=fail header.from=example.com"]
 
 
-@pytest.mark.parametrize("via,peer,trusted", [
-    ("lmtp", "127.0.0.1:40000", OUR_VERDICT),  # the company MTA, delivering on this host
-    ("lmtp", "203.0.113.9:40000", []),  # anyone else who reached the LMTP port
-    ("smtp", "127.0.0.1:40000", []),  # plain SMTP to the listener is not the MTA's delivery
-])
+@pytest.mark.parametrize(
+    "via,peer,trusted",
+    [
+        ("lmtp", "127.0.0.1:40000", OUR_VERDICT),  # the company MTA, delivering on this host
+        ("lmtp", "203.0.113.9:40000", []),  # anyone else who reached the LMTP port
+        ("smtp", "127.0.0.1:40000", []),  # plain SMTP to the listener is not the MTA's delivery
+    ],
+)
 def test_a_forged_verdict_is_stored_as_a_claim(app, customer_id, via: str, peer: str, trusted: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Issue 11, item 5: only what the company MTA added on its way to us is kept as its verdict."""
     raw = (CORPUS / "forged_below_company_hop.eml").read_bytes()

@@ -20,15 +20,18 @@ from tests.live import wait_for
 
 # A header block under the 64 KB limit that the stdlib parser needs minutes for (quadratic in the
 # number of empty parameters): about two minutes for this one on the machine the issue was found on.
-SLOW = (b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: slow\r\n"
-        b"Content-Type: text/plain" + b";" * 60_000 + b"\r\n\r\nmy password leaked\r\n")
+SLOW = (
+    b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: slow\r\n"
+    b"Content-Type: text/plain" + b";" * 60_000 + b"\r\n\r\nmy password leaked\r\n"
+)
 GOOD = b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: lost\r\n\r\nmy password leaked\r\n"
 
 
 def test_the_child_reads_as_parse_message_does() -> None:
     limits = Limits()
-    assert parse_within(GOOD, authserv_id="mx.ecc.example", limits=limits) == \
-        parse_message(GOOD, authserv_id="mx.ecc.example", limits=limits)
+    assert parse_within(GOOD, authserv_id="mx.ecc.example", limits=limits) == parse_message(
+        GOOD, authserv_id="mx.ecc.example", limits=limits
+    )
     with pytest.raises(Quarantine) as refused:
         parse_within(b"Subject: no sender\r\n\r\nx", authserv_id="mx.ecc.example", limits=limits)
     assert refused.value.reason == "no_sender"

@@ -18,8 +18,12 @@ MX = CompanyMta(hosts=("mx.ecc.example",))
 def parse(name_or_bytes: str | bytes, company: CompanyMta | None = MX, **limits: float):  # type: ignore[no-untyped-def]
     """Read as mail the company MTA handed over (LMTP): its own verdicts may be trusted."""
     raw = name_or_bytes if isinstance(name_or_bytes, bytes) else (CORPUS / name_or_bytes).read_bytes()
-    return parse_message(raw, authserv_id="mx.ecc.example", limits=Limits(**limits),  # type: ignore[arg-type]
-                         company=company)
+    return parse_message(
+        raw,
+        authserv_id="mx.ecc.example",
+        limits=Limits(**limits),  # type: ignore[arg-type]
+        company=company,
+    )
 
 
 @pytest.mark.parametrize("name", ["plain.eml", "qp_utf8.eml", "base64_utf8.eml", "qp_cp1258.eml", "base64_cp1258.eml"])
@@ -39,7 +43,8 @@ def test_plain_headers() -> None:
     assert [hop["by"] for hop in parsed.received] == ["mx.ecc.example", "mail-out.example.net"]
     assert parsed.received[0]["at"] == "2026-11-24T02:15:02+00:00"
     assert parsed.authentication_results == [
-        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com"]
+        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com"
+    ]
 
 
 def test_alternative_prefers_plain() -> None:
@@ -64,19 +69,25 @@ def test_rfc2047_from_and_subject() -> None:
 def test_forwarded_message_is_an_attachment() -> None:
     parsed = parse("forwarded.eml")
     assert parsed.text_body.startswith("I got this phishing mail")
-    assert parsed.attachments == [{"filename": None, "content_type": "message/rfc822", "size": parsed.attachments[0]["size"]}]
+    assert parsed.attachments == [
+        {"filename": None, "content_type": "message/rfc822", "size": parsed.attachments[0]["size"]}
+    ]
     assert parsed.attachments[0]["size"] > 100
 
 
 def test_attachments_listed_with_safe_names() -> None:
     parsed = parse("attachments.eml")
     assert [(a["filename"], a["content_type"]) for a in parsed.attachments] == [
-        ("bao cao.pdf", "application/pdf"), ("_.._etc_passwd.png", "image/png")]
+        ("bao cao.pdf", "application/pdf"),
+        ("_.._etc_passwd.png", "image/png"),
+    ]
     assert parsed.attachments[0]["size"] == len(b"%PDF-1.4\n% fake but harmless\n" * 40)
 
 
-@pytest.mark.parametrize("name,reason", [("auto_reply.eml", "auto_submitted"), ("dsn_bounce.eml", "null_sender"),
-                                         ("list_mail.eml", "mailing_list")])
+@pytest.mark.parametrize(
+    "name,reason",
+    [("auto_reply.eml", "auto_submitted"), ("dsn_bounce.eml", "null_sender"), ("list_mail.eml", "mailing_list")],
+)
 def test_never_answered(name: str, reason: str) -> None:
     assert parse(name).not_a_report_reason == reason
 
@@ -87,12 +98,15 @@ def test_envelope_null_sender_and_dsn() -> None:
     assert parse_message(raw, authserv_id="x", limits=Limits()).not_a_report_reason == "delivery_report"
 
 
-@pytest.mark.parametrize("name,defect", [
-    ("missing_boundary.eml", "StartBoundaryNotFoundDefect"),
-    ("bad_base64.eml", "InvalidBase64CharactersDefect"),
-    ("unknown_charset.eml", "UnknownCharset(x-no-such-charset)"),
-    ("no_blank_line.eml", "MissingHeaderBodySeparatorDefect"),
-])
+@pytest.mark.parametrize(
+    "name,defect",
+    [
+        ("missing_boundary.eml", "StartBoundaryNotFoundDefect"),
+        ("bad_base64.eml", "InvalidBase64CharactersDefect"),
+        ("unknown_charset.eml", "UnknownCharset(x-no-such-charset)"),
+        ("no_blank_line.eml", "MissingHeaderBodySeparatorDefect"),
+    ],
+)
 def test_malformed_but_readable_keeps_sender_and_defects(name: str, defect: str) -> None:
     parsed = parse(name)
     assert parsed.from_address == "an@example.com"
@@ -126,13 +140,15 @@ def test_only_our_authentication_results_are_trusted() -> None:
     # A forged "pass" below the hop where the mail entered the company; our MTA's "fail" above it.
     parsed = parse("forged_below_company_hop.eml")
     assert parsed.authentication_results == [
-        "mx.ecc.example; spf=fail smtp.mailfrom=example.com; dmarc=fail header.from=example.com"]
+        "mx.ecc.example; spf=fail smtp.mailfrom=example.com; dmarc=fail header.from=example.com"
+    ]
     assert parsed.untrusted_authentication_results == 1
     # Through two company hosts: the verdict between them counts, the one below the entry does not.
     inside = CompanyMta(hosts=("mx.ecc.example", "relay.ecc.example"), networks=("10.1.0.0/24",))
     parsed = parse("internal_hops.eml", company=inside)
     assert parsed.authentication_results == [
-        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"]
+        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"
+    ]
     assert parsed.untrusted_authentication_results == 1
     # Without the relay's network, the relay's hop is where the mail entered: nothing below it counts.
     parsed = parse("internal_hops.eml", company=CompanyMta(hosts=("mx.ecc.example", "relay.ecc.example")))
@@ -142,11 +158,13 @@ def test_only_our_authentication_results_are_trusted() -> None:
     assert parsed.authentication_results == [] and parsed.untrusted_authentication_results == 1
 
 
-HELO_FORGERY = (b"Received: from mx.ecc.example (unknown [203.0.113.5])\r\n"
-                b"\tby mx.ecc.example (Postfix) with ESMTP id 9; Tue, 24 Nov 2026 09:15:02 +0700\r\n"
-                b"Authentication-Results: mx.ecc.example; dmarc=pass header.from=example.com\r\n"
-                b"Received: from x by mx.ecc.example; Mon, 01 Jan 2001 00:00:00 +0000\r\n"
-                b"From: an@example.com\r\nSubject: back-dated\r\n\r\nleaked\r\n")
+HELO_FORGERY = (
+    b"Received: from mx.ecc.example (unknown [203.0.113.5])\r\n"
+    b"\tby mx.ecc.example (Postfix) with ESMTP id 9; Tue, 24 Nov 2026 09:15:02 +0700\r\n"
+    b"Authentication-Results: mx.ecc.example; dmarc=pass header.from=example.com\r\n"
+    b"Received: from x by mx.ecc.example; Mon, 01 Jan 2001 00:00:00 +0000\r\n"
+    b"From: an@example.com\r\nSubject: back-dated\r\n\r\nleaked\r\n"
+)
 
 
 def test_a_sender_naming_our_mta_in_helo_is_still_outside() -> None:
@@ -199,11 +217,16 @@ def test_too_large() -> None:
         parse((CORPUS / "plain.eml").read_bytes(), max_message_bytes=100)
 
 
-@pytest.mark.parametrize("raw", [b"Subject: no sender\n\nbody\n",
-                                 b"From: a@example.com\nFrom: b@example.com\n\nbody\n",
-                                 b"From: a@example.com, b@example.com\n\nbody\n",
-                                 b"From: not an address\n\nbody\n",
-                                 b"\xff\xfe\xfd garbage"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Subject: no sender\n\nbody\n",
+        b"From: a@example.com\nFrom: b@example.com\n\nbody\n",
+        b"From: a@example.com, b@example.com\n\nbody\n",
+        b"From: not an address\n\nbody\n",
+        b"\xff\xfe\xfd garbage",
+    ],
+)
 def test_no_usable_sender_quarantined(raw: bytes) -> None:
     with pytest.raises(Quarantine) as caught:
         parse(raw)

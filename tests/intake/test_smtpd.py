@@ -38,7 +38,9 @@ def count(app, model) -> int:  # type: ignore[no-untyped-def]
         return db.session.scalar(select(func.count()).select_from(model))
 
 
-def send(port: int, raw: bytes, *, sender: str = "an@example.com", to: str = "security@ecc.example") -> tuple[int, bytes]:
+def send(
+    port: int, raw: bytes, *, sender: str = "an@example.com", to: str = "security@ecc.example"
+) -> tuple[int, bytes]:
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         client.ehlo("client.example.net")
         client.mail(sender)
@@ -92,8 +94,10 @@ def test_ten_concurrent_connections_all_land(app, listener) -> None:  # type: ig
     barrier = threading.Barrier(10)
 
     def one(n: int) -> None:
-        raw = (f"From: c{n}@example.com\nTo: security@ecc.example\nSubject: lost\n"
-               f"Message-ID: <c{n}@example.com>\n\nmy password leaked\n").encode()
+        raw = (
+            f"From: c{n}@example.com\nTo: security@ecc.example\nSubject: lost\n"
+            f"Message-ID: <c{n}@example.com>\n\nmy password leaked\n"
+        ).encode()
         barrier.wait()
         results.append(send(listener, raw, sender=f"c{n}@example.com")[0])
 
@@ -105,7 +109,10 @@ def test_ten_concurrent_connections_all_land(app, listener) -> None:  # type: ig
     assert results == [250] * 10
     assert count(app, InboundMessage) == 10 and count(app, Report) == 10
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Customer).where(Customer.credential_state == "locked")) == 10
+        assert (
+            db.session.scalar(select(func.count()).select_from(Customer).where(Customer.credential_state == "locked"))
+            == 10
+        )
 
 
 def test_database_failure_gives_451_and_no_partial_rows(app, listener, customer_id) -> None:  # type: ignore[no-untyped-def]
@@ -136,8 +143,9 @@ def test_lmtp_answers_per_recipient(app, customer_id) -> None:  # type: ignore[n
         with smtplib.LMTP("127.0.0.1", port, timeout=10) as client:
             client.ehlo_or_helo_if_needed()
             client.mail("an@example.com")
-            rcpt_codes = [client.rcpt(to)[0] for to in ("security@ecc.example", "nobody@ecc.example",
-                                                        "baomat@ecc.example")]
+            rcpt_codes = [
+                client.rcpt(to)[0] for to in ("security@ecc.example", "nobody@ecc.example", "baomat@ecc.example")
+            ]
             # smtplib reads one DATA reply; LMTP sends one per accepted recipient, so read the rest.
             data_codes = [client.data(PLAIN)[0], client.getreply()[0]]
     finally:
@@ -149,7 +157,9 @@ def test_lmtp_answers_per_recipient(app, customer_id) -> None:  # type: ignore[n
         assert db.session.execute(select(InboundMessage.via)).scalar_one() == "lmtp"
 
 
-def test_a_processing_bug_keeps_the_message_quarantined(app, listener, runner, customer_id, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_processing_bug_keeps_the_message_quarantined(
+    app, listener, runner, customer_id, monkeypatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """M2 and 'bad input loses nothing': if reading the mail fails unexpectedly (a bug, injected here),
     the listener still answers 250 and the importer still keeps the bytes, quarantined with the error."""
     import incident_service.intake.service as intake
@@ -167,8 +177,12 @@ def test_a_processing_bug_keeps_the_message_quarantined(app, listener, runner, c
     with app.app_context():
         kept = db.session.execute(select(InboundMessage).order_by(InboundMessage.id)).scalars().all()
         assert [m.raw for m in kept] == [PLAIN, other.read_bytes()]
-        assert all(m.status == "quarantined" and m.quarantine_reason == "processing_error"
-                   and "RuntimeError: parser bug" in (m.quarantine_detail or "") for m in kept)
+        assert all(
+            m.status == "quarantined"
+            and m.quarantine_reason == "processing_error"
+            and "RuntimeError: parser bug" in (m.quarantine_detail or "")
+            for m in kept
+        )
         assert kept[1].import_source == str(other)  # the importer's label survives the fallback
     assert count(app, Report) == 0
 

@@ -231,12 +231,18 @@ def test_email_that_cannot_be_rendered_fails_visibly(app, client, smtp_sink, cus
     queue_one(app, client)
     with app.app_context():
         queued = db.session.execute(select(OutboxMessage)).scalar_one()
-        queued.pending = queued.pending.replace('"grant":{"row":"ResetGrant","id":1}', '"grant":{"row":"ResetGrant","id":999}')
+        queued.pending = queued.pending.replace(
+            '"grant":{"row":"ResetGrant","id":1}', '"grant":{"row":"ResetGrant","id":999}'
+        )
         db.session.commit()
     run = run_at(app, utcnow())
     assert run.failed == 1 and run.sent == 0 and smtp_sink.messages == []
     failed = message(app)
-    assert failed.status == "failed" and "could not be rendered" in failed.last_error and "ResetGrant 999" in failed.last_error
+    assert (
+        failed.status == "failed"
+        and "could not be rendered" in failed.last_error
+        and "ResetGrant 999" in failed.last_error
+    )
     with app.app_context():
         assert verify_chain().ok
 
@@ -258,8 +264,13 @@ def test_acceptances_are_recorded_together_each_with_its_time(app, smtp_sink) ->
         sent = db.session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
         assert all(m.status == "sent" and m.raw is None and m.attempts == 1 for m in sent)
         assert len({m.sent_at for m in sent}) == 25  # each its own moment, not the group's
-        events = db.session.execute(select(AuditEvent).where(AuditEvent.action == "worker:email:sent")
-                                    .order_by(AuditEvent.id)).scalars().all()
+        events = (
+            db.session.execute(
+                select(AuditEvent).where(AuditEvent.action == "worker:email:sent").order_by(AuditEvent.id)
+            )
+            .scalars()
+            .all()
+        )
         assert [e.occurred_at for e in events] == [m.sent_at for m in sent]
         assert verify_chain().ok
     assert sorted(rcpt[0] for _s, rcpt, _m in smtp_sink.messages) == sorted(addresses)

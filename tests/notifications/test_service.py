@@ -15,13 +15,21 @@ def test_subject_never_carries_a_line_break(app) -> None:  # type: ignore[no-unt
 
     now = utcnow()
     with app.test_request_context():
-        subject, _text, _html = render_email("acknowledgement", {
-            "customer": Customer(id=1, email="a@b.c", name="x", locale="vi"),
-            "incident": Incident(reference="INC-1\r\nBcc: evil@example.com", first_received_at=now),
-            "report": Report(reference="RPT-1", received_at=now), "grant": ResetGrant(expires_at=now),
-            "zone": "Asia/Ho_Chi_Minh", "support_contact": "", "reset_url": "", "discovery_url": "",
-            "report_url": "",
-        }, "vi")
+        subject, _text, _html = render_email(
+            "acknowledgement",
+            {
+                "customer": Customer(id=1, email="a@b.c", name="x", locale="vi"),
+                "incident": Incident(reference="INC-1\r\nBcc: evil@example.com", first_received_at=now),
+                "report": Report(reference="RPT-1", received_at=now),
+                "grant": ResetGrant(expires_at=now),
+                "zone": "Asia/Ho_Chi_Minh",
+                "support_contact": "",
+                "reset_url": "",
+                "discovery_url": "",
+                "report_url": "",
+            },
+            "vi",
+        )
     assert "\r" not in subject and "\n" not in subject
 
 
@@ -51,9 +59,14 @@ def test_vietnamese_subject_is_valid_rfc2047(app, customer_id) -> None:  # type:
     assert parsed["Subject"].startswith("[ECC] Đã nhận báo cáo (INC-")
 
 
-@pytest.mark.parametrize("subject,to", [("Hi\r\nBcc: evil@example.com", "an@example.com"),
-                                        ("Hi", "an@example.com\r\nBcc: evil@example.com"),
-                                        ("Hi", "an@example.com\nBcc: evil@example.com")])
+@pytest.mark.parametrize(
+    "subject,to",
+    [
+        ("Hi\r\nBcc: evil@example.com", "an@example.com"),
+        ("Hi", "an@example.com\r\nBcc: evil@example.com"),
+        ("Hi", "an@example.com\nBcc: evil@example.com"),
+    ],
+)
 def test_message_builder_refuses_a_header_with_a_line_break(app, subject: str, to: str) -> None:
     """M6 at the last step: whatever reaches the builder, it never writes a second header from a value
     (the worker then marks the email failed, visibly)."""
@@ -73,8 +86,13 @@ def test_message_builder_writes_long_and_short_headers_intact(app) -> None:
 
     long_to = "a" * 60 + "@" + "b" * 40 + ".example"  # longer than a header line: the email package folds it
     with app.app_context():
-        sent, record = _build("[ECC] Đã nhận báo cáo (INC-2026-000001)", [("văn bản", "<p>one</p>"), ("khác", "<p>two</p>")],
-                              to=long_to, message_id="<id@ecc.example>", date=1.7e9)
+        sent, record = _build(
+            "[ECC] Đã nhận báo cáo (INC-2026-000001)",
+            [("văn bản", "<p>one</p>"), ("khác", "<p>two</p>")],
+            to=long_to,
+            message_id="<id@ecc.example>",
+            date=1.7e9,
+        )
     for raw, text in ((sent, "văn bản"), (record, "khác")):
         parsed = email.message_from_bytes(raw, policy=policy.default)
         assert parsed["To"] == long_to and parsed["Message-ID"] == "<id@ecc.example>"

@@ -21,11 +21,16 @@ CORPUS = Path(__file__).parent.parent / "intake" / "corpus"
 
 def incident_with_email(app, smtp_sink) -> int:  # type: ignore[no-untyped-def]
     with app.app_context():
-        ingest_message((CORPUS / "plain.eml").read_bytes(),
-                       envelope=Envelope(mail_from="an@example.com", peer="127.0.0.1:40000"), via="lmtp", now=utcnow())
+        ingest_message(
+            (CORPUS / "plain.eml").read_bytes(),
+            envelope=Envelope(mail_from="an@example.com", peer="127.0.0.1:40000"),
+            via="lmtp",
+            now=utcnow(),
+        )
         db.session.commit()
-    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "leaked",
-                                          "discovered_at": "2026-11-20T08:00"})
+    submit(
+        app.test_client(), "/report", {"email": "an@example.com", "kind": "leaked", "discovered_at": "2026-11-20T08:00"}
+    )
     deliver(app)
     with app.app_context():
         return db.session.execute(select(Incident.id)).scalar_one()
@@ -53,8 +58,14 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
     assert len(emails) == 1 and archive.read(emails[0]) == (CORPUS / "plain.eml").read_bytes()
     document = json.loads(archive.read("evidence.json"))
     sources = {t["source"] for t in document["timestamps"]}
-    assert {"server_receipt", "date_header_claim", "company_mta", "customer_statement", "link_issued",
-            "relay_acceptance"} <= sources
+    assert {
+        "server_receipt",
+        "date_header_claim",
+        "company_mta",
+        "customer_statement",
+        "link_issued",
+        "relay_acceptance",
+    } <= sources
     assert all(t["gmt7"].endswith("(GMT+7)") for t in document["timestamps"])
     assert document["chain_head"]["hash"] and document["audit_events"]
     assert any(e["action"] == "email:message:received" for e in document["audit_events"])
@@ -64,12 +75,15 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
     assert emailed["email"]["sha256"] == hashlib.sha256((CORPUS / "plain.eml").read_bytes()).hexdigest()
     assert emailed["email"]["envelope"]["via"] == "lmtp" and emailed["email"]["file"] == emails[0]
     assert emailed["email"]["authentication_results_trusted"] == [
-        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com"]
+        "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com"
+    ]
 
     with app.app_context():
         from incident_service.audit.models import AuditEvent
 
-        export = db.session.execute(select(AuditEvent).where(AuditEvent.action == "console:evidence:exported")).scalar_one()
+        export = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "console:evidence:exported")
+        ).scalar_one()
         assert json.loads(export.data)["sha256"] == hashlib.sha256(data).hexdigest()  # what was handed out
     good = tmp_path / "pack.zip"
     good.write_bytes(data)
@@ -93,8 +107,11 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
             if report.get("email"):
                 report["email"]["sha256"] = forged
         contents["evidence.json"] = json.dumps(doc).encode()
-        contents["SHA256SUMS"] = "".join(f"{hashlib.sha256(body).hexdigest()}  {name}\n"
-                                         for name, body in sorted(contents.items()) if name != "SHA256SUMS").encode()
+        contents["SHA256SUMS"] = "".join(
+            f"{hashlib.sha256(body).hexdigest()}  {name}\n"
+            for name, body in sorted(contents.items())
+            if name != "SHA256SUMS"
+        ).encode()
 
     def drop_report(contents):  # type: ignore[no-untyped-def]
         doc = json.loads(contents["evidence.json"])
@@ -106,10 +123,13 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
         doc["audit_events"] = [e for e in doc["audit_events"] if not e["action"].endswith(":report:received")]
         contents["evidence.json"] = json.dumps(doc).encode()
 
-    for change, problem in ((swap_email, "SHA-256"), (edit_event, "do not match its hash"),
-                            (swap_email_and_rebuild_sums, "the audit log recorded at receipt"),
-                            (drop_report_event, "no audit event records its receipt"),
-                            (drop_report, "the report is not in the pack")):
+    for change, problem in (
+        (swap_email, "SHA-256"),
+        (edit_event, "do not match its hash"),
+        (swap_email_and_rebuild_sums, "the audit log recorded at receipt"),
+        (drop_report_event, "no audit event records its receipt"),
+        (drop_report, "the report is not in the pack"),
+    ):
         bad = tmp_path / "bad.zip"
         bad.write_bytes(rezip(data, change))
         failed = runner.invoke(args=["audit", "verify-pack", str(bad)])
@@ -122,20 +142,27 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
 
 def test_printable_page(app, staff_login, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
     incident_id = incident_with_email(app, smtp_sink)
-    page = staff_login("legal").get(f"/console/incidents/{incident_id}/evidence",
-                                    headers={"Accept-Language": "en"}).get_data(as_text=True)
+    page = (
+        staff_login("legal")
+        .get(f"/console/incidents/{incident_id}/evidence", headers={"Accept-Language": "en"})
+        .get_data(as_text=True)
+    )
     assert "Every timestamp, with its source" in page and "date_header_claim" in page and "verify-pack" in page
     assert staff_login("support").get(f"/console/incidents/{incident_id}/evidence").status_code == 403
 
 
-FORGED_HOP = (b"Received: from mail-out.example.net (mail-out.example.net [203.0.113.5])\r\n"
-              b"\tby mx.ecc.example (Postfix) with ESMTPS id 1; Tue, 24 Nov 2026 09:15:02 +0700\r\n"
-              b"Received: from x by mx.ecc.example; Mon, 01 Jan 2001 00:00:00 +0000\r\n"
-              b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: old\r\n"
-              b"Message-ID: <forged-hop@example.net>\r\n\r\nleaked\r\n")
+FORGED_HOP = (
+    b"Received: from mail-out.example.net (mail-out.example.net [203.0.113.5])\r\n"
+    b"\tby mx.ecc.example (Postfix) with ESMTPS id 1; Tue, 24 Nov 2026 09:15:02 +0700\r\n"
+    b"Received: from x by mx.ecc.example; Mon, 01 Jan 2001 00:00:00 +0000\r\n"
+    b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: old\r\n"
+    b"Message-ID: <forged-hop@example.net>\r\n\r\nleaked\r\n"
+)
 
 
-def test_only_the_company_mtas_own_hops_are_labelled_as_its_time(app, staff_login, customer_id, runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_company_mtas_own_hops_are_labelled_as_its_time(
+    app, staff_login, customer_id, runner, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """Issue 18, item 2: a sender's "Received: by mx.ecc.example; 2001" below the real hop is a claim."""
     mail = tmp_path / "forged.eml"
     mail.write_bytes(FORGED_HOP)

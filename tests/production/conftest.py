@@ -32,7 +32,8 @@ def chromium_page(stack: Stack):  # type: ignore[no-untyped-def]
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={stack.spki}"])
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={stack.spki}"]
+        )
         context = browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh")
         page = context.new_page()
         try:

@@ -87,8 +87,15 @@ class Stack:
     processes: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
 
     def flask(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=self.env, input=stdin,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -124,20 +131,37 @@ def start_stack(**settings: str) -> tuple[Stack, list[Any]]:
         server_cert.private_key_pem.write_to_path(str(key))
         server_cert.cert_chain_pems[0].write_to_path(str(cert))
         leaf = x509.load_pem_x509_certificate(server_cert.cert_chain_pems[0].bytes())
-        spki = base64.b64encode(hashlib.sha256(leaf.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()).decode()
+        spki = base64.b64encode(
+            hashlib.sha256(
+                leaf.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            ).digest()
+        ).decode()
 
         web_port, tls_port, lmtp_port = free_port(), free_port(), free_port()
         base = f"https://localhost:{tls_port}"
-        env = {**os.environ,
-               "APP_ENV": "production", "SECRET_KEY": "a-production-like-secret-key-of-48-characters-x",
-               "PUBLIC_BASE_URL": base, "DATABASE_URL": postgres.url("incident"),
-               "RATELIMIT_STORAGE_URI": redis.url, "TRUSTED_PROXY_COUNT": "1",
-               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink_port), "REPORT_ADDRESSES": "security@ecc.example",
-               "AUTHSERV_ID": "mx.ecc.example", "COMPANY_MTA_HOSTS": "mx.ecc.example", "LOG_FORMAT": "json",
-               "PASSWORD_HASH_PROFILE": "owasp-minimum", "GUNICORN_BIND": f"127.0.0.1:{web_port}",
-               "GUNICORN_WORKERS": "3", "INTAKE_PARSE_SECONDS": "3", "INSTANCE_PATH": str(root / "instance"),
-               **settings}
+        env = {
+            **os.environ,
+            "APP_ENV": "production",
+            "SECRET_KEY": "a-production-like-secret-key-of-48-characters-x",
+            "PUBLIC_BASE_URL": base,
+            "DATABASE_URL": postgres.url("incident"),
+            "RATELIMIT_STORAGE_URI": redis.url,
+            "TRUSTED_PROXY_COUNT": "1",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(sink_port),
+            "REPORT_ADDRESSES": "security@ecc.example",
+            "AUTHSERV_ID": "mx.ecc.example",
+            "COMPANY_MTA_HOSTS": "mx.ecc.example",
+            "LOG_FORMAT": "json",
+            "PASSWORD_HASH_PROFILE": "owasp-minimum",
+            "GUNICORN_BIND": f"127.0.0.1:{web_port}",
+            "GUNICORN_WORKERS": "3",
+            "INTAKE_PARSE_SECONDS": "3",
+            "INSTANCE_PATH": str(root / "instance"),
+            **settings,
+        }
         for name in ("TEST_DATABASE", "TEST_SHAPE"):
             env.pop(name, None)
         stack = Stack(root, env, base, lmtp_port, SmtpSink(handler, sink_port), ca, spki)
@@ -146,8 +170,9 @@ def start_stack(**settings: str) -> tuple[Stack, list[Any]]:
         assert migrated.returncode == 0, migrated.stderr
         # As root (CI), nginx's workers would drop to nobody and could not use the private temp folder.
         user = "user root;" if os.geteuid() == 0 else ""
-        (root / "nginx.conf").write_text(NGINX.format(user=user, root=root, tls_port=tls_port, web_port=web_port,
-                                                      cert=cert, key=key))
+        (root / "nginx.conf").write_text(
+            NGINX.format(user=user, root=root, tls_port=tls_port, web_port=web_port, cert=cert, key=key)
+        )
         commands = {
             "gunicorn": [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
             "outbox": [str(BIN / "flask"), "--app", "wsgi", "outbox", "work", "--interval", "0.2"],
@@ -156,8 +181,9 @@ def start_stack(**settings: str) -> tuple[Stack, list[Any]]:
         }
         for name, command in commands.items():
             log = open(root / f"{name}.log", "w")
-            stack.processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                                     text=True)
+            stack.processes[name] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
             stoppers.append(_stopper(stack.processes[name], log))
 
         def healthy() -> bool:
@@ -207,15 +233,16 @@ class HttpsClient:
         self.source_ip = source_ip
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, str, dict[str, str]]:
         import http.client
         from urllib.parse import urlsplit
 
         host = urlsplit(self.stack.base)
-        connection = http.client.HTTPSConnection(host.hostname, host.port, timeout=30,
-                                                 source_address=(self.source_ip, 0),
-                                                 context=self.stack.ssl_context())
+        connection = http.client.HTTPSConnection(
+            host.hostname, host.port, timeout=30, source_address=(self.source_ip, 0), context=self.stack.ssl_context()
+        )
         sent = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), **(headers or {})}
         try:
             connection.request(method, path, body=body, headers=sent)
@@ -228,14 +255,24 @@ class HttpsClient:
         finally:
             connection.close()
 
-    def submit(self, path: str, data: dict[str, str], *, origin: str | None = None, form_page: str | None = None,
-               extra: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
+    def submit(
+        self,
+        path: str,
+        data: dict[str, str],
+        *,
+        origin: str | None = None,
+        form_page: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> tuple[int, str, dict[str, str]]:
         import re
         from urllib.parse import urlencode
 
         _status, page, _headers = self.request("GET", form_page or path)
         token = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', page)
         form = {**data, **({"csrf_token": token.group(1)} if token else {})}
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "Origin": origin or self.stack.base, **(extra or {})}
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": origin or self.stack.base,
+            **(extra or {}),
+        }
         return self.request("POST", path, urlencode(form).encode(), headers)

@@ -79,8 +79,9 @@ def test_customer_reports_resets_and_signs_in_over_https(stack: Stack, chromium_
 @pytest.mark.browser
 def test_staff_sign_in_with_totp_and_enter_a_phone_report_over_https(stack: Stack, chromium_page, tmp_path) -> None:  # type: ignore[no-untyped-def]
     add_customer(stack, "binh@example.com", "Trần Thị Bình")
-    created = stack.flask("staff", "create", "lan@ecc.example", "--role", "support", "--name", "Lan",
-                          stdin=STAFF_PASSWORD + "\n")
+    created = stack.flask(
+        "staff", "create", "lan@ecc.example", "--role", "support", "--name", "Lan", stdin=STAFF_PASSWORD + "\n"
+    )
     assert created.returncode == 0, created.stderr
     page = chromium_page
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -98,22 +99,27 @@ def test_rate_limits_are_shared_by_every_worker(stack: Stack) -> None:
     """Item 3: three gunicorn workers count in one Redis, so the limit is the limit, not three times it."""
     allowed = int(LIMIT_REPORT_PER_IP.split()[0])
     client = HttpsClient(stack, source_ip="127.0.0.9")
-    codes = [client.submit("/report", {"email": f"limit{n}@example.com", "kind": "lost"})[0]
-             for n in range(allowed + 3)]
+    codes = [
+        client.submit("/report", {"email": f"limit{n}@example.com", "kind": "lost"})[0] for n in range(allowed + 3)
+    ]
     assert codes == [200] * allowed + [429] * 3
 
 
-@pytest.mark.parametrize("headers,expected", [
-    ({"Sec-Fetch-Site": "same-origin"}, 200),
-    ({"Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"}, 400),
-    ({"Origin": "https://attacker.example"}, 400),
-])
+@pytest.mark.parametrize(
+    "headers,expected",
+    [
+        ({"Sec-Fetch-Site": "same-origin"}, 200),
+        ({"Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"}, 400),
+        ({"Origin": "https://attacker.example"}, 400),
+    ],
+)
 def test_csrf_through_the_proxy(stack: Stack, headers: dict[str, str], expected: int) -> None:
     """Item 1, without a browser: the token and the browser's own headers decide, not a Referer."""
     client = HttpsClient(stack, source_ip="127.0.0.10")
     origin = headers.pop("Origin", None)
-    status, _page, answer = client.submit("/report", {"email": "someone@example.com", "kind": "lost"},
-                                          origin=origin, extra=headers)
+    status, _page, answer = client.submit(
+        "/report", {"email": "someone@example.com", "kind": "lost"}, origin=origin, extra=headers
+    )
     assert status == expected
     assert answer["Strict-Transport-Security"].startswith("max-age=")
 
@@ -122,30 +128,47 @@ def test_hostile_web_input_gets_clear_answers(stack: Stack) -> None:
     client = HttpsClient(stack, source_ip="127.0.0.11")
     status, _page, headers = client.submit("/locale", {"locale": "en", "next": "/\t/attacker.example"}, form_page="/")
     assert status == 302 and headers["Location"] in ("/", stack.base + "/")
-    status, page, _headers = client.submit("/report", {"email": "a@example.com", "kind": "lost", "details": "x" * 70_000})
+    status, page, _headers = client.submit(
+        "/report", {"email": "a@example.com", "kind": "lost", "details": "x" * 70_000}
+    )
     assert status == 413 and "Traceback" not in page
-    status, page, _headers = client.request("POST", "/report", b"\xff\xfe" * 10,
-                                            {"Content-Type": "application/x-www-form-urlencoded"})
+    status, page, _headers = client.request(
+        "POST", "/report", b"\xff\xfe" * 10, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert status == 400 and "Traceback" not in page
 
 
 # Hostile mail for the listener: (name, bytes, status it is kept with, quarantine reason).
-SLOW_HEADER = (b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: slow\r\nContent-Type: text/plain"
-               + b";" * 30_000 + b"\r\n\r\nleaked\r\n")
+SLOW_HEADER = (
+    b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: slow\r\nContent-Type: text/plain"
+    + b";" * 30_000
+    + b"\r\n\r\nleaked\r\n"
+)
 
 
 def _many_parts(count: int) -> bytes:
     parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart\r\n" for _ in range(count))
-    return (b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: many\r\nMIME-Version: 1.0\r\n"
-            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n")
+    return (
+        b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: many\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts + b"--b--\r\n"
+    )
 
 
 def _deep(depth: int) -> bytes:
     body = b"Content-Type: text/plain\r\n\r\ndeep\r\n"
     for level in range(depth):
         boundary = f"d{level}".encode()
-        body = (b"Content-Type: multipart/mixed; boundary=" + boundary + b"\r\n\r\n--" + boundary + b"\r\n" + body
-                + b"--" + boundary + b"--\r\n")
+        body = (
+            b"Content-Type: multipart/mixed; boundary="
+            + boundary
+            + b"\r\n\r\n--"
+            + boundary
+            + b"\r\n"
+            + body
+            + b"--"
+            + boundary
+            + b"--\r\n"
+        )
     return b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: deep\r\nMIME-Version: 1.0\r\n" + body
 
 
@@ -154,10 +177,12 @@ def _huge(megabytes: int) -> bytes:
     import base64
 
     blob = base64.encodebytes(b"\x89PNG" + bytes(range(256)) * (megabytes * 4096 - 1)).replace(b"\n", b"\r\n")
-    return (b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: huge\r\nMIME-Version: 1.0\r\n"
-            b"Content-Type: multipart/mixed; boundary=h\r\n\r\n--h\r\nContent-Type: text/plain\r\n\r\nleaked\r\n"
-            b"--h\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
-            b"Content-Disposition: attachment; filename=screen.png\r\n\r\n" + blob + b"--h--\r\n")
+    return (
+        b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: huge\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=h\r\n\r\n--h\r\nContent-Type: text/plain\r\n\r\nleaked\r\n"
+        b"--h\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+        b"Content-Disposition: attachment; filename=screen.png\r\n\r\n" + blob + b"--h--\r\n"
+    )
 
 
 HOSTILE = [
@@ -165,17 +190,30 @@ HOSTILE = [
     ("many parts", _many_parts(500), "quarantined", "too_many_parts"),
     ("huge", _huge(7), "reported", None),
     ("deep nesting", _deep(40), "quarantined", "too_deep"),
-    ("forged verdict", b"Authentication-Results: mx.ecc.example; dmarc=pass\r\nFrom: an@example.com\r\n"
-                       b"To: security@ecc.example\r\nSubject: forged\r\n\r\nleaked\r\n", "reported", None),
-    ("display-name spoof", "From: \"security@ecc.example \u202e\" <spoof@evil.example>\r\n"
-                           "To: security@ecc.example\r\nSubject: spoof\r\n\r\nleaked\r\n".encode(), "reported", None),
-    ("long lines", b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: long\r\n\r\n" + b"y" * 20_000
-                   + b"\r\n", "reported", None),
+    (
+        "forged verdict",
+        b"Authentication-Results: mx.ecc.example; dmarc=pass\r\nFrom: an@example.com\r\n"
+        b"To: security@ecc.example\r\nSubject: forged\r\n\r\nleaked\r\n",
+        "reported",
+        None,
+    ),
+    (
+        "display-name spoof",
+        'From: "security@ecc.example \u202e" <spoof@evil.example>\r\n'
+        "To: security@ecc.example\r\nSubject: spoof\r\n\r\nleaked\r\n".encode(),
+        "reported",
+        None,
+    ),
+    (
+        "long lines",
+        b"From: an@example.com\r\nTo: security@ecc.example\r\nSubject: long\r\n\r\n" + b"y" * 20_000 + b"\r\n",
+        "reported",
+        None,
+    ),
 ]
 
 
-def lmtp_send(stack: Stack, raw: bytes, sender: str = "an@example.com",
-              sent: threading.Event | None = None) -> int:
+def lmtp_send(stack: Stack, raw: bytes, sender: str = "an@example.com", sent: threading.Event | None = None) -> int:
     """Deliver over LMTP; `sent` is set once the whole message is on the wire, before the answer."""
     with smtplib.LMTP("127.0.0.1", stack.lmtp_port, timeout=60) as client:
         client.ehlo_or_helo_if_needed()
@@ -195,8 +233,9 @@ def _dot_stuffed(raw: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("name,raw,status,reason", HOSTILE, ids=[case[0] for case in HOSTILE])
-def test_hostile_mail_is_kept_and_blocks_no_one(stack: Stack, name: str, raw: bytes, status: str,
-                                                reason: str | None) -> None:
+def test_hostile_mail_is_kept_and_blocks_no_one(
+    stack: Stack, name: str, raw: bytes, status: str, reason: str | None
+) -> None:
     """While the listener deals with hostile mail, a customer's report on another connection is answered
     (for mail that takes long, before the hostile one is); the hostile bytes are kept intact."""
     add_customer_once(stack)
@@ -206,7 +245,7 @@ def test_hostile_mail_is_kept_and_blocks_no_one(stack: Stack, name: str, raw: by
     hostile.start()
     assert sent.wait(timeout=60)  # the hostile mail is in: what is asserted is an order, not a duration
     marker = f"good after {name}".encode()
-    good = (b"From: chi@example.com\r\nTo: security@ecc.example\r\nSubject: " + marker + b"\r\n\r\nleaked\r\n")
+    good = b"From: chi@example.com\r\nTo: security@ecc.example\r\nSubject: " + marker + b"\r\n\r\nleaked\r\n"
     order.append(f"good {lmtp_send(stack, good, 'chi@example.com')}")
     hostile.join(timeout=60)
     assert sorted(order) == ["good 250", "hostile 250"]
@@ -224,8 +263,13 @@ def add_customer_once(stack: Stack) -> None:
 
 def test_a_forged_verdict_is_not_shown_as_ours(stack: Stack) -> None:
     """Item 5: mail sent to the listener with our authserv-id but no hop of our MTA keeps it as a claim."""
-    raw = (b"Authentication-Results: mx.ecc.example; dmarc=pass header.from=example.com\r\nFrom: an@example.com\r\n"
-           b"To: security@ecc.example\r\nSubject: forged verdict check\r\n\r\nleaked\r\n")
+    raw = (
+        b"Authentication-Results: mx.ecc.example; dmarc=pass header.from=example.com\r\nFrom: an@example.com\r\n"
+        b"To: security@ecc.example\r\nSubject: forged verdict check\r\n\r\nleaked\r\n"
+    )
     assert lmtp_send(stack, raw) == 250
-    assert rows(stack, "SELECT authentication_results::text, untrusted_authentication_results FROM inbound_messages "
-                       "WHERE subject = 'forged verdict check'") == [("[]", 1)]
+    assert rows(
+        stack,
+        "SELECT authentication_results::text, untrusted_authentication_results FROM inbound_messages "
+        "WHERE subject = 'forged verdict check'",
+    ) == [("[]", 1)]

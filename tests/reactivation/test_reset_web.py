@@ -32,8 +32,12 @@ def reset_path(app, client, smtp_sink, customer_id) -> str:  # type: ignore[no-u
 
 
 def post_password(client, password: str, confirm: str | None = None):  # type: ignore[no-untyped-def]
-    return submit(client, "/reset", {"password": password, "password_confirm": confirm if confirm is not None else password},
-                  headers={"Accept-Language": "en"})
+    return submit(
+        client,
+        "/reset",
+        {"password": password, "password_confirm": confirm if confirm is not None else password},
+        headers={"Accept-Language": "en"},
+    )
 
 
 def test_token_moves_to_session_and_url_is_token_free(app, reset_path) -> None:  # type: ignore[no-untyped-def]
@@ -45,21 +49,24 @@ def test_token_moves_to_session_and_url_is_token_free(app, reset_path) -> None: 
     assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
     html = page.get_data(as_text=True)
     assert reset_path.rsplit("/", 1)[1] not in html
-    assert "http://" not in html.replace('http://www.w3.org', '') and "https://" not in html  # nothing from other hosts
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # nothing from other hosts
 
 
-@pytest.mark.parametrize("password,confirm,reason", [
-    ("mười bốn ký tự", None, "at least 15"),
-    ("x" * 1025, None, "too long"),
-    ("1qaz2wsx3edc4rfv", None, "attackers try first"),
-    (PASSWORD, None, "reported as exposed"),
-    # Issue 11, item 8: the compromised password again, apart from case or surrounding spaces.
-    (f"  {PASSWORD}  ", None, "reported as exposed"),
-    (PASSWORD.upper(), None, "reported as exposed"),
-    (PASSWORD.capitalize(), None, "reported as exposed"),
-    ("an@example.com is mine", None, "email address"),
-    ("a very long password one", "a very long password two", "not the same"),
-])
+@pytest.mark.parametrize(
+    "password,confirm,reason",
+    [
+        ("mười bốn ký tự", None, "at least 15"),
+        ("x" * 1025, None, "too long"),
+        ("1qaz2wsx3edc4rfv", None, "attackers try first"),
+        (PASSWORD, None, "reported as exposed"),
+        # Issue 11, item 8: the compromised password again, apart from case or surrounding spaces.
+        (f"  {PASSWORD}  ", None, "reported as exposed"),
+        (PASSWORD.upper(), None, "reported as exposed"),
+        (PASSWORD.capitalize(), None, "reported as exposed"),
+        ("an@example.com is mine", None, "email address"),
+        ("a very long password one", "a very long password two", "not the same"),
+    ],
+)
 def test_rules_refuse_with_reason(app, reset_path, password, confirm, reason) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
     client.get(reset_path)
@@ -75,8 +82,9 @@ def test_rules_refuse_with_reason(app, reset_path, password, confirm, reason) ->
 def test_rules_in_vietnamese_for_vietnamese_readers(app, reset_path) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
     client.get(reset_path)
-    answer = submit(client, "/reset", {"password": "ngắn", "password_confirm": "ngắn"},
-                    headers={"Accept-Language": "vi"})
+    answer = submit(
+        client, "/reset", {"password": "ngắn", "password_confirm": "ngắn"}, headers={"Accept-Language": "vi"}
+    )
     assert "Hãy dùng ít nhất 15 ký tự" in answer.get_data(as_text=True)
 
 
@@ -114,8 +122,9 @@ def make_expired_token(app, payload) -> str:  # type: ignore[no-untyped-def]
         def get_timestamp(self) -> int:
             return super().get_timestamp() - 2 * app.config["RESET_LINK_MAX_AGE_SECONDS"]
 
-    return URLSafeTimedSerializer([app.config["SECRET_KEY"]], salt=RESET, signer=Old,
-                                  signer_kwargs={"digest_method": hashlib.sha256}).dumps(payload)
+    return URLSafeTimedSerializer(
+        [app.config["SECRET_KEY"]], salt=RESET, signer=Old, signer_kwargs={"digest_method": hashlib.sha256}
+    ).dumps(payload)
 
 
 def test_bad_tokens_get_the_same_generic_refusal(app, reset_path, customer_id) -> None:  # type: ignore[no-untyped-def]
@@ -164,7 +173,11 @@ def test_fresh_link_known_and_unknown_alike(app, smtp_sink, customer_id) -> None
     assert known.status_code == unknown.status_code == 200
     assert main_of(known.get_data(as_text=True)) == main_of(unknown.get_data(as_text=True))
     with app.app_context():  # the unknown address changed nothing but left a committed trace, as the known one did
-        probes = db.session.execute(select(AuditEvent).where(AuditEvent.action == "web:reset_link:unknown_address")).scalars().all()
+        probes = (
+            db.session.execute(select(AuditEvent).where(AuditEvent.action == "web:reset_link:unknown_address"))
+            .scalars()
+            .all()
+        )
         assert [json.loads(event.data)["address"] for event in probes] == ["nobody@example.com"]
     deliver(app)
     assert len(smtp_sink.to("an@example.com")) == 1 and len(smtp_sink.messages) == 1

@@ -34,17 +34,38 @@ def generate(app, count: int = 3000, seed: int = 7) -> list[dict]:  # type: igno
         received = start + timedelta(seconds=rng.randrange(0, 420 * 86400))
         known = rng.random() < 0.8
         delay = int(rng.choice([rng.expovariate(1 / 20000), rng.expovariate(1 / 300000)])) if known else None
-        rows.append({"id": n + 1, "customer_id": n + 1, "reference": f"INC-T-{n + 1:06d}", "status": "resolved",
-                     "opened_at": received, "first_received_at": received, "late_threshold_hours": 24,
-                     "first_channel": rng.choice(CHANNELS),
-                     "effective_discovered_at": received - timedelta(seconds=delay) if known else None,
-                     "reporting_delay_seconds": delay,
-                     "lateness": "unknown" if not known else ("late" if delay > 86400 else "on_time"),
-                     "review_decision": rng.choice([None, "exemption_asserted"]) if known and delay > 86400 else None})
+        rows.append(
+            {
+                "id": n + 1,
+                "customer_id": n + 1,
+                "reference": f"INC-T-{n + 1:06d}",
+                "status": "resolved",
+                "opened_at": received,
+                "first_received_at": received,
+                "late_threshold_hours": 24,
+                "first_channel": rng.choice(CHANNELS),
+                "effective_discovered_at": received - timedelta(seconds=delay) if known else None,
+                "reporting_delay_seconds": delay,
+                "lateness": "unknown" if not known else ("late" if delay > 86400 else "on_time"),
+                "review_decision": rng.choice([None, "exemption_asserted"]) if known and delay > 86400 else None,
+            }
+        )
     with app.app_context():
-        db.session.execute(insert(Customer), [{"id": r["id"], "email": f"c{r['id']}@example.com", "name": "",
-                                               "locale": "vi", "credential_state": "active",
-                                               "security_stamp": "s", "created_at": start} for r in rows])
+        db.session.execute(
+            insert(Customer),
+            [
+                {
+                    "id": r["id"],
+                    "email": f"c{r['id']}@example.com",
+                    "name": "",
+                    "locale": "vi",
+                    "credential_state": "active",
+                    "security_stamp": "s",
+                    "created_at": start,
+                }
+                for r in rows
+            ],
+        )
         db.session.execute(insert(Incident), rows)
         db.session.commit()
     return rows
@@ -52,6 +73,7 @@ def generate(app, count: int = 3000, seed: int = 7) -> list[dict]:  # type: igno
 
 def expected(rows: list[dict], zone: ZoneInfo = HCM) -> dict:  # type: ignore[type-arg]
     """The report computed independently, the plain way."""
+
     def numbers(group: list[dict]) -> dict:  # type: ignore[type-arg]
         delays = sorted(r["reporting_delay_seconds"] for r in group if r["reporting_delay_seconds"] is not None)
 
@@ -64,10 +86,16 @@ def expected(rows: list[dict], zone: ZoneInfo = HCM) -> dict:  # type: ignore[ty
             return delays[below] + (delays[above] - delays[below]) * (position - below)
 
         late = sum(1 for r in group if r["lateness"] == "late")
-        return {"incidents": len(group), "late": late, "late_share": late / len(group) if group else None,
-                "unknown": sum(1 for r in group if r["reporting_delay_seconds"] is None),
-                "median_seconds": quantile(0.5), "p90_seconds": quantile(0.9), "p95_seconds": quantile(0.95),
-                "max_seconds": delays[-1] if delays else None}
+        return {
+            "incidents": len(group),
+            "late": late,
+            "late_share": late / len(group) if group else None,
+            "unknown": sum(1 for r in group if r["reporting_delay_seconds"] is None),
+            "median_seconds": quantile(0.5),
+            "p90_seconds": quantile(0.9),
+            "p95_seconds": quantile(0.95),
+            "max_seconds": delays[-1] if delays else None,
+        }
 
     months: dict[str, list[dict]] = {}  # type: ignore[type-arg]
     for r in rows:
@@ -111,39 +139,62 @@ def test_json_page_csv_and_cli_agree_with_plain_python(app, legal, runner) -> No
     assert cli.exit_code == 0
     assert_matches(json.loads(cli.output), want)
 
-    table = list(csv.DictReader(io.StringIO(legal.get("/console/reports/delay.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    table = list(
+        csv.DictReader(io.StringIO(legal.get("/console/reports/delay.csv").get_data(as_text=True).lstrip("\ufeff")))
+    )
     summary = table[0]
     assert summary["section"] == "summary" and int(summary["incidents"]) == want["summary"]["incidents"]
     assert close(summary["median_seconds"], want["summary"]["median_seconds"])
     bins = [int(r["incidents"]) for r in table if r["section"] == "histogram"]
     assert bins == want["histogram"]
     cli_csv = runner.invoke(args=["reports", "delay", "--format", "csv"]).output
-    assert cli_csv.lstrip("\ufeff").replace("\r\n", "\n").strip() == \
-        legal.get("/console/reports/delay.csv").get_data(as_text=True).lstrip("\ufeff").replace("\r\n", "\n").strip()
+    assert (
+        cli_csv.lstrip("\ufeff").replace("\r\n", "\n").strip()
+        == legal.get("/console/reports/delay.csv").get_data(as_text=True).lstrip("\ufeff").replace("\r\n", "\n").strip()
+    )
 
     page = legal.get("/console/reports/delay", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert f'class="n-incidents"><a href="/console/reports/delay/incidents">{want["summary"]["incidents"]}</a>' in page
-    assert f'>{want["summary"]["late"]}</a>' in page and "<svg" in page and "late after 24 h" in page
+    assert f">{want['summary']['late']}</a>" in page and "<svg" in page and "late after 24 h" in page
 
 
 def test_filters_agree(app, legal, runner) -> None:  # type: ignore[no-untyped-def]
     rows = generate(app, count=1500, seed=3)
     first, last = datetime(2026, 1, 1).date(), datetime(2026, 3, 31).date()
-    chosen = [r for r in rows if r["first_channel"] == "email"
-              and first <= r["first_received_at"].astimezone(HCM).date() <= last]
+    chosen = [
+        r
+        for r in rows
+        if r["first_channel"] == "email" and first <= r["first_received_at"].astimezone(HCM).date() <= last
+    ]
     want = expected(chosen)
     args = {"channel": "email", "from": first.isoformat(), "to": last.isoformat()}
     assert_matches(legal.get("/console/reports/delay.json", query_string=args).get_json(), want)
-    cli = runner.invoke(args=["reports", "delay", "--channel", "email", "--from", first.isoformat(), "--to",
-                              last.isoformat(), "--format", "json"])
+    cli = runner.invoke(
+        args=[
+            "reports",
+            "delay",
+            "--channel",
+            "email",
+            "--from",
+            first.isoformat(),
+            "--to",
+            last.isoformat(),
+            "--format",
+            "json",
+        ]
+    )
     assert_matches(json.loads(cli.output), want)
     decided = [r for r in rows if r["review_decision"] == "exemption_asserted"]
-    assert legal.get("/console/reports/delay.json?decision=exemption_asserted").get_json()["summary"]["incidents"] == len(decided)
+    assert legal.get("/console/reports/delay.json?decision=exemption_asserted").get_json()["summary"][
+        "incidents"
+    ] == len(decided)
 
 
 def test_drill_down_lists_the_incidents_behind_a_bin(app, legal) -> None:  # type: ignore[no-untyped-def]
     rows = generate(app, count=400, seed=5)
-    in_bin = [r for r in rows if r["reporting_delay_seconds"] is not None and 3600 < r["reporting_delay_seconds"] <= 21600]
+    in_bin = [
+        r for r in rows if r["reporting_delay_seconds"] is not None and 3600 < r["reporting_delay_seconds"] <= 21600
+    ]
     listed = legal.get("/console/reports/delay/incidents.csv?bin=1").get_data(as_text=True)
     references = {line.split(",")[0] for line in listed.lstrip("\ufeff").splitlines()[1:]}
     assert references == {r["reference"] for r in in_bin}
@@ -155,7 +206,7 @@ def test_cli_refuses_bad_filters(runner) -> None:  # type: ignore[no-untyped-def
         assert result.exit_code != 0 and "is not valid" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1"])
+@pytest.mark.parametrize("cell", ['=HYPERLINK("x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1"])
 def test_formula_cells_are_neutralised(cell: str) -> None:
     assert safe_cell(cell) == "'" + cell
     assert safe_cell("an@example.com") == "an@example.com" and safe_cell(5) == 5

@@ -10,8 +10,9 @@ from tests.console.conftest import STAFF_PASSWORD
 
 
 def test_create_reads_password_from_stdin(app, runner) -> None:  # type: ignore[no-untyped-def]
-    result = runner.invoke(args=["staff", "create", "Lan@ECC.example", "--role", "legal", "--name", "Lê Lan"],
-                           input=STAFF_PASSWORD + "\n")
+    result = runner.invoke(
+        args=["staff", "create", "Lan@ECC.example", "--role", "legal", "--name", "Lê Lan"], input=STAFF_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     with app.app_context():
         staff = db.session.execute(select(StaffUser)).scalar_one()
@@ -20,7 +21,12 @@ def test_create_reads_password_from_stdin(app, runner) -> None:  # type: ignore[
 
 
 def test_create_refuses_bad_input(app, runner) -> None:  # type: ignore[no-untyped-def]
-    assert runner.invoke(args=["staff", "create", "x@ecc.example", "--role", "boss"], input=STAFF_PASSWORD + "\n").exit_code == 2
+    assert (
+        runner.invoke(
+            args=["staff", "create", "x@ecc.example", "--role", "boss"], input=STAFF_PASSWORD + "\n"
+        ).exit_code
+        == 2
+    )
     weak = runner.invoke(args=["staff", "create", "x@ecc.example", "--role", "support"], input="short\n")
     assert weak.exit_code == 1 and "password refused" in weak.output
     runner.invoke(args=["staff", "create", "x@ecc.example", "--role", "support"], input=STAFF_PASSWORD + "\n")
