@@ -78,7 +78,8 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     if app.config["TRUSTED_PROXY_COUNT"]:
         # Only then is X-Forwarded-For (and -Proto) believed, for as many hops as proxies we run.
         count = app.config["TRUSTED_PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+        # Flask's documented way to wrap its WSGI callable; setattr, because the attribute is a method to a type checker.
+        setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=count, x_proto=count))  # noqa: B010
     # Row ids are 32-bit integers: a larger one in a URL names nothing (404), instead of reaching the
     # database and failing there as if it were down (PostgreSQL: out of range).
     app.url_map.converters["int"] = RowId

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import DateTime, Select, Table, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator
 
 
@@ -27,6 +28,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+# The columns a query selects, kept by the helpers that only add conditions to it.
+Ts = TypeVarTuple("Ts")
 
 
 def utcnow() -> datetime:
@@ -76,6 +81,14 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def table_of(model: type[Any]) -> Table:
+    """The Core table a declarative model maps (typed `FromClause` on the class, a `Table` here)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} maps {type(table).__name__}, not a Table")
+    return table
+
+
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows of the same shape, given as dicts (see insert_values)."""
     if rows:
@@ -97,8 +110,8 @@ def insert_values(connection: Connection, table: Table, names: list[str], rows: 
     dialect = connection.dialect
     defaults = {
         column.name: column.default.arg
-        for column in table.columns  # type: ignore[union-attr]
-        if column.name not in names and column.default is not None and column.default.is_scalar
+        for column in table.columns
+        if column.name not in names and isinstance(column.default, ScalarElementColumnDefault)
     }
     columns = [*names, *defaults]
     converting: list[tuple[int, Any]] = []
@@ -138,7 +151,7 @@ def driver_placeholder(connection: Connection) -> str:
     return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
-def within(query: Select[Any], column: Any, start: datetime | None, end: datetime | None) -> Select[Any]:
+def within(query: Select[*Ts], column: Any, start: datetime | None, end: datetime | None) -> Select[*Ts]:
     """`query` kept to rows whose `column` falls in [start, end); a missing bound is no limit."""
     if start is not None:
         query = query.where(column >= start)

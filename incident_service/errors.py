@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
@@ -51,7 +52,7 @@ def _seconds_until_allowed() -> int:
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def _http(error: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(error: HTTPException) -> ResponseReturnValue:
         status = error.code or 500
         if isinstance(error, CSRFError):
             status = 400
@@ -62,7 +63,7 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(DataError)
-    def _bad_value(error: Exception):  # type: ignore[no-untyped-def]
+    def _bad_value(error: Exception) -> ResponseReturnValue:
         # A value the database cannot hold (too large, wrong type) is the request's fault, not an outage:
         # no 503, no Retry-After, nothing to page anyone about.
         db.session.rollback()
@@ -71,7 +72,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
-    def _database(error: Exception):  # type: ignore[no-untyped-def]
+    def _database(error: Exception) -> ResponseReturnValue:
         # The database could not store the request: refuse with a temporary error, never a success.
         db.session.rollback()
         app.logger.error("database unavailable: %s", type(error).__name__)
@@ -81,7 +82,7 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(Exception)
-    def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(error: Exception) -> ResponseReturnValue:
         db.session.rollback()
         app.logger.exception("unhandled error")
         return render_error(500)

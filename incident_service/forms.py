@@ -6,11 +6,13 @@ and translated in our catalogs like every other string.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import flask_babel
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import Field
 
 
 class _CatalogTranslations:
@@ -34,3 +36,25 @@ WTFORMS_MESSAGES = (
     _l("Field cannot be longer than %(max)d characters."),
     _l("Invalid email address."),
 )
+
+
+def entered(field: Field) -> str:
+    """The text a submitted, validated form holds in `field` ('' for an optional field left empty).
+
+    WTForms types `.data` as optional (it is None before the form is processed); read through here, a
+    view passes a `str` on to the services."""
+    data = field.data
+    return data if isinstance(data, str) else ""
+
+
+def entered_time(field: Field) -> datetime:
+    """The time a submitted, validated form holds in a required date-time `field`."""
+    data = field.data
+    if not isinstance(data, datetime):
+        raise RuntimeError(f"{field.name} was read before it was validated and filled in")
+    return data
+
+
+def add_error(field: Field, message: str) -> None:
+    """Show `message` under `field` after validation (a service refused what the form let through)."""
+    field.errors = [*field.errors, message]

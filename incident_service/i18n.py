@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, request, session
@@ -10,15 +11,18 @@ from flask_babel import get_locale, gettext
 
 from .settings import LOCALES
 
+if TYPE_CHECKING:
+    from .customers.models import Customer
+
 SESSION_LOCALE_KEY = "locale"
 
 
 def select_locale() -> str:
     """The viewer's explicit choice, then the signed-in customer's locale, then Accept-Language."""
     chosen = session.get(SESSION_LOCALE_KEY)
-    if chosen in LOCALES:
+    if isinstance(chosen, str) and chosen in LOCALES:
         return chosen
-    customer = g.get("customer")
+    customer: Customer | None = g.get("customer")
     if customer is not None and customer.locale in LOCALES:
         return customer.locale
     best = request.accept_languages.best_match(LOCALES)

@@ -3,14 +3,16 @@ so any process can count and any process can report them."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, String, update
+from typing import Any, cast
+
+from sqlalchemy import BigInteger, CursorResult, String, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db
+from .extensions import Model, db
 
 
-class MetricCounter(db.Model):
+class MetricCounter(Model):
     __tablename__ = "metric_counters"
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -19,10 +21,13 @@ class MetricCounter(db.Model):
 
 def increment(name: str) -> None:
     """Add one to `name` in the caller's transaction (the row is created on first use)."""
-    done = db.session.execute(
-        update(MetricCounter).where(MetricCounter.name == name).values(value=MetricCounter.value + 1)
+    done = cast(
+        "CursorResult[Any]",  # an UPDATE's result, which counts its rows
+        db.session.execute(
+            update(MetricCounter).where(MetricCounter.name == name).values(value=MetricCounter.value + 1)
+        ),
     )
-    if done.rowcount:  # type: ignore[attr-defined]
+    if done.rowcount:
         return
     try:
         with db.session.begin_nested():

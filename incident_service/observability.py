@@ -12,10 +12,11 @@ import logging
 import re
 import secrets
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, has_request_context, request
 from flask.logging import default_handler
+from flask.typing import ResponseReturnValue
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pythonjsonlogger.json import JsonFormatter
@@ -35,14 +36,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class _ServiceHandler(logging.StreamHandler[TextIO]):
+    """The service's own handler, to replace (not add to) when logging is configured again."""
+
+
 def configure_logging(log_format: str) -> None:
     """One handler on the root logger, JSON or text; safe to call again (tests build many apps)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_incident_service", False):
+        if isinstance(handler, _ServiceHandler):
             root.removeHandler(handler)
-    handler = logging.StreamHandler()
-    handler._incident_service = True  # type: ignore[attr-defined]
+    handler = _ServiceHandler()
     handler.addFilter(RequestIdFilter())
     if log_format == "json":
         handler.setFormatter(
@@ -151,11 +155,11 @@ def _allowed() -> bool:
 
 
 @bp.get("/metrics")
-def metrics():  # type: ignore[no-untyped-def]
+def metrics() -> ResponseReturnValue:
     if not _allowed():
         abort(403)
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector())  # type: ignore[arg-type]
+    registry.register(DatabaseCollector())
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
 
 

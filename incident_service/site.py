@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 
 from .i18n import SESSION_LOCALE_KEY
@@ -13,12 +14,12 @@ bp = Blueprint("site", __name__)
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     return render_template("site/index.html")
 
 
 @bp.post("/locale")
-def choose_locale():  # type: ignore[no-untyped-def]
+def choose_locale() -> ResponseReturnValue:
     form = FlaskForm()  # CSRF only
     choice = request.form.get("locale", "")
     if form.validate_on_submit() and choice in LOCALES:

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime
-from ..extensions import db
+from ..extensions import Model
 
 SOURCE_REPORT_FORM = "report_form"  # the customer, on the report itself
 SOURCE_DISCOVERY_LINK = "discovery_link"  # the customer, later, through the signed link
@@ -17,7 +17,7 @@ SOURCE_STAFF_OVERRIDE = "staff_override"  # staff overriding the customer's stat
 CUSTOMER_SOURCES = (SOURCE_REPORT_FORM, SOURCE_DISCOVERY_LINK, SOURCE_STAFF_CALL)
 
 
-class DiscoveryStatement(db.Model):
+class DiscoveryStatement(Model):
     __tablename__ = "discovery_statements"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,7 +33,7 @@ class DiscoveryStatement(db.Model):
     actor: Mapped[str] = mapped_column(String(320))
 
 
-class PolicyVersion(db.Model):
+class PolicyVersion(Model):
     """The late threshold and when it took effect. Incidents keep the version in force at their first report."""
 
     __tablename__ = "policy_versions"
@@ -52,7 +52,7 @@ DECISION_NEEDS_INFORMATION = "needs_information"
 DECISIONS = (DECISION_ASSERTED, DECISION_WAIVED, DECISION_NEEDS_INFORMATION)
 
 
-class ReviewDecision(db.Model):
+class ReviewDecision(Model):
     """Legal's decision on a late incident. Appended, never overwritten: the latest one stands."""
 
     __tablename__ = "review_decisions"

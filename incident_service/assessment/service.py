@@ -67,7 +67,13 @@ def record_discovery_statement(
     Raises DiscoveryAfterReport when the time is after the first report (or the report) it explains.
     Audits `customer:discovery:stated` (or `staff:`) and, when lateness changes, `system:incident:assessed`.
     """
-    reference_time = incident.first_received_at if incident is not None else report.received_at  # type: ignore[union-attr]
+    customer_id: int | None
+    if incident is not None:
+        reference_time, customer_id = incident.first_received_at, incident.customer_id
+    elif report is not None:
+        reference_time, customer_id = report.received_at, report.customer_id
+    else:
+        raise TypeError("a discovery statement explains an incident or a report")
     if discovered_at > reference_time:
         raise DiscoveryAfterReport(discovered_at, reference_time)
     statement = DiscoveryStatement(
@@ -82,7 +88,6 @@ def record_discovery_statement(
     )
     db.session.add(statement)
     db.session.flush()
-    customer_id = incident.customer_id if incident is not None else report.customer_id  # type: ignore[union-attr]
     who = "staff" if source.startswith("staff") else "customer"
     append_event(
         tag(who, Event.DISCOVERY_STATED),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..database import utcnow
 from ..extensions import db, limiter
+from ..forms import add_error
 from ..i18n import format_local
 from ..incidents.forms import viewer_zone
 from ..limits import setting
@@ -21,7 +23,7 @@ bp = Blueprint("assessment", __name__)
 
 @bp.route("/discovery/<token>", methods=["GET", "POST"])
 @limiter.limit(setting("LIMIT_LINK_PER_IP"))
-def discovery(token: str):  # type: ignore[no-untyped-def]
+def discovery(token: str) -> ResponseReturnValue:
     try:
         incident = incident_of_discovery_link(token)
     except TokenError:
@@ -40,12 +42,13 @@ def discovery(token: str):  # type: ignore[no-untyped-def]
                 incident=incident,
             )
         except DiscoveryAfterReport as exc:
-            form.discovered_at.errors.append(
+            add_error(
+                form.discovered_at,
                 _(
                     "This is after we received your report (%(received)s). Enter when you first noticed "
                     "the problem, before you reported it.",
                     received=format_local(exc.received_at, viewer_zone()),
-                )
+                ),
             )
         else:
             db.session.commit()

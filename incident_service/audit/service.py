@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring as _string  # what json.dumps uses with ensure_ascii=False
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import func, or_, select, text
 
-from ..database import bind_value, insert_tuples, within
+from ..database import bind_value, insert_tuples, table_of, within
 from ..extensions import db
 from .actions import Event, Source, checked, tag
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent
@@ -188,7 +188,7 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
         checked(action)
     db.session.flush()
     prev = _chain_head_for_append()
-    connection, table = db.session.connection(), AuditEvent.__table__
+    connection, table = db.session.connection(), table_of(AuditEvent)
     now_iso, now_bound = now.isoformat(timespec="microseconds"), bind_value(connection, table, "occurred_at", now)
     rows = []
     for event in events:
@@ -233,7 +233,7 @@ class ChainVerification:
     anchors_checked: int = 0
 
 
-def verify_chain(external_anchors: list[tuple[int, str]] = ()) -> ChainVerification:  # type: ignore[assignment]
+def verify_chain(external_anchors: Sequence[tuple[int, str]] = ()) -> ChainVerification:
     """Walk the whole chain in order; stop at the first event whose links or hash do not match, or
     whose hash differs from an anchor (stored ones, and `external_anchors` as (event id, hash))."""
     anchors: dict[int, str] = {}

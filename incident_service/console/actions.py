@@ -4,12 +4,15 @@ audited with who did it and when."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from ..assessment.models import SOURCE_STAFF_CALL, SOURCE_STAFF_OVERRIDE
 from ..assessment.service import DiscoveryAfterReport, record_discovery_statement
 from ..database import utcnow
 from ..extensions import db
+from ..forms import entered
 from ..i18n import format_local
 from ..incidents.models import Incident, Report
 from ..incidents.service import (
@@ -39,14 +42,14 @@ bp = Blueprint("console_actions", __name__, url_prefix="/console")
 require_sign_in(bp)
 
 
-def _back(incident: Incident):  # type: ignore[no-untyped-def]
+def _back(incident: Incident) -> Response:
     return redirect(url_for("console.incident", incident_id=incident.id))
 
 
 @bp.route("/intake/new", methods=["GET", "POST"])
 @require(ACT_ON_INCIDENTS)
 @commit_on_success
-def enter_report():  # type: ignore[no-untyped-def]
+def enter_report() -> ResponseReturnValue:
     """A report that came by phone, fax, post or in person, entered by staff."""
     form = StaffReportForm()
     if form.validate_on_submit():
@@ -55,7 +58,7 @@ def enter_report():  # type: ignore[no-untyped-def]
         report = receive_report(
             ReportSubmission(
                 channel=form.channel.data,
-                address=form.email.data,
+                address=entered(form.email),
                 kind=form.kind.data,
                 details=(form.details.data or "").strip(),
                 discovered_at=form.discovered_at.utc,
@@ -92,7 +95,7 @@ def enter_report():  # type: ignore[no-untyped-def]
 @bp.post("/incidents/<int:incident_id>/resend")
 @require(ACT_ON_INCIDENTS)
 @commit_on_success
-def resend(incident_id: int):  # type: ignore[no-untyped-def]
+def resend(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -106,7 +109,7 @@ def resend(incident_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/incidents/<int:incident_id>/discovery")
 @require(RECORD_DISCOVERY)
 @commit_on_success
-def discovery(incident_id: int):  # type: ignore[no-untyped-def]
+def discovery(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = StaffDiscoveryForm()
     if not form.validate_on_submit():
@@ -115,7 +118,7 @@ def discovery(incident_id: int):  # type: ignore[no-untyped-def]
     override = bool(form.override.data)
     try:
         record_discovery_statement(
-            discovered_at=form.discovered_at.utc,
+            discovered_at=form.discovered_at.moment(),
             source=SOURCE_STAFF_OVERRIDE if override else SOURCE_STAFF_CALL,
             actor=current_staff().label,
             now=utcnow(),
@@ -139,11 +142,11 @@ def discovery(incident_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/incidents/<int:incident_id>/notes")
 @require(ADD_NOTES)
 @commit_on_success
-def note(incident_id: int):  # type: ignore[no-untyped-def]
+def note(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = NoteForm()
     if form.validate_on_submit():
-        add_note(incident, form.text.data, actor=current_staff().label, now=utcnow())
+        add_note(incident, entered(form.text), actor=current_staff().label, now=utcnow())
         flash(_("Note added."), "success")
     else:
         flash_form_errors(form)
@@ -153,7 +156,7 @@ def note(incident_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/incidents/<int:incident_id>/close")
 @require(ACT_ON_INCIDENTS)
 @commit_on_success
-def close(incident_id: int):  # type: ignore[no-untyped-def]
+def close(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = CloseForm()
     if not form.validate_on_submit():
@@ -161,7 +164,11 @@ def close(incident_id: int):  # type: ignore[no-untyped-def]
         return _back(incident)
     try:
         close_incident(
-            incident, category=form.category.data, reason=form.reason.data, actor=current_staff().label, now=utcnow()
+            incident,
+            category=entered(form.category),
+            reason=entered(form.reason),
+            actor=current_staff().label,
+            now=utcnow(),
         )
     except CaseworkError:
         flash(_("Only an open incident can be closed."), "error")
@@ -173,7 +180,7 @@ def close(incident_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/reports/<int:report_id>/assign")
 @require(ACT_ON_INCIDENTS)
 @commit_on_success
-def assign(report_id: int):  # type: ignore[no-untyped-def]
+def assign(report_id: int) -> ResponseReturnValue:
     report = db.get_or_404(Report, report_id)
     customer = customer_to_assign(AssignForm())
     if customer is None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from ..audit.service import NO_INCIDENT, search_events, verify_chain
 from ..customers.password_messages import reason_message
 from ..database import utcnow
 from ..extensions import db
+from ..forms import add_error, entered
 from ..i18n import day_bounds
 from ..staff.access import current_staff, require, require_sign_in
 from ..staff.models import StaffUser
@@ -27,25 +32,26 @@ AUDIT_PAGE = 100
 @bp.route("/admin/staff", methods=["GET", "POST"])
 @require(MANAGE_STAFF)
 @commit_on_success
-def staff():  # type: ignore[no-untyped-def]
+def staff() -> ResponseReturnValue:
     form = StaffCreateForm()
     status = 200
     if form.validate_on_submit():
         try:
             created = create_staff(
-                form.email.data,
+                entered(form.email),
                 role=form.role.data,
                 name=form.name.data or "",
-                password=form.password.data,
+                password=entered(form.password),
                 source="console",
                 actor=current_staff().label,
                 now=utcnow(),
             )
         except StaffExists:
-            form.email.errors.append(_("A staff user with this address already exists."))
+            add_error(form.email, _("A staff user with this address already exists."))
             status = 400
         except StaffPasswordRefused as refused:
-            form.password.errors.extend(reason_message(reason) for reason in refused.reasons)
+            for reason in refused.reasons:
+                add_error(form.password, reason_message(reason))
             status = 400
         else:
             flash(
@@ -59,7 +65,7 @@ def staff():  # type: ignore[no-untyped-def]
     return render_template("console/staff.html", users=users, form=form, action_form=ActionForm()), status
 
 
-def _staff_action(staff_id: int, change) -> object:  # type: ignore[no-untyped-def]
+def _staff_action(staff_id: int, change: Callable[[StaffUser], object]) -> Response:
     user = db.get_or_404(StaffUser, staff_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -73,27 +79,27 @@ def _staff_action(staff_id: int, change) -> object:  # type: ignore[no-untyped-d
 @bp.post("/admin/staff/<int:staff_id>/deactivate")
 @require(MANAGE_STAFF)
 @commit_on_success
-def deactivate(staff_id: int):  # type: ignore[no-untyped-def]
+def deactivate(staff_id: int) -> ResponseReturnValue:
     return _staff_action(staff_id, lambda user: set_active(user, False, actor=current_staff().label, now=utcnow()))
 
 
 @bp.post("/admin/staff/<int:staff_id>/activate")
 @require(MANAGE_STAFF)
 @commit_on_success
-def activate(staff_id: int):  # type: ignore[no-untyped-def]
+def activate(staff_id: int) -> ResponseReturnValue:
     return _staff_action(staff_id, lambda user: set_active(user, True, actor=current_staff().label, now=utcnow()))
 
 
 @bp.post("/admin/staff/<int:staff_id>/reset-totp")
 @require(MANAGE_STAFF)
 @commit_on_success
-def totp_reset(staff_id: int):  # type: ignore[no-untyped-def]
+def totp_reset(staff_id: int) -> ResponseReturnValue:
     return _staff_action(staff_id, lambda user: reset_totp(user, actor=current_staff().label, now=utcnow()))
 
 
 @bp.get("/audit")
 @require(VIEW_AUDIT)
-def audit():  # type: ignore[no-untyped-def]
+def audit() -> ResponseReturnValue:
     args = request.args
     page = page_arg(args)
     start, end = day_bounds(current_app.config["DISPLAY_TIMEZONE"], day_arg(args, "from"), day_arg(args, "to"))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..customers.passwords import sign_in_check
 from ..database import utcnow
 from ..extensions import db, limiter
+from ..forms import entered
 from ..limits import account_key, setting
 from ..redirects import local_path
 from ..staff import session as staff_session
@@ -39,20 +41,20 @@ def _safe_next() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(setting("LIMIT_SIGN_IN_PER_IP"), methods=["POST"])
 @limiter.limit("5 per minute;20 per hour", methods=["POST"], key_func=account_key("staff-sign-in"))
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     if g.get("staff") is not None:
         return redirect(url_for("console.queue"))
     form = StaffLoginForm()
     error = None
     if form.validate_on_submit():
-        staff = sign_in_check(form.email.data, form.password.data, check_staff_password)
+        staff = sign_in_check(entered(form.email), entered(form.password), check_staff_password)
         now = utcnow()
         if staff is not None:
             staff_session.start_pending(staff, now)
             db.session.commit()  # a rehash, if any
             target = "console_auth.verify" if staff.totp_secret else "console_auth.enrol"
             return redirect(url_for(target, next=request.args.get("next")))
-        record_sign_in_step("sign_in_failed", who=form.email.data, ip=request.remote_addr, now=now)
+        record_sign_in_step("sign_in_failed", who=entered(form.email), ip=request.remote_addr, now=now)
         db.session.commit()
         error = _("The email address or password is not correct.")
     status = 400 if form.is_submitted() else 200
@@ -61,7 +63,7 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.route("/enrol", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"], key_func=_pending_key)
-def enrol():  # type: ignore[no-untyped-def]
+def enrol() -> ResponseReturnValue:
     now = utcnow()
     staff = staff_session.pending_staff(now)
     if staff is None or staff.totp_secret is not None:
@@ -71,7 +73,7 @@ def enrol():  # type: ignore[no-untyped-def]
     form = TotpForm()
     error = None
     if form.validate_on_submit():
-        if enrol_totp(staff, secret, form.code.data, now=now):
+        if enrol_totp(staff, secret, entered(form.code), now=now):
             staff_session.complete_sign_in(staff, now)
             record_sign_in_step("signed_in", who=staff.label, ip=request.remote_addr, now=now)
             db.session.commit()
@@ -86,7 +88,7 @@ def enrol():  # type: ignore[no-untyped-def]
 
 @bp.route("/verify", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"], key_func=_pending_key)
-def verify():  # type: ignore[no-untyped-def]
+def verify() -> ResponseReturnValue:
     now = utcnow()
     staff = staff_session.pending_staff(now)
     if staff is None or staff.totp_secret is None:
@@ -94,7 +96,7 @@ def verify():  # type: ignore[no-untyped-def]
     form = TotpForm()
     error = None
     if form.validate_on_submit():
-        if verify_totp(staff, form.code.data, now):
+        if verify_totp(staff, entered(form.code), now):
             staff_session.complete_sign_in(staff, now)
             record_sign_in_step("signed_in", who=staff.label, ip=request.remote_addr, now=now)
             db.session.commit()
@@ -107,7 +109,7 @@ def verify():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     form = ActionForm()
     if form.validate_on_submit() and g.get("staff") is not None:
         record_sign_in_step("signed_out", who=g.staff.label, ip=request.remote_addr, now=utcnow())

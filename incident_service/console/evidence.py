@@ -7,10 +7,12 @@ from urllib.parse import quote
 
 import nh3
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..database import utcnow
 from ..extensions import db
+from ..forms import entered
 from ..intake.display_names import (
     DIRECTION_CONTROL,
     INVISIBLE_CHARACTER,
@@ -82,7 +84,7 @@ def readable(message: InboundMessage) -> InboundMessage:
 
 @bp.get("/quarantine")
 @require(VIEW_QUARANTINE)
-def quarantine():  # type: ignore[no-untyped-def]
+def quarantine() -> ResponseReturnValue:
     status = request.args.get("status", STATUS_QUARANTINED)
     if status not in LISTED:
         status = STATUS_QUARANTINED
@@ -92,14 +94,14 @@ def quarantine():  # type: ignore[no-untyped-def]
 
 @bp.get("/messages/<int:message_id>")
 @require(VIEW_QUARANTINE)
-def message(message_id: int):  # type: ignore[no-untyped-def]
+def message(message_id: int) -> ResponseReturnValue:
     item = db.get_or_404(InboundMessage, message_id)
     return render_template("console/message.html", message=item, assign_form=AssignForm(), dismiss_form=DismissForm())
 
 
 @bp.get("/messages/<int:message_id>/raw")
 @require(VIEW_INCIDENTS)
-def raw(message_id: int):  # type: ignore[no-untyped-def]
+def raw(message_id: int) -> ResponseReturnValue:
     item = db.get_or_404(InboundMessage, message_id)
     response = Response(item.raw, mimetype="message/rfc822")
     response.headers["Content-Disposition"] = f'attachment; filename="message-{item.id}.eml"'
@@ -108,7 +110,7 @@ def raw(message_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/messages/<int:message_id>/html")
 @require(VIEW_INCIDENTS)
-def html(message_id: int):  # type: ignore[no-untyped-def]
+def html(message_id: int) -> ResponseReturnValue:
     item = readable(db.get_or_404(InboundMessage, message_id))
     content = html_part(read_stored(item.raw))
     if content is None:
@@ -123,7 +125,7 @@ def html(message_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/messages/<int:message_id>/attachments/<int:index>")
 @require(VIEW_INCIDENTS)
-def attachment(message_id: int, index: int):  # type: ignore[no-untyped-def]
+def attachment(message_id: int, index: int) -> ResponseReturnValue:
     item = readable(db.get_or_404(InboundMessage, message_id))
     parts = attachment_parts(read_stored(item.raw))
     if not 0 <= index < len(parts):
@@ -142,7 +144,7 @@ def attachment(message_id: int, index: int):  # type: ignore[no-untyped-def]
 @bp.post("/messages/<int:message_id>/assign")
 @require(HANDLE_QUARANTINE)
 @commit_on_success
-def assign(message_id: int):  # type: ignore[no-untyped-def]
+def assign(message_id: int) -> ResponseReturnValue:
     item = db.get_or_404(InboundMessage, message_id)
     customer = customer_to_assign(AssignForm())
     if customer is None:
@@ -166,14 +168,14 @@ def assign(message_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/messages/<int:message_id>/dismiss")
 @require(HANDLE_QUARANTINE)
 @commit_on_success
-def dismiss(message_id: int):  # type: ignore[no-untyped-def]
+def dismiss(message_id: int) -> ResponseReturnValue:
     item = db.get_or_404(InboundMessage, message_id)
     form = DismissForm()
     if not form.validate_on_submit():
         flash(_("Say why the message is set aside."), "error")
         return redirect(url_for("console_evidence.message", message_id=item.id))
     try:
-        dismiss_message(item, form.reason.data, actor=current_staff().label, now=utcnow())
+        dismiss_message(item, entered(form.reason), actor=current_staff().label, now=utcnow())
     except MessageAlreadyHandled:
         flash(_("This message has already been handled."), "error")
         return redirect(url_for("console_evidence.message", message_id=item.id))

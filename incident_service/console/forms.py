@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, Mapping, Sequence
 
 from flask import flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateTimeLocalField, EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    Field,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..customers.addresses import normalize_address
 from ..customers.models import Customer
 from ..customers.service import find_customer
 from ..database import utcnow
-from ..forms import Form
+from ..forms import Form, add_error, entered
 from ..incidents.forms import DiscoveryTimeField, kind_choices, validate_address
 from ..staff.models import ROLES
 
@@ -61,33 +71,35 @@ class StaffReportForm(Form):
     # Asked for only when a time looks wrong (see validate): a typo in a year must not become evidence.
     times_confirmed = BooleanField(_l("These times are right, although unusual"))
 
-    def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         """The fields one by one, then the two times together: the customer cannot have noticed after
         the report reached us, and a time long ago needs the agent's confirmation."""
         if not super().validate(extra_validators):
             return False
         reached, noticed = self.reached_at.utc, self.discovered_at.utc
         if reached is not None and noticed is not None and noticed > reached:
-            self.discovered_at.errors.append(
-                _("The customer cannot have noticed after the report reached us. Check both times.")
+            add_error(
+                self.discovered_at, _("The customer cannot have noticed after the report reached us. Check both times.")
             )
             return False
         if not self.times_confirmed.data:
             if reached is not None and utcnow() - reached > UNUSUAL_REACH_AGE:
-                self.reached_at.errors.append(
+                add_error(
+                    self.reached_at,
                     _(
                         "This is more than %(days)d days ago. Check the date; if it is "
                         "right, tick the confirmation below.",
                         days=UNUSUAL_REACH_AGE.days,
-                    )
+                    ),
                 )
                 self.unusual_times = True
             if reached is not None and noticed is not None and reached - noticed > UNUSUAL_DELAY:
-                self.discovered_at.errors.append(
+                add_error(
+                    self.discovered_at,
                     _(
                         "This is more than a year before the report. Check the date; if "
                         "it is right, tick the confirmation below."
-                    )
+                    ),
                 )
                 self.unusual_times = True
             if self.unusual_times:
@@ -107,7 +119,7 @@ class StaffDiscoveryForm(Form):
     # No Optional(): it would stop the chain before validate_reason could ask for a reason.
     reason = TextAreaField(_l("Reason"), validators=[Length(max=2000)])
 
-    def validate_reason(self, field):  # type: ignore[no-untyped-def]
+    def validate_reason(self, field: Field) -> None:
         if self.override.data and not (field.data or "").strip():
             raise ValidationError(_l("An override needs a reason."))
 
@@ -144,7 +156,7 @@ def customer_to_assign(form: AssignForm) -> Customer | None:
     if not form.validate_on_submit():
         flash_form_errors(form)
         return None
-    customer = find_customer(normalize_address(form.email.data))
+    customer = find_customer(normalize_address(entered(form.email)))
     if customer is None:
         flash(_("No customer has that address."), "error")
     return customer

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..assessment.service import (
@@ -19,6 +20,7 @@ from ..assessment.service import (
 )
 from ..database import utcnow
 from ..extensions import db
+from ..forms import add_error, entered, entered_time
 from ..incidents.models import Incident
 from ..staff.access import can, current_staff, require, require_sign_in
 from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
@@ -31,7 +33,7 @@ require_sign_in(bp)
 
 
 @bp.app_template_global("breach_deadline")
-def _deadline(incident: Incident):  # type: ignore[no-untyped-def]
+def _deadline(incident: Incident) -> datetime:
     return breach_deadline(incident)
 
 
@@ -42,7 +44,7 @@ def _hours_left(incident: Incident) -> float:
 
 @bp.get("/reviews")
 @require(VIEW_LEGAL)
-def reviews():  # type: ignore[no-untyped-def]
+def reviews() -> ResponseReturnValue:
     show = "all" if request.args.get("show") == "all" else "pending"
     return render_template(
         "console/reviews.html",
@@ -55,7 +57,7 @@ def reviews():  # type: ignore[no-untyped-def]
 @bp.post("/incidents/<int:incident_id>/review")
 @require(DECIDE_REVIEWS)
 @commit_on_success
-def decide(incident_id: int):  # type: ignore[no-untyped-def]
+def decide(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = ReviewForm()
     if not form.validate_on_submit():
@@ -65,7 +67,7 @@ def decide(incident_id: int):  # type: ignore[no-untyped-def]
             record_review_decision(
                 incident,
                 decision=form.decision.data,
-                rationale=form.rationale.data,
+                rationale=entered(form.rationale),
                 actor=current_staff().label,
                 now=utcnow(),
                 ask_customer=bool(form.ask_customer.data),
@@ -80,7 +82,7 @@ def decide(incident_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/incidents/<int:incident_id>/breach")
 @require(DECIDE_REVIEWS)
 @commit_on_success
-def breach(incident_id: int):  # type: ignore[no-untyped-def]
+def breach(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -91,13 +93,17 @@ def breach(incident_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/incidents/<int:incident_id>/authority")
 @require(DECIDE_REVIEWS)
 @commit_on_success
-def authority(incident_id: int):  # type: ignore[no-untyped-def]
+def authority(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = AuthorityForm()
     if form.validate_on_submit():
         try:
             record_authority_notification(
-                incident, notified_at=form.notified_at.utc, how=form.how.data, actor=current_staff().label, now=utcnow()
+                incident,
+                notified_at=form.notified_at.moment(),
+                how=entered(form.how),
+                actor=current_staff().label,
+                now=utcnow(),
             )
         except ReviewError:
             abort(400)
@@ -110,7 +116,7 @@ def authority(incident_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/policy", methods=["GET", "POST"])
 @require(VIEW_LEGAL)
 @commit_on_success
-def policy():  # type: ignore[no-untyped-def]
+def policy() -> ResponseReturnValue:
     form = PolicyForm()
     status = 200
     if request.method == "POST":
@@ -118,24 +124,25 @@ def policy():  # type: ignore[no-untyped-def]
             abort(403)
         if form.validate_on_submit():
             zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-            effective = form.effective_from.data.replace(tzinfo=zone).astimezone(timezone.utc)
+            effective = entered_time(form.effective_from).replace(tzinfo=zone).astimezone(timezone.utc)
             try:
                 publish_policy(
-                    threshold_hours=int(form.threshold_hours.data),
+                    threshold_hours=int(entered(form.threshold_hours)),
                     effective_from=effective,
-                    note=form.note.data,
+                    note=entered(form.note),
                     actor=current_staff().label,
                     now=utcnow(),
                 )
             except PolicyError as exc:
-                form.effective_from.errors.append(
+                add_error(
+                    form.effective_from,
                     {
                         "threshold_range": _("The threshold must be between 1 hour and a year."),
                         "in_the_past": _(
                             "A version cannot take effect in the past: earlier incidents are never re-judged."
                         ),
                         "clash": _("Another version takes effect at exactly that time."),
-                    }[exc.code]
+                    }[exc.code],
                 )
                 status = 400
             else:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Mapping
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 
 from ..assessment.models import PolicyVersion
 from ..audit.models import AuditEvent
@@ -76,7 +76,7 @@ class QueueFilter:
         return {key: value for key, value in values.items() if value not in ("", None)}
 
 
-def incidents_query(f: QueueFilter, zone: str) -> Select[Any]:
+def incidents_query(f: QueueFilter, zone: str) -> Select[Incident]:
     query = select(Incident).join(Customer, Incident.customer_id == Customer.id)
     if f.status in STATUSES:
         query = query.where(Incident.status == f.status)
@@ -98,14 +98,15 @@ def incidents_query(f: QueueFilter, zone: str) -> Select[Any]:
                 Customer.email.contains(needle, autoescape=True),
             )
         )
-    order = {
+    orders: dict[str, ColumnElement[Any]] = {
         "received_asc": Incident.first_received_at.asc(),
         "delay_desc": Incident.reporting_delay_seconds.desc().nulls_last(),
-    }.get(f.sort, Incident.first_received_at.desc())
+    }
+    order = orders.get(f.sort, Incident.first_received_at.desc())
     return query.order_by(order, Incident.id.desc())
 
 
-def unmatched_query(f: QueueFilter, zone: str) -> Select[Any]:
+def unmatched_query(f: QueueFilter, zone: str) -> Select[Report]:
     query = select(Report).where(Report.customer_id.is_(None))
     if f.channel:
         query = query.where(Report.channel == f.channel)
@@ -122,11 +123,11 @@ def unmatched_query(f: QueueFilter, zone: str) -> Select[Any]:
     return query.order_by(order, Report.id.desc())
 
 
-def status_counts() -> Select[Any]:
+def status_counts() -> Select[str, int]:
     return select(Incident.status, func.count()).group_by(Incident.status)
 
 
-def unmatched_count() -> Select[Any]:
+def unmatched_count() -> Select[int]:
     return select(func.count()).select_from(Report).where(Report.customer_id.is_(None))
 
 

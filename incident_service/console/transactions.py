@@ -6,7 +6,7 @@ announce a success that was not stored)."""
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from flask import current_app, session
 
@@ -34,4 +34,4 @@ def commit_on_success(view: F) -> F:
             raise
         return response
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
@@ -17,13 +18,13 @@ require_sign_in(bp)
 
 
 @bp.get("/")
-def home():  # type: ignore[no-untyped-def]
+def home() -> ResponseReturnValue:
     return redirect(url_for("console.queue"))
 
 
 @bp.get("/incidents")
 @require(VIEW_INCIDENTS)
-def queue():  # type: ignore[no-untyped-def]
+def queue() -> ResponseReturnValue:
     filters = QueueFilter.from_args(request.args)
     rows, total, counts = queue_page(filters, current_app.config["DISPLAY_TIMEZONE"])
     pages = max(1, -(-total // PAGE_SIZE))
@@ -45,7 +46,7 @@ def queue():  # type: ignore[no-untyped-def]
 
 @bp.get("/incidents/<int:incident_id>")
 @require(VIEW_INCIDENTS)
-def incident(incident_id: int):  # type: ignore[no-untyped-def]
+def incident(incident_id: int) -> ResponseReturnValue:
     case = db.get_or_404(Incident, incident_id)
     record = incident_record(case)
     return render_template(
@@ -71,7 +72,7 @@ def incident(incident_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/reports/<int:report_id>")
 @require(VIEW_INCIDENTS)
-def report(report_id: int):  # type: ignore[no-untyped-def]
+def report(report_id: int) -> ResponseReturnValue:
     item = db.get_or_404(Report, report_id)
     if item.incident_id is not None:
         return redirect(url_for("console.incident", incident_id=item.incident_id, _anchor=f"report-{item.id}"))

@@ -9,7 +9,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime, utcnow
-from ..extensions import db
+from ..extensions import Model
 
 CREDENTIAL_ACTIVE = "active"
 CREDENTIAL_LOCKED = "locked"
@@ -19,7 +19,7 @@ def new_security_stamp() -> str:
     return secrets.token_hex(16)
 
 
-class Customer(db.Model):
+class Customer(Model):
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -58,7 +58,8 @@ def init_app(app: Flask) -> None:
 
 
 def hashing() -> PasswordHashing:
-    return current_app.extensions["password_hashing"]
+    found: PasswordHashing = current_app.extensions["password_hashing"]
+    return found
 
 
 def sign_in_check(raw_address: str, password: str, check: Callable[[str, str], T | None]) -> T | None:

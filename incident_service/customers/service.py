@@ -135,7 +135,7 @@ def check_password(address: str, password: str) -> Customer | None:
     ok = hashing().verify(stored, password)
     if not ok or customer is None or customer.is_locked:
         return None
-    if hashing().needs_rehash(stored):  # type: ignore[arg-type]
+    if stored is not None and hashing().needs_rehash(stored):
         customer.password_hash = hashing().hash(password)
     return customer
 

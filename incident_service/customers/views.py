@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..assessment.models import DiscoveryStatement
 from ..database import utcnow
 from ..extensions import db, limiter
+from ..forms import entered
 from ..incidents.models import Incident, Report
 from ..limits import account_key, setting
 from .forms import LoginForm
@@ -22,11 +24,11 @@ bp = Blueprint("customers", __name__)
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(setting("LIMIT_SIGN_IN_PER_IP"), methods=["POST"])
 @limiter.limit(setting("LIMIT_SIGN_IN_PER_ACCOUNT"), methods=["POST"], key_func=account_key("sign-in"))
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        customer = sign_in_check(form.email.data, form.password.data, check_password)
+        customer = sign_in_check(entered(form.email), entered(form.password), check_password)
         if customer is not None:
             now = utcnow()
             sign_in(customer, now)
@@ -43,13 +45,13 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     sign_out()
     return redirect(url_for("site.index"))
 
 
 @bp.get("/account")
-def account():  # type: ignore[no-untyped-def]
+def account() -> ResponseReturnValue:
     customer = g.get("customer")
     if customer is None:
         return redirect(url_for("customers.login"))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
+from werkzeug.local import LocalProxy
 from werkzeug.serving import run_simple
 
 from ..customers.service import add_customer, find_customer
@@ -55,7 +57,7 @@ def seed_demo_data() -> None:
     db.session.commit()
 
 
-def _worker(app, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+def _worker(app: Flask, stop: threading.Event) -> None:
     with app.app_context():
         while not stop.is_set():
             try:
@@ -76,7 +78,7 @@ def _worker(app, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
 def serve_command(host: str, port: int) -> None:
     """Migrate, seed a demo customer, start a mail sink, the intake listener and the outbox worker,
     and serve the app."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = cast("LocalProxy[Flask]", current_app)._get_current_object()  # the app, not the proxy
     if app.config["APP_ENV"] != "development":
         raise click.ClickException("flask dev serve is for APP_ENV=development only")
     upgrade()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 from dataclasses import dataclass
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,7 +16,7 @@ from aiosmtpd.handlers import Mailbox
 def start_sink(maildir: Path, host: str, port: int) -> Controller:
     maildir.parent.mkdir(parents=True, exist_ok=True)
     mailbox.Maildir(str(maildir), create=True)  # makes tmp/, new/ and cur/ even if the folder exists
-    controller = Controller(Mailbox(str(maildir)), hostname=host, port=port)
+    controller = Controller(Mailbox(maildir), hostname=host, port=port)
     controller.start()
     return controller
 
@@ -40,14 +41,11 @@ def read_maildir(maildir: Path) -> list[StoredMail]:
     for key in box.keys():
         with box.get_file(key) as handle:
             raw = handle.read()
-        items.append(StoredMail(key, message_from_bytes(raw, policy=policy.default)))  # type: ignore[arg-type]
+        items.append(StoredMail(key, message_from_bytes(raw, policy=policy.default)))
     items.sort(key=lambda item: _date(item.message), reverse=True)
     return items
 
 
 def _date(message: EmailMessage) -> float:
-    header = message.get("Date")
-    try:
-        return header.datetime.timestamp()  # type: ignore[union-attr]
-    except (AttributeError, TypeError, ValueError):
-        return 0.0
+    moment = getattr(message.get("Date"), "datetime", None)  # None when the header is missing or unreadable
+    return moment.timestamp() if isinstance(moment, datetime) else 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
 
 from .mailsink import read_maildir
 
@@ -26,12 +27,12 @@ def maildir() -> Path:
 
 
 @bp.get("/mail")
-def mail_index():  # type: ignore[no-untyped-def]
+def mail_index() -> ResponseReturnValue:
     return render_template("dev/mail.html", messages=read_maildir(maildir()), folder=maildir())
 
 
 @bp.get("/mail/<key>")
-def mail_message(key: str):  # type: ignore[no-untyped-def]
+def mail_message(key: str) -> ResponseReturnValue:
     for item in read_maildir(maildir()):
         if item.key == key:
             return render_template("dev/message.html", item=item)

@@ -75,13 +75,17 @@ def _already_reported(customer_ids: list[int], key: str) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(customer_ids), 500):
         found.update(
-            db.session.execute(
+            customer_id
+            for customer_id in db.session.execute(
                 select(Report.customer_id).where(
                     Report.customer_id.in_(customer_ids[start : start + 500]),
                     Report.channel == "breach_list",
                     Report.details == key,
                 )
-            ).scalars()
+            )
+            .scalars()
+            .all()
+            if customer_id is not None
         )
     return found
 
@@ -127,7 +131,7 @@ def _large_page_cache() -> Iterator[None]:
     if connection.dialect.name != "sqlite":
         yield
         return
-    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar())
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
     connection.exec_driver_sql("PRAGMA cache_size = -65536")
     try:
         yield

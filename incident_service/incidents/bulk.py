@@ -23,8 +23,8 @@ from ..assessment.service import policy_in_force
 from ..audit.actions import Event, tag
 from ..audit.service import NewEvent, append_events
 from ..customers.models import CREDENTIAL_LOCKED, Customer, new_security_stamp
-from ..database import driver_placeholder, insert_rows, insert_values
-from ..extensions import db
+from ..database import driver_placeholder, insert_rows, insert_values, table_of
+from ..extensions import Model, db
 from ..notifications.emails import acknowledgement_links
 from ..notifications.models import OutboxMessage
 from ..notifications.service import Ref, customer_email_parts, outbox_row, pending_render, queued_event_data
@@ -75,7 +75,7 @@ _INCIDENT_COLUMNS = [
 _GRANT_COLUMNS = ["id", "customer_id", "incident_id", "grant_id_hash", "issued_at", "expires_at"]
 
 
-def _draw_ids(model: type[db.Model], count: int) -> list[int]:  # type: ignore[name-defined]
+def _draw_ids(model: type[Model], count: int) -> list[int]:
     table = model.__tablename__
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
@@ -199,12 +199,12 @@ def open_incidents(
             ),
         ]
     connection = db.session.connection()
-    insert_values(connection, Incident.__table__, _INCIDENT_COLUMNS, incidents)  # first: the unique index on
-    insert_values(connection, Report.__table__, _REPORT_COLUMNS, reports)  # open incidents decides
+    insert_values(connection, table_of(Incident), _INCIDENT_COLUMNS, incidents)  # first: the unique index on
+    insert_values(connection, table_of(Report), _REPORT_COLUMNS, reports)  # open incidents decides
     customer_ids = [who.customer_id for who in openings]
     for start in range(0, count, 500):
         db.session.execute(
-            update(ResetGrant.__table__)
+            update(table_of(ResetGrant))
             .where(
                 ResetGrant.customer_id.in_(customer_ids[start : start + 500]),
                 ResetGrant.used_at.is_(None),
@@ -212,13 +212,13 @@ def open_incidents(
             )
             .values(revoked_at=now)
         )
-    insert_values(connection, ResetGrant.__table__, _GRANT_COLUMNS, grants)
+    insert_values(connection, table_of(ResetGrant), _GRANT_COLUMNS, grants)
     mark = driver_placeholder(connection)
     connection.exec_driver_sql(
         f"UPDATE customers SET credential_state = {mark}, security_stamp = {mark} WHERE id = {mark}",
         [(CREDENTIAL_LOCKED, stamp, cid) for cid, stamp in stamps],
     )
-    insert_rows(connection, OutboxMessage.__table__, outbox)
+    insert_rows(connection, table_of(OutboxMessage), outbox)
     append_events(events, actor=actor, now=now)
 
 

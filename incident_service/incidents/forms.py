@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeLocalField, EmailField, SelectField, TextAreaField
+from wtforms import DateTimeLocalField, EmailField, Field, SelectField, TextAreaField
+from wtforms.form import BaseForm
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..customers.addresses import InvalidAddress, normalize_address
+from ..customers.models import Customer
 from ..database import utcnow
 from ..forms import Form
 from ..i18n import parse_local_input
@@ -31,10 +34,11 @@ def kind_choices() -> list[tuple[str, str]]:
 
 
 def viewer_zone() -> str:
-    customer = g.get("customer")
+    customer: Customer | None = g.get("customer")
     if customer is not None and customer.time_zone:
         return customer.time_zone
-    return current_app.config["DISPLAY_TIMEZONE"]
+    zone: str = current_app.config["DISPLAY_TIMEZONE"]
+    return zone
 
 
 class DiscoveryTimeField(DateTimeLocalField):
@@ -43,11 +47,11 @@ class DiscoveryTimeField(DateTimeLocalField):
 
     utc: datetime | None = None
 
-    def __init__(self, *args, future_message=None, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, future_message: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.future_message = future_message or _l("This time is in the future. Enter when you noticed the problem.")
 
-    def post_validate(self, form, validation_stopped):  # type: ignore[no-untyped-def]
+    def post_validate(self, form: BaseForm, validation_stopped: bool) -> None:
         self.utc = None
         if self.data is None or self.errors:
             return
@@ -58,8 +62,14 @@ class DiscoveryTimeField(DateTimeLocalField):
             raise ValidationError(_l("This time is too far in the past. Please check the year."))
         self.utc = moment
 
+    def moment(self) -> datetime:
+        """The UTC time of a validated field that was filled in."""
+        if self.utc is None:
+            raise RuntimeError(f"{self.name} was read before it was validated and filled in")
+        return self.utc
 
-def validate_address(form, field) -> None:  # type: ignore[no-untyped-def]
+
+def validate_address(form: BaseForm, field: Field) -> None:
     try:
         normalize_address(field.data or "")
     except InvalidAddress:

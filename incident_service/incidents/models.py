@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..customers.models import Customer
 from ..database import UTCDateTime, utcnow
-from ..extensions import db
+from ..extensions import Model, db
 
 if TYPE_CHECKING:
     from ..intake.models import InboundMessage
@@ -28,7 +28,7 @@ LATENESS_LATE = "late"
 LATENESS_UNKNOWN = "unknown"
 
 
-class Incident(db.Model):
+class Incident(Model):
     __tablename__ = "incidents"
     __table_args__ = (
         # R2: at most one open incident per customer, enforced by the database, not by a check.
@@ -78,7 +78,7 @@ class Incident(db.Model):
         return self.status == STATUS_REACTIVATED
 
 
-class Report(db.Model):
+class Report(Model):
     __tablename__ = "reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -114,7 +114,7 @@ class Report(db.Model):
 CLOSE_REASONS = ("duplicate", "spam", "withdrawn")
 
 
-class IncidentNote(db.Model):
+class IncidentNote(Model):
     """A note by staff on an incident; notes are added, never edited."""
 
     __tablename__ = "incident_notes"

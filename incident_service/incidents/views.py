@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
 
 from ..answer_floor import answer_floor
 from ..customers.addresses import mask_address
 from ..customers.service import customer_of_report_link
 from ..database import utcnow
 from ..extensions import db, limiter
+from ..forms import entered
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
 from ..tokens import TokenError
@@ -51,10 +53,10 @@ def _submit(form: ReportLinkForm, address: str) -> str:
 @bp.route("/report", methods=["GET", "POST"])
 @limiter.limit(setting("LIMIT_REPORT_PER_IP"), methods=["POST"])
 @limiter.limit(setting("LIMIT_REPORT_PER_ACCOUNT"), methods=["POST"], key_func=account_key("report"))
-def report():  # type: ignore[no-untyped-def]
+def report() -> ResponseReturnValue:
     form = ReportForm()
     if form.validate_on_submit():
-        return _submit(form, form.email.data)
+        return _submit(form, entered(form.email))
     status = 400 if request.method == "POST" else 200
     return render_template("report/form.html", form=form, fixed_address=None), status
 
@@ -63,7 +65,7 @@ def report():  # type: ignore[no-untyped-def]
 @limiter.limit(setting("LIMIT_LINK_PER_IP"))
 @limiter.limit(setting("LIMIT_REPORT_PER_IP"), methods=["POST"])
 @limiter.limit(setting("LIMIT_REPORT_PER_ACCOUNT"), methods=["POST"], key_func=link_key("report-link"))
-def report_link(token: str):  # type: ignore[no-untyped-def]
+def report_link(token: str) -> ResponseReturnValue:
     try:
         customer = customer_of_report_link(token)
     except TokenError:

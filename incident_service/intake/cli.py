@@ -8,12 +8,14 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.local import LocalProxy
 
 from ..database import utcnow
 from ..extensions import db
@@ -33,7 +35,7 @@ intake_cli = click.Group("intake", help="Receive report emails.")
 @with_appcontext
 def smtpd_command(host: str | None, port: int | None, lmtp: bool) -> None:
     """Listen for report mail until stopped (Ctrl+C or SIGTERM)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = cast("LocalProxy[Flask]", current_app)._get_current_object()  # the app, not the proxy
     host = host or app.config["INTAKE_HOST"]
     port = port or app.config["INTAKE_PORT"]
     # aiosmtpd logs every command at INFO; keep its warnings, and our own log lines, only.

@@ -30,7 +30,7 @@ def count_messages(path: Path) -> int:
             return len(mailbox.Maildir(str(path), factory=None, create=False))
         return sum(1 for _ in path.glob("*.eml"))
     if _is_mbox(path):
-        box = mailbox.mbox(str(path), factory=None, create=False)
+        box: mailbox.Mailbox[mailbox.Message] = mailbox.mbox(str(path), factory=None, create=False)
         try:
             return len(box)
         finally:
@@ -55,11 +55,11 @@ def iter_messages(path: Path) -> Iterator[tuple[str, bytes]]:
             yield str(file), file.read_bytes()
         return
     if _is_mbox(path):
-        box = mailbox.mbox(str(path), factory=None, create=False)
+        archive = mailbox.mbox(str(path), factory=None, create=False)
         try:
-            for index, key in enumerate(box.keys()):
-                yield f"{path}#{index + 1}", box.get_bytes(key)
+            for index, key in enumerate(archive.keys()):
+                yield f"{path}#{index + 1}", archive.get_bytes(key)
         finally:
-            box.close()
+            archive.close()
         return
     yield str(path), path.read_bytes()

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime
-from ..extensions import db
+from ..extensions import Model
 
 STATUS_REPORTED = "reported"  # became a report (matched or unmatched)
 STATUS_QUARANTINED = "quarantined"  # over a limit or unreadable: kept for staff, no report
@@ -26,7 +26,7 @@ RECEIVED_COMPANY_MTA = "company_mta"  # the Received header added by the company
 RECEIVED_IMPORT_TIME = "import_time"  # imported with no such header: the time of import
 
 
-class InboundMessage(db.Model):
+class InboundMessage(Model):
     __tablename__ = "inbound_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)

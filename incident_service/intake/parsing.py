@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message, MIMEPart
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -194,9 +194,10 @@ def _trusted_authentication_results(
     return trusted, total - len(trusted)
 
 
-def _content(part: EmailMessage, defects: list[str]) -> str:
+def _content(part: MIMEPart, defects: list[str]) -> str:
     try:
-        return part.get_content()  # type: ignore[no-any-return]
+        content: str = part.get_content()
+        return content
     except LookupError:
         defects.append(f"UnknownCharset({part.get_content_charset()})")
     except Exception as exc:  # any decoding failure: read the bytes as UTF-8 instead
@@ -220,13 +221,15 @@ def attachment_parts(message: EmailMessage) -> list[EmailMessage]:
         if part is message or (part.is_multipart() and content_type != "message/rfc822"):
             continue
         if content_type == "message/rfc822" or part.is_attachment():
-            found.append(part)  # type: ignore[arg-type]
+            found.append(part)
     return found
 
 
 def attachment_bytes(part: EmailMessage) -> bytes:
     if part.get_content_type() == "message/rfc822":
-        return part.get_payload(0).as_bytes()  # type: ignore[union-attr]
+        inner = part.get_payload(0)
+        if isinstance(inner, Message):
+            return inner.as_bytes()
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
 
@@ -310,7 +313,7 @@ def _check_bytes(raw: bytes, limits: Limits) -> None:
 
 def _mime_tree(raw: bytes, limits: Limits) -> EmailMessage:
     try:
-        message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+        message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
         depth, parts = _depth_and_parts(message)
     except Exception as exc:
         raise Quarantine("unparseable", f"{type(exc).__name__}: {exc}"[:500]) from None
@@ -329,7 +332,7 @@ def _read_sender(message: EmailMessage, parsed: ParsedMessage) -> None:
     from_header = froms[0]
     parsed.from_header = one_line(str(from_header))
     parsed.defects.extend(type(defect).__name__ for defect in getattr(from_header, "defects", ()))
-    addresses = getattr(from_header, "addresses", ())
+    addresses: tuple[Any, ...] = getattr(from_header, "addresses", ())
     if len(addresses) != 1:
         raise Quarantine("no_sender", f"the From header holds {len(addresses)} addresses")
     parsed.from_display_name = one_line(addresses[0].display_name or "")
@@ -367,13 +370,13 @@ def _read_body(message: EmailMessage, parsed: ParsedMessage) -> None:
     body = message.get_body(preferencelist=("plain", "html"))
     parsed.has_html = any(part.get_content_type() == "text/html" for part in message.walk())
     if body is not None:
-        content = _content(body, parsed.defects)  # type: ignore[arg-type]
+        content = _content(body, parsed.defects)
         if body.get_content_type() == "text/html":
             content = get_text(content)
         parsed.text_body = clean(content)
-    elif isinstance(message.get_payload(), str):
+    elif isinstance(unread := message.get_payload(), str):
         # A multipart whose boundary never appears: the whole body is one unread text.
-        parsed.text_body = clean(message.get_payload())
+        parsed.text_body = clean(unread)
     parsed.attachments = _attachments(message)
     for part in message.walk():
         parsed.defects.extend(type(defect).__name__ for defect in part.defects)
@@ -381,7 +384,7 @@ def _read_body(message: EmailMessage, parsed: ParsedMessage) -> None:
 
 def read_stored(raw: bytes) -> EmailMessage:
     """Parse stored bytes again for display (headers, HTML part, attachments)."""
-    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+    return BytesParser(policy=policy.default).parsebytes(raw)
 
 
 # Quarantined for these, a message was never read whole (or reading it is what costs): staff see its
@@ -430,5 +433,5 @@ def html_part(message: EmailMessage) -> str | None:
     """The first text/html part's text, if any (for sanitising and showing in a sandboxed frame)."""
     for part in message.walk():
         if part.get_content_type() == "text/html" and not part.is_attachment():
-            return clean(_content(part, []))  # type: ignore[arg-type]
+            return clean(_content(part, []))
     return None

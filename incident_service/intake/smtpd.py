@@ -103,4 +103,5 @@ class IntakeController(Controller):
         )
 
     def factory(self) -> SMTP:
-        return self.server_class(self.handler, **self.SMTP_kwargs)
+        server: SMTP = self.server_class(self.handler, **self.SMTP_kwargs)
+        return server

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, or_, select, update
 
 from ..audit.actions import Event, Source, tag
 from ..audit.service import NewEvent, append_event, append_events
-from ..database import utcnow
+from ..database import table_of, utcnow
 from ..extensions import db
 from .models import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
 from .service import preload_rows, render_queued
@@ -71,10 +71,11 @@ def _reply_text(code: int, text: bytes | str) -> str:
 def send_raw(host: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> str:
     """One SMTP transaction; returns the relay's reply to DATA, or raises Temporary/PermanentFailure."""
     host.ehlo_or_helo_if_needed()
-    for step, call, ok in (
+    steps: tuple[tuple[str, Callable[[], tuple[int, bytes]], tuple[int, ...]], ...] = (
         ("MAIL FROM", lambda: host.mail(sender), (250,)),
         ("RCPT TO", lambda: host.rcpt(recipient), (250, 251)),
-    ):
+    )
+    for step, call, ok in steps:
         code, text = call()
         if code not in ok:
             host.rset()
@@ -143,7 +144,7 @@ class _Accepted:
         if not self.items:
             return
         db.session.execute(
-            update(OutboxMessage.__table__)
+            update(table_of(OutboxMessage))
             .where(OutboxMessage.id == bindparam("b_id"))
             .values(
                 attempts=OutboxMessage.attempts + 1,
@@ -220,8 +221,8 @@ def _render_batch(ids: list[int], clock: Callable[[], datetime], run: DeliveryRu
             broken.append((message.id, exc))
     db.session.commit()
     del held
-    for message_id, exc in broken:
-        _record(message_id, PermanentFailure(f"could not be rendered: {type(exc).__name__}: {exc}"), clock, run)
+    for message_id, error in broken:
+        _record(message_id, PermanentFailure(f"could not be rendered: {type(error).__name__}: {error}"), clock, run)
 
 
 class Pacer:

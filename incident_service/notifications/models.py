@@ -8,14 +8,14 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime
-from ..extensions import db
+from ..extensions import Model
 
 OUTBOX_QUEUED = "queued"
 OUTBOX_SENT = "sent"
 OUTBOX_FAILED = "failed"  # permanent: the relay refused it, or attempts ran out
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,16 +15,17 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
 from ..audit.actions import Event, tag
 from ..audit.service import append_event
 from ..customers.models import Customer
-from ..extensions import db
+from ..extensions import Model, db
 from ..incidents.models import Incident, Report
 from ..reactivation.models import ResetGrant
 from ..tokens import SignedLink, report_link
@@ -130,8 +131,9 @@ def _pack(value: Any) -> Any:
         return {"row": value.model, "id": value.id}
     if isinstance(value, datetime):
         return {"time": value.isoformat()}
-    if isinstance(value, db.Model):
-        return {"row": type(value).__name__, "id": value.id}  # type: ignore[attr-defined]
+    if isinstance(value, Model):
+        identity = sa_inspect(value).identity  # the primary key, once the row is in the database
+        return {"row": type(value).__name__, "id": identity[0] if identity else None}
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     raise TypeError(f"cannot queue a context value of type {type(value).__name__}")
@@ -290,11 +292,11 @@ def queue_message(
     return message
 
 
-def preload_rows(messages: list[OutboxMessage]) -> list[Any]:
+def preload_rows(messages: Sequence[OutboxMessage]) -> list[Any]:
     """Load every row the messages' contexts name, a query per model, so rendering a batch does not
     fetch them one at a time. The session's identity map holds rows only while someone does: keep the
     returned list until the batch is rendered."""
-    models, wanted = _models(), {}
+    models, wanted = _models(), dict[str, set[int]]()
     for message in messages:
         if message.pending:
             for value in json.loads(message.pending)["context"].values():

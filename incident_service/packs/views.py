@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template
+from flask.typing import ResponseReturnValue
 
 from ..database import utcnow
 from ..extensions import db
@@ -17,7 +18,7 @@ require_sign_in(bp)
 
 @bp.get("/incidents/<int:incident_id>/evidence")
 @require(VIEW_LEGAL)
-def evidence(incident_id: int):  # type: ignore[no-untyped-def]
+def evidence(incident_id: int) -> ResponseReturnValue:
     incident = db.session.get(Incident, incident_id) or abort(404)
     document, _files = build_pack(incident, now=utcnow())
     return render_template("console/evidence_pack.html", incident=incident, pack=document, sources=SOURCES)
@@ -25,7 +26,7 @@ def evidence(incident_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/incidents/<int:incident_id>/evidence.zip")
 @require(VIEW_LEGAL)
-def archive(incident_id: int):  # type: ignore[no-untyped-def]
+def archive(incident_id: int) -> ResponseReturnValue:
     incident = db.session.get(Incident, incident_id) or abort(404)
     now = utcnow()
     data = pack_archive(incident, actor=current_staff().label, now=now)

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..customers.models import Customer
 from ..database import UTCDateTime
-from ..extensions import db
+from ..extensions import Model
 
 
-class ResetGrant(db.Model):
+class ResetGrant(Model):
     __tablename__ = "reset_grants"
     __table_args__ = (
         # At most one live grant per customer: a unique index, so concurrent issuers cannot both win.

@@ -7,6 +7,7 @@ browser is sent to a token-free URL; only the CSRF-protected POST uses the grant
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, session, url_for
+from flask.typing import ResponseReturnValue
 
 from ..answer_floor import answer_floor
 from ..customers import password_policy as policy
@@ -14,6 +15,7 @@ from ..customers.addresses import mask_address, normalize_address
 from ..customers.password_messages import reason_message
 from ..database import utcnow
 from ..extensions import db, limiter
+from ..forms import entered
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
 from ..tokens import TokenError
@@ -27,7 +29,7 @@ SESSION_KEY = "reset_token"
 
 @bp.get("/reset/<token>")
 @limiter.limit(setting("LIMIT_LINK_PER_IP"))
-def reset_from_link(token: str):  # type: ignore[no-untyped-def]
+def reset_from_link(token: str) -> ResponseReturnValue:
     session[SESSION_KEY] = token
     return redirect(url_for("reactivation.reset"))
 
@@ -35,7 +37,7 @@ def reset_from_link(token: str):  # type: ignore[no-untyped-def]
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit(setting("LIMIT_RESET_PER_IP"), methods=["POST"])
 @limiter.limit(setting("LIMIT_RESET_PER_LINK"), methods=["POST"], key_func=link_key("reset"))
-def reset():  # type: ignore[no-untyped-def]
+def reset() -> ResponseReturnValue:
     token = session.get(SESSION_KEY, "")
     now = utcnow()
     form = NewPasswordForm()
@@ -46,7 +48,7 @@ def reset():  # type: ignore[no-untyped-def]
             email, compromised_hash = customer.email, customer.password_hash
             db.session.rollback()  # hold nothing while argon2 works (SQLite: the write lock)
             checked = check_reset_password(
-                form.password.data, form.password_confirm.data, email=email, compromised_hash=compromised_hash
+                entered(form.password), entered(form.password_confirm), email=email, compromised_hash=compromised_hash
             )
             outcome = complete_reset(token, checked, source="web", actor="customer", now=utcnow())
             db.session.commit()  # also keeps the audit of a refused attempt
@@ -75,12 +77,12 @@ def reset():  # type: ignore[no-untyped-def]
 @bp.route("/reset/new", methods=["GET", "POST"])
 @limiter.limit(setting("LIMIT_FRESH_LINK_PER_IP"), methods=["POST"])
 @limiter.limit(setting("LIMIT_FRESH_LINK_PER_ACCOUNT"), methods=["POST"], key_func=account_key("fresh-link"))
-def fresh_link():  # type: ignore[no-untyped-def]
+def fresh_link() -> ResponseReturnValue:
     form = FreshLinkForm()
     if form.validate_on_submit():
         floor = answer_floor("fresh_link")
         started = floor.start()
-        known = send_fresh_link(normalize_address(form.email.data), source="web", actor="customer", now=utcnow())
+        known = send_fresh_link(normalize_address(entered(form.email)), source="web", actor="customer", now=utcnow())
         db.session.commit()
         page = render_template("reset/link_sent.html")
         floor.hold(started, slow_path=known)  # R3: as long for everyone

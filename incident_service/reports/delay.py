@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
+from functools import partial
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 HOUR = 3600
@@ -66,7 +67,7 @@ def bin_bounds(index: int) -> tuple[int | None, int | None]:
     return lower, BINS[index][1]
 
 
-def summarize(rows: Iterable[Row], zone: str) -> dict[str, object]:
+def summarize(rows: Iterable[Row], zone: str) -> dict[str, Any]:
     """Summary, month-by-month table and histogram of `rows`, months in `zone` (any zone, daylight
     saving or not): counted here, then reported as the database's counts are (summarize_months)."""
     tz = ZoneInfo(zone)
@@ -94,7 +95,7 @@ def report_from_ranks(
     month_value: Callable[[str, int], int],
     overall_value: Callable[[int], int],
     histogram: list[int],
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """The report from per-month counts and order statistics: `month_value(month, k)` is the k-th
     smallest known delay of the month (from 0), `overall_value(k)` the k-th of all. Only the ranks the
     percentiles need are asked for, so a database with the delays indexed hands over a few values."""
@@ -112,9 +113,7 @@ def report_from_ranks(
             "max_seconds": value(known - 1) if known else None,
         }
 
-    month_rows = [
-        {"month": month, **numbers(*months[month], lambda k, m=month: month_value(m, k))} for month in sorted(months)
-    ]
+    month_rows = [{"month": month, **numbers(*months[month], partial(month_value, month))} for month in sorted(months)]
     totals = [sum(values) for values in zip(*months.values(), strict=False)] if months else [0, 0, 0]
     return {
         "summary": numbers(totals[0], totals[1], totals[2], overall_value),
@@ -126,7 +125,7 @@ def report_from_ranks(
     }
 
 
-def summarize_months(months: dict[str, MonthCounts], delays: dict[str, list[int]]) -> dict[str, object]:
+def summarize_months(months: dict[str, MonthCounts], delays: dict[str, list[int]]) -> dict[str, Any]:
     """The same report from per-month counts and each month's sorted known delays."""
     histogram = [0] * len(BINS)
     everything: list[int] = []

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ..assessment.models import DECISIONS, PolicyVersion
 from ..customers.models import Customer
-from ..database import within
+from ..database import Ts, within
 from ..domain_errors import DomainError
 from ..extensions import db
 from ..i18n import day_bounds
@@ -81,7 +81,7 @@ class DelayFilter:
         return {key: value for key, value in values.items() if value}
 
 
-def filtered(query: Select[Any], f: DelayFilter) -> Select[Any]:
+def filtered(query: Select[*Ts], f: DelayFilter) -> Select[*Ts]:
     query = within(
         query,
         Incident.first_received_at,
@@ -170,7 +170,7 @@ def _indexed_report(connection: Connection, minutes: int) -> tuple[dict[str, Any
         .scalars()
         .all()
     )
-    return report, thresholds
+    return report, list(thresholds)
 
 
 def build_delay_report(f: DelayFilter) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def build_delay_report(f: DelayFilter) -> dict[str, Any]:
         for key, value in db.session.execute(known):
             delays.setdefault(key, []).append(value)
         report = summarize_months(months, delays)
-    thresholds = db.session.execute(filtered(select(Incident.late_threshold_hours).distinct(), f)).scalars().all()
+    thresholds = list(db.session.execute(filtered(select(Incident.late_threshold_hours).distinct(), f)).scalars().all())
     report["filters"] = f.args()
     report["thresholds_hours"] = sorted(thresholds)
     return report

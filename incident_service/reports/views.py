@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from ..assessment.models import PolicyVersion
@@ -26,7 +27,7 @@ def _download(body: str, mimetype: str, name: str) -> Response:
 
 @bp.get("/delay")
 @require(VIEW_LEGAL)
-def delay():  # type: ignore[no-untyped-def]
+def delay() -> ResponseReturnValue:
     filters = DelayFilter.parse(request.args, strict=False)
     report = build_delay_report(filters)
     thresholds = report["thresholds_hours"]
@@ -43,14 +44,14 @@ def delay():  # type: ignore[no-untyped-def]
 
 @bp.get("/delay.csv")
 @require(VIEW_LEGAL)
-def delay_csv():  # type: ignore[no-untyped-def]
+def delay_csv() -> ResponseReturnValue:
     filters = DelayFilter.parse(request.args, strict=False)
     return _download(numbers_csv(build_delay_report(filters)), "text/csv", "delay-report.csv")
 
 
 @bp.get("/delay.json")
 @require(VIEW_LEGAL)
-def delay_json():  # type: ignore[no-untyped-def]
+def delay_json() -> ResponseReturnValue:
     filters = DelayFilter.parse(request.args, strict=False)
     return Response(report_json(build_delay_report(filters)), mimetype="application/json")
 
@@ -62,7 +63,7 @@ def _bin() -> int | None:
 
 @bp.get("/delay/incidents")
 @require(VIEW_LEGAL)
-def delay_incidents():  # type: ignore[no-untyped-def]
+def delay_incidents() -> ResponseReturnValue:
     filters, bin_index = DelayFilter.parse(request.args, strict=False), _bin()
     rows = incident_rows(filters, bin_index=bin_index)
     return render_template(
@@ -76,6 +77,6 @@ def delay_incidents():  # type: ignore[no-untyped-def]
 
 @bp.get("/delay/incidents.csv")
 @require(VIEW_LEGAL)
-def delay_incidents_csv():  # type: ignore[no-untyped-def]
+def delay_incidents_csv() -> ResponseReturnValue:
     filters = DelayFilter.parse(request.args, strict=False)
     return _download(incidents_csv(incident_rows(filters, bin_index=_bin())), "text/csv", "delay-incidents.csv")

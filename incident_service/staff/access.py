@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from flask import Blueprint, abort, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from ..staff.models import StaffUser
 from ..staff.permissions import allowed
@@ -14,8 +15,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def current_staff() -> StaffUser:
-    staff = g.get("staff")
-    assert staff is not None, "console route without a signed-in staff user"
+    staff: StaffUser | None = g.get("staff")
+    if staff is None:
+        raise RuntimeError("a console route ran without a signed-in staff user")
     return staff
 
 
@@ -23,7 +25,7 @@ def require_sign_in(blueprint: Blueprint) -> None:
     """Anonymous requests to any route of `blueprint` go to the console sign-in page."""
 
     @blueprint.before_request
-    def _signed_in():  # type: ignore[no-untyped-def]
+    def _signed_in() -> ResponseReturnValue | None:
         if g.get("staff") is None:
             return redirect(url_for("console_auth.login", next=request.full_path if request.method == "GET" else None))
         return None
@@ -39,7 +41,7 @@ def require(permission: str) -> Callable[[F], F]:
                 abort(403)
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(F, wrapper)
 
     return decorate
 

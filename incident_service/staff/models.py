@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime
-from ..extensions import db
+from ..extensions import Model
 
 ROLE_SUPPORT = "support"
 ROLE_LEGAL = "legal"
@@ -21,7 +21,7 @@ def new_stamp() -> str:
     return secrets.token_hex(16)
 
 
-class StaffUser(db.Model):
+class StaffUser(Model):
     __tablename__ = "staff_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,3 @@
+from typing import Any
+
+def get_text(html_content: str, config: Any = ...) -> str: ...
