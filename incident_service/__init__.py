@@ -9,13 +9,12 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from . import answer_floor, errors, headers, i18n, logging_redaction, observability, same_origin
+from . import answer_floor, errors, headers, i18n, logging_redaction, observability, same_origin, templating
 from . import settings as settings_module
 from .customers import passwords
 from .customers import session as customer_session
 from .database import configure_engine
 from .extensions import babel, csrf, db, limiter, mail, migrate
-from .incidents import labels
 from .staff import session as staff_session
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -69,8 +68,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     answer_floor.init_app(app)
     customer_session.init_app(app)
     staff_session.init_app(app)
-    i18n.init_app(app)
-    labels.init_app(app)
+    templating.init_app(app)
     headers.init_app(app)
     logging_redaction.init_app(app)
     observability.init_app(app)
@@ -114,9 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from .reactivation.views import bp as reactivation_bp
     from .reports.views import bp as reports_bp
     from .site import bp as site_bp
-    from .staff.access import can
 
-    app.jinja_env.globals["can"] = can
     for blueprint in (
         observability.bp,
         site_bp,

@@ -6,8 +6,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, request, session
-from flask_babel import get_locale, gettext
+from flask import current_app, g, request, session
+from flask_babel import gettext
 
 from .settings import LOCALES
 
@@ -93,11 +93,3 @@ def day_bounds(zone: str, first: date | None, last: date | None) -> tuple[dateti
     start = datetime.combine(first, time.min, tz) if first else None
     end = datetime.combine(last + timedelta(days=1), time.min, tz) if last else None
     return start, end
-
-
-def init_app(app: Flask) -> None:
-    app.jinja_env.filters["localtime"] = format_local
-    app.jinja_env.filters["utctime"] = format_utc
-    app.jinja_env.globals["zone_label"] = zone_label
-    app.jinja_env.globals["get_locale"] = get_locale
-    app.jinja_env.globals["format_delay"] = format_delay

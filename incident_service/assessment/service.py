@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -252,3 +253,24 @@ BREACH_NOTICE = timedelta(hours=72)
 def breach_deadline(incident: Incident) -> datetime:
     """72 hours from when the company learned of it: the first report's receipt."""
     return incident.first_received_at + BREACH_NOTICE
+
+
+@dataclass(frozen=True)
+class BreachClock:
+    """Where an incident stands against the 72-hour notice to the authority, at one moment."""
+
+    deadline: datetime
+    now: datetime
+
+    @property
+    def passed(self) -> bool:
+        return self.now >= self.deadline
+
+    @property
+    def hours_left(self) -> int:
+        """Whole hours still left (0 in the last hour and after)."""
+        return max(0, int((self.deadline - self.now).total_seconds() // 3600))
+
+
+def breach_clock(incident: Incident, now: datetime) -> BreachClock:
+    return BreachClock(breach_deadline(incident), now)

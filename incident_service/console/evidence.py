@@ -13,21 +13,12 @@ from flask_babel import gettext as _
 from ..database import utcnow
 from ..extensions import db
 from ..forms import entered
-from ..intake.display_names import (
-    DIRECTION_CONTROL,
-    INVISIBLE_CHARACTER,
-    LOOKS_LIKE_ANOTHER_ADDRESS,
-    display_name_warnings,
-    show_controls,
-)
 from ..intake.models import STATUS_DISMISSED, STATUS_DUPLICATE, STATUS_NOT_A_REPORT, STATUS_QUARANTINED, InboundMessage
 from ..intake.parsing import (
     NOT_READ,
     attachment_bytes,
     attachment_parts,
-    header_pairs,
     html_part,
-    raw_header_pairs,
     read_stored,
     safe_filename,
 )
@@ -35,7 +26,7 @@ from ..intake.service import MessageAlreadyHandled, attach_message_to_customer, 
 from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
 from .forms import AssignForm, DismissForm, customer_to_assign
-from .queries import message_counts, messages_with_status
+from .queries import message_counts, message_headers, messages_with_status
 from .transactions import commit_on_success
 
 bp = Blueprint("console_evidence", __name__, url_prefix="/console")
@@ -47,32 +38,6 @@ FRAME_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src 'none'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox"
 )
-
-
-@bp.app_template_global("display_name_warnings")
-def display_name_warning_texts(message: InboundMessage) -> list[str]:
-    texts = {
-        LOOKS_LIKE_ANOTHER_ADDRESS: _(
-            "The display name reads like another address: the sender is the address above, not the one in the name."
-        ),
-        DIRECTION_CONTROL: _(
-            "The display name contains characters that reverse the direction of text; they are shown by their code."
-        ),
-        INVISIBLE_CHARACTER: _("The display name contains invisible characters; they are shown by their code."),
-    }
-    return [texts[code] for code in display_name_warnings(message.from_display_name, message.from_address)]
-
-
-@bp.app_template_filter("show_controls")
-def show_controls_filter(text: str | None) -> str:
-    return show_controls(text)
-
-
-@bp.app_template_global("all_headers")
-def all_headers(message: InboundMessage) -> list[tuple[str, str]]:
-    if message.quarantine_reason in NOT_READ:
-        return raw_header_pairs(message.raw)
-    return header_pairs(read_stored(message.raw))
 
 
 def readable(message: InboundMessage) -> InboundMessage:
@@ -96,7 +61,13 @@ def quarantine() -> ResponseReturnValue:
 @require(VIEW_QUARANTINE)
 def message(message_id: int) -> ResponseReturnValue:
     item = db.get_or_404(InboundMessage, message_id)
-    return render_template("console/message.html", message=item, assign_form=AssignForm(), dismiss_form=DismissForm())
+    return render_template(
+        "console/message.html",
+        message=item,
+        headers=message_headers([item]),
+        assign_form=AssignForm(),
+        dismiss_form=DismissForm(),
+    )
 
 
 @bp.get("/messages/<int:message_id>/raw")

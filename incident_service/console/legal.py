@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from ..assessment.service import (
     PolicyError,
     ReviewError,
-    breach_deadline,
+    breach_clock,
     mark_breach,
     publish_policy,
     record_authority_notification,
@@ -32,25 +32,16 @@ bp = Blueprint("console_legal", __name__, url_prefix="/console")
 require_sign_in(bp)
 
 
-@bp.app_template_global("breach_deadline")
-def _deadline(incident: Incident) -> datetime:
-    return breach_deadline(incident)
-
-
-@bp.app_template_global("hours_left")
-def _hours_left(incident: Incident) -> float:
-    return (breach_deadline(incident) - utcnow()).total_seconds() / 3600
-
-
 @bp.get("/reviews")
 @require(VIEW_LEGAL)
 def reviews() -> ResponseReturnValue:
     show = "all" if request.args.get("show") == "all" else "pending"
+    now = utcnow()
     return render_template(
         "console/reviews.html",
         incidents=late_incidents(pending_only=show == "pending"),
         show=show,
-        breaches=breaches_to_notify(),
+        breaches=[(incident, breach_clock(incident, now)) for incident in breaches_to_notify()],
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 
@@ -18,6 +18,7 @@ from ..extensions import db
 from ..i18n import day_bounds
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 from ..intake.models import InboundMessage
+from ..intake.parsing import NOT_READ, header_pairs, raw_header_pairs, read_stored
 from ..notifications.models import OUTBOX_FAILED, OutboxMessage
 from ..staff.models import StaffUser
 from ..url_args import choice_arg, day_arg, page_arg
@@ -121,6 +122,20 @@ def unmatched_query(f: QueueFilter, zone: str) -> Select[Report]:
         )
     order = Report.received_at.asc() if f.sort == "received_asc" else Report.received_at.desc()
     return query.order_by(order, Report.id.desc())
+
+
+def message_headers(messages: Iterable[InboundMessage | None]) -> dict[int, list[tuple[str, str]]]:
+    """Every header of each stored message, by message id, for the evidence panel. Mail the parser must
+    not see again (it took too long or too much memory) is shown as raw header lines instead."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for message in messages:
+        if message is None:
+            continue
+        if message.quarantine_reason in NOT_READ:
+            found[message.id] = raw_header_pairs(message.raw)
+        else:
+            found[message.id] = header_pairs(read_stored(message.raw))
+    return found
 
 
 def status_counts() -> Select[str, int]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from ..assessment.service import breach_clock
+from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 from ..incidents.record import incident_record
 from ..staff.access import require, require_sign_in
 from ..staff.permissions import VIEW_INCIDENTS
 from .forms import ActionForm, AssignForm, AuthorityForm, CloseForm, NoteForm, ReviewForm, StaffDiscoveryForm
-from .queries import PAGE_SIZE, UNMATCHED, QueueFilter, queue_page, report_events, undelivered_emails
+from .queries import PAGE_SIZE, UNMATCHED, QueueFilter, message_headers, queue_page, report_events, undelivered_emails
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 require_sign_in(bp)
@@ -61,6 +63,8 @@ def incident(incident_id: int) -> ResponseReturnValue:
         timeline=record.events,
         decisions=record.decisions,
         policy=record.policy,
+        breach=breach_clock(case, utcnow()) if case.personal_data_breach else None,
+        headers=message_headers(report.inbound_message for report in record.reports),
         note_form=NoteForm(),
         close_form=CloseForm(),
         discovery_form=StaffDiscoveryForm(),
@@ -77,5 +81,9 @@ def report(report_id: int) -> ResponseReturnValue:
     if item.incident_id is not None:
         return redirect(url_for("console.incident", incident_id=item.incident_id, _anchor=f"report-{item.id}"))
     return render_template(
-        "console/report.html", report=item, timeline=report_events(item.id), assign_form=AssignForm()
+        "console/report.html",
+        report=item,
+        timeline=report_events(item.id),
+        headers=message_headers([item.inbound_message]),
+        assign_form=AssignForm(),
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import Flask
 from flask_babel import gettext as _
 
 
@@ -85,18 +84,3 @@ def decision_label(decision: str | None) -> str:
         "needs_information": _("Needs information"),
         None: _("Awaiting a decision"),
     }.get(decision, decision or "")
-
-
-def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(
-        status_label=status_label,
-        channel_label=channel_label,
-        role_label=role_label,
-        lateness_label=lateness_label,
-        kind_label=kind_label,
-        time_source_label=time_source_label,
-        statement_source_label=statement_source_label,
-        message_status_label=message_status_label,
-        outbox_status_label=outbox_status_label,
-        decision_label=decision_label,
-    )

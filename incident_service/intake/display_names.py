@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from flask_babel import gettext as _
+
 # Bidirectional formatting characters (Unicode's Bidi_Control) and ones that take no space.
 DIRECTION_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
@@ -39,6 +41,20 @@ def display_name_warnings(display_name: str | None, address: str | None) -> list
     if any(char in INVISIBLE for char in display_name):
         warnings.append(INVISIBLE_CHARACTER)
     return warnings
+
+
+def display_name_warning_texts(display_name: str | None, address: str | None) -> list[str]:
+    """What staff are told about `display_name`, one translated sentence per warning."""
+    texts = {
+        LOOKS_LIKE_ANOTHER_ADDRESS: _(
+            "The display name reads like another address: the sender is the address above, not the one in the name."
+        ),
+        DIRECTION_CONTROL: _(
+            "The display name contains characters that reverse the direction of text; they are shown by their code."
+        ),
+        INVISIBLE_CHARACTER: _("The display name contains invisible characters; they are shown by their code."),
+    }
+    return [texts[code] for code in display_name_warnings(display_name, address)]
 
 
 def show_controls(text: str | None) -> str:

@@ -1,0 +1,40 @@
+"""Every name a template can use beyond what a view passes: registered here, in one place.
+
+They only format or label what the view already holds; none reads the clock, the database or a stored
+email (views pass such things in: the breach clock, a message's headers).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import get_locale
+
+from .i18n import format_delay, format_local, format_utc, zone_label
+from .incidents import labels
+from .intake.display_names import display_name_warning_texts, show_controls
+from .staff.access import can
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        localtime=format_local,
+        utctime=format_utc,
+        show_controls=show_controls,
+    )
+    app.jinja_env.globals.update(
+        get_locale=get_locale,
+        zone_label=zone_label,
+        format_delay=format_delay,
+        can=can,
+        display_name_warnings=display_name_warning_texts,
+        status_label=labels.status_label,
+        channel_label=labels.channel_label,
+        role_label=labels.role_label,
+        lateness_label=labels.lateness_label,
+        kind_label=labels.kind_label,
+        time_source_label=labels.time_source_label,
+        statement_source_label=labels.statement_source_label,
+        message_status_label=labels.message_status_label,
+        outbox_status_label=labels.outbox_status_label,
+        decision_label=labels.decision_label,
+    )
