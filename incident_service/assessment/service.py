@@ -100,22 +100,43 @@ def record_discovery_statement(
         data={"statement": statement.id, "discovered_at": discovered_at.isoformat(), "override": is_override},
     )
     if incident is not None:
-        before = incident.lateness
-        reassess(incident)
-        if incident.lateness != before:
-            append_event(
-                tag(Source.SYSTEM, Event.INCIDENT_ASSESSED),
-                actor="system",
-                now=now,
-                customer_id=incident.customer_id,
-                incident_id=incident.id,
-                data={
-                    "lateness": incident.lateness,
-                    "delay_seconds": incident.reporting_delay_seconds,
-                    "threshold_hours": incident.late_threshold_hours,
-                },
-            )
+        reassess_and_record(incident, now=now)
     return statement
+
+
+def reassess_and_record(incident: Incident, *, now: datetime) -> None:
+    """Reassess `incident` and, when its lateness changed, audit `system:incident:assessed`."""
+    before = incident.lateness
+    reassess(incident)
+    if incident.lateness != before:
+        append_event(
+            tag(Source.SYSTEM, Event.INCIDENT_ASSESSED),
+            actor="system",
+            now=now,
+            customer_id=incident.customer_id,
+            incident_id=incident.id,
+            data={
+                "lateness": incident.lateness,
+                "delay_seconds": incident.reporting_delay_seconds,
+                "threshold_hours": incident.late_threshold_hours,
+            },
+        )
+
+
+def adopt_report_statements(incident: Incident, report: Report, *, now: datetime) -> None:
+    """The discovery times stated on `report` before it had a customer now speak for the incident it
+    joined (those not after the incident's first report), and the incident is reassessed with them."""
+    statements = db.session.execute(
+        select(DiscoveryStatement).where(
+            DiscoveryStatement.report_id == report.id,
+            DiscoveryStatement.incident_id.is_(None),
+            DiscoveryStatement.discovered_at <= incident.first_received_at,
+        )
+    ).scalars()
+    for statement in statements:
+        statement.incident_id = incident.id
+    db.session.flush()
+    reassess_and_record(incident, now=now)
 
 
 class PolicyError(DomainError):

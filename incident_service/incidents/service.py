@@ -14,7 +14,13 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..assessment.models import SOURCE_REPORT_FORM
-from ..assessment.service import DiscoveryAfterReport, policy_in_force, reassess, record_discovery_statement
+from ..assessment.service import (
+    DiscoveryAfterReport,
+    adopt_report_statements,
+    policy_in_force,
+    reassess_and_record,
+    record_discovery_statement,
+)
 from ..audit.actions import Event, Source, tag
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
@@ -130,7 +136,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
         incident.first_received_at, incident.first_channel = report.received_at, report.channel
         threshold_hours, version = policy_in_force(report.received_at)
         incident.late_threshold_hours, incident.policy_version_id = threshold_hours, version.id if version else None
-        reassess(incident)
+        reassess_and_record(incident, now=now)
     lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
     if not link_sent_recently(customer.id, now):
         _send_acknowledgement(customer, incident, report, source=source, actor=actor, now=now)
@@ -261,4 +267,6 @@ def attach_report_to_customer(report: Report, customer: Customer, *, actor: str,
         report_id=report.id,
         data={"claimed_address": report.claimed_address, "customer_address": customer.email},
     )
-    return _open_or_join(customer, report, source="console", actor=actor, now=now)
+    incident = _open_or_join(customer, report, source="console", actor=actor, now=now)
+    adopt_report_statements(incident, report, now=now)
+    return incident
