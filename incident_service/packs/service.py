@@ -7,7 +7,7 @@ import io
 import json
 import zipfile
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -18,9 +18,17 @@ from ..audit.service import append_event, chain_head
 from ..extensions import db
 from ..i18n import format_local
 from ..incidents.models import Incident
-from ..incidents.record import incident_record
+from ..incidents.record import IncidentRecord, incident_record
 from ..intake.parsing import company_hop_count
 from ..intake.service import company_mta_for
+
+if TYPE_CHECKING:
+    from ..assessment.models import DiscoveryStatement
+    from ..audit.models import AuditEvent
+    from ..incidents.models import Report
+    from ..intake.models import InboundMessage
+    from ..notifications.models import OutboxMessage
+    from ..reactivation.models import ResetGrant
 
 FORMAT = "incident_service evidence pack 1"
 
@@ -63,187 +71,249 @@ def stamp(moment: datetime | None, source: str, what: str, **extra: Any) -> dict
 def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The pack's JSON document and the raw email files it refers to (by archive path)."""
     record = incident_record(incident)
-    files: dict[str, bytes] = {}
-    timestamps: list[dict[str, Any] | None] = []
-    report_items = []
-    for report in record.reports:
-        item: dict[str, Any] = {
-            "reference": report.reference,
-            "channel": report.channel,
-            "kind": report.kind,
-            "claimed_address": report.claimed_address,
-            "entered_by": report.entered_by,
-            "received_at": stamp(
-                report.received_at,
-                REPORT_SOURCE.get(report.received_at_source, "server_receipt"),
-                f"report {report.reference} received",
-            ),
-            "recorded_at": stamp(report.recorded_at, "server_receipt", f"report {report.reference} recorded"),
-            "client_ip": report.client_ip,
-            "details": report.details,
-        }
-        timestamps += [item["received_at"], item["recorded_at"]]
-        message = report.inbound_message
-        if message is not None:
-            path = f"messages/{report.reference}.eml"
-            files[path] = message.raw
-            item["email"] = {
-                "file": path,
-                "inbound_message": message.id,
-                "sha256": message.sha256,
-                "size": message.size,
-                "envelope": {
-                    "mail_from": message.mail_from,
-                    "rcpt_to": message.rcpt_tos,
-                    "peer": message.peer,
-                    "helo": message.helo,
-                    "via": message.via,
-                },
-                "from_address": message.from_address,
-                "from_display_name": message.from_display_name,
-                "date_header": message.date_header,
-                "received_headers": message.received_headers,
-                "authentication_results_trusted": message.authentication_results,
-                "authentication_results_ignored": message.untrusted_authentication_results,
-            }
-            timestamps.append(stamp(message.date_claimed, "date_header_claim", f"Date header of {report.reference}"))
-            company_hops = company_hop_count(message.received_headers, company_mta_for(message.via, message.peer))
-            for position, hop in enumerate(message.received_headers):
-                if hop.get("at"):
-                    timestamps.append(
-                        {
-                            "what": f"Received by {hop.get('by')}",
-                            "utc": hop["at"],
-                            "gmt7": format_local(datetime.fromisoformat(hop["at"])),
-                            "source": "company_mta" if position < company_hops else "received_header",
-                        }
-                    )
-        report_items.append(item)
-    statement_items = []
-    for statement in record.statements:
-        source = "staff_discovery_statement" if statement.source.startswith("staff") else "customer_statement"
-        entry = stamp(
-            statement.discovered_at,
-            source,
-            f"noticed ({statement.source})",
-            stated_by=statement.actor,
-            stated_at=statement.stated_at.isoformat(timespec="microseconds"),
-            override=statement.is_override,
-            reason=statement.reason,
-        )
-        statement_items.append(entry)
-        timestamps.append(entry)
-    grant_items = []
-    for grant in record.grants:
-        grant_items.append(
-            {
-                "issued_at": stamp(grant.issued_at, "link_issued", "reset link issued"),
-                "expires_at": grant.expires_at.isoformat(timespec="microseconds"),
-                "used_at": stamp(grant.used_at, "link_used", "reset link used"),
-                "replaced_at": grant.revoked_at.isoformat(timespec="microseconds") if grant.revoked_at else None,
-            }
-        )
-        timestamps += [grant_items[-1]["issued_at"], grant_items[-1]["used_at"]]
-    email_items = []
-    for email in record.emails:
-        accepted = stamp(
-            email.sent_at,
-            "relay_acceptance",
-            f"email {email.template} accepted by the relay",
-            smtp_reply=email.smtp_reply,
-        )
-        email_items.append(
-            {
-                "template": email.template,
-                "to": email.to_address,
-                "message_id": email.message_id,
-                "subject": email.subject,
-                "status": email.status,
-                "attempts": email.attempts,
-                "last_error": email.last_error,
-                "accepted": accepted,
-            }
-        )
-        timestamps.append(accepted)
-    last_id, count, head = chain_head()
-    anchors = db.session.execute(select(AuditAnchor).order_by(AuditAnchor.id)).scalars().all()
-    version = record.policy
+    reports, files, report_times = _report_entries(record.reports)
+    statements = _statement_entries(record.statements)
+    reset_links = _reset_link_entries(record.grants)
+    emails = _email_entries(record.emails)
+    chain = _chain_head_entry(now)
+    anchors = _anchor_entries()
     document = {
         "format": FORMAT,
         "exported_at": stamp(now, "export", "pack made"),
         "timestamp_sources": SOURCES,
-        "incident": {
-            "reference": incident.reference,
-            "status": incident.status,
-            "customer": {"email": incident.customer.email, "name": incident.customer.name},
-            "first_received_at": stamp(incident.first_received_at, "server_receipt", "first report received"),
-            "effective_discovered_at": incident.effective_discovered_at.isoformat(timespec="microseconds")
-            if incident.effective_discovered_at
-            else None,
-            "reporting_delay_seconds": incident.reporting_delay_seconds,
-            "lateness": incident.lateness,
-            "policy": {
-                "threshold_hours": incident.late_threshold_hours,
-                "version": version.id if version else None,
-                "effective_from": version.effective_from.isoformat() if version else None,
-                "note": version.note if version else "the LATE_REPORT_THRESHOLD_HOURS setting",
-            },
-            "review_decisions": [
-                {
-                    "decision": d.decision,
-                    "rationale": d.rationale,
-                    "decided_by": d.decided_by,
-                    "decided_at": d.decided_at.isoformat(timespec="microseconds"),
-                }
-                for d in record.decisions
-            ],
-            "personal_data_breach": {
-                "marked": incident.personal_data_breach,
-                "deadline": breach_deadline(incident).isoformat() if incident.personal_data_breach else None,
-                "authority_notified_at": incident.authority_notified_at.isoformat()
-                if incident.authority_notified_at
-                else None,
-                "how": incident.authority_notification,
-            },
-        },
-        "reports": report_items,
-        "discovery_statements": statement_items,
-        "reset_links": grant_items,
-        "emails": email_items,
-        "timestamps": sorted((t for t in timestamps if t), key=lambda t: t["utc"]),
-        "audit_events": [
-            {
-                "id": e.id,
-                "occurred_at": e.occurred_at.isoformat(timespec="microseconds"),
-                "action": e.action,
-                "actor": e.actor,
-                "customer_id": e.customer_id,
-                "incident_id": e.incident_id,
-                "report_id": e.report_id,
-                "data": e.data,
-                "prev_hash": e.prev_hash,
-                "hash": e.hash,
-            }
-            for e in record.events
-        ],
-        "chain_head": {
-            "last_event_id": last_id,
-            "events": count,
-            "hash": head,
-            "at": now.isoformat(timespec="microseconds"),
-        },
-        "anchors": [
-            {
-                "id": a.id,
-                "created_at": a.created_at.isoformat(),
-                "last_event_id": a.last_event_id,
-                "head_hash": a.head_hash,
-                "emailed_to": a.emailed_to,
-            }
-            for a in anchors
-        ],
+        "incident": _incident_entry(incident, record),
+        "reports": reports,
+        "discovery_statements": statements,
+        "reset_links": reset_links,
+        "emails": emails,
+        "timestamps": _timeline(report_times, statements, reset_links, emails),
+        "audit_events": _audit_event_entries(record.events),
+        "chain_head": chain,
+        "anchors": anchors,
     }
     return document, files
+
+
+def _report_entries(
+    reports: list[Report],
+) -> tuple[list[dict[str, Any]], dict[str, bytes], list[dict[str, Any] | None]]:
+    """Each report, the raw emails they refer to (by archive path), and the reports' timestamps."""
+    entries = []
+    files: dict[str, bytes] = {}
+    timestamps: list[dict[str, Any] | None] = []
+    for report in reports:
+        entry = _report_entry(report)
+        timestamps += [entry["received_at"], entry["recorded_at"]]
+        message = report.inbound_message
+        if message is not None:
+            entry["email"] = _email_evidence(report.reference, message)
+            files[entry["email"]["file"]] = message.raw
+            timestamps += _message_timestamps(report.reference, message)
+        entries.append(entry)
+    return entries, files, timestamps
+
+
+def _report_entry(report: Report) -> dict[str, Any]:
+    return {
+        "reference": report.reference,
+        "channel": report.channel,
+        "kind": report.kind,
+        "claimed_address": report.claimed_address,
+        "entered_by": report.entered_by,
+        "received_at": stamp(
+            report.received_at,
+            REPORT_SOURCE.get(report.received_at_source, "server_receipt"),
+            f"report {report.reference} received",
+        ),
+        "recorded_at": stamp(report.recorded_at, "server_receipt", f"report {report.reference} recorded"),
+        "client_ip": report.client_ip,
+        "details": report.details,
+    }
+
+
+def _email_evidence(reference: str | None, message: InboundMessage) -> dict[str, Any]:
+    """What was recorded when the report's email arrived, and where its raw bytes are in the archive."""
+    return {
+        "file": f"messages/{reference}.eml",
+        "inbound_message": message.id,
+        "sha256": message.sha256,
+        "size": message.size,
+        "envelope": {
+            "mail_from": message.mail_from,
+            "rcpt_to": message.rcpt_tos,
+            "peer": message.peer,
+            "helo": message.helo,
+            "via": message.via,
+        },
+        "from_address": message.from_address,
+        "from_display_name": message.from_display_name,
+        "date_header": message.date_header,
+        "received_headers": message.received_headers,
+        "authentication_results_trusted": message.authentication_results,
+        "authentication_results_ignored": message.untrusted_authentication_results,
+    }
+
+
+def _message_timestamps(reference: str | None, message: InboundMessage) -> list[dict[str, Any] | None]:
+    """The email's Date header (a claim), then each dated Received hop: the top ones are the company's own
+    mail servers', the ones below them were written before the company had the message."""
+    timestamps = [stamp(message.date_claimed, "date_header_claim", f"Date header of {reference}")]
+    company_hops = company_hop_count(message.received_headers, company_mta_for(message.via, message.peer))
+    for position, hop in enumerate(message.received_headers):
+        if hop.get("at"):
+            timestamps.append(
+                {
+                    "what": f"Received by {hop.get('by')}",
+                    "utc": hop["at"],
+                    "gmt7": format_local(datetime.fromisoformat(hop["at"])),
+                    "source": "company_mta" if position < company_hops else "received_header",
+                }
+            )
+    return timestamps
+
+
+def _statement_entries(statements: list[DiscoveryStatement]) -> list[dict[str, Any] | None]:
+    """Each statement of when the loss was noticed; each is itself a timestamp."""
+    entries = []
+    for statement in statements:
+        source = "staff_discovery_statement" if statement.source.startswith("staff") else "customer_statement"
+        entries.append(
+            stamp(
+                statement.discovered_at,
+                source,
+                f"noticed ({statement.source})",
+                stated_by=statement.actor,
+                stated_at=statement.stated_at.isoformat(timespec="microseconds"),
+                override=statement.is_override,
+                reason=statement.reason,
+            )
+        )
+    return entries
+
+
+def _reset_link_entries(grants: list[ResetGrant]) -> list[dict[str, Any]]:
+    return [
+        {
+            "issued_at": stamp(grant.issued_at, "link_issued", "reset link issued"),
+            "expires_at": grant.expires_at.isoformat(timespec="microseconds"),
+            "used_at": stamp(grant.used_at, "link_used", "reset link used"),
+            "replaced_at": grant.revoked_at.isoformat(timespec="microseconds") if grant.revoked_at else None,
+        }
+        for grant in grants
+    ]
+
+
+def _email_entries(emails: list[OutboxMessage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "template": email.template,
+            "to": email.to_address,
+            "message_id": email.message_id,
+            "subject": email.subject,
+            "status": email.status,
+            "attempts": email.attempts,
+            "last_error": email.last_error,
+            "accepted": stamp(
+                email.sent_at,
+                "relay_acceptance",
+                f"email {email.template} accepted by the relay",
+                smtp_reply=email.smtp_reply,
+            ),
+        }
+        for email in emails
+    ]
+
+
+def _timeline(
+    report_times: list[dict[str, Any] | None],
+    statements: list[dict[str, Any] | None],
+    reset_links: list[dict[str, Any]],
+    emails: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Every timestamp of the pack's sections in one list, earliest first (equal times keep this order)."""
+    timestamps = [
+        *report_times,
+        *statements,
+        *(moment for link in reset_links for moment in (link["issued_at"], link["used_at"])),
+        *(email["accepted"] for email in emails),
+    ]
+    return sorted((t for t in timestamps if t), key=lambda t: t["utc"])
+
+
+def _incident_entry(incident: Incident, record: IncidentRecord) -> dict[str, Any]:
+    version = record.policy
+    return {
+        "reference": incident.reference,
+        "status": incident.status,
+        "customer": {"email": incident.customer.email, "name": incident.customer.name},
+        "first_received_at": stamp(incident.first_received_at, "server_receipt", "first report received"),
+        "effective_discovered_at": incident.effective_discovered_at.isoformat(timespec="microseconds")
+        if incident.effective_discovered_at
+        else None,
+        "reporting_delay_seconds": incident.reporting_delay_seconds,
+        "lateness": incident.lateness,
+        "policy": {
+            "threshold_hours": incident.late_threshold_hours,
+            "version": version.id if version else None,
+            "effective_from": version.effective_from.isoformat() if version else None,
+            "note": version.note if version else "the LATE_REPORT_THRESHOLD_HOURS setting",
+        },
+        "review_decisions": [
+            {
+                "decision": d.decision,
+                "rationale": d.rationale,
+                "decided_by": d.decided_by,
+                "decided_at": d.decided_at.isoformat(timespec="microseconds"),
+            }
+            for d in record.decisions
+        ],
+        "personal_data_breach": {
+            "marked": incident.personal_data_breach,
+            "deadline": breach_deadline(incident).isoformat() if incident.personal_data_breach else None,
+            "authority_notified_at": incident.authority_notified_at.isoformat()
+            if incident.authority_notified_at
+            else None,
+            "how": incident.authority_notification,
+        },
+    }
+
+
+def _audit_event_entries(events: list[AuditEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": e.id,
+            "occurred_at": e.occurred_at.isoformat(timespec="microseconds"),
+            "action": e.action,
+            "actor": e.actor,
+            "customer_id": e.customer_id,
+            "incident_id": e.incident_id,
+            "report_id": e.report_id,
+            "data": e.data,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
+        for e in events
+    ]
+
+
+def _chain_head_entry(now: datetime) -> dict[str, Any]:
+    """The whole chain's head as it stands (not only the incident's events), to compare with an anchor."""
+    last_id, count, head = chain_head()
+    return {"last_event_id": last_id, "events": count, "hash": head, "at": now.isoformat(timespec="microseconds")}
+
+
+def _anchor_entries() -> list[dict[str, Any]]:
+    anchors = db.session.execute(select(AuditAnchor).order_by(AuditAnchor.id)).scalars().all()
+    return [
+        {
+            "id": a.id,
+            "created_at": a.created_at.isoformat(),
+            "last_event_id": a.last_event_id,
+            "head_hash": a.head_hash,
+            "emailed_to": a.emailed_to,
+        }
+        for a in anchors
+    ]
 
 
 VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng chứng này
