@@ -139,6 +139,12 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
     not_a_pack.write_bytes(b"not a zip")
     assert runner.invoke(args=["audit", "verify-pack", str(not_a_pack)]).exit_code == 1
 
+    # A document that is JSON but not an object is named as such, not a traceback.
+    list_pack = tmp_path / "list.zip"
+    list_pack.write_bytes(rezip(data, lambda contents: contents.update({"evidence.json": b"[]"})))
+    refused = runner.invoke(args=["audit", "verify-pack", str(list_pack)])
+    assert refused.exit_code == 1 and "not an object" in refused.output and isinstance(refused.exception, SystemExit)
+
 
 def test_printable_page(app, staff_login, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
     incident_id = incident_with_email(app, smtp_sink)
