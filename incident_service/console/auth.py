@@ -17,6 +17,7 @@ from ..staff.service import (
     check_staff_password,
     enrol_totp,
     new_totp_secret,
+    grouped_key,
     qr_svg,
     record_sign_in_step,
     totp_uri,
@@ -82,7 +83,7 @@ def enrol() -> ResponseReturnValue:
     uri = totp_uri(staff, secret)
     status = 400 if form.is_submitted() else 200
     return render_template(
-        "console/enrol.html", form=form, error=error, qr=qr_svg(uri), secret=secret, staff=staff
+        "console/enrol.html", form=form, error=error, qr=qr_svg(uri), secret=grouped_key(secret), staff=staff
     ), status
 
 

@@ -110,11 +110,28 @@ def totp_uri(staff: StaffUser, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=staff.email, issuer_name=TOTP_ISSUER)
 
 
+def grouped_key(secret: str) -> str:
+    """The key as people copy it into an app: groups of four characters."""
+    return " ".join(secret[start : start + 4] for start in range(0, len(secret), 4))
+
+
 def qr_svg(uri: str) -> str:
-    """The provisioning URI as an inline SVG QR code, drawn on the server (no script, no remote image)."""
+    """The provisioning URI as an inline SVG QR code, drawn on the server (no script, no remote image).
+
+    Sized by a viewBox (no width or height), so CSS scales the whole code instead of clipping it, with
+    the four-module quiet zone the QR standard asks for."""
     buffer = io.BytesIO()
     segno.make(uri, error="m").save(
-        buffer, kind="svg", scale=5, border=2, xmldecl=False, svgns=True, title="TOTP", dark="#000", light="#fff"
+        buffer,
+        kind="svg",
+        scale=1,
+        border=4,
+        omitsize=True,
+        xmldecl=False,
+        svgns=True,
+        title="TOTP",
+        dark="#000",
+        light="#fff",
     )
     return buffer.getvalue().decode("ascii")
 

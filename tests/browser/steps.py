@@ -15,7 +15,7 @@ def staff_signs_in_and_enrols(page: Any, url: str, email: str, password: str) ->
     page.get_by_label("Địa chỉ email", exact=True).fill(email)
     page.get_by_label("Mật khẩu", exact=True).fill(password)
     page.get_by_role("button", name="Tiếp tục").click()
-    secret: str = page.locator("code.secret").inner_text()
+    secret: str = page.locator("code.secret").inner_text().replace(" ", "")  # shown in groups of four
     page.get_by_label("Mã 6 chữ số từ ứng dụng xác thực").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Xác nhận và đăng nhập").click()
     return secret

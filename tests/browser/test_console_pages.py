@@ -3,11 +3,15 @@ re-send a link; screenshots of the queue and an incident page in both languages 
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+import zxingcpp
+from PIL import Image
 
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
@@ -22,6 +26,15 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def scanned_totp_secret(png: bytes) -> str:
+    """The secret in the otpauth:// URI a QR decoder (ZXing) reads from the image, as a phone would."""
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert len(found) == 1, "one QR code should be readable in the image"
+    uri = urlsplit(found[0].text)
+    assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
+    return parse_qs(uri.query)["secret"][0]
 
 
 @pytest.mark.settings(LINK_RESEND_WINDOW_SECONDS=0)
@@ -50,7 +63,12 @@ def test_support_works_an_incident(app, live_server, smtp_sink, browser_page) ->
     page.get_by_role("button", name="Tiếp tục").click()
     assert page.locator("h1").inner_text() == "Cài đặt ứng dụng xác thực"
     assert page.locator("figure.qr svg").count() == 1
-    secret = page.locator("code.secret").inner_text()
+    shoot(page, "console-enrol-vi")
+    shown_key = page.locator("code.secret").inner_text()
+    assert re.fullmatch(r"[A-Z2-7]{4}( [A-Z2-7]{4})*", shown_key)  # in groups of four
+    secret = shown_key.replace(" ", "")
+    # The code as drawn on the page scans: a real QR decoder reads the same key from its image.
+    assert scanned_totp_secret(page.locator("figure.qr").screenshot()) == secret
     page.get_by_label("Mã 6 chữ số từ ứng dụng xác thực").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Xác nhận và đăng nhập").click()
     assert page.locator("h1").inner_text() == "Hàng đợi"
