@@ -1,4 +1,4 @@
-"""Answers that must not tell who is a customer take as long for everyone (SECURITY.md R3).
+"""Answers that must not tell who is a customer take as long for everyone (docs/security.md R3).
 
 A report for a customer's address locks the password, rotates the stamp, issues a grant and queues an
 email; one for an unknown address stores the report alone, so it answered in about a third of the

@@ -1,4 +1,4 @@
-"""Security headers on every response, error pages included (SECURITY.md S5, T5)."""
+"""Security headers on every response, error pages included (docs/security.md S5, T5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rate limits (SECURITY.md S6): per client IP and per account, on every form that costs us or
+"""Rate limits (docs/security.md S6): per client IP and per account, on every form that costs us or
 could be used to harass a customer. The answer to a limited request is the same generic 429 for
 known and unknown accounts. The client IP is the proxy's X-Forwarded-For only when
 TRUSTED_PROXY_COUNT says proxies are there (see create_app)."""

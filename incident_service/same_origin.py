@@ -1,4 +1,4 @@
-"""Cross-site request refusal that works behind a TLS proxy (SECURITY.md S4, T5).
+"""Cross-site request refusal that works behind a TLS proxy (docs/security.md S4, T5).
 
 Every page sends `Referrer-Policy: no-referrer` so reset and report links never leak, which means a
 browser sends no Referer, and Flask-WTF's strict Referer check for HTTPS would refuse every form. The

@@ -1,4 +1,4 @@
-"""Sessions bound to a user's security stamp, with idle and absolute timeouts (SECURITY.md S1, S2).
+"""Sessions bound to a user's security stamp, with idle and absolute timeouts (docs/security.md S1, S2).
 
 Flask's signed cookie cannot be revoked by itself; keeping the stamp in it and comparing it with the
 database on every request means rotating the stamp ends every session at once, server-side. The

@@ -1,6 +1,6 @@
 """Settings for incident_service, read from the environment (and a `.env` file when present).
 
-Names follow DESIGN.md. Only the embedded development setup (`APP_ENV=development`) gets generated
+Names follow docs/interface.md. Only the embedded development setup (`APP_ENV=development`) gets generated
 secrets and local defaults; anywhere else a missing or mistyped setting stops start-up.
 """
 
@@ -263,7 +263,7 @@ SETTINGS: tuple[Setting, ...] = (
     # A CA bundle for the relay's certificate; empty means the system store.
     Setting("MAIL_CA_FILE"),
     Setting("REPORT_ADDRESSES", _items, default="security@ecc.example"),
-    # The email intake listener and import (SECURITY.md M1–M4).
+    # The email intake listener and import (docs/security.md M1–M4).
     Setting("INTAKE_HOST", default="127.0.0.1"),
     Setting("INTAKE_PORT", _whole(minimum=1, maximum=65535), default="2525"),
     Setting("INTAKE_MAX_MESSAGE_BYTES", _whole(minimum=1024), default=str(10 * 1024 * 1024)),

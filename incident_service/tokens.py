@@ -1,4 +1,4 @@
-"""Signed links, all of them here: one salt and one maximum age per purpose (SECURITY.md T1–T3), the
+"""Signed links, all of them here: one salt and one maximum age per purpose (docs/security.md T1–T3), the
 payload of each purpose as a type, signing, reading back, and the URL built from PUBLIC_BASE_URL.
 
 Payloads carry ids and the security stamp only, never an address or other personal data (T2). On the

@@ -1,5 +1,5 @@
 """Email evidence for staff: the stored message read safely, its raw bytes, sanitised HTML in a
-sandboxed frame, attachments as downloads, and the quarantine (SECURITY.md M2, M3, M5)."""
+sandboxed frame, attachments as downloads, and the quarantine (docs/security.md M2, M3, M5)."""
 
 from __future__ import annotations
 

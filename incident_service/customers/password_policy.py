@@ -1,4 +1,4 @@
-"""The new-password rules (SECURITY.md P2, P3) as a plain function returning reasons, not messages."""
+"""The new-password rules (docs/security.md P2, P3) as a plain function returning reasons, not messages."""
 
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     """Store the report stamped `now` (the server clock, unless a trusted edge gives the company MTA's
     time in the submission); for a known address open or join the incident.
 
-    Flushes, never commits: the edge commits once, before it tells the reporter anything (DESIGN's first
+    Flushes, never commits: the edge commits once, before it tells the reporter anything (docs/interface.md, first
     invariant). Audits `<channel>:report:received` and everything reactivation does. Raises
     DiscoveryAfterReport, having written nothing, when the stated discovery is after the report.
     """

@@ -26,7 +26,7 @@ def client_ip() -> str | None:
 
 
 def _submit(form: ReportLinkForm, address: str) -> str:
-    """Store the report, commit, and only then show the receipt (DESIGN: durable before answered), no
+    """Store the report, commit, and only then show the receipt (docs/interface.md: durable before answered), no
     sooner for an unknown address than for a customer's (R3)."""
     floor = answer_floor("report")
     started = floor.start()

@@ -1,4 +1,4 @@
-"""What a sender's display name may hide from the staff who read it (SECURITY.md M3; issue 11, item 8).
+"""What a sender's display name may hide from the staff who read it (docs/security.md M3; issue 11, item 8).
 
 The customer is matched on the parsed address alone, but staff read the display name too: one that
 reads as another address ("security@ecc.example" <x@evil.example>), or carries characters that turn

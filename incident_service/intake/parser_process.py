@@ -1,4 +1,4 @@
-"""Reading untrusted mail in a separate process that is killed at its deadline (SECURITY.md M1).
+"""Reading untrusted mail in a separate process that is killed at its deadline (docs/security.md M1).
 
 The stdlib parser can spend minutes on a few kilobytes of hostile headers, and a thread cannot be
 stopped. So `parse_within` hands the bytes to a child process and waits at most `limits.max_seconds`;

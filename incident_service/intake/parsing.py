@@ -1,4 +1,4 @@
-"""Reading a stored email: a plain function of the bytes and the limits, no database (SECURITY.md M1–M4).
+"""Reading a stored email: a plain function of the bytes and the limits, no database (docs/security.md M1–M4).
 
 Anything over a limit, or that cannot be read at all, raises Quarantine with a reason; everything
 else is read as far as it can be, with the parser's defects recorded rather than hidden.

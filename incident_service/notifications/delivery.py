@@ -1,4 +1,4 @@
-"""The outbox worker: claim due messages, send them over SMTP, record the outcome (SECURITY.md E1, E2).
+"""The outbox worker: claim due messages, send them over SMTP, record the outcome (docs/security.md E1, E2).
 
 Delivery is at least once: a message is marked sent only after the relay accepted it, and a worker
 that dies mid-send leaves a lease that expires, so another run sends the same bytes (same

@@ -1,4 +1,4 @@
-"""Who may do what in the console (SECURITY.md S3). Checked on the server for every route and object."""
+"""Who may do what in the console (docs/security.md S3). Checked on the server for every route and object."""
 
 from __future__ import annotations
 

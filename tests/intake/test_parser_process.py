@@ -1,4 +1,4 @@
-"""Reading mail in a child process with a hard deadline (issue 11, item 2; SECURITY.md M1, M2)."""
+"""Reading mail in a child process with a hard deadline (issue 11, item 2; docs/security.md M1, M2)."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def test_a_child_that_died_idle_costs_no_report() -> None:
 
 
 @pytest.mark.settings(INTAKE_PARSE_SECONDS=3)
+@pytest.mark.real_commits  # the listener stores mail in its worker threads
 def test_slow_mail_blocks_no_one_and_is_kept(app, client, customer_id, staff_login) -> None:  # type: ignore[no-untyped-def]
     """While the listener reads hostile mail, another connection's report and a web report are
     stored (they come first in the table), and the hostile mail is then kept quarantined, bytes intact."""
