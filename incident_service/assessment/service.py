@@ -236,8 +236,11 @@ def record_review_decision(
     return entry
 
 
-def mark_breach(incident: Incident, *, actor: str, now: datetime) -> None:
-    """Legal marks the incident as a personal-data breach: the 72-hour clock to notify A05 shows."""
+def mark_breach(incident: Incident, *, reason: str, actor: str, now: datetime) -> None:
+    """Legal marks the incident as a personal-data breach, saying why: the 72-hour clock to notify A05
+    shows. The reason is kept in the audit event."""
+    if not reason.strip():
+        raise ReviewError("marking a breach needs a reason")
     if incident.personal_data_breach:
         return
     incident.personal_data_breach, incident.breach_marked_at, incident.breach_marked_by = True, now, actor
@@ -247,7 +250,7 @@ def mark_breach(incident: Incident, *, actor: str, now: datetime) -> None:
         now=now,
         customer_id=incident.customer_id,
         incident_id=incident.id,
-        data={"deadline": breach_deadline(incident).isoformat()},
+        data={"deadline": breach_deadline(incident).isoformat(), "reason": reason.strip()},
     )
 
 

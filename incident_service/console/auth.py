@@ -16,8 +16,8 @@ from ..staff import session as staff_session
 from ..staff.service import (
     check_staff_password,
     enrol_totp,
-    new_totp_secret,
     grouped_key,
+    new_totp_secret,
     qr_svg,
     record_sign_in_step,
     totp_uri,

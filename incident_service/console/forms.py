@@ -14,11 +14,12 @@ from wtforms import (
     EmailField,
     Field,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 
 from ..customers.addresses import normalize_address
 from ..customers.models import Customer
@@ -192,9 +193,56 @@ def decision_choices() -> list[tuple[str, str]]:
 
 
 class ReviewForm(Form):
-    decision = SelectField(_l("Decision"), choices=decision_choices, validators=[DataRequired()])
-    rationale = TextAreaField(_l("Rationale"), validators=[DataRequired(), Length(max=5000)])
+    # Radio buttons with nothing chosen: legal picks one, reading what each does (no default decision).
+    decision = RadioField(
+        _l("Decision"), choices=decision_choices, validators=[InputRequired(message=_l("Choose a decision."))]
+    )
+    rationale = TextAreaField(
+        _l("Rationale"),
+        validators=[DataRequired(message=_l("Write the reasons for the decision.")), Length(max=5000)],
+    )
     ask_customer = BooleanField(_l("Email the customer asking when they noticed (with 'needs information')"))
+    confirm_exemption = BooleanField(
+        _l("I confirm that the company relies on the exemption for this incident, with the reasons above.")
+    )
+
+    def validate_confirm_exemption(self, field: Field) -> None:
+        if self.decision.data == "exemption_asserted" and not field.data:
+            raise ValidationError(_l("Asserting the exemption has legal effect: tick the box to confirm it."))
+
+
+def decision_consequences() -> dict[str, str]:
+    """What each decision does, in plain words, shown beside its choice."""
+    return {
+        "exemption_asserted": _(
+            "The customer reported later than the policy allowed, and the company relies on the policy's "
+            "exemption for losses before the report. This is kept as evidence with your reasons; the customer "
+            "is not emailed."
+        ),
+        "exemption_waived": _(
+            "The company does not rely on the exemption: the incident is treated as if it had been reported in "
+            "time. Kept with your reasons; the customer is not emailed."
+        ),
+        "needs_information": _(
+            "No decision yet: something is missing, for example when the customer noticed. You can email the "
+            "customer at the address on record to ask."
+        ),
+    }
+
+
+class BreachForm(Form):
+    # Named for the page they share with other forms: element ids stay unique.
+    breach_reason = TextAreaField(
+        _l("Why this is a personal-data breach"),
+        validators=[DataRequired(message=_l("Write why this is a personal-data breach.")), Length(max=2000)],
+    )
+    breach_confirm = BooleanField(
+        _l("I confirm: this starts the 72-hour clock for notifying the authority (A05) and cannot be undone here.")
+    )
+
+    def validate_breach_confirm(self, field: Field) -> None:
+        if not field.data:
+            raise ValidationError(_l("Tick the box to confirm."))
 
 
 class AuthorityForm(Form):

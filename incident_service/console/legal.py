@@ -24,7 +24,8 @@ from ..forms import add_error, entered, entered_time
 from ..incidents.models import Incident
 from ..staff.access import can, current_staff, require, require_sign_in
 from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
-from .forms import ActionForm, AuthorityForm, PolicyForm, ReviewForm
+from .forms import AuthorityForm, BreachForm, PolicyForm, ReviewForm
+from .incident_page import render_incident_page
 from .queries import breaches_to_notify, late_incidents, policy_versions
 from .transactions import commit_on_success
 
@@ -52,21 +53,16 @@ def decide(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = ReviewForm()
     if not form.validate_on_submit():
-        flash(_("A decision needs a rationale."), "error")
-    else:
-        try:
-            record_review_decision(
-                incident,
-                decision=form.decision.data,
-                rationale=entered(form.rationale),
-                actor=current_staff().label,
-                now=utcnow(),
-                ask_customer=bool(form.ask_customer.data),
-            )
-        except ReviewError:
-            flash(_("A decision needs a rationale."), "error")
-        else:
-            flash(_("Decision recorded."), "success")
+        return render_incident_page(incident, status=400, review_form=form)
+    record_review_decision(
+        incident,
+        decision=entered(form.decision),
+        rationale=entered(form.rationale),
+        actor=current_staff().label,
+        now=utcnow(),
+        ask_customer=bool(form.ask_customer.data),
+    )
+    flash(_("Decision recorded."), "success")
     return redirect(url_for("console.incident", incident_id=incident.id, _anchor="review"))
 
 
@@ -75,9 +71,11 @@ def decide(incident_id: int) -> ResponseReturnValue:
 @commit_on_success
 def breach(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    mark_breach(incident, actor=current_staff().label, now=utcnow())
+    form = BreachForm()
+    if not form.validate_on_submit():
+        return render_incident_page(incident, status=400, breach_form=form)
+    mark_breach(incident, reason=entered(form.breach_reason), actor=current_staff().label, now=utcnow())
+    flash(_("Marked as a personal-data breach: the 72-hour clock is running."), "success")
     return redirect(url_for("console.incident", incident_id=incident.id, _anchor="breach"))
 
 
@@ -99,9 +97,8 @@ def authority(incident_id: int) -> ResponseReturnValue:
         except ReviewError:
             abort(400)
         flash(_("Notification of the authority recorded."), "success")
-    else:
-        flash(_("Give when and how the authority was notified."), "error")
-    return redirect(url_for("console.incident", incident_id=incident.id, _anchor="breach"))
+        return redirect(url_for("console.incident", incident_id=incident.id, _anchor="breach"))
+    return render_incident_page(incident, status=400, authority_form=form)
 
 
 @bp.route("/policy", methods=["GET", "POST"])

@@ -5,14 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..assessment.service import breach_clock
-from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
-from ..incidents.record import incident_record
 from ..staff.access import require, require_sign_in
 from ..staff.permissions import VIEW_INCIDENTS
-from .forms import ActionForm, AssignForm, AuthorityForm, CloseForm, NoteForm, ReviewForm, StaffDiscoveryForm
+from .forms import AssignForm
+from .incident_page import render_incident_page
 from .queries import PAGE_SIZE, UNMATCHED, QueueFilter, message_headers, queue_page, report_events, undelivered_emails
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -49,29 +47,7 @@ def queue() -> ResponseReturnValue:
 @bp.get("/incidents/<int:incident_id>")
 @require(VIEW_INCIDENTS)
 def incident(incident_id: int) -> ResponseReturnValue:
-    case = db.get_or_404(Incident, incident_id)
-    record = incident_record(case)
-    return render_template(
-        "console/incident.html",
-        incident=case,
-        customer=case.customer,
-        reports=record.reports,
-        statements=record.statements,
-        grants=record.grants,
-        emails=record.emails,
-        notes=record.notes,
-        timeline=record.events,
-        decisions=record.decisions,
-        policy=record.policy,
-        breach=breach_clock(case, utcnow()) if case.personal_data_breach else None,
-        headers=message_headers(report.inbound_message for report in record.reports),
-        note_form=NoteForm(),
-        close_form=CloseForm(),
-        discovery_form=StaffDiscoveryForm(),
-        review_form=ReviewForm(),
-        authority_form=AuthorityForm(),
-        action_form=ActionForm(),
-    )
+    return render_incident_page(db.get_or_404(Incident, incident_id))
 
 
 @bp.get("/reports/<int:report_id>")

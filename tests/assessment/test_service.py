@@ -3,6 +3,7 @@ policy version in force, legal's review decisions, and the personal-data breach 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Iterator
 
@@ -285,8 +286,8 @@ def test_only_needs_information_asks_the_customer(incident: Incident) -> None:
 
 def test_marking_a_breach_starts_the_72_hour_clock_once(incident: Incident) -> None:
     marked_at = NOW + timedelta(hours=5)
-    mark_breach(incident, actor=LEGAL, now=marked_at)
-    mark_breach(incident, actor="someone.else@ecc.example", now=marked_at + timedelta(hours=1))
+    mark_breach(incident, reason="Passwords of many customers exposed", actor=LEGAL, now=marked_at)
+    mark_breach(incident, reason="again", actor="someone.else@ecc.example", now=marked_at + timedelta(hours=1))
     assert (incident.personal_data_breach, incident.breach_marked_at, incident.breach_marked_by) == (
         True,
         marked_at,
@@ -294,7 +295,16 @@ def test_marking_a_breach_starts_the_72_hour_clock_once(incident: Incident) -> N
     )
     assert breach_deadline(incident) == NOW + timedelta(hours=72)  # from the first report, not from the marking
     assert actions(incident).count("console:breach:marked") == 1
-    assert last_event().data == f'{{"deadline":"{(NOW + timedelta(hours=72)).isoformat()}"}}'
+    assert json.loads(last_event().data) == {
+        "deadline": (NOW + timedelta(hours=72)).isoformat(),
+        "reason": "Passwords of many customers exposed",
+    }
+
+
+def test_marking_a_breach_needs_a_reason(incident: Incident) -> None:
+    with pytest.raises(ReviewError):
+        mark_breach(incident, reason="  ", actor=LEGAL, now=NOW)
+    assert not incident.personal_data_breach and "console:breach:marked" not in actions(incident)
 
 
 def test_the_breach_deadline_follows_the_first_report() -> None:
@@ -314,7 +324,7 @@ def test_the_authority_notification_needs_a_marked_breach(incident: Incident) ->
     with pytest.raises(ReviewError):
         record_authority_notification(incident, notified_at=NOW, how="portal", actor=LEGAL, now=NOW)
     assert incident.authority_notified_at is None
-    mark_breach(incident, actor=LEGAL, now=NOW)
+    mark_breach(incident, reason="Passwords of many customers exposed", actor=LEGAL, now=NOW)
     notified = NOW + timedelta(hours=40)
     record_authority_notification(
         incident, notified_at=notified, how=" A05 portal, receipt 123 ", actor=LEGAL, now=notified + timedelta(hours=1)

@@ -185,3 +185,43 @@ def test_an_unusual_reach_time_is_asked_about(app, live_server, browser_page) ->
     page.get_by_label("These times are right, although unusual").check()
     page.get_by_role("button", name="Record the report").click()
     assert "Report RPT-" in page.locator(".flash").inner_text()
+
+
+def test_legal_decides_a_late_report_with_its_consequences_in_view(app, live_server, browser_page) -> None:  # type: ignore[no-untyped-def]
+    """Legal's decision as the lawyer sees it: nothing chosen beforehand, what each choice does written
+    under it, and asserting the exemption refused until confirmed, with the reasons kept; then a breach
+    marked only with a reason and a confirmation. Screenshots in both languages at 1280 px."""
+    make_customer(app, "an@example.com", name="Nguyễn Văn An")
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen", "discovered_at": local_input(3)})
+    make_staff(app, "luat@ecc.example", "legal")
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    staff_signs_in_and_enrols(page, live_server + "/console/reviews", "luat@ecc.example", STAFF_PASSWORD)
+    page.goto(live_server + "/console/reviews")
+    page.locator("table a").first.click()
+    decision = page.get_by_role("group", name="Quyết định")
+    assert decision.get_by_role("radio").count() == 3
+    assert not any(radio.is_checked() for radio in decision.get_by_role("radio").all())
+    assert "không nhận email" in decision.inner_text()  # what each choice does, in words
+
+    decision.get_by_role("radio", name="Áp dụng miễn trừ (báo cáo trễ)").check()
+    page.get_by_label("Lý do", exact=True).fill("Báo cáo sau 3 ngày; chính sách cho phép 24 giờ.")
+    page.get_by_role("button", name="Lưu quyết định").click()
+    assert "hệ quả pháp lý" in page.locator(".field.check.has-error").inner_text()
+    assert page.get_by_label("Lý do", exact=True).input_value() == "Báo cáo sau 3 ngày; chính sách cho phép 24 giờ."
+    shoot(page, "console-decision-refused-vi")
+    page.get_by_label("Tôi xác nhận công ty áp dụng miễn trừ").check()
+    page.get_by_role("button", name="Lưu quyết định").click()
+    assert "Đã ghi nhận quyết định." in page.locator(".flash").first.inner_text()
+
+    page.get_by_text("Đánh dấu là vi phạm dữ liệu cá nhân (thông báo A05 trong 72 giờ)").click()
+    page.get_by_label("Lý do đây là vi phạm dữ liệu cá nhân").fill("Danh sách mật khẩu bị lộ trên diễn đàn.")
+    page.get_by_role("button", name="Đánh dấu là vi phạm dữ liệu cá nhân", exact=True).click()
+    assert "Hãy đánh dấu ô để xác nhận." in page.locator(".field.check.has-error").inner_text()
+    page.get_by_label("Tôi xác nhận: việc này bắt đầu thời hạn 72 giờ").check()
+    page.get_by_role("button", name="Đánh dấu là vi phạm dữ liệu cá nhân", exact=True).click()
+    assert "thời hạn 72 giờ đang được tính" in page.locator(".flash").first.inner_text()
+    shoot(page, "console-legal-vi")
+    page.get_by_role("button", name="English").click()
+    assert "Personal-data breach: notify the authority (A05)" in page.content()
+    shoot(page, "console-legal-en")

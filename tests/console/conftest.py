@@ -47,7 +47,9 @@ def enrol(client: FlaskClient, email: str) -> str:
     answer = password_step(client, email)
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/console/enrol")
     page = client.get("/console/enrol").get_data(as_text=True)
-    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)  # type: ignore[union-attr]
+    shown = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page)
+    assert shown is not None, "the enrolment page shows the key"
+    secret = shown.group(1).replace(" ", "")  # in groups of four
     done = client.post("/console/enrol", data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(page)})
     assert done.status_code == 302, done.get_data(as_text=True)
     return secret

@@ -43,7 +43,9 @@ def test_enrolment_then_sign_in(app) -> None:  # type: ignore[no-untyped-def]
     assert answer.headers["Location"].startswith("/console/enrol")
     page = client.get("/console/enrol").get_data(as_text=True)
     assert "<svg" in page and "<script" not in page  # the QR code is drawn on the server
-    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page).group(1)  # type: ignore[union-attr]
+    shown = re.search(r'<code class="secret">([A-Z2-7]{4}(?: [A-Z2-7]{4})*)</code>', page)
+    assert shown is not None, "the key is shown in groups of four"
+    secret = shown.group(1).replace(" ", "")
     wrong = client.post("/console/enrol", data={"code": "000000", "csrf_token": csrf_from(page)})
     assert wrong.status_code == 400
     assert client.get("/console/incidents").status_code == 302  # not signed in yet

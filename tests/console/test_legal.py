@@ -49,10 +49,25 @@ def test_review_decisions_are_appended(app, staff_login, customer_id) -> None:  
     post_form(
         legal, page, page + "/review", {"decision": "needs_information", "rationale": "Ask when.", "ask_customer": "y"}
     )
-    post_form(legal, page, page + "/review", {"decision": "exemption_asserted", "rationale": "Three days late."})
-    assert (
-        post_form(legal, page, page + "/review", {"decision": "exemption_waived", "rationale": ""}).status_code == 302
+    # Asserting the exemption has legal effect: without the confirmation it is refused, the text kept.
+    unconfirmed = post_form(
+        legal, page, page + "/review", {"decision": "exemption_asserted", "rationale": "Three days late."}
     )
+    assert unconfirmed.status_code == 400
+    refused_page = unconfirmed.get_data(as_text=True)
+    assert "Three days late." in refused_page and 'id="confirm_exemption-error"' in refused_page
+    post_form(
+        legal,
+        page,
+        page + "/review",
+        {"decision": "exemption_asserted", "rationale": "Three days late.", "confirm_exemption": "y"},
+    )
+    no_reason = post_form(legal, page, page + "/review", {"decision": "exemption_waived", "rationale": ""})
+    assert no_reason.status_code == 400 and 'id="rationale-error"' in no_reason.get_data(as_text=True)
+    # No decision is chosen for legal: the page offers the three with none checked.
+    blank = legal.get(page).get_data(as_text=True)
+    assert blank.count('name="decision"') == 3 and "checked" not in blank.split('name="decision"', 1)[1][:400]
+    assert post_form(legal, page, page + "/review", {"rationale": "Undecided"}).status_code == 400
     with app.app_context():
         decisions = db.session.execute(select(ReviewDecision).order_by(ReviewDecision.id)).scalars().all()
         assert [d.decision for d in decisions] == ["needs_information", "exemption_asserted"]  # no rationale: refused
@@ -69,7 +84,13 @@ def test_review_decisions_are_appended(app, staff_login, customer_id) -> None:  
 def test_breach_deadline_and_notification(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
     page = late_incident(app)
     legal = staff_login("legal")
-    post_form(legal, page, page + "/breach", {})
+    # Marking a breach needs a reason and a confirmation.
+    refused = post_form(legal, page, page + "/breach", {"breach_reason": "Leaked list of 3,000 customers"})
+    assert refused.status_code == 400 and "Leaked list of 3,000 customers" in refused.get_data(as_text=True)
+    assert post_form(legal, page, page + "/breach", {"breach_confirm": "y"}).status_code == 400
+    with app.app_context():
+        assert not db.session.execute(select(Incident)).scalar_one().personal_data_breach
+    post_form(legal, page, page + "/breach", {"breach_reason": "Leaked list", "breach_confirm": "y"})
     shown = legal.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "notify the authority (A05) by" in shown and "hours left" in shown
     assert "Personal-data breaches awaiting" in legal.get(
