@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CATALOGS := $(wildcard incident_service/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test test-fast lint format bench install translations i18n-extract clean
+.PHONY: run test test-fast lint format screenshots bench install translations i18n-extract clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,13 +48,20 @@ HAVE_REDIS := $(shell command -v redis-server >/dev/null && echo yes)
 HAVE_NGINX := $(shell { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null && echo yes)
 BROWSER_FILTER := $(if $(HAVE_CHROMIUM),,-m "not browser")
 
-# Before the tests: lint errors and formatting (ruff) and the package's import boundaries
-# (pyproject [tool.importlinter]). `make format` rewrites what `ruff format --check` refuses.
+# Before the tests: lint errors and formatting (ruff), strict types on the package (mypy, pyproject
+# [tool.mypy]) and the package's import boundaries (pyproject [tool.importlinter]).
+# `make format` rewrites what `ruff format --check` refuses.
 LINTED := incident_service tests bench config.py wsgi.py gunicorn.conf.py
 lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The screenshots in docs/ (console pages at 1280 px, both languages), taken by the browser tests;
+# an ordinary test run takes them into a temporary folder instead.
+screenshots: install translations
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -m browser tests/browser -q
 
 format: install
 	$(BIN)/ruff format $(LINTED)
