@@ -37,4 +37,7 @@ def init_app(app: Flask) -> None:
         message_status_label=labels.message_status_label,
         outbox_status_label=labels.outbox_status_label,
         decision_label=labels.decision_label,
+        action_label=labels.action_label,
+        actor_label=labels.actor_label,
+        event_line=labels.event_line,
     )

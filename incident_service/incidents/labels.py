@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
+from ..audit.actions import Event, Source
+
 
 def status_label(status: str) -> str:
     return {
@@ -84,3 +86,96 @@ def decision_label(decision: str | None) -> str:
         "needs_information": _("Needs information"),
         None: _("Awaiting a decision"),
     }.get(decision, decision or "")
+
+
+def event_label(event: str) -> str:
+    """What an audit event records, in words (`subject:verb`, see audit.actions.Event)."""
+    labels: dict[str, str] = {
+        Event.REPORT_RECEIVED: _("Report received"),
+        Event.REPORT_ATTACHED: _("Report joined the open incident"),
+        Event.REPORT_ASSIGNED: _("Report assigned to the customer"),
+        Event.INCIDENT_OPENED: _("Incident opened"),
+        Event.INCIDENT_RESOLVED: _("Incident resolved: new password set"),
+        Event.INCIDENT_CLOSED: _("Incident closed"),
+        Event.INCIDENT_NOTE_ADDED: _("Note added"),
+        Event.INCIDENT_ASSESSED: _("Lateness reassessed"),
+        Event.DISCOVERY_STATED: _("Discovery time stated"),
+        Event.CREDENTIAL_LOCKED: _("Password deactivated"),
+        Event.SESSIONS_REVOKED: _("Every session ended"),
+        Event.RESET_GRANT_ISSUED: _("Reset link issued"),
+        Event.RESET_LINK_THROTTLED: _("Reset link not re-sent (sent a few minutes ago)"),
+        Event.RESET_LINK_UNKNOWN_ADDRESS: _("Reset link asked for an unknown address"),
+        Event.PASSWORD_RESET: _("New password set"),
+        Event.PASSWORD_REFUSED: _("New password refused"),
+        Event.LINK_GUESSING_SUSPECTED: _("Link guessing suspected"),
+        Event.CUSTOMER_CREATED: _("Customer created"),
+        Event.CUSTOMER_SIGNED_IN: _("Customer signed in"),
+        Event.STAFF_CREATED: _("Staff user created"),
+        Event.STAFF_TOTP_ENROLLED: _("Authenticator set up"),
+        Event.STAFF_TOTP_RESET: _("Authenticator reset"),
+        Event.STAFF_SIGNED_IN: _("Staff signed in"),
+        Event.STAFF_SIGN_IN_FAILED: _("Staff sign-in failed"),
+        Event.STAFF_TOTP_FAILED: _("Wrong authenticator code"),
+        Event.STAFF_SIGNED_OUT: _("Staff signed out"),
+        Event.STAFF_DEACTIVATED: _("Staff user deactivated"),
+        Event.STAFF_ACTIVATED: _("Staff user activated"),
+        Event.EMAIL_QUEUED: _("Email queued"),
+        Event.EMAIL_SENT: _("Email sent"),
+        Event.EMAIL_DEFERRED: _("Email delayed, will retry"),
+        Event.EMAIL_FAILED: _("Email could not be delivered"),
+        Event.MESSAGE_RECEIVED: _("Email received"),
+        Event.MESSAGE_ALREADY_STORED: _("Email already stored"),
+        Event.MESSAGE_DUPLICATE: _("Duplicate email"),
+        Event.MESSAGE_NOT_A_REPORT: _("Email is not a report"),
+        Event.MESSAGE_QUARANTINED: _("Email quarantined"),
+        Event.MESSAGE_ASSIGNED: _("Email assigned to a customer"),
+        Event.MESSAGE_DISMISSED: _("Email dismissed"),
+        Event.REVIEW_DECIDED: _("Legal decision recorded"),
+        Event.POLICY_PUBLISHED: _("Policy published"),
+        Event.BREACH_MARKED: _("Marked as a personal-data breach"),
+        Event.BREACH_AUTHORITY_NOTIFIED: _("Authority notified"),
+        Event.EVIDENCE_EXPORTED: _("Evidence pack exported"),
+        Event.AUDIT_ANCHORED: _("Audit log anchored"),
+    }
+    return labels.get(event, event)
+
+
+def source_label(source: str) -> str:
+    """Where an audited change came from: a report channel or a part of the service."""
+    labels: dict[str, str] = {
+        Source.CONSOLE: _("console"),
+        Source.CLI: _("command line"),
+        Source.DEV: _("development setup"),
+        Source.WORKER: _("background worker"),
+        Source.SYSTEM: _("the service"),
+        Source.CUSTOMER: _("the customer"),
+        Source.STAFF: _("staff"),
+    }
+    return labels.get(source) or channel_label(source)
+
+
+def action_label(action: str) -> str:
+    """`web:report:received` as 'Report received · Web form'."""
+    source, _sep, event = action.partition(":")
+    return _("%(event)s · %(source)s", event=event_label(event), source=source_label(source))
+
+
+def actor_label(actor: str) -> str:
+    """Who acted: the customer, a part of the service, or a staff user's address as it is."""
+    labels = {
+        "customer": _("the customer"),
+        "system": _("the service"),
+        "outbox-worker": _("background worker"),
+        "intake": _("email intake"),
+        "cli": _("command line"),
+        "dev-seed": _("development setup"),
+    }
+    return labels.get(actor, actor)
+
+
+def event_line(action: str, actor: str) -> str:
+    """One line of a timeline: what happened, where from, and who did it when that adds something."""
+    source = action.partition(":")[0]
+    said = action_label(action)
+    who = actor_label(actor)
+    return said if who == source_label(source) else _("%(action)s · %(actor)s", action=said, actor=who)
