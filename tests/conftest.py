@@ -1,5 +1,9 @@
-"""Fixtures: an app on a fresh database per test (SQLite, or PostgreSQL with TEST_DATABASE=postgresql), a
-real SMTP sink, PostgreSQL and Redis servers. Shared helpers are in tests/helpers.py."""
+"""Fixtures: an app on a real database (SQLite, or PostgreSQL with TEST_DATABASE=postgresql), a real SMTP
+sink, PostgreSQL and Redis servers. Shared helpers are in tests/helpers.py.
+
+A test's app runs in one transaction on a database shared by the session, rolled back when the test ends;
+a test marked `real_commits` (or in a slow folder, about SQLite itself, or asking for a database URL or a
+live server) gets a fresh database of its own where commits are real. How and why: tests/isolation.py."""
 
 from __future__ import annotations
 
@@ -16,6 +20,15 @@ from flask.testing import FlaskClient
 from incident_service import create_app
 from incident_service.extensions import db
 from tests.helpers import CollectingHandler, SmtpSink, free_port, make_customer
+from tests.isolation import (
+    REAL_COMMITS,
+    REAL_COMMITS_FIXTURES,
+    REAL_COMMITS_HELP,
+    Joined,
+    SharedDatabase,
+    make_shared_database,
+    rolled_back,
+)
 from tests.postgres import PostgresServer
 from tests.redis_server import RedisServer
 
@@ -47,6 +60,20 @@ DATABASE = os.environ.get("TEST_DATABASE", "sqlite")
 SLOW_FOLDERS = {"e2e", "faults", "browser", "production", "dev"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", REAL_COMMITS_HELP)
+
+
+def needs_real_commits(item: pytest.Item) -> bool:
+    """Whole flows through processes, threads and browsers (the slow folders), tests of SQLite itself, and
+    tests that reach the database other than through db.session (they ask for its URL or a live server)."""
+    return (
+        item.path.parent.name in SLOW_FOLDERS
+        or item.get_closest_marker("sqlite_only") is not None
+        or not REAL_COMMITS_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL, leave out the tests about SQLite itself; without Debian's redis-server, the Redis
     tests (`make test` says so loudly). They are not skipped: not collected."""
@@ -66,6 +93,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # Whole flows through real processes, races and browsers: `make test-fast` leaves them out.
         if item.path.parent.name in SLOW_FOLDERS:
             item.add_marker(pytest.mark.slow)
+        if needs_real_commits(item) and item.get_closest_marker(REAL_COMMITS) is None:
+            item.add_marker(REAL_COMMITS)
     kept = [item for item in items if not left_out(item)]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
@@ -114,9 +143,18 @@ def throwaway_database(tmp_path: Any, postgres: PostgresServer | None, template:
         postgres.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="session")
+def shared_database(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer | None) -> SharedDatabase:
+    """The database every rolled-back test runs on, its schema made once."""
+    if postgres is None:
+        return make_shared_database(f"sqlite:///{tmp_path_factory.mktemp('shared') / 'shared.sqlite3'}", create=True)
+    postgres.execute("CREATE DATABASE test_shared TEMPLATE template_app")
+    return make_shared_database(postgres.url("test_shared"), create=False)
+
+
 @pytest.fixture
 def database_url(tmp_path: Any, postgres: PostgresServer | None) -> Iterator[str]:
-    """The test's database; on PostgreSQL it already has the schema."""
+    """A fresh database of the test's own (real_commits); on PostgreSQL it already has the schema."""
     with throwaway_database(tmp_path, postgres, "template_app") as url:
         yield url
 
@@ -129,7 +167,16 @@ def empty_database_url(tmp_path: Any, postgres: PostgresServer | None) -> Iterat
 
 
 @pytest.fixture
-def app(database_url: str, app_settings: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
+def app(app_settings: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app; on the shared database in a transaction rolled back at the end, or (real_commits) on a
+    fresh database of the test's own."""
+    real_commits = request.node.get_closest_marker(REAL_COMMITS) is not None
+    shared: SharedDatabase | None = None
+    if real_commits:
+        database_url: str = request.getfixturevalue("database_url")
+    else:
+        shared = request.getfixturevalue("shared_database")
+        database_url = shared.url
     environ = {
         "APP_ENV": "testing",
         "DATABASE_URL": database_url,
@@ -141,6 +188,11 @@ def app(database_url: str, app_settings: dict[str, Any], request: pytest.Fixture
         sink: SmtpSink = request.getfixturevalue("smtp_sink")
         overrides.setdefault("MAIL_PORT", sink.port)
     application = create_app(overrides, environ=environ)
+    if shared is not None:
+        with rolled_back(application, shared) as joined:
+            request.node.stash[JOINED] = joined
+            yield application
+        return
     if DATABASE != "postgresql":
         with application.app_context():
             db.create_all()
@@ -148,6 +200,17 @@ def app(database_url: str, app_settings: dict[str, Any], request: pytest.Fixture
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+JOINED = pytest.StashKey[Joined]()
+
+
+@pytest.fixture
+def joined(app: Flask, request: pytest.FixtureRequest) -> Joined:
+    """The connection and guard of a rolled-back test (a real_commits test has none)."""
+    if JOINED not in request.node.stash:
+        pytest.fail("the joined fixture is for tests in a rolled-back transaction, not real_commits ones")
+    return request.node.stash[JOINED]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
@@ -13,6 +14,7 @@ from incident_service.extensions import db
 from incident_service.reports.month_index import has_month_index
 
 
+@pytest.mark.real_commits  # migrates an empty database of its own
 def test_migrations_match_models(empty_database_url) -> None:  # type: ignore[no-untyped-def]
     app = create_app(environ={"APP_ENV": "testing", "DATABASE_URL": empty_database_url})
     with app.app_context(), warnings.catch_warnings():

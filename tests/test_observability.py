@@ -47,6 +47,7 @@ def metrics_text(client, **kwargs) -> str:  # type: ignore[no-untyped-def]
     return answer.get_data(as_text=True)
 
 
+@pytest.mark.real_commits  # the listener counts its refusal in a worker thread
 def test_metrics(app, client, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
     submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"})
     submit(app.test_client(), "/report", {"email": "nobody@example.com", "kind": "lost"})

@@ -73,6 +73,7 @@ def write_lock_held_elsewhere(database_url: str) -> Iterator[None]:
 
 
 @pytest.mark.settings(DATABASE_LOCK_TIMEOUT_MS=300)
+@pytest.mark.real_commits  # another connection holds the lock; the listener writes from its threads
 def test_database_locked_gives_503_and_no_false_success(app, client, customer_id, database_url) -> None:  # type: ignore[no-untyped-def]
     """Issue 11, item 2: a writer waits a bounded time for a lock, then the request fails with 503
     (the listener with 451), never hangs and never says it stored what it did not."""
@@ -101,6 +102,7 @@ def test_database_locked_gives_503_and_no_false_success(app, client, customer_id
     assert again.status_code == 200
 
 
+@pytest.mark.real_commits  # swaps the app's engine for one that cannot connect
 def test_database_unreachable_health(app, client) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
         db.engine.dispose()

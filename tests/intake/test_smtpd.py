@@ -21,6 +21,9 @@ CORPUS = Path(__file__).parent / "corpus"
 # On the wire, lines end in CRLF: sent that way, the stored bytes must equal these exactly.
 PLAIN = (CORPUS / "plain.eml").read_bytes().replace(b"\n", b"\r\n")
 
+# The listener stores mail in its worker threads, each on its own connection.
+pytestmark = pytest.mark.real_commits
+
 
 @pytest.fixture
 def listener(app) -> Iterator[int]:  # type: ignore[no-untyped-def]
