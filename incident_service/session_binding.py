@@ -15,6 +15,11 @@ from flask import current_app, session
 
 from .database import utcnow
 
+# Why a session was ended by the server: the account's security stamp changed (a report, a reset, staff
+# deactivating it) or the session ran out of time.
+ENDED_BY_ACCOUNT_CHANGE = "account_changed"
+ENDED_BY_TIMEOUT = "timed_out"
+
 
 class Stamped(Protocol):
     id: int
@@ -43,6 +48,11 @@ class SessionBinding:
         session[self._key("signed_in_at")] = now.timestamp()
         session[self._key("seen_at")] = now.timestamp()
 
+    def ended_reason(self) -> str | None:
+        """Why the last session in this browser was ended by the server (once; then forgotten)."""
+        reason = session.pop(self._key("ended"), None)
+        return reason if reason in (ENDED_BY_ACCOUNT_CHANGE, ENDED_BY_TIMEOUT) else None
+
     def end(self) -> None:
         for key in self.keys:
             session.pop(key, None)
@@ -58,14 +68,14 @@ class SessionBinding:
         absolute = timedelta(hours=config[self.absolute_hours_setting]).total_seconds()
         seen = session.get(self._key("seen_at"), 0)
         user = get_user(user_id) if isinstance(user_id, int) else None
-        if (
-            user is None
-            or not usable(user)
-            or user.security_stamp != session.get(self._key("stamp"))
-            or now - seen > idle
-            or now - session.get(self._key("signed_in_at"), 0) > absolute
-        ):
+        ended = None
+        if user is None or not usable(user) or user.security_stamp != session.get(self._key("stamp")):
+            ended = ENDED_BY_ACCOUNT_CHANGE
+        elif now - seen > idle or now - session.get(self._key("signed_in_at"), 0) > absolute:
+            ended = ENDED_BY_TIMEOUT
+        if ended is not None:
             self.end()
+            session[self._key("ended")] = ended  # for the sign-in page to say why, once
             return None
         # Refresh the idle clock at most once a minute, so the cookie is not rewritten on every request.
         if now - seen > 60:

@@ -93,7 +93,7 @@ def test_validation_messages_in_vietnamese(client) -> None:  # type: ignore[no-u
     assert "Vui lòng điền thông tin này." in page and "Lựa chọn không hợp lệ." in page
 
 
-@pytest.mark.parametrize("locale,phrase", [("vi", "Mã sự cố"), ("en", "Incident reference")])
+@pytest.mark.parametrize("locale,phrase", [("vi", "Mã tham chiếu của bạn"), ("en", "Your reference")])
 def test_email_in_the_customers_language(app, smtp_sink, locale, phrase) -> None:  # type: ignore[no-untyped-def]
     make_customer(app, "c@example.com", locale=locale)
     submit(

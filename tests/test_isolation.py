@@ -34,7 +34,7 @@ def listen(connection: Any, *names: str) -> list[str]:
 def test_commits_only_release_savepoints(app, joined, smtp_sink) -> None:  # type: ignore[no-untyped-def]
     seen = listen(joined.connection, "commit", "rollback", "savepoint", "release_savepoint", "rollback_savepoint")
     make_customer(app)  # the service's own db.session.commit()
-    assert submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"}).status_code == 200
+    assert submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "lost"}).status_code == 303
     with app.app_context():
         assert deliver_due().sent == 1  # commits the lease, then the outcome
     assert "commit" not in seen and "rollback" not in seen
@@ -47,7 +47,7 @@ def test_commits_only_release_savepoints(app, joined, smtp_sink) -> None:  # typ
 def test_first_of_two_commits_rows(app, customer_id) -> None:  # type: ignore[no-untyped-def]
     """Runs before the next test (file order): commits rows in many tables, through the service and the web."""
     make_customer(app, FIRST_TEST_ADDRESS)
-    assert submit(app.test_client(), "/report", {"email": FIRST_TEST_ADDRESS, "kind": "stolen"}).status_code == 200
+    assert submit(app.test_client(), "/report", {"email": FIRST_TEST_ADDRESS, "kind": "stolen"}).status_code == 303
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 2
         first_test_committed.append(db.session.scalar(select(func.count()).select_from(AuditEvent)))
@@ -79,7 +79,7 @@ def test_row_and_chain_locks_inside_the_outer_transaction(app, joined, smtp_sink
     FOR UPDATE; the outbox is claimed FOR UPDATE SKIP LOCKED. Taken again and again by the one connection,
     they never wait and skip nothing; the chain lock is held until the test's rollback."""
     for kind in ("stolen", "lost", "stolen"):
-        assert submit(app.test_client(), "/report", {"email": "an@example.com", "kind": kind}).status_code == 200
+        assert submit(app.test_client(), "/report", {"email": "an@example.com", "kind": kind}).status_code == 303
     with app.app_context():
         assert deliver_due().sent == 1  # the other reports joined the open incident, throttled
         assert verify_chain().ok

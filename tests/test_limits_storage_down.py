@@ -22,5 +22,5 @@ def test_reports_are_taken_while_redis_is_down(app) -> None:  # type: ignore[no-
         ).status_code
         for n in range(7)
     ]
-    assert codes == [200] * 6 + [429]
+    assert codes == [303] * 6 + [429]
     assert client.get("/discovery/not.a.token").status_code == 400

@@ -7,16 +7,16 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..assessment.models import DiscoveryStatement
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..forms import entered
-from ..incidents.models import Incident, Report
+from ..incidents.models import Incident
 from ..limits import account_key, setting
+from ..tokens import discovery_link
 from .forms import LoginForm
 from .passwords import sign_in_check
 from .service import check_password, record_sign_in
-from .session import sign_in, sign_out
+from .session import BINDING, sign_in, sign_out
 
 bp = Blueprint("customers", __name__)
 
@@ -41,7 +41,8 @@ def login() -> ResponseReturnValue:
             "exposed, use the link in our email to set a new one."
         )
     status = 400 if form.is_submitted() else 200
-    return render_template("account/login.html", form=form, error=error), status
+    ended = BINDING.ended_reason() if not form.is_submitted() else None
+    return render_template("account/login.html", form=form, error=error, ended=ended), status
 
 
 @bp.post("/logout")
@@ -60,21 +61,12 @@ def account() -> ResponseReturnValue:
         .scalars()
         .all()
     )
-    reports = (
-        db.session.execute(select(Report).where(Report.customer_id == customer.id).order_by(Report.id.desc()))
-        .scalars()
-        .all()
-    )
-    statements = (
-        db.session.execute(
-            select(DiscoveryStatement)
-            .join(Incident, DiscoveryStatement.incident_id == Incident.id)
-            .where(Incident.customer_id == customer.id)
-            .order_by(DiscoveryStatement.id)
-        )
-        .scalars()
-        .all()
-    )
+    # A customer who has not said when they noticed can say it from here, as from our email's link.
+    discovery_urls = {
+        incident.id: discovery_link(customer.id, incident.id).url()
+        for incident in incidents
+        if incident.effective_discovered_at is None
+    }
     return render_template(
-        "account/overview.html", customer=customer, incidents=incidents, reports=reports, statements=statements
+        "account/overview.html", customer=customer, incidents=incidents, discovery_urls=discovery_urls
     )

@@ -77,6 +77,13 @@ class Incident(Model):
     def is_open(self) -> bool:
         return self.status == STATUS_REACTIVATED
 
+    @property
+    def customer_reference(self) -> str | None:
+        """The one reference the customer is given to quote: that of the report that opened the incident
+        (the page they reported on showed it, and every email about the incident repeats it). Staff find
+        the incident by it, or by the incident's own reference."""
+        return self.reports[0].reference if self.reports else self.reference
+
 
 class Report(Model):
     __tablename__ = "reports"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from datetime import datetime
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from ..answer_floor import answer_floor
@@ -13,6 +15,7 @@ from ..extensions import db, limiter
 from ..forms import entered
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
+from ..reactivation.service import live_grant
 from ..tokens import TokenError
 from .forms import ReportForm, ReportLinkForm
 from .service import ReportSubmission, receive_report
@@ -25,9 +28,15 @@ def client_ip() -> str | None:
     return request.remote_addr
 
 
-def _submit(form: ReportLinkForm, address: str) -> str:
-    """Store the report, commit, and only then show the receipt (docs/interface.md: durable before answered), no
-    sooner for an unknown address than for a customer's (R3)."""
+RECEIPT = "report_receipt"
+
+
+def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> ResponseReturnValue:
+    """Store the report, commit, and only then answer (docs/interface.md: durable before answered), no
+    sooner for an unknown address than for a customer's (R3). The answer sends the browser to the
+    receipt (post/redirect/get: reloading it or changing its language does not report again), which the
+    session holds. The public form's receipt is the same whatever the address; through a signed link
+    (`known`) the account is the customer's own, so it says where the link went and until when."""
     floor = answer_floor("report")
     started = floor.start()
     report = receive_report(
@@ -42,12 +51,47 @@ def _submit(form: ReportLinkForm, address: str) -> str:
         ),
         now=utcnow(),
     )
-    reference, received_at = report.reference, report.received_at  # read before commit expires them
+    receipt: dict[str, str | bool | None] = {
+        "reference": report.reference,
+        "received_at": report.received_at.isoformat(),
+    }
     customer_matched = report.customer_id is not None
+    if known and report.customer_id is not None:
+        grant = live_grant(report.customer_id, report.received_at)
+        if grant is not None:
+            receipt |= {
+                "masked_address": mask_address(address),
+                "link_issued_at": grant.issued_at.isoformat(),
+                "link_expires_at": grant.expires_at.isoformat(),
+                "link_sent_now": grant.issued_at >= report.received_at,
+            }
     db.session.commit()
-    page = render_template("report/received.html", reference=reference, received_at=received_at)
+    session[RECEIPT] = receipt
+    answer = redirect(url_for("incidents.received"), code=303)
     floor.hold(started, slow_path=customer_matched)
-    return page
+    return answer
+
+
+@bp.get("/report/received")
+def received() -> ResponseReturnValue:
+    receipt = session.get(RECEIPT)
+    if not isinstance(receipt, dict) or "reference" not in receipt:
+        return redirect(url_for("incidents.report"))
+    link = None
+    if "link_expires_at" in receipt:
+        link = {
+            "masked_address": receipt["masked_address"],
+            "issued_at": datetime.fromisoformat(receipt["link_issued_at"]),
+            "expires_at": datetime.fromisoformat(receipt["link_expires_at"]),
+            "sent_now": receipt["link_sent_now"],
+        }
+    return render_template(
+        "report/received.html",
+        reference=receipt["reference"],
+        received_at=datetime.fromisoformat(receipt["received_at"]),
+        link=link,
+        lifetime_minutes=current_app.config["RESET_LINK_MAX_AGE_SECONDS"] // 60,
+    )
 
 
 @bp.route("/report", methods=["GET", "POST"])
@@ -74,6 +118,6 @@ def report_link(token: str) -> ResponseReturnValue:
         return render_template("link_invalid.html", retry_endpoint="incidents.report"), 400
     form = ReportLinkForm()
     if form.validate_on_submit():
-        return _submit(form, customer.email)
+        return _submit(form, customer.email, known=True)
     status = 400 if request.method == "POST" else 200
     return render_template("report/form.html", form=form, fixed_address=mask_address(customer.email)), status

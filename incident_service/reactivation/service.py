@@ -101,6 +101,17 @@ def load_reset_grant(token: str, now: datetime, *, lock: bool = False) -> tuple[
     return customer, grant
 
 
+def live_grant(customer_id: int, now: datetime) -> ResetGrant | None:
+    """The customer's newest reset link that still works at `now`, if any (at most one is live)."""
+    grant = db.session.execute(
+        select(ResetGrant)
+        .where(ResetGrant.customer_id == customer_id, ResetGrant.used_at.is_(None), ResetGrant.revoked_at.is_(None))
+        .order_by(ResetGrant.issued_at.desc())
+        .limit(1)
+    ).scalar()
+    return grant if grant is not None and grant.is_live(now) else None
+
+
 def link_sent_recently(customer_id: int, now: datetime) -> bool:
     """Whether a link went to this customer within LINK_RESEND_WINDOW_SECONDS of `now` (R1: at most one
     per window, however it was asked for: a report, the fresh-link form, staff)."""

@@ -270,7 +270,9 @@ def test_asking_the_customer_sends_a_working_discovery_link(incident: Incident, 
     db.session.commit()
     deliver_due()
     [request] = [message for message in smtp_sink.to("an@example.com") if "reset" not in links_in(message)]
-    assert incident.reference is not None and incident.reference in request.get_body(("plain",)).get_content()
+    reference = incident.customer_reference  # the opening report's, as the acknowledgement said
+    assert reference is not None and reference.startswith("RPT-")
+    assert reference in request.get_body(("plain",)).get_content() and reference in request["Subject"]
     token = links_in(request)["discovery"].rsplit("/", 1)[1]
     assert incident_of_discovery_link(token).id == incident.id
 

@@ -4,10 +4,7 @@ re-send a link; screenshots of the queue and an incident page in both languages 
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -17,19 +14,12 @@ from PIL import Image
 
 from incident_service.customers.models import Customer
 from incident_service.extensions import db
+from tests.browser.screens import shoot
 from tests.browser.steps import staff_enters_report, staff_signs_in_and_enrols
 from tests.console.conftest import STAFF_PASSWORD, make_staff
 from tests.helpers import deliver, local_input, make_customer, submit
 
 pytestmark = pytest.mark.browser
-# `make screenshots` sets SCREENSHOTS_DIR to docs/screenshots; a plain test run still takes every
-# screenshot (the page must render) but into a temporary folder, so it leaves the tree clean.
-SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "incident_service-screenshots")
-
-
-def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def scanned_totp_secret(png: bytes) -> str:

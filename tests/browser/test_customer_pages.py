@@ -6,7 +6,11 @@ import re
 
 import pytest
 
-from tests.browser.steps import customer_sets_new_password
+from incident_service.customers.models import Customer
+from incident_service.extensions import db
+from incident_service.notifications.service import customer_report_url
+from tests.browser.screens import shoot
+from tests.browser.steps import customer_sets_new_password, customer_signs_in
 from tests.helpers import PASSWORD, deliver, make_customer
 
 pytestmark = pytest.mark.browser
@@ -56,5 +60,42 @@ def test_customer_reports_resets_and_signs_in(app, live_server, smtp_sink, brows
 
     page.get_by_role("button", name="English").click()
     assert page.locator("h1").inner_text() == "My account"
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "customer-account-en")
     # No CSP violation and no script error (400 answers to refused forms are expected console lines).
     assert [p for p in page.problems if not p.startswith("Failed to load resource")] == []
+
+
+def test_a_signed_in_customer_reports_through_their_link_and_is_told_what_happened(
+    app, live_server, browser_page
+) -> None:  # type: ignore[no-untyped-def]
+    """At 390 px, in Vietnamese then English: the customer, signed in, opens the report link from one of
+    our emails. The receipt names the masked address the link went to and until when it works (no
+    hedging: the link is theirs), says what to do if the email does not come or the mailbox itself may
+    be in other hands; the next page they open says why they were signed out."""
+    customer_id = make_customer(app, "an@example.com")
+    with app.test_request_context():
+        link = customer_report_url(db.session.get(Customer, customer_id))
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server + "/login")
+    customer_signs_in(page, "an@example.com", PASSWORD)
+    assert page.locator("h1").inner_text() == "Tài khoản của tôi"
+
+    page.goto(link)  # PUBLIC_BASE_URL is the live server here
+    page.get_by_label("Chuyện gì đã xảy ra?").select_option("stolen")
+    page.get_by_role("button", name="Gửi thông báo ngay").click()
+    assert page.locator("h1").inner_text() == "Chúng tôi đã nhận được báo cáo của bạn"
+    done = page.get_by_role("region", name="Những việc chúng tôi đã làm").inner_text()
+    assert "a•@example.com" in done and "Đường dẫn chỉ dùng được một lần, đến" in done
+    assert "Nếu địa chỉ bạn nhập" not in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    shoot(page, "customer-receipt-vi")
+    page.get_by_role("button", name="English").click()
+    assert page.locator("h1").inner_text() == "We have received your report"
+    shoot(page, "customer-receipt-en")
+
+    page.goto(live_server + "/account")
+    assert page.url.endswith("/login")
+    assert "signed out on every device" in page.get_by_role("status").inner_text()
+    shoot(page, "customer-signed-out-en")

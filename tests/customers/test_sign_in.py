@@ -59,6 +59,12 @@ def test_stamp_rotation_ends_the_session(app, client, customer_id) -> None:  # t
         rotate_security_stamp(db.session.get(Customer, customer_id), source="console", actor="test", now=utcnow())
         db.session.commit()
     assert client.get("/account").status_code == 302
+    # The sign-in page says why, once.
+    login = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "signed out on every device because the password of this account was reported" in login
+    assert "signed out on every device" not in client.get("/login", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
 
 
 @pytest.mark.settings(SESSION_IDLE_MINUTES=30, SESSION_ABSOLUTE_HOURS=12)
@@ -72,6 +78,9 @@ def test_idle_and_absolute_timeouts(app, client, customer_id, clock: str, inside
         with client.session_transaction() as session:
             session[clock] = int(time.time()) - ago
         assert client.get("/account").status_code == status, (clock, ago)
+    assert "after a while without activity" in client.get("/login", headers={"Accept-Language": "en"}).get_data(
+        as_text=True
+    )
 
 
 def test_sign_out_needs_post(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
@@ -104,7 +113,9 @@ def test_account_lists_reports(app, client, customer_id) -> None:  # type: ignor
         db.session.commit()
     sign_in(client)
     page = client.get("/account").get_data(as_text=True)
-    assert re.search(r"RPT-\d{4}-\d{6}", page) and re.search(r"INC-\d{4}-\d{6}", page)
+    # The incident under the reference the customer was given (its first report's), not the internal one.
+    assert re.search(r"RPT-\d{4}-\d{6}", page) and not re.search(r"INC-\d{4}-\d{6}", page)
+    assert "/discovery/" in page  # no discovery time stated yet: a way to state it
 
 
 def test_passwords_are_one_password_in_either_unicode_form(app) -> None:  # type: ignore[no-untyped-def]

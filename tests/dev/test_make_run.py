@@ -87,7 +87,7 @@ def test_newcomer_flow(served) -> None:  # type: ignore[no-untyped-def]
     with box.get_file(keys[0]) as handle:
         message = message_from_bytes(handle.read(), policy=policy.default)
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Mã sự cố" in text  # the demo customer reads Vietnamese
+    assert "Mã tham chiếu của bạn" in text  # the demo customer reads Vietnamese
     reset = re.search(re.escape(base) + r"(/reset/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-.]+)", text).group(1)  # type: ignore[union-attr]
 
     browser = Browser(base)

@@ -107,7 +107,7 @@ def test_bulk_opening_equals_a_report_opening(app, smtp_sink) -> None:  # type: 
     # The acknowledgement reaches the address on record; its link sets a new password, once.
     deliver(app)
     message = smtp_sink.to("nhieu@example.com")[0]
-    assert re.search(r"INC-\d{4}-\d{6}", message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    assert re.search(r"RPT-\d{4}-\d{6}", message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     client = app.test_client()
     client.get(path_of(links_in(message)["reset"]))
     answer = submit(

@@ -30,7 +30,11 @@ def test_report_for_known_address_reactivates(app, client, customer_id) -> None:
     with app.app_context():
         stamp_before = db.session.get(Customer, customer_id).security_stamp
     answer = submit(client, "/report", {"email": "an@example.com", "kind": "phished"})
-    assert answer.status_code == 200
+    # Post/redirect/get: the receipt is a page of its own, so reloading it does not report again.
+    assert answer.status_code == 303 and answer.headers["Location"] == "/report/received"
+    receipt = client.get("/report/received")
+    assert receipt.status_code == 200 and "RPT-" in receipt.get_data(as_text=True)
+    assert client.get("/report/received").get_data(as_text=True) == receipt.get_data(as_text=True)
     with app.app_context():
         customer = db.session.get(Customer, customer_id)
         assert customer.credential_state == "locked"
@@ -46,11 +50,24 @@ def test_report_for_known_address_reactivates(app, client, customer_id) -> None:
 
 
 def test_known_and_unknown_answer_alike(app, customer_id) -> None:  # type: ignore[no-untyped-def]
-    answers = []
-    for address in ("an@example.com", "nobody@example.com"):
-        client = app.test_client()
-        answers.append(submit(client, "/report", {"email": address, "kind": "lost", "details": "x"}))
-    known, unknown = answers
+    clients, redirects = [app.test_client(), app.test_client()], []
+    for client, address in zip(clients, ("an@example.com", "nobody@example.com"), strict=True):
+        redirects.append(submit(client, "/report", {"email": address, "kind": "lost", "details": "x"}))
+    assert [answer.status_code for answer in redirects] == [303, 303]
+    assert redirects[0].headers["Location"] == redirects[1].headers["Location"]
+    # The session each carries holds the same things: a receipt, with nothing about the account.
+    serializer = app.session_interface.get_signing_serializer(app)
+    sessions = [serializer.loads(answer.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]) for answer in redirects]
+    assert (
+        sessions[0].keys() == sessions[1].keys()
+        and sessions[0]["report_receipt"].keys()
+        == {
+            "reference",
+            "received_at",
+        }
+        == sessions[1]["report_receipt"].keys()
+    )
+    known, unknown = (client.get("/report/received") for client in clients)
     assert known.status_code == unknown.status_code == 200
     assert sorted(known.headers.keys()) == sorted(unknown.headers.keys())
     for name in ("Content-Type", "Content-Security-Policy", "Cache-Control", "Referrer-Policy"):
@@ -126,11 +143,31 @@ def test_report_link_fixes_the_address(app, client, customer_id) -> None:  # typ
     page = client.get(link)
     assert page.status_code == 200 and "an@example.com" not in page.get_data(as_text=True)
     answer = client.post(
-        link, data={"kind": "suspicious_activity", "csrf_token": csrf_from(page.get_data(as_text=True))}
+        link,
+        data={"kind": "suspicious_activity", "csrf_token": csrf_from(page.get_data(as_text=True))},
+        headers={"Accept-Language": "en"},
+        follow_redirects=True,
     )
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and answer.request.path == "/report/received"
     with app.app_context():
         assert db.session.execute(select(Report)).scalar_one().customer_id == customer_id
+        grant = db.session.execute(select(ResetGrant)).scalar_one()
+    # The customer's own link: no hedging. Where the link went (masked) and until when it works.
+    receipt = answer.get_data(as_text=True)
+    assert "If the address you gave belongs to an account" not in receipt
+    assert "a•@example.com" in receipt and "an@example.com" not in receipt
+    with app.test_request_context():
+        from incident_service.i18n import format_local
+
+        assert f"The link works once, until {format_local(grant.expires_at)}" in receipt.replace("&#39;", "'")
+    # Reporting again within minutes: the earlier link is the one to use, and the page says so.
+    again = client.post(
+        link,
+        data={"kind": "stolen", "csrf_token": csrf_from(client.get(link).get_data(as_text=True))},
+        headers={"Accept-Language": "en"},
+        follow_redirects=True,
+    )
+    assert "still works, so we did not send another" in again.get_data(as_text=True)
 
 
 def test_bad_report_link_is_refused_plainly(client) -> None:  # type: ignore[no-untyped-def]
@@ -184,7 +221,7 @@ def test_concurrent_reports_give_one_incident(app, customer_id) -> None:  # type
         thread.start()
     for thread in threads:
         thread.join()
-    assert statuses == [200] * 20
+    assert statuses == [303] * 20
     with app.app_context():
         assert count(Report) == 20
         assert count(Incident) == 1

@@ -92,7 +92,7 @@ def test_slow_mail_blocks_no_one_and_is_kept(app, client, customer_id, staff_log
         slow.join(timeout=60)
     finally:
         listener.stop()
-    assert answers == {"slow": 250, "good": 250} and web.status_code == 200
+    assert answers == {"slow": 250, "good": 250} and web.status_code == 303
     with app.app_context():
         stored = db.session.execute(select(InboundMessage).order_by(InboundMessage.id)).scalars().all()
         assert [message.subject for message in stored] == ["lost", None]

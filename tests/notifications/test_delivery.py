@@ -77,7 +77,7 @@ def test_delivered_once_and_live_copy_cleared(app, client, smtp_sink, customer_i
     assert sent.raw is None
     record = email.message_from_bytes(sent.raw_redacted, policy=policy.default)
     record_text = record.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-    assert "INC-" in record_text and not LINK_RE.search(record_text)  # the record keeps no working link
+    assert "RPT-" in record_text and not LINK_RE.search(record_text)  # the record keeps no working link
     assert LINK_RE.search(smtp_sink.messages[0][2].get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
     assert len(smtp_sink.messages) == 1
     delivered = smtp_sink.messages[0][2]
@@ -224,7 +224,7 @@ def test_queued_email_is_rendered_by_the_worker_once(app, client, smtp_sink, cus
     record = email.message_from_bytes(sent.raw_redacted, policy=policy.default)
     for kind in ("plain", "html"):
         body = record.get_body((kind,)).get_content()  # type: ignore[union-attr]
-        assert "INC-" in body and not LINK_RE.search(body) and "[link removed from the stored copy]" in body
+        assert "RPT-" in body and not LINK_RE.search(body) and "[link removed from the stored copy]" in body
 
 
 def test_email_that_cannot_be_rendered_fails_visibly(app, client, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]

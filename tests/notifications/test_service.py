@@ -56,7 +56,7 @@ def test_vietnamese_subject_is_valid_rfc2047(app, customer_id) -> None:  # type:
     word = r"=\?utf-8\?[bq]\?[^?\s]+\?="
     assert re.fullmatch(rf"\[ECC\] {word}(\r\n {word})*", subject), subject
     parsed = email.message_from_bytes(raw, policy=policy.default)
-    assert parsed["Subject"].startswith("[ECC] Đã nhận báo cáo (INC-")
+    assert parsed["Subject"].startswith("[ECC] Đã nhận báo cáo (RPT-")  # the reference the customer was shown
 
 
 @pytest.mark.parametrize(
