@@ -90,3 +90,7 @@ class ReportForm(ReportLinkForm):
     email = EmailField(
         _l("The email address of your account"), validators=[DataRequired(), Length(max=320), validate_address]
     )
+
+
+class ResendForm(Form):
+    """A button: CSRF only."""

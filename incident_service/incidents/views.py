@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from ..answer_floor import answer_floor
 from ..customers.addresses import mask_address
@@ -15,9 +16,10 @@ from ..extensions import db, limiter
 from ..forms import entered
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
-from ..reactivation.service import live_grant
+from ..reactivation.service import live_grant, send_reset_link
 from ..tokens import TokenError
-from .forms import ReportForm, ReportLinkForm
+from .forms import ReportForm, ReportLinkForm, ResendForm
+from .models import open_incident_of
 from .service import ReportSubmission, receive_report
 
 bp = Blueprint("incidents", __name__)
@@ -119,5 +121,39 @@ def report_link(token: str) -> ResponseReturnValue:
     form = ReportLinkForm()
     if form.validate_on_submit():
         return _submit(form, customer.email, known=True)
+    incident = open_incident_of(customer.id)
+    if incident is not None and request.method == "GET" and "more" not in request.args:
+        # Already in hand: say so, and offer a fresh link rather than a blank form to fill again.
+        return render_template(
+            "report/in_hand.html",
+            incident=incident,
+            masked_address=mask_address(customer.email),
+            link=live_grant(customer.id, utcnow()),
+            resend_form=ResendForm(),
+            token=token,
+        )
     status = 400 if request.method == "POST" else 200
     return render_template("report/form.html", form=form, fixed_address=mask_address(customer.email)), status
+
+
+@bp.post("/r/<token>/new-link")
+@limiter.limit(setting("LIMIT_LINK_PER_IP"))
+@limiter.limit(setting("LIMIT_FRESH_LINK_PER_ACCOUNT"), key_func=link_key("report-link-resend"))
+def resend_from_link(token: str) -> ResponseReturnValue:
+    """A fresh reset link for the customer of a report link, throttled as every other way of asking."""
+    try:
+        customer = customer_of_report_link(token)
+    except TokenError:
+        count_invalid_link("report")
+        db.session.commit()
+        return render_template("link_invalid.html", retry_endpoint="incidents.report"), 400
+    if not ResendForm().validate_on_submit():
+        abort(400)
+    now = utcnow()
+    sent = send_reset_link(customer, source="web", actor="customer", now=now)
+    db.session.commit()
+    if sent:
+        flash(_("A new link is on its way to %(address)s.", address=mask_address(customer.email)), "success")
+    else:
+        flash(_("A link was sent a few minutes ago and still works: please use the newest email."), "warning")
+    return redirect(url_for("incidents.report_link", token=token), code=303)

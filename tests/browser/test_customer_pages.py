@@ -99,3 +99,12 @@ def test_a_signed_in_customer_reports_through_their_link_and_is_told_what_happen
     assert page.url.endswith("/login")
     assert "signed out on every device" in page.get_by_role("status").inner_text()
     shoot(page, "customer-signed-out-en")
+
+    # The link again, while the incident is open: the report is in hand, and a fresh link is one button.
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "Your report is already in hand"
+    shoot(page, "customer-in-hand-en")
+    page.get_by_role("button", name="Tiếng Việt").click()
+    assert page.locator("h1").inner_text() == "Báo cáo của bạn đang được xử lý"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shoot(page, "customer-in-hand-vi")

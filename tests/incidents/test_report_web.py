@@ -242,3 +242,47 @@ def test_other_customers_are_untouched(app, client, customer_id) -> None:  # typ
     submit(client, "/report", {"email": "an@example.com", "kind": "lost"})
     with app.app_context():
         assert db.session.get(Customer, other).credential_state == "active"
+
+
+@pytest.mark.settings(LINK_RESEND_WINDOW_SECONDS=600)
+def test_report_link_while_the_incident_is_open_says_it_is_in_hand(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: opening the report link again while the incident is open does not offer a blank form;
+    it says the report is in hand and offers a fresh link, throttled as every other way of asking."""
+    with app.test_request_context():
+        link = path_of(customer_report_url(db.session.get(Customer, customer_id)))
+    english = {"Accept-Language": "en"}
+    submit(client, link, {"kind": "stolen"})
+    page = client.get(link, headers=english).get_data(as_text=True)
+    assert "Your report is already in hand" in page and "a•@example.com" in page and 'name="kind"' not in page
+    with app.app_context():
+        report = db.session.execute(select(Report)).scalar_one()
+    assert report.reference in page
+
+    # Within the resend window: no second email, and the page says to use the newest one.
+    resend = link + "/new-link"
+    answer = client.post(resend, data={"csrf_token": csrf_from(page)}, headers=english, follow_redirects=True)
+    assert "still works: please use the newest email" in answer.get_data(as_text=True)
+    with app.app_context():
+        assert count(ResetGrant) == 1
+
+    # Something new to add: the form is still one click away.
+    assert 'name="kind"' in client.get(link + "?more=1").get_data(as_text=True)
+
+
+@pytest.mark.settings(LINK_RESEND_WINDOW_SECONDS=0)
+def test_a_fresh_link_from_the_in_hand_page(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    with app.test_request_context():
+        link = path_of(customer_report_url(db.session.get(Customer, customer_id)))
+    submit(client, link, {"kind": "stolen"})
+    page = client.get(link).get_data(as_text=True)
+    answer = client.post(
+        link + "/new-link",
+        data={"csrf_token": csrf_from(page)},
+        headers={"Accept-Language": "en"},
+        follow_redirects=True,
+    )
+    assert "A new link is on its way to a•@example.com" in answer.get_data(as_text=True)
+    with app.app_context():
+        grants = db.session.execute(select(ResetGrant).order_by(ResetGrant.id)).scalars().all()
+        assert len(grants) == 2 and grants[0].revoked_at is not None  # the earlier link no longer works
+    assert client.post(link + "/new-link", data={}).status_code == 400  # a button, with its CSRF token
