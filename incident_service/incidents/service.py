@@ -28,7 +28,11 @@ from ..customers.models import Customer
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
 from ..domain_errors import DomainError
 from ..extensions import db
-from ..notifications.emails import send_acknowledgement_email
+from ..notifications.emails import (
+    report_in_hand_reply_sent_recently,
+    send_acknowledgement_email,
+    send_report_in_hand_email,
+)
 from ..reactivation.service import issue_reset_grant, link_sent_recently, lock_credential
 from .models import (
     CHANNELS,
@@ -140,6 +144,9 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
     lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
     if not link_sent_recently(customer.id, now):
         _send_acknowledgement(customer, incident, report, source=source, actor=actor, now=now)
+    elif source == Source.EMAIL and not report_in_hand_reply_sent_recently(customer.id, now):
+        # Someone who emailed in distress hears back, even when no new link is due.
+        send_report_in_hand_email(customer, incident, report, source=source, actor=actor, now=now)
     return incident
 
 

@@ -6,12 +6,14 @@ in the customer's language and zone, rendered later by the outbox worker; each a
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..customers.models import CREDENTIAL_LOCKED, Customer
+from ..extensions import db
 from ..tokens import SignedLink, discovery_link
 from .models import OutboxMessage
 from .service import queue_email, queue_message
@@ -49,6 +51,42 @@ def send_acknowledgement_email(
             "support_contact": current_app.config["SUPPORT_CONTACT"],
         },
         links=acknowledgement_links(customer.id, incident.id, reset_link),
+        source=source,
+        actor=actor,
+        now=now,
+        incident_id=incident.id,
+    )
+
+
+def report_in_hand_reply_sent_recently(customer_id: int, now: datetime) -> bool:
+    """Whether an 'already in hand' reply went to this customer within LINK_RESEND_WINDOW_SECONDS: a
+    flood of emailed reports gets one reply per window, not one each."""
+    window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
+    return (
+        db.session.execute(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.customer_id == customer_id,
+                OutboxMessage.template == "report_in_hand",
+                OutboxMessage.created_at > now - window,
+            )
+            .limit(1)
+        ).scalar()
+        is not None
+    )
+
+
+def send_report_in_hand_email(
+    customer: Customer, incident: Incident, report: Report, *, source: str, actor: str, now: datetime
+) -> OutboxMessage:
+    """A short reply to an emailed report that joined an open incident when no new link was due: it is
+    received and in hand, and the newest email's link is the one to use. To the address on record only,
+    never to the sender of the mail, and, as every email we send, marked Auto-Submitted (no loops)."""
+    return queue_email(
+        "report_in_hand",
+        customer=customer,
+        context={"incident": incident, "report": report, "support_contact": current_app.config["SUPPORT_CONTACT"]},
+        links={},
         source=source,
         actor=actor,
         now=now,

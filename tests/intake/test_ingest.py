@@ -116,14 +116,22 @@ def test_same_message_id_other_bytes_is_kept_as_duplicate(app, customer_id) -> N
         assert db.session.scalar(select(func.count()).select_from(Report)) == 1
 
 
-def test_second_email_joins_the_open_incident(app, customer_id) -> None:  # type: ignore[no-untyped-def]
+def test_second_email_joins_the_open_incident_and_is_answered_once(app, smtp_sink, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: someone who emails again in distress hears back, even when no new link is due: one short
+    reply per resend window, to the address on record only, marked Auto-Submitted (no mail loops)."""
     with app.app_context():
-        for name in ("plain.eml", "alternative.eml"):
+        for name in ("plain.eml", "alternative.eml", "html_only.eml"):
             ingest_message((CORPUS / name).read_bytes(), envelope=Envelope(), via="smtp", now=utcnow())
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Incident)) == 1
-        assert db.session.scalar(select(func.count()).select_from(Report)) == 2
-        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 3
+        templates = db.session.execute(select(OutboxMessage.template).order_by(OutboxMessage.id)).scalars().all()
+        assert templates == ["acknowledgement", "report_in_hand"]  # the third email: no second reply
+        first = db.session.execute(select(Report).order_by(Report.id)).scalars().first()
+    deliver(app)
+    reply = smtp_sink.messages[1]
+    assert reply[1] == ["an@example.com"] and reply[2]["Auto-Submitted"] == "auto-generated"
+    assert first is not None and first.reference in reply[2]["Subject"]
 
 
 OUR_VERDICT = ["mx.ecc.example; spf=fail smtp.mailfrom=example.com; dmarc=fail header.from=example.com"]
