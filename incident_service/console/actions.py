@@ -23,7 +23,7 @@ from ..incidents.service import (
     close_incident,
     receive_report,
 )
-from ..reactivation.service import send_reset_link
+from ..reactivation.service import next_link_allowed_at, send_reset_link
 from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import ACT_ON_INCIDENTS, ADD_NOTES, RECORD_DISCOVERY
 from .forms import (
@@ -102,7 +102,15 @@ def resend(incident_id: int) -> ResponseReturnValue:
     if send_reset_link(incident.customer, source="console", actor=current_staff().label, now=utcnow()):
         flash(_("A new link was sent to the address on record."), "success")
     else:
-        flash(_("A link was sent a few minutes ago; to prevent floods, wait before sending another."), "warning")
+        allowed_at = next_link_allowed_at(incident.customer_id)
+        flash(
+            _(
+                "A link was sent a few minutes ago and still works. To prevent floods, another can be sent "
+                "from %(time)s.",
+                time=format_local(allowed_at),
+            ),
+            "warning",
+        )
     return _back(incident)
 
 

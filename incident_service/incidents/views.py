@@ -14,9 +14,10 @@ from ..customers.service import customer_of_report_link
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..forms import entered
+from ..i18n import format_local
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
-from ..reactivation.service import live_grant, send_reset_link
+from ..reactivation.service import live_grant, next_link_allowed_at, send_reset_link
 from ..tokens import TokenError
 from .forms import ReportForm, ReportLinkForm, ResendForm
 from .models import open_incident_of
@@ -155,5 +156,12 @@ def resend_from_link(token: str) -> ResponseReturnValue:
     if sent:
         flash(_("A new link is on its way to %(address)s.", address=mask_address(customer.email)), "success")
     else:
-        flash(_("A link was sent a few minutes ago and still works: please use the newest email."), "warning")
+        flash(
+            _(
+                "A link was sent a few minutes ago and still works: please use the newest email. If it does "
+                "not arrive, you can ask for another from %(time)s.",
+                time=format_local(next_link_allowed_at(customer.id)),
+            ),
+            "warning",
+        )
     return redirect(url_for("incidents.report_link", token=token), code=303)

@@ -112,17 +112,24 @@ def live_grant(customer_id: int, now: datetime) -> ResetGrant | None:
     return grant if grant is not None and grant.is_live(now) else None
 
 
-def link_sent_recently(customer_id: int, now: datetime) -> bool:
-    """Whether a link went to this customer within LINK_RESEND_WINDOW_SECONDS of `now` (R1: at most one
-    per window, however it was asked for: a report, the fresh-link form, staff)."""
+def next_link_allowed_at(customer_id: int) -> datetime | None:
+    """When another link may go to this customer: LINK_RESEND_WINDOW_SECONDS after the last one issued
+    (R1: at most one per window, however it was asked for: a report, the fresh-link form, staff)."""
     last_issued = db.session.execute(
         select(ResetGrant.issued_at)
         .where(ResetGrant.customer_id == customer_id)
         .order_by(ResetGrant.issued_at.desc())
         .limit(1)
     ).scalar()
-    window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
-    return last_issued is not None and now - last_issued < window
+    if last_issued is None:
+        return None
+    return last_issued + timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
+
+
+def link_sent_recently(customer_id: int, now: datetime) -> bool:
+    """Whether a link went to this customer within LINK_RESEND_WINDOW_SECONDS of `now`."""
+    allowed_at = next_link_allowed_at(customer_id)
+    return allowed_at is not None and now < allowed_at
 
 
 def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetime) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from incident_service.audit.models import AuditEvent
 from incident_service.customers.models import Customer
 from incident_service.database import utcnow
 from incident_service.extensions import db
+from incident_service.i18n import format_local
 from incident_service.incidents.models import Incident, IncidentNote, Report
 from incident_service.intake.models import InboundMessage
 from incident_service.intake.service import Envelope, ingest_message
@@ -140,10 +142,15 @@ def test_resend_is_throttled(app, staff_login, customer_id) -> None:  # type: ig
             grant.issued_at = grant.issued_at.replace(year=2020)
         db.session.commit()
     post_form(client, page, page + "/resend", {})
-    post_form(client, page, page + "/resend", {})
+    refused = post_form(client, page, page + "/resend", {}, headers={"Accept-Language": "en"}, follow_redirects=True)
     with app.app_context():
         templates = list(db.session.execute(select(OutboxMessage.template).order_by(OutboxMessage.id)).scalars())
+        last = db.session.execute(select(ResetGrant).order_by(ResetGrant.id.desc())).scalars().first()
+        assert last is not None
+        allowed_at = format_local(last.issued_at + timedelta(seconds=app.config["LINK_RESEND_WINDOW_SECONDS"]))
     assert templates == ["acknowledgement", "reset_link"]
+    # The agent is told from when another can go, not just to wait.
+    assert f"another can be sent from {allowed_at}" in refused.get_data(as_text=True)
     assert "console:reset_grant:issued" in actions_by(app, "lan@ecc.example")
     assert "console:reset_link:throttled" in actions_by(app, "lan@ecc.example")
 

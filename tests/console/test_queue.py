@@ -131,3 +131,12 @@ def test_lenient_url_args() -> None:
     assert page_arg({"page": "7"}) == 7 and page_arg({"page": "-3"}) == 1 and page_arg({"page": "x"}) == 1
     assert page_arg({"page": "10"}, most=5) == 5
     assert choice_arg({"s": "a"}, "s", ("a", "b")) == "a" and choice_arg({"s": "c"}, "s", ("a", "b")) == ""
+
+
+def test_the_console_has_its_own_footer(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    """Staff see the console's footer (who it is for, the zone times are in), not the customers' one."""
+    client = staff_login("support")
+    page = client.get("/console/incidents", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    footer = page.split('<footer class="site">')[1]
+    assert "incident console, for staff only. Times are shown in GMT+7." in footer
+    assert "Questions? Contact us" not in footer

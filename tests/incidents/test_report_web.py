@@ -262,6 +262,7 @@ def test_report_link_while_the_incident_is_open_says_it_is_in_hand(app, client, 
     resend = link + "/new-link"
     answer = client.post(resend, data={"csrf_token": csrf_from(page)}, headers=english, follow_redirects=True)
     assert "still works: please use the newest email" in answer.get_data(as_text=True)
+    assert "you can ask for another from" in answer.get_data(as_text=True)
     with app.app_context():
         assert count(ResetGrant) == 1
 
