@@ -15,7 +15,7 @@ from ..customers.addresses import mask_address, normalize_address
 from ..customers.password_messages import reason_message
 from ..database import utcnow
 from ..extensions import db, limiter
-from ..forms import entered
+from ..forms import add_error, entered
 from ..limits import account_key, link_key, setting
 from ..link_guessing import count_invalid_link
 from ..tokens import TokenError
@@ -42,8 +42,7 @@ def reset() -> ResponseReturnValue:
     now = utcnow()
     form = NewPasswordForm()
     try:
-        customer, _grant = load_reset_grant(token, now)
-        reasons: list[str] = []
+        customer, grant = load_reset_grant(token, now)
         if form.validate_on_submit():
             email, compromised_hash = customer.email, customer.password_hash
             db.session.rollback()  # hold nothing while argon2 works (SQLite: the write lock)
@@ -55,7 +54,10 @@ def reset() -> ResponseReturnValue:
             if outcome.ok:
                 session.pop(SESSION_KEY, None)
                 return render_template("reset/done.html")
-            reasons = outcome.reasons
+            # Each refusal under the field it is about, tied to it for screen readers.
+            target = form.password_confirm if outcome.reasons == [policy.MISMATCH] else form.password
+            for reason in outcome.reasons:
+                add_error(target, reason_message(reason))
     except TokenError:
         db.session.rollback()
         session.pop(SESSION_KEY, None)
@@ -69,7 +71,7 @@ def reset() -> ResponseReturnValue:
         form=form,
         address=customer.email,
         masked=mask_address(customer.email),
-        reasons=[reason_message(reason) for reason in reasons],
+        expires_at=grant.expires_at,
         min_length=policy.MIN_LENGTH,
     ), status
 
