@@ -3,6 +3,8 @@ audited with who did it and when."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -14,6 +16,7 @@ from ..database import utcnow
 from ..extensions import db
 from ..forms import entered
 from ..i18n import format_local
+from ..incidents.forms import viewer_zone
 from ..incidents.models import Incident, Report
 from ..incidents.service import (
     CaseworkError,
@@ -88,6 +91,10 @@ def enter_report() -> ResponseReturnValue:
             "success",
         )
         return redirect(url_for("console.incident", incident_id=report.incident_id))
+    if not form.is_submitted():
+        # Most reports are entered as they come in: "when it reached us" starts at now, in the viewer's zone.
+        zone = ZoneInfo(viewer_zone())
+        form.reached_at.data = utcnow().astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
     status = 400 if form.is_submitted() else 200
     return render_template("console/enter_report.html", form=form), status
 

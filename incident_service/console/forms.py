@@ -26,7 +26,8 @@ from ..customers.models import Customer
 from ..customers.service import find_customer
 from ..database import utcnow
 from ..forms import Form, add_error, entered
-from ..incidents.forms import DiscoveryTimeField, kind_choices, validate_address
+from ..incidents.forms import DiscoveryTimeField, validate_address
+from ..incidents.models import KINDS
 from ..staff.models import ROLES
 
 STAFF_CHANNELS = ("phone", "fax", "post", "in_person")
@@ -53,6 +54,19 @@ def channel_choices() -> list[tuple[str, str]]:
     return [(channel, channel_label(channel)) for channel in STAFF_CHANNELS]
 
 
+def staff_kind_choices() -> list[tuple[str, str]]:
+    """What happened, as an agent types what the customer told them (third person)."""
+    labels = {
+        "lost": _l("The customer lost it or forgot where they wrote it"),
+        "stolen": _l("It was stolen"),
+        "leaked": _l("It was leaked or shared by mistake"),
+        "phished": _l("The customer typed it into a fake page or message"),
+        "suspicious_activity": _l("The customer sees activity on their account that was not them"),
+        "other": _l("Something else"),
+    }
+    return [(kind, labels[kind]) for kind in KINDS]
+
+
 class StaffReportForm(Form):
     email = EmailField(
         _l("The customer's email address"), validators=[DataRequired(), Length(max=320), validate_address]
@@ -64,7 +78,7 @@ class StaffReportForm(Form):
         validators=[DataRequired(message=_l("Enter when the report reached us."))],
         future_message=_l("This time is in the future."),
     )
-    kind = SelectField(_l("What happened?"), choices=kind_choices, validators=[DataRequired()])
+    kind = SelectField(_l("What happened?"), choices=staff_kind_choices, validators=[DataRequired()])
     discovered_at = DiscoveryTimeField(
         _l("When the customer says they noticed (optional)"), format=DATETIME_FORMATS, validators=[Optional()]
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -298,3 +299,20 @@ def test_audit_viewer_filters_and_verifies(app, staff_login, customer_id) -> Non
     )
     assert "web:credential:locked" in page and "web:report:received" not in page
     assert "The chain is intact" in page
+
+
+def test_manual_intake_starts_at_now_and_speaks_of_the_customer(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: most reports are typed as they come in, so 'when it reached us' starts at now (Vietnam
+    time, to the minute); the kinds are worded as the agent relays them, in the third person."""
+    from zoneinfo import ZoneInfo
+
+    client = staff_login("support", "lan@ecc.example")
+    before = utcnow().astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).replace(tzinfo=None, second=0, microsecond=0)
+    page = client.get("/console/intake/new", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    shown = re.search(r'id="reached_at" name="reached_at"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*id="reached_at"', page
+    )
+    assert shown is not None, "the field has a value"
+    value = datetime.strptime(shown.group(1), "%Y-%m-%dT%H:%M")
+    assert timedelta(0) <= value - before <= timedelta(minutes=1)
+    assert "The customer typed it into a fake page or message" in page and "I typed it" not in page
