@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton
+from babel.numbers import format_decimal, format_percent
+from babel.units import format_unit
 from flask import current_app, g, request, session
-from flask_babel import gettext
+from flask_babel import get_locale
 
 from .settings import LOCALES
 
@@ -72,19 +75,45 @@ def zone_label(zone: str | None = None) -> str:
     return gmt_label(datetime.now(tz).utcoffset())
 
 
+def _unit(value: int, unit: str, length: Literal["short", "long"] = "short") -> str:
+    return format_unit(value, unit, length=length, locale=str(get_locale() or "vi"))
+
+
 def format_delay(seconds: int) -> str:
-    """A reporting delay as days, hours and minutes, e.g. `2 d 3 h 5 min` / `2 ngày 3 giờ 5 phút`."""
+    """A reporting delay as days, hours and minutes in the viewer's language (CLDR's units through
+    Babel): `2 days 3 hr 5 min` / `2 ngày 3 tiếng 5 phút`."""
     sign = "-" if seconds < 0 else ""
     minutes = abs(int(seconds)) // 60
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
     parts = []
     if days:
-        parts.append(gettext("%(n)d d", n=days))
+        parts.append(_unit(days, "duration-day"))
     if hours or days:
-        parts.append(gettext("%(n)d h", n=hours))
-    parts.append(gettext("%(n)d min", n=mins))
+        parts.append(_unit(hours, "duration-hour"))
+    parts.append(_unit(mins, "duration-minute"))
     return sign + " ".join(parts)
+
+
+def format_hours(hours: int) -> str:
+    """A number of hours with its unit, in the viewer's language: `24 hours` / `24 tiếng`."""
+    return _unit(hours, "duration-hour", length="long")
+
+
+def format_share(value: float | None) -> str:
+    """A share as a percentage with one decimal, in the viewer's language: `66.7%` / `66,7%`."""
+    return "—" if value is None else format_percent(value, "#,##0.0%", locale=str(get_locale() or "vi"))
+
+
+def format_count(value: int) -> str:
+    """A count with the viewer's grouping: `1,234,567` / `1.234.567`."""
+    return format_decimal(value, locale=str(get_locale() or "vi"))
+
+
+def format_month(key: str) -> str:
+    """A `YYYY-MM` month as people name it: `November 2026` / `tháng 11 năm 2026`."""
+    year, month = (int(part) for part in key.split("-"))
+    return format_skeleton("yMMMM", date(year, month, 1), locale=str(get_locale() or "vi"))
 
 
 def day_bounds(zone: str, first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:

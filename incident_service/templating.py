@@ -9,7 +9,16 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import get_locale
 
-from .i18n import format_delay, format_local, format_utc, zone_label
+from .i18n import (
+    format_count,
+    format_delay,
+    format_hours,
+    format_local,
+    format_month,
+    format_share,
+    format_utc,
+    zone_label,
+)
 from .incidents import labels
 from .intake.display_names import display_name_warning_texts, show_controls
 from .staff.access import can
@@ -25,6 +34,11 @@ def init_app(app: Flask) -> None:
         get_locale=get_locale,
         zone_label=zone_label,
         format_delay=format_delay,
+        format_hours=format_hours,
+        format_share=format_share,
+        format_count=format_count,
+        format_month=format_month,
+        bin_label=labels.bin_label,
         can=can,
         display_name_warnings=display_name_warning_texts,
         status_label=labels.status_label,

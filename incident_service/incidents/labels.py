@@ -88,6 +88,20 @@ def decision_label(decision: str | None) -> str:
     }.get(decision, decision or "")
 
 
+def bin_label(index: int) -> str:
+    """The delay report's bins (reports.delay.BINS, whose own labels stay fixed for the exports)."""
+    labels = (
+        _("up to 1 hour"),
+        _("1 to 6 hours"),
+        _("6 to 24 hours"),
+        _("1 to 3 days"),
+        _("3 to 7 days"),
+        _("7 to 30 days"),
+        _("over 30 days"),
+    )
+    return labels[index]
+
+
 def event_label(event: str) -> str:
     """What an audit event records, in words (`subject:verb`, see audit.actions.Event)."""
     labels: dict[str, str] = {

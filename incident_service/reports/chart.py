@@ -8,7 +8,9 @@ from typing import Any
 from .delay import BINS, HOUR
 
 WIDTH, HEIGHT = 720, 280
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 24, 48
+# TOP leaves a band above the tallest bar's count for the threshold's label, so the two never meet.
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 44, 48
+LABEL_Y = 14
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class Bar:
     y: float
     width: float
     height: float
+    late: bool  # every delay in this bin is past the threshold
 
 
 def histogram_geometry(histogram: list[dict[str, Any]], threshold_hours: int | None) -> dict[str, Any]:
@@ -29,8 +32,11 @@ def histogram_geometry(histogram: list[dict[str, Any]], threshold_hours: int | N
     slot = plot_width / len(BINS)
     tallest = max((item["incidents"] for item in histogram), default=0) or 1
     bars = []
+    threshold_seconds = threshold_hours * HOUR if threshold_hours is not None else None
+    lower_bounds = [0, *(upper for _label, upper in BINS[:-1])]
     for index, item in enumerate(histogram):
         height = plot_height * item["incidents"] / tallest
+        late = threshold_seconds is not None and (lower_bounds[index] or 0) >= threshold_seconds
         bars.append(
             Bar(
                 index,
@@ -40,6 +46,7 @@ def histogram_geometry(histogram: list[dict[str, Any]], threshold_hours: int | N
                 TOP + plot_height - height,
                 slot * 0.76,
                 height,
+                late,
             )
         )
     threshold_x = None
@@ -59,6 +66,9 @@ def histogram_geometry(histogram: list[dict[str, Any]], threshold_hours: int | N
         "threshold_x": threshold_x,
         "tallest": tallest,
         "plot_top": TOP,
+        "label_y": LABEL_Y,
+        # The threshold's label reads away from the nearer edge, so it is never cut off.
+        "label_anchor": "end" if threshold_x is not None and threshold_x > WIDTH * 0.6 else "start",
         "plot_bottom": HEIGHT - BOTTOM,
         "left": LEFT,
         "right": WIDTH - RIGHT,

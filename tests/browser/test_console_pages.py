@@ -220,3 +220,10 @@ def test_legal_decides_a_late_report_with_its_consequences_in_view(app, live_ser
     page.get_by_role("button", name="English").click()
     assert "Personal-data breach: notify the authority (A05)" in page.content()
     shoot(page, "console-legal-en")
+    page.goto(live_server + "/console/reports/delay")
+    assert "late after 24 hours" in page.content()
+    shoot(page, "console-delay-report-en")
+    page.get_by_role("button", name="Tiếng Việt").click()
+    assert "trễ sau 24 tiếng" in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    shoot(page, "console-delay-report-vi")

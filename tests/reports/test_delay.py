@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -154,8 +155,13 @@ def test_json_page_csv_and_cli_agree_with_plain_python(app, legal, runner) -> No
     )
 
     page = legal.get("/console/reports/delay", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert f'class="n-incidents"><a href="/console/reports/delay/incidents">{want["summary"]["incidents"]}</a>' in page
-    assert f">{want['summary']['late']}</a>" in page and "<svg" in page and "late after 24 h" in page
+    incidents, late = want["summary"]["incidents"], want["summary"]["late"]
+    assert f'class="n-incidents"><a href="/console/reports/delay/incidents">{incidents:,}</a>' in page
+    assert f">{late:,}</a>" in page and "<svg" in page and "late after 24 hours" in page
+    # Numbers, units and months in the viewer's language (Babel's CLDR data), not hand-written forms.
+    vi = legal.get("/console/reports/delay", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert f">{incidents:,}</a>".replace(",", ".") in vi and "trễ sau 24 tiếng" in vi and "tháng " in vi
+    assert re.search(r"\d,\d%", vi) and not re.search(r"\d\.\d %", vi)  # 66,7% in Vietnamese
 
 
 def test_filters_agree(app, legal, runner) -> None:  # type: ignore[no-untyped-def]
@@ -255,3 +261,18 @@ def test_indexed_and_plain_reading_give_the_same_report(app) -> None:  # type: i
     assert_matches(first, want)
     assert_matches(second, want)
     assert first == second and first["thresholds_hours"] == [24, 48, 72]
+
+
+def test_the_histogram_marks_late_bins_and_keeps_its_labels_apart() -> None:
+    """Issue 13: bins wholly past the threshold are marked late, and the threshold's label sits in its
+    own band above the tallest bar's count, reading away from the nearer edge."""
+    from incident_service.reports.chart import histogram_geometry
+    from incident_service.reports.delay import BINS
+
+    histogram = [{"bin": label, "incidents": 10 if index == 3 else 1} for index, (label, _upper) in enumerate(BINS)]
+    chart = histogram_geometry(histogram, 24)
+    assert [bar.late for bar in chart["bars"]] == [False, False, False, True, True, True, True]
+    tallest_count_y = min(bar.y for bar in chart["bars"]) - 4
+    assert chart["label_y"] <= tallest_count_y - 12  # 12-pixel text: the two lines of text do not overlap
+    assert chart["label_anchor"] == "start"
+    assert histogram_geometry(histogram, 24 * 20)["label_anchor"] == "end"  # near the right edge
