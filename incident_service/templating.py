@@ -6,9 +6,12 @@ email (views pass such things in: the breach clock, a message's headers).
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import Any
+
+from flask import Flask, g
 from flask_babel import get_locale
 
+from .console.queries import work_counts
 from .i18n import (
     format_count,
     format_delay,
@@ -22,9 +25,18 @@ from .i18n import (
 from .incidents import labels
 from .intake.display_names import display_name_warning_texts, show_controls
 from .staff.access import can
+from .staff.permissions import VIEW_LEGAL
+
+
+def _console_counts() -> dict[str, Any]:
+    """For a signed-in staff user's pages: the counts beside the console's tabs (one query each)."""
+    if g.get("staff") is None:
+        return {}
+    return {"work_counts": work_counts(legal=can(VIEW_LEGAL))}
 
 
 def init_app(app: Flask) -> None:
+    app.context_processor(_console_counts)
     app.jinja_env.filters.update(
         localtime=format_local,
         utctime=format_utc,

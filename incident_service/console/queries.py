@@ -17,7 +17,7 @@ from ..database import within
 from ..extensions import db
 from ..i18n import day_bounds
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
-from ..intake.models import InboundMessage
+from ..intake.models import STATUS_QUARANTINED, InboundMessage
 from ..intake.parsing import NOT_READ, header_pairs, raw_header_pairs, read_stored
 from ..notifications.models import OUTBOX_FAILED, OutboxMessage
 from ..staff.models import StaffUser
@@ -221,6 +221,34 @@ def messages_with_status(status: str, limit: int = 200) -> list[InboundMessage]:
             .limit(limit)
         ).scalars()
     )
+
+
+def work_counts(*, legal: bool) -> dict[str, int]:
+    """What waits for staff, for the counts beside the console's tabs: mail in quarantine, emails that
+    could not be delivered, and (for legal) late incidents awaiting a decision plus breaches to notify."""
+    quarantined = db.session.scalar(
+        select(func.count()).select_from(InboundMessage).where(InboundMessage.status == STATUS_QUARANTINED)
+    )
+    undelivered = db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OUTBOX_FAILED)
+    )
+    counts = {"quarantine": quarantined or 0, "undelivered": undelivered or 0}
+    if legal:
+        pending = db.session.scalar(
+            select(func.count())
+            .select_from(Incident)
+            .where(
+                Incident.lateness == "late",
+                (Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information"),
+            )
+        )
+        breaches = db.session.scalar(
+            select(func.count())
+            .select_from(Incident)
+            .where(Incident.personal_data_breach.is_(True), Incident.authority_notified_at.is_(None))
+        )
+        counts["reviews"] = (pending or 0) + (breaches or 0)
+    return counts
 
 
 def message_counts(statuses: tuple[str, ...]) -> dict[str, int]:

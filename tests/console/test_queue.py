@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -11,6 +12,8 @@ from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.incidents.service import ReportSubmission, receive_report
+from incident_service.intake.service import Envelope, ingest_message
+from tests.helpers import make_customer
 
 
 def seed(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -140,3 +143,20 @@ def test_the_console_has_its_own_footer(app, staff_login) -> None:  # type: igno
     footer = page.split('<footer class="site">')[1]
     assert "incident console, for staff only. Times are shown in GMT+7." in footer
     assert "Questions? Contact us" not in footer
+
+
+def test_tabs_count_what_waits(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: the quarantine tab counts the mail held there, legal's review tab what awaits a
+    decision (late incidents and breaches to notify)."""
+    from tests.helpers import submit
+
+    noticed = (utcnow() - timedelta(days=3)).astimezone().strftime("%Y-%m-%dT%H:%M")
+    make_customer(app, "an@example.com")
+    submit(app.test_client(), "/report", {"email": "an@example.com", "kind": "stolen", "discovered_at": noticed})
+    with app.app_context():
+        ingest_message(b"not a mail at all", envelope=Envelope(), via="smtp", now=utcnow())
+        db.session.commit()
+    legal = staff_login("legal", "luat@ecc.example")
+    nav = legal.get("/console/incidents").get_data(as_text=True).split("</nav>")[0]
+    assert re.search(r'/console/quarantine">[^<]+ <span class="count">1</span>', nav)
+    assert re.search(r'/console/reviews">[^<]+ <span class="count">1</span>', nav)
