@@ -7,12 +7,16 @@ and translated in our catalogs like every other string.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask_babel
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field
+from wtforms.meta import DefaultMeta
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsItems
 
 
 class _CatalogTranslations:
@@ -24,9 +28,16 @@ class _CatalogTranslations:
 
 
 class Form(FlaskForm):
-    class Meta:
+    class Meta(DefaultMeta):
         def get_translations(self, form: Any) -> _CatalogTranslations:
             return _CatalogTranslations()
+
+        def render_field(self, field: Field, render_kw: SupportsItems[str, Any]) -> Any:
+            # Several forms share a page (the incident page has seven): their CSRF inputs carry no id,
+            # so ids stay unique. Every other field renders as WTForms renders it.
+            if field.type == "CSRFTokenField":
+                render_kw = {**dict(render_kw.items()), "id": False}
+            return super().render_field(field, render_kw)
 
 
 WTFORMS_MESSAGES = (

@@ -139,7 +139,7 @@ def discovery(incident_id: int) -> ResponseReturnValue:
             now=utcnow(),
             incident=incident,
             is_override=override,
-            reason=(form.reason.data or "").strip() or None,
+            reason=(form.override_reason.data or "").strip() or None,
         )
     except DiscoveryAfterReport as exc:
         flash(
@@ -181,7 +181,7 @@ def close(incident_id: int) -> ResponseReturnValue:
         close_incident(
             incident,
             category=entered(form.category),
-            reason=entered(form.reason),
+            reason=entered(form.close_reason),
             actor=current_staff().label,
             now=utcnow(),
         )

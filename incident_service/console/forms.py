@@ -131,10 +131,10 @@ class StaffDiscoveryForm(Form):
         validators=[DataRequired(message=_l("Enter the date and time."))],
     )
     override = BooleanField(_l("Override the customer's statements (legal evidence says otherwise)"))
-    # No Optional(): it would stop the chain before validate_reason could ask for a reason.
-    reason = TextAreaField(_l("Reason"), validators=[Length(max=2000)])
+    # No Optional(): it would stop the chain before validate_override_reason could ask for a reason.
+    override_reason = TextAreaField(_l("Reason"), validators=[Length(max=2000)])
 
-    def validate_reason(self, field: Field) -> None:
+    def validate_override_reason(self, field: Field) -> None:
         if self.override.data and not (field.data or "").strip():
             raise ValidationError(_l("An override needs a reason."))
 
@@ -149,7 +149,7 @@ def close_choices() -> list[tuple[str, str]]:
 
 class CloseForm(Form):
     category = SelectField(_l("Why close it?"), choices=close_choices, validators=[DataRequired()])
-    reason = TextAreaField(_l("Explain"), validators=[DataRequired(), Length(max=2000)])
+    close_reason = TextAreaField(_l("Explain"), validators=[DataRequired(), Length(max=2000)])
 
 
 class AssignForm(Form):

@@ -189,7 +189,7 @@ def test_discovery_from_a_call_and_override(app, staff_login, customer_id) -> No
         client,
         page,
         page + "/discovery",
-        {"discovered_at": "2025-12-01T08:00", "override": "y", "reason": "Bank statement shows earlier use."},
+        {"discovered_at": "2025-12-01T08:00", "override": "y", "override_reason": "Bank statement shows earlier use."},
     )
     statement = one(app, DiscoveryStatement)
     assert statement.is_override and statement.source == "staff_override" and statement.actor == "lan@ecc.example"
@@ -204,10 +204,10 @@ def test_note_and_close(app, staff_login, customer_id) -> None:  # type: ignore[
     page = f"/console/incidents/{one(app, Incident).id}"
     post_form(client, page, page + "/notes", {"text": "Khách xác nhận qua điện thoại."})
     assert one(app, IncidentNote).author == "lan@ecc.example"
-    post_form(client, page, page + "/close", {"category": "spam", "reason": ""})
+    post_form(client, page, page + "/close", {"category": "spam", "close_reason": ""})
     assert one(app, Incident).status == "reactivated"  # a reason is required
     post_form(
-        client, page, page + "/close", {"category": "withdrawn", "reason": "The customer found it was a mistake."}
+        client, page, page + "/close", {"category": "withdrawn", "close_reason": "The customer found it was a mistake."}
     )
     closed = one(app, Incident)
     assert closed.status == "closed" and closed.close_reason.startswith("withdrawn:")

@@ -60,7 +60,7 @@ def test_legal_cannot_trigger_resets(app, staff_login, incident_id) -> None:  # 
     )
     assert (
         post_form(
-            legal, page, f"/console/incidents/{incident_id}/close", {"category": "spam", "reason": "x"}
+            legal, page, f"/console/incidents/{incident_id}/close", {"category": "spam", "close_reason": "x"}
         ).status_code
         == 403
     )
