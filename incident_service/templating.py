@@ -51,6 +51,7 @@ def init_app(app: Flask) -> None:
         format_count=format_count,
         format_month=format_month,
         bin_label=labels.bin_label,
+        email_label=labels.email_label,
         can=can,
         display_name_warnings=display_name_warning_texts,
         status_label=labels.status_label,

@@ -14,7 +14,7 @@ from ..assessment.models import SOURCE_STAFF_CALL, SOURCE_STAFF_OVERRIDE
 from ..assessment.service import DiscoveryAfterReport, record_discovery_statement
 from ..database import utcnow
 from ..extensions import db
-from ..forms import entered
+from ..forms import add_error, entered
 from ..i18n import format_local
 from ..incidents.forms import viewer_zone
 from ..incidents.models import Incident, Report
@@ -37,8 +37,8 @@ from .forms import (
     StaffDiscoveryForm,
     StaffReportForm,
     customer_to_assign,
-    flash_form_errors,
 )
+from .incident_page import render_incident_page
 from .transactions import commit_on_success
 
 bp = Blueprint("console_actions", __name__, url_prefix="/console")
@@ -106,6 +106,10 @@ def resend(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    if not incident.is_open:
+        # The page offers no re-send once the incident is resolved or closed; a stale page may still ask.
+        flash(_("This incident is no longer open: its customer has set a new password or it was closed."), "error")
+        return _back(incident)
     if send_reset_link(incident.customer, source="console", actor=current_staff().label, now=utcnow()):
         flash(_("A new link was sent to the address on record."), "success")
     else:
@@ -128,8 +132,7 @@ def discovery(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = StaffDiscoveryForm()
     if not form.validate_on_submit():
-        flash_form_errors(form)
-        return _back(incident)
+        return render_incident_page(incident, status=400, discovery_form=form)
     override = bool(form.override.data)
     try:
         record_discovery_statement(
@@ -142,14 +145,14 @@ def discovery(incident_id: int) -> ResponseReturnValue:
             reason=(form.override_reason.data or "").strip() or None,
         )
     except DiscoveryAfterReport as exc:
-        flash(
+        add_error(
+            form.discovered_at,
             _(
                 "That time is after the first report was received (%(received)s).",
                 received=format_local(exc.received_at),
             ),
-            "error",
         )
-        return _back(incident)
+        return render_incident_page(incident, status=400, discovery_form=form)
     flash(_("Discovery time recorded."), "success")
     return _back(incident)
 
@@ -160,11 +163,10 @@ def discovery(incident_id: int) -> ResponseReturnValue:
 def note(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = NoteForm()
-    if form.validate_on_submit():
-        add_note(incident, entered(form.text), actor=current_staff().label, now=utcnow())
-        flash(_("Note added."), "success")
-    else:
-        flash_form_errors(form)
+    if not form.validate_on_submit():
+        return render_incident_page(incident, status=400, note_form=form)
+    add_note(incident, entered(form.text), actor=current_staff().label, now=utcnow())
+    flash(_("Note added."), "success")
     return _back(incident)
 
 
@@ -175,8 +177,7 @@ def close(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = CloseForm()
     if not form.validate_on_submit():
-        flash_form_errors(form)
-        return _back(incident)
+        return render_incident_page(incident, status=400, close_form=form)
     try:
         close_incident(
             incident,

@@ -88,6 +88,19 @@ def decision_label(decision: str | None) -> str:
     }.get(decision, decision or "")
 
 
+def email_label(template: str) -> str:
+    """Which email it is, for staff (an email not rendered yet has no subject to show)."""
+    labels = {
+        "acknowledgement": _("Acknowledgement with the reset link"),
+        "reset_link": _("New reset link"),
+        "discovery_request": _("Question: when did you notice?"),
+        "password_changed": _("Password changed"),
+        "report_in_hand": _("Report already in hand"),
+        "audit_anchor": _("Audit log anchor"),
+    }
+    return labels.get(template, template)
+
+
 def bin_label(index: int) -> str:
     """The delay report's bins (reports.delay.BINS, whose own labels stay fixed for the exports)."""
     labels = (

@@ -25,7 +25,7 @@ RAW_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z_]+:[a-z_]+(?::[a-z_]+)?\b"
 # Words that are English and never Vietnamese (Vietnamese has "to", "in", "an", "no": not listed).
 ENGLISH = re.compile(
     r"\b(?:the|and|with|from|your|this|that|please|password|report|received|sent|failed|none|true|false|"
-    r"null|incident|customer|link|reset|queued|review|decision|undefined)\b",
+    r"null|incident|customer|link|reset|queued|review|decision|undefined|acknowledgement)\b",
     re.IGNORECASE,
 )
 

@@ -182,7 +182,9 @@ def test_discovery_from_a_call_and_override(app, staff_login, customer_id) -> No
     post_form(client, page, page + "/discovery", {"discovered_at": "2026-01-01T08:00"})
     assert one(app, DiscoveryStatement).source == "staff_call"
     no_reason = post_form(client, page, page + "/discovery", {"discovered_at": "2025-12-01T08:00", "override": "y"})
-    assert no_reason.status_code == 302
+    # Refused on the page itself: the error beside the reason, the time as typed.
+    assert no_reason.status_code == 400 and 'id="override_reason-error"' in no_reason.get_data(as_text=True)
+    assert 'value="2025-12-01T08:00"' in no_reason.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(DiscoveryStatement)) == 1  # refused: no reason
     post_form(
@@ -204,14 +206,24 @@ def test_note_and_close(app, staff_login, customer_id) -> None:  # type: ignore[
     page = f"/console/incidents/{one(app, Incident).id}"
     post_form(client, page, page + "/notes", {"text": "Khách xác nhận qua điện thoại."})
     assert one(app, IncidentNote).author == "lan@ecc.example"
-    post_form(client, page, page + "/close", {"category": "spam", "close_reason": ""})
+    refused = post_form(client, page, page + "/close", {"category": "spam", "close_reason": ""})
     assert one(app, Incident).status == "reactivated"  # a reason is required
+    # Refused: the page again, the form open with its error under the field and the choice kept.
+    assert refused.status_code == 400
+    shown = refused.get_data(as_text=True)
+    assert 'id="close_reason-error"' in shown and '<option selected value="spam">' in shown
     post_form(
         client, page, page + "/close", {"category": "withdrawn", "close_reason": "The customer found it was a mistake."}
     )
     closed = one(app, Incident)
     assert closed.status == "closed" and closed.close_reason.startswith("withdrawn:")
     assert {"console:incident:note_added", "console:incident:closed"} <= set(actions_by(app, "lan@ecc.example"))
+    # Closed: no re-send offered, and a stale page asking for one is refused with a reason.
+    after = client.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Re-send the reset link" not in after and "Close the incident" not in after
+    stale = post_form(client, page, page + "/resend", {}, headers={"Accept-Language": "en"}, follow_redirects=True)
+    assert "no longer open" in stale.get_data(as_text=True)
+    assert "console:reset_grant:issued" not in actions_by(app, "lan@ecc.example")
 
 
 def test_assign_unmatched_report(app, staff_login) -> None:  # type: ignore[no-untyped-def]

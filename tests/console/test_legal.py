@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -93,6 +94,7 @@ def test_breach_deadline_and_notification(app, staff_login, customer_id) -> None
     post_form(legal, page, page + "/breach", {"breach_reason": "Leaked list", "breach_confirm": "y"})
     shown = legal.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "notify the authority (A05) by" in shown and "hours left" in shown
+    assert re.search(r"72-hour notice: \d+ hours left", shown.split("</h1>")[0])  # in the header, prominent
     assert "Personal-data breaches awaiting" in legal.get(
         "/console/reviews", headers={"Accept-Language": "en"}
     ).get_data(as_text=True)
