@@ -166,6 +166,9 @@ def empty_database_url(tmp_path: Any, postgres: PostgresServer | None) -> Iterat
         yield url
 
 
+JOINED = pytest.StashKey[Joined]()
+
+
 @pytest.fixture
 def app(app_settings: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Flask]:
     """The app; on the shared database in a transaction rolled back at the end, or (real_commits) on a
@@ -200,9 +203,6 @@ def app(app_settings: dict[str, Any], request: pytest.FixtureRequest) -> Iterato
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
-
-
-JOINED = pytest.StashKey[Joined]()
 
 
 @pytest.fixture
