@@ -92,15 +92,26 @@ def test_gunicorn_worker_and_lmtp_listener_serve_a_report(app, database_url, smt
                 return False
 
         wait_for(lmtp_ready, "the LMTP listener")
-        acknowledgement = wait_for(lambda: smtp_sink.to("an@example.com"), "the acknowledgement")[0]
-        text = acknowledgement.get_body(preferencelist=("plain",)).get_content()
+
+        def acknowledgement_text() -> str | None:
+            # The emailed report joins the web one's incident: besides the acknowledgement (with the
+            # link) comes a short "already in hand" reply; take the one that carries the link.
+            for message in smtp_sink.to("an@example.com"):
+                text = message.get_body(preferencelist=("plain",)).get_content()
+                if "/reset/" in text:
+                    return str(text)
+            return None
+
+        text = wait_for(acknowledgement_text, "the acknowledgement")
         reset = re.search(re.escape(base) + r"(/reset/[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-.]+)", text).group(1)  # type: ignore[union-attr]
         reader = Browser(base)
         assert reader.open(reset)[0] == 200
         new_password = "một mật khẩu mới cho sản xuất"
         assert reader.submit("/reset", {"password": new_password, "password_confirm": new_password})[0] == 200
         assert Browser(base).submit("/login", {"email": "an@example.com", "password": new_password})[0] == 200
-        wait_for(lambda: len(smtp_sink.to("an@example.com")) == 2, "the password-changed email")
+        wait_for(lambda: len(smtp_sink.to("an@example.com")) == 3, "the in-hand reply and the password-changed email")
+        subjects = sorted(str(message["Subject"]) for message in smtp_sink.to("an@example.com"))
+        assert sum("đang được xử lý" in subject for subject in subjects) == 1  # one in-hand reply
         metrics = Browser(base).open("/metrics")[1]
         assert 'incident_service_reports_total{channel="email"} 1.0' in metrics
         assert 'incident_service_reports_total{channel="web"} 1.0' in metrics
