@@ -63,6 +63,7 @@ _REPORT_COLUMNS = [
 _INCIDENT_COLUMNS = [
     "id",
     "reference",
+    "customer_reference",
     "customer_id",
     "status",
     "opened_at",
@@ -133,6 +134,7 @@ def open_incidents(
             [
                 incident_id,
                 incident_reference,
+                report_reference,
                 cid,
                 STATUS_REACTIVATED,
                 now,

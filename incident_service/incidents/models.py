@@ -43,6 +43,10 @@ class Incident(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # The one reference the customer is given to quote: that of the report that opened the incident (the
+    # page they reported on showed it; every email about the incident repeats it). Fixed at opening, so a
+    # report attached later, even an older one, never changes it. Staff find the incident by either.
+    customer_reference: Mapped[str | None] = mapped_column(String(32), default=None)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=STATUS_REACTIVATED)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -76,13 +80,6 @@ class Incident(Model):
     @property
     def is_open(self) -> bool:
         return self.status == STATUS_REACTIVATED
-
-    @property
-    def customer_reference(self) -> str | None:
-        """The one reference the customer is given to quote: that of the report that opened the incident
-        (the page they reported on showed it, and every email about the incident repeats it). Staff find
-        the incident by it, or by the incident's own reference."""
-        return self.reports[0].reference if self.reports else self.reference
 
 
 class Report(Model):

@@ -110,6 +110,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
                 raise
         else:
             incident.reference = f"INC-{report_year(report.received_at)}-{incident.id:06d}"
+            incident.customer_reference = report.reference
             report.incident_id = incident.id
             append_event(
                 tag(source, Event.INCIDENT_OPENED),
@@ -144,7 +145,12 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
     lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
     if not link_sent_recently(customer.id, now):
         _send_acknowledgement(customer, incident, report, source=source, actor=actor, now=now)
-    elif source == Source.EMAIL and not report_in_hand_reply_sent_recently(customer.id, now):
+    elif (
+        source == Source.EMAIL
+        and report.received_at_source == "server_clock"  # live mail, not an import of old mail
+        and actor == "customer"  # not quarantined mail staff assigned later
+        and not report_in_hand_reply_sent_recently(customer.id, now)
+    ):
         # Someone who emailed in distress hears back, even when no new link is due.
         send_report_in_hand_email(customer, incident, report, source=source, actor=actor, now=now)
     return incident

@@ -320,6 +320,19 @@ def test_attaching_brings_the_discovery_time_stated_on_the_report() -> None:
     assert "system:incident:assessed" in actions()
 
 
+def test_the_reference_the_customer_quotes_stays_that_of_the_opening_report() -> None:
+    """An older report attached later changes what the incident measures from, never the reference the
+    customer was given (on the receipt page and in the acknowledgement)."""
+    older = report("an.old.address@example.net", now=NOW - timedelta(hours=2))
+    an = customer()
+    opening = report()
+    incident = opening.incident
+    assert incident is not None and incident.customer_reference == opening.reference
+    attach_report_to_customer(older, an, actor=STAFF, now=NOW + timedelta(minutes=5))
+    assert incident.first_received_at == older.received_at  # measured from the older report now
+    assert incident.customer_reference == opening.reference  # but quoted as before
+
+
 def test_attaching_joins_the_customer_s_open_incident() -> None:
     an = customer()
     incident = report().incident
