@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -39,6 +39,7 @@ def render_error(status: int) -> tuple[Response | str, int]:
     message = _messages().get(status, _messages()[500] if status >= 500 else _messages()[400])
     if _wants_json():
         return jsonify(error=status, message=message), status
+    g.answering_an_error = True  # the page reads nothing more (the console's tab counts stay out)
     return render_template("errors/error.html", status=status, message=message), status
 
 

@@ -1,15 +1,17 @@
 """Every name a template can use beyond what a view passes: registered here, in one place.
 
 They only format or label what the view already holds; none reads the clock, the database or a stored
-email (views pass such things in: the breach clock, a message's headers).
+email (views pass such things in: the breach clock, a message's headers). The one exception is the
+console's tab counts, added to console pages by a context processor.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_babel import get_locale
+from sqlalchemy.exc import SQLAlchemyError
 
 from .console.queries import work_counts
 from .i18n import (
@@ -27,12 +29,20 @@ from .intake.display_names import display_name_warning_texts, show_controls
 from .staff.access import can
 from .staff.permissions import VIEW_LEGAL
 
+CONSOLE_BLUEPRINTS = ("console", "reports", "packs")
+
 
 def _console_counts() -> dict[str, Any]:
-    """For a signed-in staff user's pages: the counts beside the console's tabs (one query each)."""
-    if g.get("staff") is None:
+    """On a console page for a signed-in staff user: the counts beside its tabs (one query each). Not on
+    customer pages, and never on an error page, where the database may be the very thing that failed."""
+    if g.get("staff") is None or not (request.blueprint or "").startswith(CONSOLE_BLUEPRINTS):
         return {}
-    return {"work_counts": work_counts(legal=can(VIEW_LEGAL))}
+    if request.routing_exception is not None or g.get("answering_an_error"):
+        return {}
+    try:
+        return {"work_counts": work_counts(legal=can(VIEW_LEGAL))}
+    except SQLAlchemyError:
+        return {}
 
 
 def init_app(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from incident_service.customers.service import add_customer
@@ -160,3 +161,22 @@ def test_tabs_count_what_waits(app, staff_login) -> None:  # type: ignore[no-unt
     nav = legal.get("/console/incidents").get_data(as_text=True).split("</nav>")[0]
     assert re.search(r'/console/quarantine">[^<]+ <span class="count">1</span>', nav)
     assert re.search(r'/console/reviews">[^<]+ <span class="count">1</span>', nav)
+
+
+@pytest.mark.real_commits  # swaps the app's engine for one that cannot connect
+def test_a_database_failure_on_a_console_page_is_still_a_503(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    """The console's tab counts query the database; on the error page they stay out, so staff get the
+    503 with Retry-After (L4), not a second failure inside the error handler."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    def database_gone():  # type: ignore[no-untyped-def]
+        db.engines[None] = create_engine("sqlite:////nonexistent-dir/x.sqlite3")  # type: ignore[index]
+        db.session.remove()
+        raise OperationalError("SELECT 1", {}, Exception("the database went away"))
+
+    app.add_url_rule("/console/database-gone", "console.database_gone", database_gone)
+    client = staff_login("legal")
+    answer = client.get("/console/database-gone")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert "Traceback" not in answer.get_data(as_text=True)
