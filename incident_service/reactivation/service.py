@@ -134,7 +134,13 @@ def link_sent_recently(customer_id: int, now: datetime) -> bool:
 
 def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetime) -> bool:
     """Send a new reset link to the customer's address on record, unless one was issued within the
-    resend window. Returns whether it was sent. Audits what it sends, or that it was throttled."""
+    resend window. Returns whether it was sent. Audits what it sends, or that it was throttled.
+
+    Takes the chain, then the customer's row, before reading or changing anything: the order every
+    writer uses (no deadlock with a report racing it), and two quick requests take turns, so the second
+    sees the first's link and is throttled instead of sending another."""
+    hold_chain()
+    lock_customer(customer)
     if link_sent_recently(customer.id, now):
         append_event(tag(source, Event.RESET_LINK_THROTTLED), actor=actor, now=now, customer_id=customer.id)
         return False
