@@ -72,6 +72,9 @@ def decide(incident_id: int) -> ResponseReturnValue:
 def breach(incident_id: int) -> ResponseReturnValue:
     incident = db.get_or_404(Incident, incident_id)
     form = BreachForm()
+    if incident.personal_data_breach:
+        flash(_("This incident is already marked as a personal-data breach; nothing was changed."), "warning")
+        return redirect(url_for("console.incident", incident_id=incident.id, _anchor="breach"))
     if not form.validate_on_submit():
         return render_incident_page(incident, status=400, breach_form=form)
     mark_breach(incident, reason=entered(form.breach_reason), actor=current_staff().label, now=utcnow())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -32,6 +32,7 @@ def client_ip() -> str | None:
 
 
 RECEIPT = "report_receipt"
+RECEIPT_KEPT = timedelta(hours=1)
 
 
 def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> ResponseReturnValue:
@@ -57,7 +58,7 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
     receipt: dict[str, str | bool | None] = {
         "reference": report.reference,
         "received_at": report.received_at.isoformat(),
-    }
+    }  # kept for an hour (see received()): a shared browser does not show it to the next person
     customer_matched = report.customer_id is not None
     if known and report.customer_id is not None:
         grant = live_grant(report.customer_id, report.received_at)
@@ -79,6 +80,9 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
 def received() -> ResponseReturnValue:
     receipt = session.get(RECEIPT)
     if not isinstance(receipt, dict) or "reference" not in receipt:
+        return redirect(url_for("incidents.report"))
+    if utcnow() - datetime.fromisoformat(receipt["received_at"]) > RECEIPT_KEPT:
+        session.pop(RECEIPT, None)
         return redirect(url_for("incidents.report"))
     link = None
     if "link_expires_at" in receipt:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from incident_service.assessment.models import PolicyVersion, ReviewDecision
+from incident_service.audit.models import AuditEvent
 from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
@@ -92,6 +93,19 @@ def test_breach_deadline_and_notification(app, staff_login, customer_id) -> None
     with app.app_context():
         assert not db.session.execute(select(Incident)).scalar_one().personal_data_breach
     post_form(legal, page, page + "/breach", {"breach_reason": "Leaked list", "breach_confirm": "y"})
+    # Marking it again changes nothing and says so, instead of claiming the clock started again.
+    again = post_form(
+        legal,
+        page,
+        page + "/breach",
+        {"breach_reason": "Again", "breach_confirm": "y"},
+        headers={"Accept-Language": "en"},
+        follow_redirects=True,
+    )
+    assert "already marked as a personal-data breach" in again.get_data(as_text=True)
+    with app.app_context():
+        marked = db.session.execute(select(AuditEvent).where(AuditEvent.action == "console:breach:marked")).all()
+        assert len(marked) == 1
     shown = legal.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "notify the authority (A05) by" in shown and "hours left" in shown
     assert re.search(r"72-hour notice: \d+ hours left", shown.split("</h1>")[0])  # in the header, prominent

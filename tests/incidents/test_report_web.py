@@ -287,3 +287,15 @@ def test_a_fresh_link_from_the_in_hand_page(app, client, customer_id) -> None:  
         grants = db.session.execute(select(ResetGrant).order_by(ResetGrant.id)).scalars().all()
         assert len(grants) == 2 and grants[0].revoked_at is not None  # the earlier link no longer works
     assert client.post(link + "/new-link", data={}).status_code == 400  # a button, with its CSRF token
+
+
+def test_the_receipt_is_kept_for_an_hour_only(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """On a shared browser the next person does not find the last report's receipt."""
+    submit(client, "/report", {"email": "an@example.com", "kind": "lost"})
+    assert client.get("/report/received").status_code == 200
+    with client.session_transaction() as session:
+        receipt = session["report_receipt"]
+        receipt["received_at"] = (utcnow() - timedelta(hours=2)).isoformat()
+        session["report_receipt"] = receipt
+    stale = client.get("/report/received")
+    assert stale.status_code == 302 and stale.headers["Location"] == "/report"

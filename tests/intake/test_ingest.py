@@ -154,3 +154,15 @@ def test_a_forged_verdict_is_stored_as_a_claim(app, customer_id, via: str, peer:
         message = db.session.get(InboundMessage, outcome.message_id)
         assert message.authentication_results == trusted
         assert message.untrusted_authentication_results == 2 - len(trusted)
+
+
+def test_imported_mail_that_joins_gets_no_in_hand_reply(app, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """The short reply is for someone writing now; importing old mail, or staff assigning quarantined
+    mail later, must not email the customer about "your email" of weeks ago."""
+    with app.app_context():
+        ingest_message((CORPUS / "plain.eml").read_bytes(), envelope=Envelope(), via="smtp", now=utcnow())
+        ingest_message((CORPUS / "alternative.eml").read_bytes(), envelope=Envelope(), via="import", now=utcnow())
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 2
+        templates = db.session.execute(select(OutboxMessage.template)).scalars().all()
+        assert templates == ["acknowledgement"]
