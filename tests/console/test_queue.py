@@ -171,8 +171,9 @@ def test_a_database_failure_on_a_console_page_is_still_a_503(app, staff_login) -
     from sqlalchemy.exc import OperationalError
 
     def database_gone():  # type: ignore[no-untyped-def]
-        db.engines[None] = create_engine("sqlite:////nonexistent-dir/x.sqlite3")  # type: ignore[index]
         db.session.remove()
+        db.engine.dispose()  # the real one's connections closed, not left for the garbage collector
+        db.engines[None] = create_engine("sqlite:////nonexistent-dir/x.sqlite3")  # type: ignore[index]
         raise OperationalError("SELECT 1", {}, Exception("the database went away"))
 
     app.add_url_rule("/console/database-gone", "console.database_gone", database_gone)
