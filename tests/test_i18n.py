@@ -44,11 +44,17 @@ def test_catalog_is_complete(locale: str) -> None:
     problems = []
     for msgid in sorted(wanted):
         message = catalog.get(msgid)
-        if message is None or not message.string:
+        # A plural message (ngettext) holds one translation per plural form of the language.
+        forms = (
+            message.string
+            if message is not None and isinstance(message.string, tuple)
+            else ((message.string,) if message is not None else ())
+        )
+        if message is None or not forms or not all(forms):
             problems.append(f"missing: {msgid!r}")
         elif message.fuzzy:
             problems.append(f"fuzzy: {msgid!r}")
-        elif set(PLACEHOLDER.findall(msgid)) != set(PLACEHOLDER.findall(message.string)):
+        elif any(set(PLACEHOLDER.findall(msgid)) != set(PLACEHOLDER.findall(form)) for form in forms):
             problems.append(f"placeholders differ: {msgid!r}")
     assert problems == [], "run `make i18n-extract` and translate:\n" + "\n".join(problems)
 

@@ -142,7 +142,7 @@ def report_link(token: str) -> ResponseReturnValue:
 
 
 @bp.post("/r/<token>/new-link")
-@limiter.limit(setting("LIMIT_LINK_PER_IP"))
+@limiter.limit(setting("LIMIT_FRESH_LINK_PER_IP"))
 @limiter.limit(setting("LIMIT_FRESH_LINK_PER_ACCOUNT"), key_func=link_key("report-link-resend"))
 def resend_from_link(token: str) -> ResponseReturnValue:
     """A fresh reset link for the customer of a report link, throttled as every other way of asking."""

@@ -152,3 +152,17 @@ def test_admin_publishes_policy_legal_cannot(app, staff_login) -> None:  # type:
     )
     with app.app_context():
         assert db.session.execute(select(PolicyVersion.threshold_hours)).scalar_one() == 12
+
+
+def test_the_breach_clock_speaks_in_plurals_as_people_do(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """'1 hour left', not '1 hours left' (English plurals through ngettext; Vietnamese has one form)."""
+    page = late_incident(app)
+    legal = staff_login("legal")
+    post_form(legal, page, page + "/breach", {"breach_reason": "Leaked list", "breach_confirm": "y"})
+    with app.app_context():
+        incident = db.session.execute(select(Incident)).scalar_one()
+        incident.first_received_at = utcnow() - timedelta(hours=70, minutes=30)  # 1 h 30 min left
+        db.session.commit()
+    shown = legal.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "72-hour notice: 1 hour left" in shown and "1 hour left." in shown and "1 hours" not in shown
+    assert "Còn 1 giờ." in legal.get(page, headers={"Accept-Language": "vi"}).get_data(as_text=True)
