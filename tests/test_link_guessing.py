@@ -63,3 +63,18 @@ def test_every_429_says_when_to_retry(app) -> None:  # type: ignore[no-untyped-d
     ]
     limited = [answer for answer in answers if answer.status_code == 429]
     assert limited and all(1 <= int(answer.headers["Retry-After"]) <= 901 for answer in limited)
+
+
+def test_a_guessed_link_asking_for_a_new_reset_link_is_refused_and_counted(app) -> None:  # type: ignore[no-untyped-def]
+    """POST /r/<token>/new-link (the in-hand page's button) treats a bad token as every link route
+    does (L2, T3): refused plainly, counted as a guess, nothing issued."""
+    from incident_service.reactivation.models import ResetGrant
+    from tests.helpers import csrf_from
+
+    client = app.test_client()
+    token = csrf_from(client.get("/report").get_data(as_text=True))
+    answer = client.post(f"/r/{guess()}/new-link", data={"csrf_token": token})
+    assert answer.status_code == 400
+    assert 'incident_service_invalid_links_total{kind="report"} 1.0' in client.get("/metrics").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.execute(select(ResetGrant)).first() is None
