@@ -214,6 +214,13 @@ def joined(app: Flask, request: pytest.FixtureRequest) -> Joined:
 
 
 @pytest.fixture
+def app_context(app: Flask) -> Iterator[None]:
+    """The whole test inside the app's context: one session, as a service called from an edge sees it."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Iterator
 
 import pytest
 from flask import Flask
@@ -40,10 +39,8 @@ NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 LEGAL = "legal@ecc.example"
 
 
-@pytest.fixture(autouse=True)
-def context(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        yield
+# One app context, so one session: each test sees what the service flushed, as the edge would.
+pytestmark = pytest.mark.usefixtures("app_context")
 
 
 def report(address: str = "an@example.com", *, now: datetime = NOW) -> Report:

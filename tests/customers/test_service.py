@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from typing import Iterator
 
 import pytest
 from argon2 import PasswordHasher
@@ -36,10 +35,8 @@ from tests.helpers import PASSWORD
 NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def context(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        yield
+# One app context, so one session: each test sees what the service flushed, as the edge would.
+pytestmark = pytest.mark.usefixtures("app_context")
 
 
 def customer(address: str = "an@example.com", *, password: str | None = PASSWORD, name: str = "An") -> Customer:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -38,11 +38,8 @@ NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 STAFF = "support@ecc.example"
 
 
-@pytest.fixture(autouse=True)
-def context(app: Flask) -> Iterator[None]:
-    # One app context, so one session: the test sees what the service flushed, as the edge would.
-    with app.app_context():
-        yield
+# One app context, so one session: each test sees what the service flushed, as the edge would.
+pytestmark = pytest.mark.usefixtures("app_context")
 
 
 def customer(address: str = "an@example.com") -> Customer:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -42,10 +42,8 @@ NOW = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 NEW = "ba con mèo trèo cây cau"
 
 
-@pytest.fixture(autouse=True)
-def context(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        yield
+# One app context, so one session: each test sees what the service flushed, as the edge would.
+pytestmark = pytest.mark.usefixtures("app_context")
 
 
 def customer(address: str = "an@example.com", password: str | None = PASSWORD) -> Customer:
