@@ -34,6 +34,8 @@ class SessionBinding:
     prefix: str
     idle_minutes_setting: str
     absolute_hours_setting: str
+    # Whether the sign-in page is told why the server ended a session (the customer's says so).
+    explains_endings: bool = False
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}_{name}"
@@ -75,7 +77,8 @@ class SessionBinding:
             ended = ENDED_BY_TIMEOUT
         if ended is not None:
             self.end()
-            session[self._key("ended")] = ended  # for the sign-in page to say why, once
+            if self.explains_endings:
+                session[self._key("ended")] = ended  # for the sign-in page to say why, once
             return None
         # Refresh the idle clock at most once a minute, so the cookie is not rewritten on every request.
         if now - seen > 60:

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..session_binding import SessionBinding
 from .models import Customer
 
-BINDING = SessionBinding("customer", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS")
+BINDING = SessionBinding("customer", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS", explains_endings=True)
 
 
 def sign_in(customer: Customer, now: datetime) -> None:
