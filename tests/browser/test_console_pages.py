@@ -69,6 +69,8 @@ def test_support_works_an_incident(app, live_server, smtp_sink, browser_page) ->
 
     # Find the incident by reference and open it.
     reference = page.locator("table a").first.inner_text()
+    # The reference reads whole, on one line (an inline element broken over lines has several boxes).
+    assert page.locator("td.ref a").first.evaluate("link => link.getClientRects().length") == 1
     assert re.fullmatch(r"INC-\d{4}-\d{6}", reference)
     page.get_by_label("Mã hoặc địa chỉ").fill(reference)
     page.get_by_role("button", name="Lọc").click()
