@@ -1,6 +1,6 @@
 """Screenshots of the pages the browser tests walk through, and the checks every such page must pass:
-no horizontal overflow, no duplicate ids, every control labelled, and in Vietnamese no raw code or
-English word left untranslated (issue 13)."""
+no horizontal overflow, no duplicate ids, every control labelled, no axe-core violation of serious or
+critical impact, and in Vietnamese no raw code or English word left untranslated (issue 13)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
 
 # `make screenshots` sets SCREENSHOTS_DIR to docs/screenshots; a plain test run still takes every
 # screenshot (the page must render) but into a temporary folder, so it leaves the tree clean.
@@ -38,13 +40,41 @@ PAGE_FACTS = """() => {
     .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
                     && !el.getAttribute('aria-labelledby'))
     .map((el) => el.name || el.id || el.outerHTML.slice(0, 80));
-  const clone = document.body.cloneNode(true);
-  clone.querySelectorAll('code, pre, .reference, .mail, table.headers, script, style, svg desc').forEach((el) => el.remove());
+  // Every piece of text a user can meet, each on its own line (so two blocks never run together into
+  // one word): text nodes, and the attributes a browser shows or reads out.
+  const skipped = 'code, pre, .reference, .mail, table.headers, script, style, svg desc';
+  const pieces = [document.title];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.parentElement.closest(skipped)) pieces.push(node.textContent);
+  }
+  document.querySelectorAll('[placeholder], [title], [aria-label], [alt], input[type=submit][value]').forEach((el) => {
+    if (el.closest(skipped)) return;
+    for (const name of ['placeholder', 'title', 'aria-label', 'alt']) pieces.push(el.getAttribute(name) || '');
+    if (el.type === 'submit') pieces.push(el.value);
+  });
   return {
     overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-    duplicates, unlabelled, text: clone.innerText,
+    duplicates, unlabelled, text: pieces.join('\\n'),
   };
 }"""
+
+
+# axe-core itself, from the registry package axe-playwright-python (its bundled axe.min.js is run inside
+# the page under test; nothing is fetched). Only what blocks or badly hinders a user fails a test.
+AXE = Axe()
+BLOCKING = {"serious", "critical"}
+
+
+def axe_problems(page: Any) -> list[str]:
+    results = AXE.run(page)
+    problems = []
+    for violation in results.response["violations"]:
+        if violation["impact"] not in BLOCKING:
+            continue
+        targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+        problems.append(f"axe {violation['impact']} {violation['id']} ({violation['help']}): {targets}")
+    return problems
 
 
 def page_problems(page: Any, language: str) -> list[str]:
@@ -54,6 +84,7 @@ def page_problems(page: Any, language: str) -> list[str]:
         problems.append(f"wider than the window by {facts['overflow']} px")
     problems += [f"duplicate id {name!r}" for name in sorted(set(facts["duplicates"]))]
     problems += [f"control without a label: {name}" for name in facts["unlabelled"]]
+    problems += axe_problems(page)
     if language == "vi":
         text = ALLOWED.sub(" ", facts["text"])
         problems += [f"raw code on a Vietnamese page: {code!r}" for code in sorted(set(RAW_CODE.findall(text)))]
