@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime
+from email.charset import QP, Charset
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -40,13 +41,14 @@ def customer_report_url(customer: Customer) -> str:
 
 
 def render_email(template: str, context: dict[str, Any], locale: str) -> tuple[str, str, str]:
-    """Subject, text body and HTML body of templates/email/<template>/ in `locale`."""
+    """Subject, text body and HTML body of templates/email/<template>/ in `locale`. The bodies also get
+    the finished `subject` (the HTML layout's <title>)."""
     with force_locale(locale):
-        subject = render_template(f"email/{template}/subject.txt", **context)
-        text = render_template(f"email/{template}/body.txt", **context)
-        html = render_template(f"email/{template}/body.html", **context)
-    # M6: a subject never carries a line break into the header.
-    return " ".join(subject.split()), text, html
+        # M6: a subject never carries a line break into the header.
+        subject = " ".join(render_template(f"email/{template}/subject.txt", **context).split())
+        text = render_template(f"email/{template}/body.txt", **context, subject=subject)
+        html = render_template(f"email/{template}/body.html", **context, subject=subject)
+    return subject, text, html
 
 
 class _Folded(str):
@@ -72,6 +74,20 @@ class _WirePolicy(Compat32):
 
 
 _WIRE = _WirePolicy(linesep="\r\n")
+
+# Bodies go out quoted-printable: lines of at most 76 characters, whatever the template and language
+# (SMTP refuses a line over 998 octets, and an HTML email has long ones), in ASCII on the wire. Chosen
+# here, not taken from the email package's table, where Flask-Mail registers UTF-8 with no transfer
+# encoding at all: a part made empty was labelled 7bit, then sent raw 8-bit UTF-8 lines of any length.
+_BODY_CHARSET = Charset("utf-8")
+_BODY_CHARSET.body_encoding = QP
+
+
+def _body_part(subtype: str) -> MIMEText:
+    """An empty text/<subtype> part in UTF-8, quoted-printable; its body is set, encoded, per message."""
+    part = MIMEText("", subtype, "utf-8")
+    part.replace_header("Content-Transfer-Encoding", "quoted-printable")
+    return part
 
 
 def _subject_header(subject: str) -> Header:
@@ -101,13 +117,15 @@ def _build(subject: str, bodies: list[tuple[str, str]], *, to: str, message_id: 
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    plain, rich = MIMEText("", "plain", "utf-8"), MIMEText("", "html", "utf-8")
+    plain, rich = _body_part("plain"), _body_part("html")
     message.attach(plain)
     message.attach(rich)
     built = []
     for text, html in bodies:
-        plain.set_payload(text, "utf-8")
-        rich.set_payload(html, "utf-8")
+        # Encoded here: set_payload with a charset encodes nothing once the part has its
+        # Content-Transfer-Encoding header.
+        plain.set_payload(_BODY_CHARSET.body_encode(text))
+        rich.set_payload(_BODY_CHARSET.body_encode(html))
         built.append(message.as_bytes(policy=_WIRE))
     return built
 

@@ -100,3 +100,24 @@ def test_message_builder_writes_long_and_short_headers_intact(app) -> None:
         assert parsed["Auto-Submitted"] == "auto-generated"
         assert parsed.get_body(("plain",)).get_content().strip() == text  # type: ignore[union-attr]
     assert sent.split(b"\r\n\r\n")[0] == record.split(b"\r\n\r\n")[0]  # the same headers, boundary and all
+
+
+def test_message_builder_sends_any_line_length_as_short_ascii_lines(app) -> None:  # type: ignore[no-untyped-def]
+    """A rendered line may be longer than SMTP's 998 octets (an HTML button with a signed link, a long
+    Vietnamese sentence): on the wire every body line is short ASCII, labelled as encoded, and decodes
+    back to exactly what was rendered."""
+    import email
+    from email import policy
+
+    from incident_service.notifications.service import _build
+
+    text = "Đường dẫn chỉ dùng được một lần. " * 60 + "\nhttps://security.ecc.example/reset/" + "a" * 300
+    html = '<p style="margin:0">' + "Mật khẩu cũ của bạn không còn dùng được. " * 60 + "</p>"
+    with app.app_context():
+        [raw] = _build("[ECC] Mật khẩu", [(text, html)], to="an@example.com", message_id="<id@ecc.example>", date=1.7e9)
+    assert raw.isascii() and max(len(line) for line in raw.split(b"\r\n")) <= 78
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    for kind, body in (("plain", text), ("html", html)):
+        part = parsed.get_body((kind,))
+        assert part is not None and part["Content-Transfer-Encoding"] == "quoted-printable"
+        assert part.get_content().splitlines() == body.splitlines()  # the wire's CRLF, read back as lines
