@@ -41,6 +41,8 @@ class Event(StrEnum):
     INCIDENT_RESOLVED = "incident:resolved"
     INCIDENT_CLOSED = "incident:closed"
     INCIDENT_NOTE_ADDED = "incident:note_added"
+    INCIDENT_ASSIGNED = "incident:assigned"
+    INCIDENT_UNASSIGNED = "incident:unassigned"
     INCIDENT_ASSESSED = "incident:assessed"
     DISCOVERY_STATED = "discovery:stated"
     # Reactivation

@@ -19,9 +19,11 @@ from ..i18n import format_local
 from ..incidents.forms import viewer_zone
 from ..incidents.models import Incident, Report
 from ..incidents.service import (
+    AssignmentRefused,
     CaseworkError,
     ReportSubmission,
     add_note,
+    assign_incident,
     attach_report_to_customer,
     close_incident,
     receive_report,
@@ -31,6 +33,7 @@ from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import ACT_ON_INCIDENTS, ADD_NOTES, RECORD_DISCOVERY
 from .forms import (
     ActionForm,
+    AssigneeForm,
     AssignForm,
     CloseForm,
     NoteForm,
@@ -208,3 +211,51 @@ def assign(report_id: int) -> ResponseReturnValue:
         return redirect(url_for("console.report", report_id=report.id))
     flash(_("Report assigned to %(address)s.", address=customer.email), "success")
     return redirect(url_for("console.incident", incident_id=incident.id))
+
+
+@bp.post("/incidents/<int:incident_id>/assignee")
+@require(ACT_ON_INCIDENTS)
+@commit_on_success
+def assignee(incident_id: int) -> ResponseReturnValue:
+    """Take the incident ("Assign to me"), give it to another staff member who can act, or unassign it."""
+    incident = db.get_or_404(Incident, incident_id)
+    form = AssigneeForm()
+    if not form.validate_on_submit():
+        return render_incident_page(incident, status=400, assignee_form=form)
+    me = current_staff()
+    wanted = form.staff_id(form.assignee)
+    try:
+        changed = assign_incident(
+            incident, wanted, seen_assignee_id=form.staff_id(form.seen_assignee), actor=me.label, now=utcnow()
+        )
+    except AssignmentRefused as exc:
+        flash(
+            {
+                "not_open": _("Only an open incident can be assigned: this one is resolved or closed."),
+                "cannot_act": _(
+                    "That staff member cannot be given incidents: only active support staff and "
+                    "administrators work them."
+                ),
+                "changed": _(
+                    "Someone else changed who has this incident while you were on the page. Here it is "
+                    "as it is now: choose again if you still want to change it."
+                ),
+            }[exc.code],
+            "error",
+        )
+        return render_incident_page(incident, status=400)
+    if not changed:
+        flash(_("Nothing changed: the incident was already assigned that way."), "warning")
+    elif incident.assignee is None:
+        flash(_("The incident is no longer assigned to anyone."), "success")
+    elif incident.assignee_id == me.id:
+        flash(_("The incident is assigned to you."), "success")
+    else:
+        flash(
+            _(
+                "The incident is assigned to %(who)s.",
+                who=incident.assignee.name or incident.assignee.email,
+            ),
+            "success",
+        )
+    return _back(incident)

@@ -13,6 +13,8 @@ from ..forms import entered
 from ..limits import account_key, setting
 from ..redirects import local_path
 from ..staff import session as staff_session
+from ..staff.access import can
+from ..staff.permissions import DECIDE_REVIEWS
 from ..staff.service import (
     check_staff_password,
     enrol_totp,
@@ -35,8 +37,14 @@ def _pending_key() -> str:
     return f"staff-totp:{pending.get('id') if isinstance(pending, dict) else request.remote_addr}"
 
 
+def landing_url() -> str:
+    """Where a signed-in staff member starts: legal on the reviews awaiting their decision, everyone
+    else on the queue."""
+    return url_for("console_legal.reviews") if can(DECIDE_REVIEWS) else url_for("console.queue")
+
+
 def _safe_next() -> str:
-    return local_path(request.args.get("next"), under="/console/") or url_for("console.queue")
+    return local_path(request.args.get("next"), under="/console/") or landing_url()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -44,7 +52,7 @@ def _safe_next() -> str:
 @limiter.limit("5 per minute;20 per hour", methods=["POST"], key_func=account_key("staff-sign-in"))
 def login() -> ResponseReturnValue:
     if g.get("staff") is not None:
-        return redirect(url_for("console.queue"))
+        return redirect(landing_url())
     form = StaffLoginForm()
     error = None
     if form.validate_on_submit():

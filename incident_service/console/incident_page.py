@@ -3,17 +3,25 @@ so the person sees their input kept and the error beside the field instead of a 
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import render_template
 
 from ..assessment.service import breach_clock
+from ..audit.actions import Event, Source, tag
+from ..audit.models import AuditEvent
 from ..database import utcnow
 from ..forms import Form
 from ..incidents.models import Incident
 from ..incidents.record import incident_record
+from ..staff.access import can
+from ..staff.permissions import ACT_ON_INCIDENTS
 from .forms import (
     ActionForm,
+    AssigneeForm,
     AuthorityForm,
     BreachForm,
     CloseForm,
@@ -22,7 +30,7 @@ from .forms import (
     StaffDiscoveryForm,
     decision_consequences,
 )
-from .queries import message_headers
+from .queries import message_headers, staff_who_can_act
 
 
 def render_incident_page(case: Incident, *, status: int = 200, **submitted: Form) -> tuple[str, int]:
@@ -36,8 +44,11 @@ def render_incident_page(case: Incident, *, status: int = 200, **submitted: Form
         "breach_form": BreachForm(formdata=None),
         "authority_form": AuthorityForm(formdata=None),
         "action_form": ActionForm(formdata=None),
+        "assignee_form": AssigneeForm(formdata=None),
         **submitted,
     }
+    if can(ACT_ON_INCIDENTS) and case.is_open:
+        offer_assignees(forms["assignee_form"], case)
     page = render_template(
         "console/incident.html",
         incident=case,
@@ -51,8 +62,35 @@ def render_incident_page(case: Incident, *, status: int = 200, **submitted: Form
         decisions=record.decisions,
         policy=record.policy,
         breach=breach_clock(case, utcnow()) if case.personal_data_breach else None,
+        breach_marking=breach_marking(record.events) if case.personal_data_breach else None,
         headers=message_headers(report.inbound_message for report in record.reports),
         decision_notes=decision_consequences(),
         **forms,
     )
     return page, status
+
+
+@dataclass(frozen=True)
+class BreachMarking:
+    actor: str
+    at: datetime
+    reason: str
+
+
+def breach_marking(events: list[AuditEvent]) -> BreachMarking | None:
+    """Who marked the incident as a personal-data breach, when, and the reason they gave (kept in the
+    audit event that recorded it, so the page shows exactly what the evidence pack holds)."""
+    for event in reversed(events):
+        if event.action == tag(Source.CONSOLE, Event.BREACH_MARKED):
+            reason = json.loads(event.data).get("reason", "")
+            return BreachMarking(event.actor, event.occurred_at, reason if isinstance(reason, str) else "")
+    return None
+
+
+def offer_assignees(form: AssigneeForm, case: Incident) -> None:
+    """The staff the incident can be given to, the current assignee chosen unless the person chose."""
+    form.assignee.choices = [
+        (str(staff.id), f"{staff.name} · {staff.email}" if staff.name else staff.email) for staff in staff_who_can_act()
+    ]
+    if not form.assignee.data:
+        form.assignee.data = str(case.assignee_id or "")

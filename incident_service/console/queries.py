@@ -5,10 +5,11 @@ themselves."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from ..assessment.models import PolicyVersion
 from ..audit.models import AuditEvent
@@ -21,11 +22,14 @@ from ..intake.models import STATUS_QUARANTINED, InboundMessage
 from ..intake.parsing import NOT_READ, header_pairs, raw_header_pairs, read_stored
 from ..notifications.models import OUTBOX_FAILED, OutboxMessage
 from ..staff.models import StaffUser
+from ..staff.permissions import ACT_ON_INCIDENTS, GRANTS
 from ..url_args import choice_arg, day_arg, page_arg
 
 PAGE_SIZE = 25
 UNMATCHED = "unmatched"
 SORTS = ("received_desc", "received_asc", "delay_desc")
+ASSIGNED_TO_ME, UNASSIGNED = "me", "none"
+BREACH_CLOCK_RUNNING = "running"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class QueueFilter:
     received_from: date | None = None
     received_to: date | None = None
     discovery: str = ""  # "known" | "unknown"
+    assignee: str = ""  # ASSIGNED_TO_ME (whoever reads the link) | UNASSIGNED
+    breach: str = ""  # BREACH_CLOCK_RUNNING: personal-data breaches whose authority notice is not recorded
     q: str = ""
     sort: str = "received_desc"
     page: int = 1
@@ -51,6 +57,8 @@ class QueueFilter:
             received_from=day_arg(args, "from"),
             received_to=day_arg(args, "to"),
             discovery=choice_arg(args, "discovery", ("known", "unknown")),
+            assignee=choice_arg(args, "assignee", (ASSIGNED_TO_ME, UNASSIGNED)),
+            breach=choice_arg(args, "breach", (BREACH_CLOCK_RUNNING,)),
             q=args.get("q", "").strip()[:320],
             sort=choice_arg(args, "sort", SORTS) or "received_desc",
             page=page_arg(args),
@@ -65,6 +73,8 @@ class QueueFilter:
             "from": self.received_from.isoformat() if self.received_from else "",
             "to": self.received_to.isoformat() if self.received_to else "",
             "discovery": self.discovery,
+            "assignee": self.assignee,
+            "breach": self.breach,
             "q": self.q,
             "sort": self.sort,
             "page": self.page,
@@ -77,7 +87,13 @@ class QueueFilter:
         return {key: value for key, value in values.items() if value not in ("", None)}
 
 
-def incidents_query(f: QueueFilter, zone: str) -> Select[Incident]:
+def breach_clock_running() -> ColumnElement[bool]:
+    """A personal-data breach whose notice to the authority is not recorded yet: its 72 hours are running."""
+    return Incident.personal_data_breach.is_(True) & Incident.authority_notified_at.is_(None)
+
+
+def incidents_query(f: QueueFilter, zone: str, viewer_id: int | None = None) -> Select[Incident]:
+    """The incidents `f` asks for; `viewer_id` is the staff member reading, whom "assigned to me" means."""
     query = select(Incident).join(Customer, Incident.customer_id == Customer.id)
     if f.status in STATUSES:
         query = query.where(Incident.status == f.status)
@@ -89,6 +105,12 @@ def incidents_query(f: QueueFilter, zone: str) -> Select[Incident]:
         query = query.where(Incident.effective_discovered_at.is_not(None))
     elif f.discovery == "unknown":
         query = query.where(Incident.effective_discovered_at.is_(None))
+    if f.assignee == ASSIGNED_TO_ME:
+        query = query.where(Incident.assignee_id == viewer_id)
+    elif f.assignee == UNASSIGNED:
+        query = query.where(Incident.assignee_id.is_(None))
+    if f.breach == BREACH_CLOCK_RUNNING:
+        query = query.where(breach_clock_running())
     query = within(query, Incident.first_received_at, *day_bounds(zone, f.received_from, f.received_to))
     if f.q:
         needle = f.q.lower()
@@ -166,15 +188,62 @@ def incident_id_of(reference: str) -> int | None:
     return db.session.execute(select(Incident.id).where(func.lower(Incident.reference) == reference.lower())).scalar()
 
 
-def queue_page(filters: QueueFilter, zone: str) -> tuple[list[Any], int, dict[str, int]]:
-    """One page of the queue (incidents, or unmatched reports), how many match, and the count of each
-    status for the tabs."""
-    query = unmatched_query(filters, zone) if filters.status == UNMATCHED else incidents_query(filters, zone)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = list(db.session.execute(query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)).scalars())
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[Any]  # incidents, or unmatched reports
+    total: int  # how many match the filters
+    counts: dict[str, int]  # for the tabs: incidents in each status, and unmatched reports
+    last_activity: dict[int, datetime]  # by incident id: the time of its latest audit event
+
+
+def queue_page(filters: QueueFilter, zone: str, viewer_id: int | None = None) -> QueuePage:
+    """One page of the queue, in a fixed number of queries whatever the page holds: the rows come with
+    their customer and assignee, and their last activity is read in one grouped query."""
+    query: Select[Any]
+    if filters.status == UNMATCHED:
+        query = unmatched_query(filters, zone)
+    else:
+        query = incidents_query(filters, zone, viewer_id)
     counts: dict[str, int] = {status: count for status, count in db.session.execute(status_counts()).all()}
     counts[UNMATCHED] = db.session.scalar(unmatched_count()) or 0
-    return rows, total, counts
+    if filters == QueueFilter(status=filters.status, sort=filters.sort, page=filters.page):
+        # Only a tab chosen: the tabs' counts already say how many (a second count of a million rows saved).
+        total = counts.get(filters.status, 0) if filters.status else sum(counts.get(status, 0) for status in STATUSES)
+    else:
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    page = query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
+    if filters.status != UNMATCHED:
+        page = page.options(contains_eager(Incident.customer), selectinload(Incident.assignee))
+    rows = list(db.session.execute(page).scalars())
+    activity = {} if filters.status == UNMATCHED else last_activity([incident.id for incident in rows])
+    return QueuePage(rows, total, counts, activity)
+
+
+def last_activity(incident_ids: list[int]) -> dict[int, datetime]:
+    """When each incident last had an audit event (any: a report, an email sent, a staff action).
+
+    Read from the audit log itself, for the page's rows only: one grouped query on the indexed
+    incident_id, a few rows per incident, so its cost follows the page size, not the table's. A column
+    kept up to date instead would add a write to the incident's row on every event, in every service."""
+    if not incident_ids:
+        return {}
+    rows = db.session.execute(
+        select(AuditEvent.incident_id, func.max(AuditEvent.occurred_at))
+        .where(AuditEvent.incident_id.in_(incident_ids))
+        .group_by(AuditEvent.incident_id)
+    ).all()
+    return {incident_id: moment for incident_id, moment in rows if incident_id is not None}
+
+
+def staff_who_can_act() -> list[StaffUser]:
+    """Staff an incident can be given to (incidents.service.can_be_assigned), by name."""
+    return list(
+        db.session.execute(
+            select(StaffUser)
+            .where(StaffUser.active.is_(True), StaffUser.role.in_(sorted(GRANTS[ACT_ON_INCIDENTS])))
+            .order_by(StaffUser.name, StaffUser.email)
+        ).scalars()
+    )
 
 
 def report_events(report_id: int) -> list[AuditEvent]:
@@ -197,9 +266,7 @@ def breaches_to_notify() -> list[Incident]:
     """Personal-data breaches whose notice to the authority is not recorded yet, oldest first."""
     return list(
         db.session.execute(
-            select(Incident)
-            .where(Incident.personal_data_breach.is_(True), Incident.authority_notified_at.is_(None))
-            .order_by(Incident.first_received_at)
+            select(Incident).where(breach_clock_running()).order_by(Incident.first_received_at)
         ).scalars()
     )
 
@@ -242,11 +309,7 @@ def work_counts(*, legal: bool) -> dict[str, int]:
                 (Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information"),
             )
         )
-        breaches = db.session.scalar(
-            select(func.count())
-            .select_from(Incident)
-            .where(Incident.personal_data_breach.is_(True), Incident.authority_notified_at.is_(None))
-        )
+        breaches = db.session.scalar(select(func.count()).select_from(Incident).where(breach_clock_running()))
         counts["reviews"] = (pending or 0) + (breaches or 0)
     return counts
 

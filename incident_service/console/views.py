@@ -5,13 +5,27 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from ..assessment.service import breach_clock
+from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
-from ..staff.access import require, require_sign_in
+from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import VIEW_INCIDENTS
+from .auth import landing_url
 from .forms import AssignForm
 from .incident_page import render_incident_page
-from .queries import PAGE_SIZE, UNMATCHED, QueueFilter, message_headers, queue_page, report_events, undelivered_emails
+from .queries import (
+    ASSIGNED_TO_ME,
+    BREACH_CLOCK_RUNNING,
+    PAGE_SIZE,
+    UNASSIGNED,
+    UNMATCHED,
+    QueueFilter,
+    message_headers,
+    queue_page,
+    report_events,
+    undelivered_emails,
+)
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 require_sign_in(bp)
@@ -19,27 +33,39 @@ require_sign_in(bp)
 
 @bp.get("/")
 def home() -> ResponseReturnValue:
-    return redirect(url_for("console.queue"))
+    return redirect(landing_url())
 
 
 @bp.get("/incidents")
 @require(VIEW_INCIDENTS)
 def queue() -> ResponseReturnValue:
     filters = QueueFilter.from_args(request.args)
-    rows, total, counts = queue_page(filters, current_app.config["DISPLAY_TIMEZONE"])
-    pages = max(1, -(-total // PAGE_SIZE))
+    found = queue_page(filters, current_app.config["DISPLAY_TIMEZONE"], viewer_id=current_staff().id)
+    pages = max(1, -(-found.total // PAGE_SIZE))
     # E1: an email that could not be delivered is put in front of staff, not only in the metrics.
     undelivered = undelivered_emails()
+    now = utcnow()
+    unmatched = filters.status == UNMATCHED
     return render_template(
         "console/queue.html",
         filters=filters,
-        rows=rows,
-        total=total,
+        rows=found.rows,
+        total=found.total,
         pages=pages,
-        counts=counts,
+        counts=found.counts,
+        last_activity=found.last_activity,
+        # The 72-hour clock of each breach on the page whose authority notice is not recorded yet.
+        clocks={
+            incident.id: breach_clock(incident, now)
+            for incident in ([] if unmatched else found.rows)
+            if incident.personal_data_breach and incident.authority_notified_at is None
+        },
         statuses=(*STATUSES, UNMATCHED),
         channels=CHANNELS,
-        unmatched=filters.status == UNMATCHED,
+        assigned_to_me=ASSIGNED_TO_ME,
+        unassigned=UNASSIGNED,
+        breach_running=BREACH_CLOCK_RUNNING,
+        unmatched=unmatched,
         undelivered=undelivered,
     )
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 
 from ..assessment.models import SOURCE_REPORT_FORM
@@ -34,6 +36,8 @@ from ..notifications.emails import (
     send_report_in_hand_email,
 )
 from ..reactivation.service import issue_reset_grant, link_sent_recently, lock_credential
+from ..staff.models import StaffUser
+from ..staff.permissions import ACT_ON_INCIDENTS, allowed
 from .models import (
     CHANNELS,
     CLOSE_REASONS,
@@ -283,3 +287,70 @@ def attach_report_to_customer(report: Report, customer: Customer, *, actor: str,
     incident = _open_or_join(customer, report, source="console", actor=actor, now=now)
     adopt_report_statements(incident, report, now=now)
     return incident
+
+
+class AssignmentRefused(CaseworkError):
+    """An assignment the rules refuse; `code` says which: `not_open` (the incident is resolved or closed),
+    `cannot_act` (no such staff member, or one who is deactivated or whose role cannot act on incidents),
+    `changed` (someone else changed the assignee after the person's page was shown)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def can_be_assigned(staff: StaffUser) -> bool:
+    """Who may work an incident: an active staff member whose role acts on incidents (support, admin)."""
+    return staff.active and allowed(staff.role, ACT_ON_INCIDENTS)
+
+
+def assign_incident(
+    incident: Incident, assignee_id: int | None, *, seen_assignee_id: int | None, actor: str, now: datetime
+) -> bool:
+    """Give the open incident to the staff member `assignee_id` (None: to nobody), provided it is still
+    with `seen_assignee_id`, the assignee the person's page showed. Returns False, auditing nothing, when
+    it already is with `assignee_id`. Audits `console:incident:assigned` or `console:incident:unassigned`
+    with the addresses of both assignees. Raises AssignmentRefused.
+
+    Only open incidents change hands: once resolved or closed, the assignee is kept as who had the case.
+    """
+    assignee = db.session.get(StaffUser, assignee_id) if assignee_id is not None else None
+    if assignee_id is not None and (assignee is None or not can_be_assigned(assignee)):
+        raise AssignmentRefused("cannot_act", f"staff {assignee_id} cannot be given incidents")
+    if not incident.is_open:
+        raise AssignmentRefused("not_open", "the incident is not open")
+    previous = incident.assignee
+    if incident.assignee_id == assignee_id:
+        return False
+    if incident.assignee_id != seen_assignee_id:
+        raise AssignmentRefused("changed", "the assignee changed since the page was shown")
+    # Compare and set in one statement: of two people taking the incident at once, one wins and the other
+    # is told, on either database (PostgreSQL re-checks the condition on the row the winner committed).
+    changed = cast(
+        "CursorResult[Any]",  # an UPDATE's result, which counts its rows
+        db.session.execute(
+            update(Incident)
+            .where(
+                Incident.id == incident.id,
+                Incident.status == STATUS_REACTIVATED,
+                Incident.assignee_id.is_not_distinct_from(incident.assignee_id),
+            )
+            .values(assignee_id=assignee_id)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    db.session.expire(incident, ["assignee_id", "assignee", "status"])
+    if changed.rowcount != 1:
+        raise AssignmentRefused("changed", "the incident changed since it was read")
+    append_event(
+        tag(Source.CONSOLE, Event.INCIDENT_ASSIGNED if assignee is not None else Event.INCIDENT_UNASSIGNED),
+        actor=actor,
+        now=now,
+        customer_id=incident.customer_id,
+        incident_id=incident.id,
+        data={
+            "assignee": assignee.label if assignee is not None else None,
+            "previous": previous.label if previous is not None else None,
+        },
+    )
+    return True

@@ -108,6 +108,8 @@ def test_breach_deadline_and_notification(app, staff_login, customer_id) -> None
         assert len(marked) == 1
     shown = legal.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "notify the authority (A05) by" in shown and "hours left" in shown
+    # The reason given stays on the page beside the clock, with who marked it and when.
+    assert re.search(r"Marked as a breach by [^<]+ at \d\d:\d\d:\d\d - [^<]+ Reason:\s+“Leaked list”", shown)
     assert re.search(r"72-hour notice: \d+ hours left", shown.split("</h1>")[0])  # in the header, prominent
     assert "Personal-data breaches awaiting" in legal.get(
         "/console/reviews", headers={"Accept-Language": "en"}
