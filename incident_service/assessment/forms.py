@@ -12,6 +12,5 @@ from ..incidents.forms import DiscoveryTimeField
 class DiscoveryForm(Form):
     discovered_at = DiscoveryTimeField(
         _l("When did you first notice or suspect that your password was exposed?"),
-        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[DataRequired(message=_l("Enter the date and time you noticed it."))],
     )

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     EmailField,
     Field,
+    HiddenField,
     PasswordField,
     RadioField,
     SelectField,
@@ -26,14 +26,13 @@ from ..customers.models import Customer
 from ..customers.service import find_customer
 from ..database import utcnow
 from ..forms import Form, add_error, entered
-from ..incidents.forms import DiscoveryTimeField, validate_address
+from ..incidents.forms import DiscoveryTimeField, LocalTimeField, validate_address
 from ..incidents.models import KINDS
 from ..staff.models import ROLES
 
 STAFF_CHANNELS = ("phone", "fax", "post", "in_person")
 UNUSUAL_REACH_AGE = timedelta(days=30)
 UNUSUAL_DELAY = timedelta(days=365)
-DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 class StaffLoginForm(Form):
@@ -74,14 +73,11 @@ class StaffReportForm(Form):
     channel = SelectField(_l("How the report reached us"), choices=channel_choices, validators=[DataRequired()])
     reached_at = DiscoveryTimeField(
         _l("When the report reached the company"),
-        format=DATETIME_FORMATS,
         validators=[DataRequired(message=_l("Enter when the report reached us."))],
         future_message=_l("This time is in the future."),
     )
     kind = SelectField(_l("What happened?"), choices=staff_kind_choices, validators=[DataRequired()])
-    discovered_at = DiscoveryTimeField(
-        _l("When the customer says they noticed (optional)"), format=DATETIME_FORMATS, validators=[Optional()]
-    )
+    discovered_at = DiscoveryTimeField(_l("When the customer says they noticed (optional)"), validators=[Optional()])
     details = TextAreaField(_l("What the customer said"), validators=[Optional(), Length(max=5000)])
     # Asked for only when a time looks wrong (see validate): a typo in a year must not become evidence.
     times_confirmed = BooleanField(_l("These times are right, although unusual"))
@@ -127,7 +123,6 @@ class StaffReportForm(Form):
 class StaffDiscoveryForm(Form):
     discovered_at = DiscoveryTimeField(
         _l("When the customer noticed"),
-        format=DATETIME_FORMATS,
         validators=[DataRequired(message=_l("Enter the date and time."))],
     )
     override = BooleanField(_l("Override the customer's statements (legal evidence says otherwise)"))
@@ -200,6 +195,29 @@ class ActionForm(Form):
     """A button that changes state: CSRF only."""
 
 
+STAFF_ID = r"^(\d{1,9})?$"  # a staff id, or nothing (nobody)
+
+
+class AssigneeForm(Form):
+    """Who works the incident. "Assign to me" and "Unassign" send the same fields with fixed values;
+    `seen_assignee` is the assignee the page showed, so a change made meanwhile by someone else is not
+    silently overwritten."""
+
+    # Choices are filled per page (incident_page.offer_assignees); the service decides who may be
+    # given an incident, so an id posted from a stale page gets its reason, not "Not a valid choice".
+    assignee = SelectField(
+        _l("Assign to"),
+        validate_choice=False,
+        validators=[Regexp(STAFF_ID, message=_l("Choose a staff member from the list."))],
+    )
+    seen_assignee = HiddenField(validators=[Regexp(STAFF_ID)])
+
+    @staticmethod
+    def staff_id(field: Field) -> int | None:
+        data = field.data
+        return int(data) if isinstance(data, str) and data else None
+
+
 def decision_choices() -> list[tuple[str, str]]:
     from ..incidents.labels import decision_label
 
@@ -262,7 +280,6 @@ class BreachForm(Form):
 class AuthorityForm(Form):
     notified_at = DiscoveryTimeField(
         _l("When the authority (A05) was notified"),
-        format=DATETIME_FORMATS,
         validators=[DataRequired(message=_l("Enter the date and time."))],
         future_message=_l("This time is in the future."),
     )
@@ -274,9 +291,8 @@ class PolicyForm(Form):
         _l("Late after (hours)"),
         validators=[DataRequired(), Regexp(r"^\d{1,4}$", message=_l("Enter a whole number of hours."))],
     )
-    effective_from = DateTimeLocalField(
+    effective_from = LocalTimeField(
         _l("Takes effect at"),
-        format=DATETIME_FORMATS,
         validators=[DataRequired(message=_l("Enter the date and time."))],
     )
     note = TextAreaField(_l("Note (why, who decided)"), validators=[DataRequired(), Length(max=2000)])

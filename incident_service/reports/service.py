@@ -15,7 +15,7 @@ from ..customers.models import Customer
 from ..database import Ts, within
 from ..domain_errors import DomainError
 from ..extensions import db
-from ..i18n import day_bounds
+from ..i18n import UnreadableTime, day_bounds, read_day
 from ..incidents.models import CHANNELS, Incident
 from .delay import BINS, MonthCounts, Row, bin_bounds, report_from_ranks, summarize, summarize_months
 from .month_index import fixed_offset_minutes, has_month_index, month_sql
@@ -48,8 +48,8 @@ class DelayFilter:
             if not value:
                 return None
             try:
-                return date.fromisoformat(value)
-            except ValueError:
+                return read_day(value)
+            except UnreadableTime:
                 bad(name, value)
                 return None
 

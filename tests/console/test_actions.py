@@ -182,9 +182,9 @@ def test_discovery_from_a_call_and_override(app, staff_login, customer_id) -> No
     post_form(client, page, page + "/discovery", {"discovered_at": "2026-01-01T08:00"})
     assert one(app, DiscoveryStatement).source == "staff_call"
     no_reason = post_form(client, page, page + "/discovery", {"discovered_at": "2025-12-01T08:00", "override": "y"})
-    # Refused on the page itself: the error beside the reason, the time as typed.
+    # Refused on the page itself: the error beside the reason, the time kept (written as the pages write it).
     assert no_reason.status_code == 400 and 'id="override_reason-error"' in no_reason.get_data(as_text=True)
-    assert 'value="2025-12-01T08:00"' in no_reason.get_data(as_text=True)
+    assert 'value="01/12/2025 08:00"' in no_reason.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(DiscoveryStatement)) == 1  # refused: no reason
     post_form(
@@ -311,6 +311,17 @@ def test_audit_viewer_filters_and_verifies(app, staff_login, customer_id) -> Non
     )
     assert "web:credential:locked" in page and "web:report:received" not in page
     assert "The chain is intact" in page
+    # What happened is chosen by its name in words; the kind chosen stays selected.
+    chosen = legal.get("/console/audit?action=credential:locked", headers={"Accept-Language": "vi"}).get_data(
+        as_text=True
+    )
+    assert '<option value="credential:locked" selected>Đã vô hiệu hóa mật khẩu</option>' in chosen
+    assert "web:credential:locked" in chosen and "web:report:received" not in chosen
+    assert "Có chứa “credential”" in page_in_vi(legal, "/console/audit?action=credential")
+
+
+def page_in_vi(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    return client.get(url, headers={"Accept-Language": "vi"}).get_data(as_text=True)
 
 
 def test_manual_intake_starts_at_now_and_speaks_of_the_customer(app, staff_login) -> None:  # type: ignore[no-untyped-def]
@@ -325,6 +336,6 @@ def test_manual_intake_starts_at_now_and_speaks_of_the_customer(app, staff_login
         r'value="([^"]+)"[^>]*id="reached_at"', page
     )
     assert shown is not None, "the field has a value"
-    value = datetime.strptime(shown.group(1), "%Y-%m-%dT%H:%M")
+    value = datetime.strptime(shown.group(1), "%d/%m/%Y %H:%M")  # as the pages write times
     assert timedelta(0) <= value - before <= timedelta(minutes=1)
     assert "The customer typed it into a fake page or message" in page and "I typed it" not in page

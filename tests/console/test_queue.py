@@ -131,7 +131,8 @@ def test_lenient_url_args() -> None:
     from incident_service.url_args import choice_arg, day_arg, page_arg
 
     assert day_arg({"from": "2026-02-03"}, "from") == date(2026, 2, 3)
-    assert day_arg({"from": "03/02/2026"}, "from") is None and day_arg({}, "from") is None
+    assert day_arg({"from": "03/02/2026"}, "from") == date(2026, 2, 3)  # as the filter form asks (issue 13)
+    assert day_arg({"from": "02/30/2026"}, "from") is None and day_arg({}, "from") is None
     assert page_arg({"page": "7"}) == 7 and page_arg({"page": "-3"}) == 1 and page_arg({"page": "x"}) == 1
     assert page_arg({"page": "10"}, most=5) == 5
     assert choice_arg({"s": "a"}, "s", ("a", "b")) == "a" and choice_arg({"s": "c"}, "s", ("a", "b")) == ""
