@@ -26,8 +26,10 @@ from .i18n import (
 )
 from .incidents import labels
 from .intake.display_names import display_name_warning_texts, show_controls
+from .intake.verdicts import authentication_verdicts
 from .staff.access import can
 from .staff.permissions import VIEW_LEGAL
+from .url_args import day_filter_field
 
 CONSOLE_BLUEPRINTS = ("console", "reports", "packs")
 
@@ -55,6 +57,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         get_locale=get_locale,
         zone_label=zone_label,
+        day_filter_field=day_filter_field,
         format_delay=format_delay,
         format_hours=format_hours,
         format_share=format_share,
@@ -64,6 +67,10 @@ def init_app(app: Flask) -> None:
         email_label=labels.email_label,
         can=can,
         display_name_warnings=display_name_warning_texts,
+        mail_verdicts=authentication_verdicts,
+        quarantine_reason_label=labels.quarantine_reason_label,
+        not_a_report_label=labels.not_a_report_label,
+        via_label=labels.via_label,
         status_label=labels.status_label,
         channel_label=labels.channel_label,
         role_label=labels.role_label,

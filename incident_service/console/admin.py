@@ -9,12 +9,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from ..audit.actions import Event
 from ..audit.service import NO_INCIDENT, search_events, verify_chain
 from ..customers.password_messages import reason_message
 from ..database import utcnow
 from ..extensions import db
 from ..forms import add_error, entered
 from ..i18n import day_bounds
+from ..incidents.labels import event_label
 from ..staff.access import current_staff, require, require_sign_in
 from ..staff.models import StaffUser
 from ..staff.permissions import MANAGE_STAFF, VIEW_AUDIT
@@ -123,4 +125,5 @@ def audit() -> ResponseReturnValue:
         pages=max(1, -(-total // AUDIT_PAGE)),
         verification=verification,
         filters={k: v for k, v in args.items() if k not in ("page", "verify")},
+        event_choices=sorted(((event.value, event_label(event.value)) for event in Event), key=lambda c: c[1]),
     )

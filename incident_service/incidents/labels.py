@@ -125,6 +125,8 @@ def event_label(event: str) -> str:
         Event.INCIDENT_RESOLVED: _("Incident resolved: new password set"),
         Event.INCIDENT_CLOSED: _("Incident closed"),
         Event.INCIDENT_NOTE_ADDED: _("Note added"),
+        Event.INCIDENT_ASSIGNED: _("Incident assigned to a staff member"),
+        Event.INCIDENT_UNASSIGNED: _("Incident no longer assigned"),
         Event.INCIDENT_ASSESSED: _("Lateness reassessed"),
         Event.DISCOVERY_STATED: _("Discovery time stated"),
         Event.CREDENTIAL_LOCKED: _("Password deactivated"),
@@ -206,3 +208,37 @@ def event_line(action: str, actor: str) -> str:
     said = action_label(action)
     who = actor_label(actor)
     return said if who == source_label(source) else _("%(action)s · %(actor)s", action=said, actor=who)
+
+
+def quarantine_reason_label(reason: str) -> str:
+    return {
+        "too_large": _("Too large to read safely"),
+        "header_too_large": _("Headers too large to read safely"),
+        "nul_bytes": _("Contains NUL bytes, which no valid email has"),
+        "too_many_parts": _("Too many parts to read safely"),
+        "too_deep": _("Parts nested too deeply to read safely"),
+        "unparseable": _("Could not be read as an email"),
+        "parse_time": _("Took too long to read"),
+        "no_sender": _("No single valid sender address"),
+        "processing_error": _("An error while it was being processed"),
+    }.get(reason, _("Other reason"))
+
+
+def not_a_report_label(reason: str) -> str:
+    return {
+        "null_sender": _("No return address (a bounce or system message)"),
+        "delivery_report": _("A delivery report"),
+        "auto_submitted": _("An automatic reply or message"),
+        "mailing_list": _("Mail from a mailing list"),
+        "precedence_bulk": _("Bulk mail"),
+        "precedence_list": _("Mail from a mailing list"),
+        "precedence_junk": _("Marked as junk by its sender"),
+    }.get(reason, _("Other reason"))
+
+
+def via_label(via: str) -> str:
+    return {
+        "smtp": _("received by our SMTP listener"),
+        "lmtp": _("handed over by our mail server (LMTP)"),
+        "import": _("imported from a file"),
+    }.get(via, _("Other route"))

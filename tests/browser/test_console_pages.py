@@ -144,7 +144,7 @@ def test_spoofed_display_name_is_flagged_on_the_message_page(app, live_server, b
     notes = page.get_by_role("note").all_inner_texts()
     assert any("trông như một địa chỉ khác" in note for note in notes)
     assert any("đảo chiều văn bản" in note for note in notes)
-    assert "⟨U+202E⟩" in page.locator("section.evidence dl.facts").inner_text()
+    assert "⟨U+202E⟩" in page.locator("section.evidence dl.verdicts").inner_text()
     shoot(page, "console-message-spoof-vi")
     page.get_by_role("button", name="English").click()
     assert any("reads like another address" in note for note in page.get_by_role("note").all_inner_texts())

@@ -82,3 +82,28 @@ def test_raw_download_is_the_stored_bytes(app, staff_login, customer_id) -> None
     )
     assert png.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/console/messages/1/attachments/9").status_code == 404
+
+
+def test_evidence_summary_in_view_and_the_rest_folded(app, staff_login, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Each email's sender, time and our mail server's verdicts are in view; the full evidence is folded
+    on the incident page (one click away) and open on the message's own page."""
+    with app.app_context():  # delivered by the company MTA over LMTP: its verdict above its hop is ours
+        raw = (CORPUS / "forged_below_company_hop.eml").read_bytes()
+        ingest_message(raw, envelope=Envelope(mail_from="an@example.com", peer="127.0.0.1:4"), via="lmtp", now=utcnow())
+        db.session.commit()
+    client = staff_login("support")
+    page = client.get(incident_url(app), headers={"Accept-Language": "en"}).get_data(as_text=True)
+    summary, folded = page.split('<details class="evidence-full">', 1)
+    summary = summary[summary.index('aria-label="Email evidence"') :]
+    assert '<span class="badge verdict-bad">DMARC: failed</span>' in summary
+    assert '<span class="badge verdict-bad">SPF: failed</span>' in summary
+    assert "1 not added by our mail server" in summary  # the forged one below the hop
+    assert "an@example.com" in summary and "Our mail server's checks" in summary
+    assert "Received chain" in folded and "Received chain" not in summary
+    with app.app_context():
+        from incident_service.intake.models import InboundMessage
+
+        message_id = db.session.execute(select(InboundMessage.id)).scalar_one()
+    vi = client.get(f"/console/messages/{message_id}", headers={"Accept-Language": "vi"}).get_data(as_text=True)
+    assert '<details class="evidence-full" open>' in vi
+    assert "SPF: không đạt" in vi
