@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from flask import Flask, Response, g, jsonify, render_template, request
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
+from .i18n import format_wait
 
 RETRY_AFTER_SECONDS = 30
 
@@ -35,8 +37,11 @@ def _messages() -> dict[int, str]:
     }
 
 
-def render_error(status: int) -> tuple[Response | str, int]:
+def render_error(status: int, *, wait_seconds: int | None = None) -> tuple[Response | str, int]:
     message = _messages().get(status, _messages()[500] if status >= 500 else _messages()[400])
+    if wait_seconds is not None:
+        # Say how long: "a little" sends people back to be refused again, or away for good.
+        message = _("Too many attempts. Please try again in %(wait)s.", wait=format_wait(wait_seconds))
     if _wants_json():
         return jsonify(error=status, message=message), status
     g.answering_an_error = True  # the page reads nothing more (the console's tab counts stay out)
@@ -48,7 +53,7 @@ def _seconds_until_allowed() -> int:
     limit = limiter.current_limit
     if limit is None:
         return 60
-    return max(1, int(limit.reset_at - time.time()) + 1)
+    return max(1, math.ceil(limit.reset_at - time.time()))
 
 
 def init_app(app: Flask) -> None:
@@ -57,10 +62,11 @@ def init_app(app: Flask) -> None:
         status = error.code or 500
         if isinstance(error, CSRFError):
             status = 400
-        body, status = render_error(status)
+        wait = _seconds_until_allowed() if status == 429 else None
+        body, status = render_error(status, wait_seconds=wait)
         response = app.make_response((body, status))
-        if status == 429:
-            response.headers["Retry-After"] = str(_seconds_until_allowed())
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
         return response
 
     @app.errorhandler(DataError)

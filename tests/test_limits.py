@@ -3,6 +3,8 @@ IP comes from X-Forwarded-For only when a proxy is trusted."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import csrf_from
@@ -79,6 +81,12 @@ def test_limit_page_is_generic(app) -> None:  # type: ignore[no-untyped-def]
         post(client, "/report", {"email": "a@example.com", "kind": "lost"})
     answer = post(client, "/report", {"email": "a@example.com", "kind": "lost"}, headers={"Accept-Language": "en"})
     assert answer.status_code == 429 and "Too many attempts" in answer.get_data(as_text=True)
+    # It says how long to wait, the same time as Retry-After (the report limit's window is an hour).
+    wait = int(answer.headers["Retry-After"])
+    assert 3500 < wait <= 3601
+    assert re.search(r"Please try again in (59 minutes|60 minutes|1 hour)\.", answer.get_data(as_text=True))
+    vi = post(client, "/report", {"email": "a@example.com", "kind": "lost"}, headers={"Accept-Language": "vi"})
+    assert re.search(r"Vui lòng thử lại sau (59 phút|60 phút|1 tiếng)\.", vi.get_data(as_text=True))
     assert "Content-Security-Policy" in answer.headers and "Traceback" not in answer.get_data(as_text=True)
 
 
@@ -131,3 +139,26 @@ def test_reset_attempts_are_limited_per_link(app, smtp_sink, customer_id) -> Non
             ).status_code
         )
     assert codes == [400, 400, 429]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english", "vietnamese"),
+    [
+        (1, "1 second", "1 giây"),
+        (59, "59 seconds", "59 giây"),
+        (61, "1 minute", "1 phút"),
+        (90, "2 minutes", "2 phút"),
+        (3601, "1 hour", "1 tiếng"),
+        (3700, "1 hour 2 minutes", "1 tiếng 2 phút"),
+    ],
+)
+def test_waits_are_said_in_words_never_shorter_than_they_are(app, seconds: int, english: str, vietnamese: str) -> None:  # type: ignore[no-untyped-def]
+    from flask_babel import force_locale
+
+    from incident_service.i18n import format_wait
+
+    with app.test_request_context():
+        with force_locale("en"):
+            assert format_wait(seconds) == english
+        with force_locale("vi"):
+            assert format_wait(seconds) == vietnamese
