@@ -9,6 +9,8 @@ import zipfile
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..assessment.service import breach_deadline
@@ -17,6 +19,7 @@ from ..audit.models import AuditAnchor
 from ..audit.service import append_event, chain_head
 from ..extensions import db
 from ..i18n import format_local
+from ..incidents.labels import email_label, statement_source_label
 from ..incidents.models import Incident
 from ..incidents.record import IncidentRecord, incident_record
 from ..intake.parsing import company_hop_count
@@ -32,22 +35,52 @@ if TYPE_CHECKING:
 
 FORMAT = "incident_service evidence pack 1"
 
-# What each timestamp source means, written into the pack so a reader needs nothing else.
-SOURCES = {
-    "server_receipt": "this service's clock when the report reached it (UTC, NTP-synchronised server)",
-    "company_mta": "the Received header added by the company's own mail server",
-    "staff_statement": "the time a staff member stated the report reached the company (phone, fax, post, in person)",
-    "date_header_claim": "the Date header written by the sender's software: a claim, not evidence",
-    "customer_statement": "when the customer said they noticed the loss",
-    "staff_discovery_statement": "when staff recorded the customer noticed, or overrode it with a reason",
-    "link_issued": "when a reset link was issued",
-    "link_used": "when a reset link was used",
-    "relay_acceptance": "when the mail relay accepted an email (its SMTP reply is given)",
-    "received_header": "a Received header below the company's own: written before the company's mail server "
-    "had the message (by another server, or by the sender): a claim, not evidence",
-    "audit": "when an audit event was recorded",
-    "export": "when this pack was made",
-}
+# The pack's text is written in the language in force when it is built: the archive (evidence.json) is
+# always built in English (`pack_archive`), so every pack reads the same whoever exported it; the
+# printable page is built in the viewer's language, so a lawyer reads it in Vietnamese.
+
+
+def timestamp_sources() -> dict[str, str]:
+    """What each timestamp source means, written into the pack so a reader needs nothing else."""
+    return {
+        "server_receipt": _("this service's clock when the report reached it (UTC, NTP-synchronised server)"),
+        "company_mta": _("the Received header added by the company's own mail server"),
+        "staff_statement": _(
+            "the time a staff member stated the report reached the company (phone, fax, post, in person)"
+        ),
+        "date_header_claim": _("the Date header written by the sender's software: a claim, not evidence"),
+        "customer_statement": _("when the customer said they noticed the loss"),
+        "staff_discovery_statement": _("when staff recorded the customer noticed, or overrode it with a reason"),
+        "link_issued": _("when a reset link was issued"),
+        "link_used": _("when a reset link was used"),
+        "relay_acceptance": _("when the mail relay accepted an email (its SMTP reply is given)"),
+        "received_header": _(
+            "a Received header below the company's own: written before the company's mail server had the "
+            "message (by another server, or by the sender): a claim, not evidence"
+        ),
+        "audit": _("when an audit event was recorded"),
+        "export": _("when this pack was made"),
+    }
+
+
+def timestamp_source_name(source: str) -> str:
+    """A timestamp source's short name, for the printable page's table."""
+    return {
+        "server_receipt": _("Our server's clock"),
+        "company_mta": _("Company mail server"),
+        "staff_statement": _("Staff statement"),
+        "date_header_claim": _("Sender's Date header (a claim)"),
+        "customer_statement": _("Customer's statement"),
+        "staff_discovery_statement": _("Staff record of discovery"),
+        "link_issued": _("Reset link issued"),
+        "link_used": _("Reset link used"),
+        "relay_acceptance": _("Mail relay"),
+        "received_header": _("Earlier server (a claim)"),
+        "audit": _("Audit log"),
+        "export": _("Pack export"),
+    }.get(source, source)
+
+
 REPORT_SOURCE = {
     "server_clock": "server_receipt",
     "company_mta": "company_mta",
@@ -79,8 +112,8 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
     anchors = _anchor_entries()
     document = {
         "format": FORMAT,
-        "exported_at": stamp(now, "export", "pack made"),
-        "timestamp_sources": SOURCES,
+        "exported_at": stamp(now, "export", _("pack made")),
+        "timestamp_sources": timestamp_sources(),
         "incident": _incident_entry(incident, record),
         "reports": reports,
         "discovery_statements": statements,
@@ -123,9 +156,11 @@ def _report_entry(report: Report) -> dict[str, Any]:
         "received_at": stamp(
             report.received_at,
             REPORT_SOURCE.get(report.received_at_source, "server_receipt"),
-            f"report {report.reference} received",
+            _("report %(reference)s received", reference=report.reference),
         ),
-        "recorded_at": stamp(report.recorded_at, "server_receipt", f"report {report.reference} recorded"),
+        "recorded_at": stamp(
+            report.recorded_at, "server_receipt", _("report %(reference)s recorded", reference=report.reference)
+        ),
         "client_ip": report.client_ip,
         "details": report.details,
     }
@@ -157,13 +192,15 @@ def _email_evidence(reference: str | None, message: InboundMessage) -> dict[str,
 def _message_timestamps(reference: str | None, message: InboundMessage) -> list[dict[str, Any] | None]:
     """The email's Date header (a claim), then each dated Received hop: the top ones are the company's own
     mail servers', the ones below them were written before the company had the message."""
-    timestamps = [stamp(message.date_claimed, "date_header_claim", f"Date header of {reference}")]
+    timestamps = [
+        stamp(message.date_claimed, "date_header_claim", _("Date header of %(reference)s", reference=reference))
+    ]
     company_hops = company_hop_count(message.received_headers, company_mta_for(message.via, message.peer))
     for position, hop in enumerate(message.received_headers):
         if hop.get("at"):
             timestamps.append(
                 {
-                    "what": f"Received by {hop.get('by')}",
+                    "what": _("Received by %(server)s", server=hop.get("by")),
                     "utc": hop["at"],
                     "gmt7": format_local(datetime.fromisoformat(hop["at"])),
                     "source": "company_mta" if position < company_hops else "received_header",
@@ -181,7 +218,7 @@ def _statement_entries(statements: list[DiscoveryStatement]) -> list[dict[str, A
             stamp(
                 statement.discovered_at,
                 source,
-                f"noticed ({statement.source})",
+                _("noticed (%(source)s)", source=statement_source_label(statement.source)),
                 stated_by=statement.actor,
                 stated_at=statement.stated_at.isoformat(timespec="microseconds"),
                 override=statement.is_override,
@@ -194,9 +231,9 @@ def _statement_entries(statements: list[DiscoveryStatement]) -> list[dict[str, A
 def _reset_link_entries(grants: list[ResetGrant]) -> list[dict[str, Any]]:
     return [
         {
-            "issued_at": stamp(grant.issued_at, "link_issued", "reset link issued"),
+            "issued_at": stamp(grant.issued_at, "link_issued", _("reset link issued")),
             "expires_at": grant.expires_at.isoformat(timespec="microseconds"),
-            "used_at": stamp(grant.used_at, "link_used", "reset link used"),
+            "used_at": stamp(grant.used_at, "link_used", _("reset link used")),
             "replaced_at": grant.revoked_at.isoformat(timespec="microseconds") if grant.revoked_at else None,
         }
         for grant in grants
@@ -216,7 +253,7 @@ def _email_entries(emails: list[OutboxMessage]) -> list[dict[str, Any]]:
             "accepted": stamp(
                 email.sent_at,
                 "relay_acceptance",
-                f"email {email.template} accepted by the relay",
+                _("email “%(email)s” accepted by the relay", email=email_label(email.template)),
                 smtp_reply=email.smtp_reply,
             ),
         }
@@ -246,7 +283,7 @@ def _incident_entry(incident: Incident, record: IncidentRecord) -> dict[str, Any
         "reference": incident.reference,
         "status": incident.status,
         "customer": {"email": incident.customer.email, "name": incident.customer.name},
-        "first_received_at": stamp(incident.first_received_at, "server_receipt", "first report received"),
+        "first_received_at": stamp(incident.first_received_at, "server_receipt", _("first report received")),
         "effective_discovered_at": incident.effective_discovered_at.isoformat(timespec="microseconds")
         if incident.effective_discovered_at
         else None,
@@ -337,7 +374,8 @@ VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng
 def pack_archive(incident: Incident, *, actor: str, now: datetime) -> bytes:
     """The archive of the incident's pack. Who took the evidence out, and when, is itself audited
     (after the pack is made, so the pack does not contain its own export)."""
-    document, files = build_pack(incident, now=now)
+    with force_locale("en"):
+        document, files = build_pack(incident, now=now)
     contents = {
         "evidence.json": json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"),
         "VERIFY.txt": VERIFY_TEXT.encode("utf-8"),

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..incidents.models import Incident
 from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import VIEW_LEGAL
-from .service import SOURCES, build_pack, pack_archive
+from .service import build_pack, pack_archive, timestamp_source_name
 
 bp = Blueprint("packs", __name__, url_prefix="/console")
 require_sign_in(bp)
@@ -20,8 +20,15 @@ require_sign_in(bp)
 @require(VIEW_LEGAL)
 def evidence(incident_id: int) -> ResponseReturnValue:
     incident = db.session.get(Incident, incident_id) or abort(404)
-    document, _files = build_pack(incident, now=utcnow())
-    return render_template("console/evidence_pack.html", incident=incident, pack=document, sources=SOURCES)
+    # Built in the viewer's language (the archive is always English); the same files as the archive's.
+    document, files = build_pack(incident, now=utcnow())
+    return render_template(
+        "console/evidence_pack.html",
+        incident=incident,
+        pack=document,
+        files=sorted(files),
+        source_name=timestamp_source_name,
+    )
 
 
 @bp.get("/incidents/<int:incident_id>/evidence.zip")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -154,7 +155,31 @@ def test_printable_page(app, staff_login, smtp_sink, customer_id) -> None:  # ty
         .get_data(as_text=True)
     )
     assert "Every timestamp, with its source" in page and "date_header_claim" in page and "verify-pack" in page
+    assert "Sender&#39;s Date header (a claim)" in page and "Date header of RPT-" in page
     assert staff_login("support").get(f"/console/incidents/{incident_id}/evidence").status_code == 403
+
+
+def test_printable_page_lists_the_archives_emails_in_the_viewers_language(
+    app, staff_login, smtp_sink, customer_id
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: every raw email in the zip is listed on the page, and the page is Vietnamese for a
+    Vietnamese viewer while the archive's evidence.json stays English, whoever exported it."""
+    incident_id = incident_with_email(app, smtp_sink)
+    legal = staff_login("legal")
+    page = legal.get(f"/console/incidents/{incident_id}/evidence", headers={"Accept-Language": "vi"}).get_data(
+        as_text=True
+    )
+    archive = legal.get(f"/console/incidents/{incident_id}/evidence.zip", headers={"Accept-Language": "vi"}).data
+    with zipfile.ZipFile(io.BytesIO(archive)) as pack:
+        emails = [name for name in pack.namelist() if name.startswith("messages/")]
+        document = json.loads(pack.read("evidence.json"))
+    listed = re.findall(r"<code>(messages/[^<]+)</code>", page)
+    assert emails and listed == sorted(emails)
+    assert "Tiêu đề Date của RPT-" in page and "Đồng hồ máy chủ của chúng tôi" in page
+    assert "Date header of RPT-" not in page and "report:received" not in page.split("<pre")[0].replace("<code>", "")
+    whats = [t["what"] for t in document["timestamps"]]
+    assert any(what.startswith("Date header of RPT-") for what in whats), whats
+    assert document["timestamp_sources"]["audit"] == "when an audit event was recorded"
 
 
 FORGED_HOP = (
