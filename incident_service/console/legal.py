@@ -26,7 +26,7 @@ from ..staff.access import can, current_staff, require, require_sign_in
 from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
 from .forms import AuthorityForm, BreachForm, PolicyForm, ReviewForm
 from .incident_page import render_incident_page
-from .queries import breaches_to_notify, late_incidents, policy_versions
+from .queries import breaches_to_notify, late_counts, late_incidents, policy_versions
 from .transactions import commit_on_success
 
 bp = Blueprint("console_legal", __name__, url_prefix="/console")
@@ -42,6 +42,7 @@ def reviews() -> ResponseReturnValue:
         "console/reviews.html",
         incidents=late_incidents(pending_only=show == "pending"),
         show=show,
+        counts=late_counts(),
         breaches=[(incident, breach_clock(incident, now)) for incident in breaches_to_notify()],
     )
 

@@ -254,12 +254,27 @@ def report_events(report_id: int) -> list[AuditEvent]:
     )
 
 
+def _awaiting_decision() -> ColumnElement[bool]:
+    return (Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information")
+
+
 def late_incidents(*, pending_only: bool) -> list[Incident]:
     """Late incidents for legal, oldest first; pending: no decision yet, or waiting for information."""
     query = select(Incident).where(Incident.lateness == "late")
     if pending_only:
-        query = query.where((Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information"))
+        query = query.where(_awaiting_decision())
     return list(db.session.execute(query.order_by(Incident.first_received_at)).scalars())
+
+
+def late_counts() -> dict[str, int]:
+    """How many late incidents await a decision, and how many there are in all (the review tabs)."""
+    pending, total = db.session.execute(
+        select(
+            func.count().filter(_awaiting_decision()),
+            func.count(),
+        ).where(Incident.lateness == "late")
+    ).one()
+    return {"pending": pending or 0, "all": total or 0}
 
 
 def breaches_to_notify() -> list[Incident]:
@@ -304,10 +319,7 @@ def work_counts(*, legal: bool) -> dict[str, int]:
         pending = db.session.scalar(
             select(func.count())
             .select_from(Incident)
-            .where(
-                Incident.lateness == "late",
-                (Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information"),
-            )
+            .where(Incident.lateness == "late", _awaiting_decision())
         )
         breaches = db.session.scalar(select(func.count()).select_from(Incident).where(breach_clock_running()))
         counts["reviews"] = (pending or 0) + (breaches or 0)

@@ -16,6 +16,8 @@ from incident_service.notifications.models import OutboxMessage
 from tests.console.conftest import post_form
 from tests.helpers import submit
 
+TAB_COUNTS = re.compile(r'<a href="/console/reviews\?show=\w+"[^>]*>[^<]+<span class="count">(\d+)</span>')
+
 
 def late_incident(app) -> str:  # type: ignore[no-untyped-def]
     noticed = (utcnow() - timedelta(days=3)).astimezone().strftime("%Y-%m-%dT%H:%M")
@@ -48,6 +50,7 @@ def test_review_decisions_are_appended(app, staff_login, customer_id) -> None:  
     legal = staff_login("legal", "luat@ecc.example")
     queue = legal.get("/console/reviews").get_data(as_text=True)
     assert "INC-" in queue
+    assert TAB_COUNTS.findall(queue) == ["1", "1"]  # awaiting a decision, all late incidents
     post_form(
         legal, page, page + "/review", {"decision": "needs_information", "rationale": "Ask when.", "ask_customer": "y"}
     )
@@ -79,7 +82,8 @@ def test_review_decisions_are_appended(app, staff_login, customer_id) -> None:  
             select(OutboxMessage).where(OutboxMessage.template == "discovery_request")
         ).scalar_one()
         assert asked.to_address == "an@example.com"
-    assert "INC-" not in legal.get("/console/reviews").get_data(as_text=True).split("<tbody>")[1]  # decided
+    decided = legal.get("/console/reviews").get_data(as_text=True)
+    assert "INC-" not in decided.split("<tbody>")[1] and TAB_COUNTS.findall(decided) == ["0", "1"]
     assert "INC-" in legal.get("/console/reviews?show=all").get_data(as_text=True).split("<tbody>")[1]
 
 
