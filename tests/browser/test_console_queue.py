@@ -134,6 +134,9 @@ def test_the_console_navigation_fits_1280_px(app, live_server, browser_page) -> 
         page.goto(live_server + "/console/incidents")
         if language == "en":
             page.get_by_role("button", name="English").click()
-        assert page.locator("header nav.work a").count() == 8
+            # The switch posts and redirects: measure the English page once it has loaded, styles and all.
+            page.wait_for_function("document.documentElement.lang === 'en'")
+            page.wait_for_load_state("load")
+        assert page.locator("header nav.work a").count() >= 8  # every tab an administrator has
         assert page.evaluate(rows) == {"first": 1, "tabs": 1, "broken": [], "below": True}
         shoot(page, f"console-nav-admin-{language}")
