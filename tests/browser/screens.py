@@ -21,7 +21,9 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir
 # message's headers and text, codes in <code>) is left out of the check: it is not ours to translate.
 ALLOWED = re.compile(
     r"\S+@\S+|https?://\S+|(?:RPT|INC)-\d{4}-\d{6}|GMT[+-]?\d*|UTC|ECC|CSV|JSON|A05|TOTP|"
-    r"FreeOTP|Aegis|Google Authenticator|1Password|English|Tiếng Việt"
+    r"FreeOTP|Aegis|Google Authenticator|1Password|English|Tiếng Việt|"
+    # An email header is named by its name in every language ("tiêu đề Received", "tiêu đề Date").
+    r"tiêu đề (?:Received|Date|From|Reply-To|Sender|Message-ID)"
 )
 RAW_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\b[a-z_]+:[a-z_]+(?::[a-z_]+)?\b")
 # Words that are English and never Vietnamese (Vietnamese has "to", "in", "an", "no": not listed).

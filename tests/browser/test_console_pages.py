@@ -229,3 +229,14 @@ def test_legal_decides_a_late_report_with_its_consequences_in_view(app, live_ser
     assert "trễ sau 24 tiếng" in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     shoot(page, "console-delay-report-vi")
+    # The printable evidence page, as the lawyer reads it before handing the archive over.
+    page.goto(live_server + "/console/reviews?show=all")
+    page.locator("table a").first.click()
+    page.get_by_role("link", name="Gói bằng chứng (bản in)").click()
+    assert "Mọi mốc thời gian, kèm nguồn" in page.content()
+    assert "Đồng hồ máy chủ của chúng tôi" in page.content()
+    shoot(page, "console-evidence-pack-vi")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert "Our server's clock" in page.content()
+    shoot(page, "console-evidence-pack-en")
