@@ -50,7 +50,10 @@ def add_command(email: str, name: str, locale: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def import_command(file: Path) -> None:
-    """Create customers from a CSV file with columns email,name,locale[,password]."""
+    """Create customers from a CSV file with columns email,name,locale[,password].
+
+    With a header line whose fourth column is password_hash, that column holds hashes from the
+    company's current system instead (argon2id, bcrypt, PBKDF2-SHA256; docs/interface.md)."""
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:

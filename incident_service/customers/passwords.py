@@ -1,4 +1,5 @@
-"""argon2id hashing with a bound on concurrent hashes, so a flood of sign-ins cannot exhaust memory (P1)."""
+"""argon2id hashing with a bound on concurrent hashes, so a flood of sign-ins cannot exhaust memory (P1);
+verification also of the hashes imported from the company's current system (customers.imported_hashes)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, current_app
 
+from .imported_hashes import ARGON2ID, scheme_of, verify_bcrypt_or_pbkdf2
 from .password_policy import MAX_BYTES, check_new_password, common_passwords, normalize
 
 T = TypeVar("T")
@@ -42,13 +44,20 @@ class PasswordHashing:
 
     def _verify(self, stored_hash: str | None, password: str) -> bool:
         with self._slots:
+            if stored_hash is not None and scheme_of(stored_hash) != ARGON2ID:
+                matched = verify_bcrypt_or_pbkdf2(stored_hash, password)
+                if matched is not None:
+                    return matched
+                # Not a hash we accept: as much work as for an unknown address (R3), and no match.
+                stored_hash = None
             try:
                 return self.hasher.verify(stored_hash or self._dummy_hash, password) and stored_hash is not None
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return False
 
     def needs_rehash(self, stored_hash: str) -> bool:
-        return self.hasher.check_needs_rehash(stored_hash)
+        """True for any imported format but argon2id, and for argon2id with other parameters than ours."""
+        return scheme_of(stored_hash) != ARGON2ID or self.hasher.check_needs_rehash(stored_hash)
 
 
 def init_app(app: Flask) -> None:
