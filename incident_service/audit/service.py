@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring as _string  # what json.dumps uses with ensure_ascii=False
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 from sqlalchemy import func, or_, select, text
 
@@ -165,6 +165,7 @@ def append_event(
     )
     db.session.add(event)
     db.session.flush()
+    _tell_listeners([NewEvent(event.action, customer_id, incident_id, report_id, data, now)])
     return event
 
 
@@ -208,6 +209,24 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
         )
         prev = digest
     insert_tuples(connection, table, _EVENT_COLUMNS, rows)
+    _tell_listeners([event if event.at is not None else event._replace(at=now) for event in events])
+
+
+# Told of every event appended, in the transaction that appends it (webhooks queue their deliveries so):
+# registered by packages above this one, which it must not import. Each event's `at` is set.
+AppendListener = Callable[[Sequence[NewEvent]], None]
+_append_listeners: list[AppendListener] = []
+
+
+def on_append(listener: AppendListener) -> None:
+    """Call `listener` with the events of every append, after they are flushed, before the commit."""
+    if listener not in _append_listeners:
+        _append_listeners.append(listener)
+
+
+def _tell_listeners(events: Sequence[NewEvent]) -> None:
+    for listener in _append_listeners:
+        listener(events)
 
 
 _EVENT_COLUMNS = [

@@ -15,6 +15,7 @@ DECIDE_REVIEWS = "decide_reviews"
 VIEW_AUDIT = "view_audit"
 MANAGE_STAFF = "manage_staff"
 MANAGE_POLICY = "manage_policy"
+MANAGE_WEBHOOKS = "manage_webhooks"  # subscriptions and their secrets: admins only
 
 GRANTS: dict[str, frozenset[str]] = {
     VIEW_INCIDENTS: frozenset({ROLE_SUPPORT, ROLE_LEGAL, ROLE_ADMIN}),
@@ -28,6 +29,7 @@ GRANTS: dict[str, frozenset[str]] = {
     VIEW_AUDIT: frozenset({ROLE_LEGAL, ROLE_ADMIN}),
     MANAGE_STAFF: frozenset({ROLE_ADMIN}),
     MANAGE_POLICY: frozenset({ROLE_ADMIN}),
+    MANAGE_WEBHOOKS: frozenset({ROLE_ADMIN}),
 }
 
 

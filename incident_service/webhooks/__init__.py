@@ -1,0 +1,1 @@
+"""Signed webhooks: other systems subscribe to what happens here and are told, at least once (DESIGN "Webhooks")."""
