@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..alerts.cli import run_alerts_when_due
+from ..webhooks.delivery import deliver_due_webhooks
 from .delivery import deliver_due
 
 outbox_cli = click.Group("outbox", help="Deliver queued email.")
@@ -19,12 +21,22 @@ outbox_cli = click.Group("outbox", help="Deliver queued email.")
 @with_appcontext
 def work_command(once: bool, interval: float) -> None:
     """Send due messages, retrying temporary failures with backoff, until stopped."""
+    alerts_due = 0.0
     while True:
         run = deliver_due()
+        alerts_due = run_alerts_when_due(alerts_due)  # staff alerts (incident_service/alerts), queued here
         if run.handled:
             current_app.logger.info("outbox: %d sent, %d deferred, %d failed", run.sent, run.retried, run.failed)
+        # Webhooks ride the same worker (incident_service/webhooks): one process to run.
+        hooks = deliver_due_webhooks()
+        if hooks.handled:
+            current_app.logger.info(
+                "webhooks: %d delivered, %d to retry, %d failed", hooks.delivered, hooks.retried, hooks.failed
+            )
         if once:
             click.echo(f"sent {run.sent}, deferred {run.retried}, failed {run.failed}")
+            if hooks.handled:
+                click.echo(f"webhooks: delivered {hooks.delivered}, to retry {hooks.retried}, failed {hooks.failed}")
             return
-        if not run.handled:
+        if not run.handled and not hooks.handled:
             time.sleep(interval)

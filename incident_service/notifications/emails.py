@@ -7,7 +7,7 @@ in the customer's language and zone, rendered later by the outbox worker; each a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -166,6 +166,26 @@ def send_audit_anchor_email(anchor: AuditAnchor, *, to_address: str, actor: str,
         context={"anchor": anchor},
         links={},
         source="cli",
+        actor=actor,
+        now=now,
+    )
+
+
+def send_staff_alert_email(
+    kind: str, *, to_address: str, context: dict[str, Any], source: str, actor: str, now: datetime
+) -> OutboxMessage:
+    """An alert to the security team (incident_service.alerts): what happened, how many, the first few
+    references and links to the console. A team list has no language of its own, so it is written in
+    DEFAULT_LOCALE and the company's zone; no customer's report link, since no customer reads it."""
+    config = current_app.config
+    return queue_message(
+        "staff_alert",
+        to_address=to_address,
+        locale=config["DEFAULT_LOCALE"],
+        zone=config["DISPLAY_TIMEZONE"],
+        context={**context, "kind": kind},
+        links={},
+        source=source,
         actor=actor,
         now=now,
     )

@@ -154,6 +154,11 @@ def _pack(value: Any) -> Any:
         return {"row": type(value).__name__, "id": identity[0] if identity else None}
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    # Lists and mappings of the above (a staff alert's items), each wrapped so none reads as a row or a time.
+    if isinstance(value, (list, tuple)):
+        return {"list": [_pack(item) for item in value]}
+    if isinstance(value, dict):
+        return {"map": {str(key): _pack(item) for key, item in value.items()}}
     raise TypeError(f"cannot queue a context value of type {type(value).__name__}")
 
 
@@ -165,6 +170,10 @@ def _unpack(value: Any, models: dict[str, Any]) -> Any:
         if row is None:
             raise LookupError(f"{value['row']} {value['id']} no longer exists")
         return row
+    if isinstance(value, dict) and "list" in value:
+        return [_unpack(item, models) for item in value["list"]]
+    if isinstance(value, dict) and "map" in value:
+        return {key: _unpack(item, models) for key, item in value["map"].items()}
     return value
 
 
