@@ -16,6 +16,7 @@ from .customers import session as customer_session
 from .database import configure_engine
 from .extensions import babel, csrf, db, limiter, mail, migrate
 from .staff import session as staff_session
+from .webhooks import queue as webhook_queue
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,6 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
     logging_redaction.init_app(app)
     observability.init_app(app)
     errors.init_app(app)
+    webhook_queue.init_app(app)
     if app.config["TRUSTED_PROXY_COUNT"]:
         # Only then is X-Forwarded-For (and -Proto) believed, for as many hops as proxies we run.
         count = app.config["TRUSTED_PROXY_COUNT"]
@@ -90,6 +92,8 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
 def _register_models() -> None:
     # Imported for their side effect: every table is known to SQLAlchemy and Alembic.
     from . import metrics_store as _metrics  # noqa: F401
+    from .alerts import models as _alerts  # noqa: F401
+    from .api import models as _api  # noqa: F401
     from .assessment import models as _assessment  # noqa: F401
     from .audit import models as _audit  # noqa: F401
     from .customers import models as _customers  # noqa: F401
@@ -99,11 +103,13 @@ def _register_models() -> None:
     from .reactivation import models as _reactivation  # noqa: F401
     from .reports import month_index as _month_index  # noqa: F401 - the delay report's index, made with its table
     from .staff import models as _staff  # noqa: F401
+    from .webhooks import models as _webhooks  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .alerts.views import bp as alerts_bp
     from .assessment.views import bp as assessment_bp
-    from .console import actions, admin, auth, evidence, legal
+    from .console import actions, admin, api_keys, auth, evidence, legal
     from .console import views as console_views
     from .customers.views import bp as customers_bp
     from .health import bp as health_bp
@@ -112,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     from .reactivation.views import bp as reactivation_bp
     from .reports.views import bp as reports_bp
     from .site import bp as site_bp
+    from .webhooks.views import bp as webhooks_bp
 
     for blueprint in (
         observability.bp,
@@ -126,11 +133,17 @@ def _register_blueprints(app: Flask) -> None:
         actions.bp,
         evidence.bp,
         admin.bp,
+        api_keys.bp,
         legal.bp,
         reports_bp,
         packs_bp,
+        webhooks_bp,
+        alerts_bp,
     ):
         app.register_blueprint(blueprint)
+    from . import api
+
+    api.init_app(app)  # the JSON API and its OpenAPI document (flask-smorest registers both blueprints)
     if app.config["APP_ENV"] == "development":
         from .dev.views import bp as dev_bp
 
@@ -138,6 +151,8 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from .alerts.cli import alerts_cli
+    from .api.cli import api_keys_cli
     from .assessment.cli import policy_cli
     from .audit.cli import audit_cli
     from .customers.cli import customers_cli
@@ -147,6 +162,7 @@ def _register_cli(app: Flask) -> None:
     from .notifications.cli import outbox_cli
     from .reports.cli import reports_cli
     from .staff.cli import staff_cli
+    from .webhooks.cli import webhooks_cli
 
     for group in (
         customers_cli,
@@ -158,5 +174,8 @@ def _register_cli(app: Flask) -> None:
         intake_cli,
         reports_cli,
         dev_cli,
+        webhooks_cli,
+        alerts_cli,
+        api_keys_cli,
     ):
         app.cli.add_command(group)

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from .extensions import db, limiter
 from .i18n import format_wait
+from .problems import for_api, problem_for, problem_response
 
 RETRY_AFTER_SECONDS = 30
 
@@ -38,6 +39,9 @@ def _messages() -> dict[int, str]:
 
 
 def render_error(status: int, *, wait_seconds: int | None = None) -> tuple[Response | str, int]:
+    if for_api():
+        # The JSON API answers every error as RFC 9457 problem details (problems.py), in fixed English.
+        return problem_response(status), status
     message = _messages().get(status, _messages()[500] if status >= 500 else _messages()[400])
     if wait_seconds is not None:
         # Say how long: "a little" sends people back to be refused again, or away for good.
@@ -63,8 +67,11 @@ def init_app(app: Flask) -> None:
         if isinstance(error, CSRFError):
             status = 400
         wait = _seconds_until_allowed() if status == 429 else None
-        body, status = render_error(status, wait_seconds=wait)
-        response = app.make_response((body, status))
+        if for_api():
+            response = problem_for(error)
+        else:
+            body, status = render_error(status, wait_seconds=wait)
+            response = app.make_response((body, status))
         if wait is not None:
             response.headers["Retry-After"] = str(wait)
         return response

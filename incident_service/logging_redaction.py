@@ -1,4 +1,5 @@
-"""Keep tokens out of logs: request lines for link URLs are logged with the token replaced (L1)."""
+"""Keep tokens out of logs: request lines for link URLs are logged with the token replaced, and API keys
+(`isk_...`, or whatever follows `Bearer`) never appear (L1)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ import re
 from flask import Flask
 
 TOKEN_PATH = re.compile(r"/(reset|r|discovery)/[A-Za-z0-9_\-.]{8,}")
+# An API key anywhere (a header dumped, a key pasted into a URL), and any bearer credential.
+API_KEY = re.compile(r"\bisk_[A-Za-z0-9_\-]{4,}")
+BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
 
 
 def redact(text: str) -> str:
-    return TOKEN_PATH.sub(lambda match: f"/{match.group(1)}/[redacted]", text)
+    text = TOKEN_PATH.sub(lambda match: f"/{match.group(1)}/[redacted]", text)
+    text = BEARER.sub(lambda match: f"{match.group(1)} [redacted]", text)
+    return API_KEY.sub("isk_[redacted]", text)
 
 
 class RedactTokens(logging.Filter):

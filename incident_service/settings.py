@@ -112,6 +112,19 @@ def _host_names(name: str, raw: str) -> list[str]:
     return [host.lower() for host in _list(raw)]
 
 
+def _addresses(name: str, raw: str) -> list[str]:
+    """Comma-separated email addresses, each checked (a typo would send alerts nowhere, unnoticed)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    addresses = _list(raw)
+    for address in addresses:
+        try:
+            validate_email(address, check_deliverability=False)
+        except EmailNotValidError:
+            raise ConfigurationError(f"{name} must be email addresses separated by commas, not {address!r}") from None
+    return addresses
+
+
 def _networks(name: str, raw: str) -> list[str]:
     networks = _list(raw)
     for network in networks:
@@ -283,6 +296,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("COMPANY_NAME", default="ECC"),
     # Where `flask audit anchor` sends the chain head: an address outside this service's control.
     Setting("AUDIT_ANCHOR_EMAIL"),
+    # The security team's addresses for staff alerts (incident_service/alerts); empty: no alerts.
+    Setting("SECURITY_TEAM_ADDRESSES", _addresses, default=""),
+    # At most one alert email of each kind per this many minutes (new incidents, undelivered email,
+    # quarantine, disabled webhooks): a mass reactivation makes one digest, not one email per report.
+    Setting("ALERT_DIGEST_MINUTES", _whole(minimum=1, maximum=24 * 60), default="15"),
     Setting("LATE_REPORT_THRESHOLD_HOURS", _whole(minimum=1), default="24"),
     Setting("RESET_LINK_MAX_AGE_SECONDS", _whole(minimum=60, maximum=RESET_LINK_MAX_AGE_CEILING), default="3600"),
     Setting("REPORT_LINK_MAX_AGE_DAYS", _whole(minimum=1), default="90"),
@@ -293,6 +311,18 @@ SETTINGS: tuple[Setting, ...] = (
     # At most this many emails a second per worker (0: as fast as the relay takes them).
     Setting("OUTBOX_MAX_PER_SECOND", _whole(minimum=0), default="0"),
     Setting("OUTBOX_MAX_ATTEMPTS", _whole(minimum=1), default="12"),
+    # Webhooks (incident_service/webhooks, docs/webhooks.md). Loopback, private, link-local and other
+    # non-public addresses are refused as targets unless this allows them (tests, single-host setups).
+    Setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", _bool, default="false"),
+    Setting("WEBHOOK_CONNECT_TIMEOUT_SECONDS", _whole(minimum=1, maximum=60), default="5"),
+    Setting("WEBHOOK_READ_TIMEOUT_SECONDS", _whole(minimum=1, maximum=120), default="10"),
+    # Attempts per delivery (backoff 5 s doubling to 12 h, with jitter: 18 attempts span about two days).
+    Setting("WEBHOOK_MAX_ATTEMPTS", _whole(minimum=1, maximum=100), default="18"),
+    # A subscription is disabled once it has failed this many times in a row over at least this long.
+    Setting("WEBHOOK_DISABLE_AFTER_FAILURES", _whole(minimum=1), default="20"),
+    Setting("WEBHOOK_DISABLE_AFTER_HOURS", _whole(minimum=0), default="72"),
+    # After a secret is rotated, the old one keeps signing beside the new one for this long.
+    Setting("WEBHOOK_SECRET_OVERLAP_HOURS", _whole(minimum=0, maximum=24 * 30), default="24"),
     # R3: answers that could tell whether an address is a customer's take at least this long (and as
     # long as a customer's answer recently took): see incident_service/answer_floor.py.
     Setting("ANSWER_FLOOR_MS", _whole(minimum=0, maximum=5000), default="60"),
@@ -316,6 +346,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PASSWORD_HASH_CONCURRENCY", _whole(minimum=1), default="4"),
     Setting("SESSION_IDLE_MINUTES", _whole(minimum=1), default="30"),
     Setting("SESSION_ABSOLUTE_HOURS", _whole(minimum=1), default="12"),
+    # The JSON API, per key (incident_service/api/auth.py): a runaway integration slows itself down only.
+    Setting("LIMIT_API_PER_KEY", _limit, default="600 per minute;100000 per day"),
     # Per client IP, and per account named in the form (S6). Flask-Limiter syntax.
     Setting("LIMIT_REPORT_PER_IP", _limit, default="10 per minute;200 per day"),
     Setting("LIMIT_REPORT_PER_ACCOUNT", _limit, default="5 per hour;20 per day"),

@@ -10,7 +10,15 @@ import incident_service
 from incident_service.domain_errors import DomainError
 
 # Raised for faults in the code calling them, never as an outcome a person should be told about.
-NOT_DOMAIN = {"TemporaryFailure", "PermanentFailure", "Quarantine", "ConfigurationError", "UnknownAuditAction"}
+# ApiProblem is the JSON API edge's answer (an HTTP error with its problem details), not a rule's refusal.
+NOT_DOMAIN = {
+    "TemporaryFailure",
+    "PermanentFailure",
+    "Quarantine",
+    "ConfigurationError",
+    "UnknownAuditAction",
+    "ApiProblem",
+}
 
 
 def test_every_error_class_of_the_package_is_a_domain_error() -> None:

@@ -53,9 +53,11 @@ class Event(StrEnum):
     RESET_LINK_UNKNOWN_ADDRESS = "reset_link:unknown_address"
     PASSWORD_RESET = "password:reset"
     PASSWORD_REFUSED = "password:refused"
+    PASSWORD_REHASHED = "password:rehashed"
     LINK_GUESSING_SUSPECTED = "link:guessing_suspected"
     # Customers and staff
     CUSTOMER_CREATED = "customer:created"
+    CUSTOMER_UPDATED = "customer:updated"
     CUSTOMER_SIGNED_IN = "customer:signed_in"
     STAFF_CREATED = "staff:created"
     STAFF_TOTP_ENROLLED = "staff:totp_enrolled"
@@ -85,6 +87,20 @@ class Event(StrEnum):
     BREACH_AUTHORITY_NOTIFIED = "breach:authority_notified"
     EVIDENCE_EXPORTED = "evidence:exported"
     AUDIT_ANCHORED = "audit:anchored"
+    # Webhook subscriptions (incident_service/webhooks)
+    WEBHOOK_SUBSCRIBED = "webhook:subscribed"
+    WEBHOOK_REMOVED = "webhook:removed"
+    WEBHOOK_SECRET_ROTATED = "webhook:secret_rotated"
+    WEBHOOK_DISABLED = "webhook:disabled"
+    WEBHOOK_ENABLED = "webhook:enabled"
+    # The JSON API (source `api`, actor `api:<key name>`) and its keys
+    API_KEY_CREATED = "api_key:created"
+    API_KEY_REVOKED = "api_key:revoked"
+    REPORT_LINK_ISSUED = "report_link:issued"
+    INCIDENTS_LISTED = "incidents:listed"
+    INCIDENT_VIEWED = "incident:viewed"
+    AUDIT_EVENTS_READ = "audit_events:read"
+    DELAY_REPORT_READ = "delay_report:read"
 
 
 def tag(source: str, event: Event) -> str:
