@@ -136,8 +136,10 @@ def event_label(event: str) -> str:
         Event.RESET_LINK_UNKNOWN_ADDRESS: _("Reset link asked for an unknown address"),
         Event.PASSWORD_RESET: _("New password set"),
         Event.PASSWORD_REFUSED: _("New password refused"),
+        Event.PASSWORD_REHASHED: _("Password storage upgraded (same password)"),
         Event.LINK_GUESSING_SUSPECTED: _("Link guessing suspected"),
         Event.CUSTOMER_CREATED: _("Customer created"),
+        Event.CUSTOMER_UPDATED: _("Customer details updated"),
         Event.CUSTOMER_SIGNED_IN: _("Customer signed in"),
         Event.STAFF_CREATED: _("Staff user created"),
         Event.STAFF_TOTP_ENROLLED: _("Authenticator set up"),
@@ -165,6 +167,18 @@ def event_label(event: str) -> str:
         Event.BREACH_AUTHORITY_NOTIFIED: _("Authority notified"),
         Event.EVIDENCE_EXPORTED: _("Evidence pack exported"),
         Event.AUDIT_ANCHORED: _("Audit log anchored"),
+        Event.WEBHOOK_SUBSCRIBED: _("Webhook subscription added"),
+        Event.WEBHOOK_REMOVED: _("Webhook subscription removed"),
+        Event.WEBHOOK_SECRET_ROTATED: _("Webhook signing secret rotated"),
+        Event.WEBHOOK_DISABLED: _("Webhook subscription disabled"),
+        Event.WEBHOOK_ENABLED: _("Webhook subscription enabled"),
+        Event.API_KEY_CREATED: _("API key created"),
+        Event.API_KEY_REVOKED: _("API key revoked"),
+        Event.REPORT_LINK_ISSUED: _("Report link given to another system"),
+        Event.INCIDENTS_LISTED: _("Incidents listed"),
+        Event.INCIDENT_VIEWED: _("Incident read"),
+        Event.AUDIT_EVENTS_READ: _("Audit events read"),
+        Event.DELAY_REPORT_READ: _("Delay report read"),
     }
     return labels.get(event, event)
 
@@ -242,3 +256,8 @@ def via_label(via: str) -> str:
         "lmtp": _("handed over by our mail server (LMTP)"),
         "import": _("imported from a file"),
     }.get(via, _("Other route"))
+
+
+def language_name(locale: str | None) -> str:
+    """A customer's language by its name, in the viewer's language."""
+    return {"vi": _("Vietnamese"), "en": _("English")}.get(locale or "", _("Not set"))
