@@ -187,7 +187,12 @@ def zone_label(zone: str | None = None) -> str:
 
 
 def _unit(value: int, unit: str, length: Literal["short", "long"] = "short") -> str:
-    return format_unit(value, unit, length=length, locale=str(get_locale() or "vi"))
+    locale = str(get_locale() or "vi")
+    if unit == "duration-hour" and locale == "vi":
+        # CLDR gives the spoken "tiếng"; the policy and the law say "giờ" (Decree 13: "72 giờ"), and a page
+        # that says both beside each other reads as two different things.
+        return f"{format_decimal(value, locale=locale)} giờ"
+    return format_unit(value, unit, length=length, locale=locale)
 
 
 def format_delay(seconds: int) -> str:

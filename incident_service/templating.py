@@ -7,10 +7,12 @@ console's tab counts, added to console pages by a context processor.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, g, request
 from flask_babel import get_locale
+from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from .console.queries import work_counts
@@ -33,6 +35,27 @@ from .url_args import day_filter_field
 
 CONSOLE_BLUEPRINTS = ("console", "reports", "packs")
 
+# The support contact setting is free text ("security@ecc.example, (028) 3822 0000"): on a phone the
+# way out of a bad moment is one tap, so addresses become mailto: links and numbers tel: links.
+_CONTACT = re.compile(r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)|(?P<phone>\+?\(?\d[\d ().-]{6,}\d)")
+
+
+def contact_links(text: str) -> Markup:
+    """`text` escaped, with each email address and telephone number in it made a link."""
+    out = []
+    last = 0
+    for match in _CONTACT.finditer(text):
+        out.append(escape(text[last : match.start()]))
+        found = match.group(0)
+        if match.group("email"):
+            out.append(Markup('<a href="mailto:{0}">{0}</a>').format(found))
+        else:
+            digits = re.sub(r"[^\d+]", "", found)
+            out.append(Markup('<a href="tel:{0}">{1}</a>').format(digits, found))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
 
 def _console_counts() -> dict[str, Any]:
     """On a console page for a signed-in staff user: the counts beside its tabs (one query each). Not on
@@ -53,6 +76,7 @@ def init_app(app: Flask) -> None:
         localtime=format_local,
         utctime=format_utc,
         show_controls=show_controls,
+        contact_links=contact_links,
     )
     app.jinja_env.globals.update(
         get_locale=get_locale,
@@ -71,6 +95,7 @@ def init_app(app: Flask) -> None:
         quarantine_reason_label=labels.quarantine_reason_label,
         not_a_report_label=labels.not_a_report_label,
         via_label=labels.via_label,
+        language_name=labels.language_name,
         status_label=labels.status_label,
         channel_label=labels.channel_label,
         role_label=labels.role_label,

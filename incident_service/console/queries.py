@@ -317,9 +317,7 @@ def work_counts(*, legal: bool) -> dict[str, int]:
     counts = {"quarantine": quarantined or 0, "undelivered": undelivered or 0}
     if legal:
         pending = db.session.scalar(
-            select(func.count())
-            .select_from(Incident)
-            .where(Incident.lateness == "late", _awaiting_decision())
+            select(func.count()).select_from(Incident).where(Incident.lateness == "late", _awaiting_decision())
         )
         breaches = db.session.scalar(select(func.count()).select_from(Incident).where(breach_clock_running()))
         counts["reviews"] = (pending or 0) + (breaches or 0)

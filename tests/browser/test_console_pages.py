@@ -226,7 +226,7 @@ def test_legal_decides_a_late_report_with_its_consequences_in_view(app, live_ser
     assert "late after 24 hours" in page.content()
     shoot(page, "console-delay-report-en")
     page.get_by_role("button", name="Tiếng Việt").click()
-    assert "trễ sau 24 tiếng" in page.content()
+    assert "trễ sau 24 giờ" in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
     shoot(page, "console-delay-report-vi")
     # The printable evidence page, as the lawyer reads it before handing the archive over.

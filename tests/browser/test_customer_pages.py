@@ -52,7 +52,7 @@ def test_customer_reports_resets_and_signs_in(app, live_server, smtp_sink, brows
     assert password.get_attribute("aria-describedby") == "password-rules password-error"
     assert page.evaluate("document.activeElement.id") == "password"
     assert "có ít nhất 15 ký tự" in page.locator("#password-rules").inner_text()
-    assert "Đường dẫn này chỉ dùng được một lần, đến" in page.content()
+    assert "Đường dẫn này chỉ dùng được một lần và hết hạn lúc" in page.content()
     page.get_by_role("button", name="Hiện mật khẩu").click()
     assert password.get_attribute("type") == "text"
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
@@ -102,7 +102,7 @@ def test_a_signed_in_customer_reports_through_their_link_and_is_told_what_happen
     page.get_by_role("button", name="Gửi thông báo ngay").click()
     assert page.locator("h1").inner_text() == "Chúng tôi đã nhận được báo cáo của bạn"
     done = page.get_by_role("region", name="Những việc chúng tôi đã làm").inner_text()
-    assert "a•@example.com" in done and "Đường dẫn chỉ dùng được một lần, đến" in done
+    assert "a•@example.com" in done and "Đường dẫn chỉ dùng được một lần và hết hạn lúc" in done
     assert "Nếu địa chỉ bạn nhập" not in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     shoot(page, "customer-receipt-vi")

@@ -245,12 +245,24 @@ def test_the_action_is_a_table_button_linking_where_the_text_part_does(received:
 def test_every_address_in_the_html_is_a_link_to_itself(received: list[Received]) -> None:
     for mail in received:
         assert [(url, href) for url, href in mail.page.urls_in_text if href != url] == [], mail.name
-        assert all(link.href.startswith(f"{BASE}/") for link in mail.page.links), mail.name
+        web = [link for link in mail.page.links if not link.href.startswith(("mailto:", "tel:"))]
+        assert all(link.href.startswith(f"{BASE}/") for link in web), mail.name
+        # The support contact is one tap away: its address and number are mailto: and tel: links, and the
+        # text part gives the same address and number.
+        contact = [link for link in mail.page.links if link.href.startswith(("mailto:", "tel:"))]
+        if mail.name != "audit_anchor":
+            assert {link.href.split(":", 1)[0] for link in contact} == {"mailto", "tel"}, mail.name
+        for link in contact:
+            assert link.text in mail.text, (mail.name, link.text)
+
+
+def web_links(mail: Received) -> list[str]:
+    return [link.href for link in mail.page.links if not link.href.startswith(("mailto:", "tel:"))]
 
 
 def test_the_text_part_has_every_link_in_the_same_order_each_on_its_own_line(received: list[Received]) -> None:
     for mail in received:
-        html_links = list(dict.fromkeys(link.href for link in mail.page.links))
+        html_links = list(dict.fromkeys(web_links(mail)))
         text_links = list(dict.fromkeys(URL_RE.findall(mail.text)))
         assert text_links == html_links, mail.name
         lines = [line.strip() for line in mail.text.splitlines()]

@@ -160,7 +160,7 @@ def test_json_page_csv_and_cli_agree_with_plain_python(app, legal, runner) -> No
     assert f">{late:,}</a>" in page and "<svg" in page and "late after 24 hours" in page
     # Numbers, units and months in the viewer's language (Babel's CLDR data), not hand-written forms.
     vi = legal.get("/console/reports/delay", headers={"Accept-Language": "vi"}).get_data(as_text=True)
-    assert f">{incidents:,}</a>".replace(",", ".") in vi and "trễ sau 24 tiếng" in vi and "tháng " in vi
+    assert f">{incidents:,}</a>".replace(",", ".") in vi and "trễ sau 24 giờ" in vi and "tháng " in vi
     assert re.search(r"\d,\d%", vi) and not re.search(r"\d\.\d %", vi)  # 66,7% in Vietnamese
 
 
