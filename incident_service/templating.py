@@ -97,6 +97,7 @@ def init_app(app: Flask) -> None:
         via_label=labels.via_label,
         language_name=labels.language_name,
         status_label=labels.status_label,
+        status_short_label=labels.status_short_label,
         channel_label=labels.channel_label,
         role_label=labels.role_label,
         lateness_label=labels.lateness_label,

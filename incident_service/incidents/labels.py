@@ -15,6 +15,15 @@ def status_label(status: str) -> str:
     }.get(status, status)
 
 
+def status_short_label(status: str) -> str:
+    """The status in a few words, for the queue's rows and tabs (the incident page says it in full)."""
+    return {
+        "reactivated": _("Awaiting a new password"),
+        "resolved": _("New password set"),
+        "closed": _("Closed"),
+    }.get(status, status)
+
+
 def channel_label(channel: str) -> str:
     return {
         "web": _("Web form"),

@@ -64,6 +64,8 @@ def test_filters(app, staff_login) -> None:  # type: ignore[no-untyped-def]
     assert refs["c1"] in unknown and refs["c3"] in unknown and refs["c0"] not in unknown
     resolved = listed(client, status="resolved")
     assert refs["c3"] in resolved and refs["c0"] not in resolved
+    # Each row says its status in a few words; the full sentence is the cell's title.
+    assert '<span title="Resolved: new password set">New password set</span>' in resolved
     recent = listed(client, **{"from": (utcnow() - timedelta(days=5)).date().isoformat()})
     assert refs["c0"] in recent and refs["c1"] in recent and refs["c2"] not in recent
     window = listed(
