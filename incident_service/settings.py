@@ -6,12 +6,15 @@ secrets and local defaults; anywhere else a missing or mistyped setting stops st
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -166,6 +169,13 @@ def _base_url(name: str, raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _origin(name: str, raw: str) -> str:
+    # One line of the signed text: no line break, no leading or trailing space (C2SP tlog-checkpoint).
+    if not raw.strip() or raw != raw.strip() or any(c in raw for c in "\r\n"):
+        raise ConfigurationError(f"{name} must be one line of text with no surrounding spaces, not {raw!r}")
+    return raw
+
+
 def _time_zone(name: str, raw: str) -> str:
     try:
         ZoneInfo(raw)
@@ -193,6 +203,65 @@ def _development_secret_key() -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def _signing_key(name: str, raw: str) -> str:
+    """An Ed25519 private key as base64 of its raw 32-byte seed (what `flask audit generate-key` prints)."""
+    try:
+        seed = base64.b64decode(raw.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        seed = b""
+    if len(seed) != 32:
+        raise ConfigurationError(
+            f"{name} must be the base64 of a raw 32-byte Ed25519 private key (flask audit generate-key prints one)"
+        )
+    return raw.strip()
+
+
+def _signing_key_file(name: str, raw: str) -> str:
+    """The key read from a file (a mounted secret), checked as AUDIT_SIGNING_KEY is."""
+    try:
+        text = Path(raw).read_text()
+    except OSError as error:
+        raise ConfigurationError(f"{name} {raw!r} cannot be read: {error.strerror}") from None
+    return _signing_key(name, text)
+
+
+def _development_signing_key() -> str:
+    """Generate the development audit signing key once and keep it in instance/, as the secret key:
+    checkpoints signed before a restart still verify with the key printed after it."""
+    path = INSTANCE_DIR / "audit_signing_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _resolve_signing_key(setup: Setup, settings: dict[str, Any]) -> None:
+    """AUDIT_SIGNING_KEY from itself or AUDIT_SIGNING_KEY_FILE (not both); generated in the embedded
+    setups (kept in instance/ in development, a fresh one per app in tests); required in production."""
+    if settings["AUDIT_SIGNING_KEY"] and settings["AUDIT_SIGNING_KEY_FILE"]:
+        raise ConfigurationError("set AUDIT_SIGNING_KEY or AUDIT_SIGNING_KEY_FILE, not both")
+    if settings["AUDIT_SIGNING_KEY_FILE"]:
+        settings["AUDIT_SIGNING_KEY"] = settings["AUDIT_SIGNING_KEY_FILE"]
+    elif settings["AUDIT_SIGNING_KEY"] is None:
+        if not setup.embedded:
+            raise ConfigurationError(
+                "AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE) is required outside development: the Ed25519 "
+                "key that signs audit checkpoints, as base64 of its 32-byte seed (flask audit generate-key)"
+            )
+        settings["AUDIT_SIGNING_KEY"] = (
+            _development_signing_key()
+            if setup.app_env == "development"
+            else base64.b64encode(secrets.token_bytes(32)).decode()
+        )
+    settings["AUDIT_SIGNING_KEY_FILE"] = None  # the key itself is what the app uses from here on
+    if settings["AUDIT_LOG_ORIGIN"] is None:
+        host = urlsplit(settings["PUBLIC_BASE_URL"]).netloc
+        settings["AUDIT_LOG_ORIGIN"] = f"{host}/audit-log"
 
 
 def _embedded_secret_key(setup: Setup) -> str:
@@ -296,6 +365,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("COMPANY_NAME", default="ECC"),
     # Where `flask audit anchor` sends the chain head: an address outside this service's control.
     Setting("AUDIT_ANCHOR_EMAIL"),
+    # The Ed25519 key that signs audit checkpoints (incident_service/audit/checkpoint.py): base64 of the
+    # raw 32-byte seed, or a file holding it. Required in production; generated in development.
+    Setting("AUDIT_SIGNING_KEY", _signing_key),
+    Setting("AUDIT_SIGNING_KEY_FILE", _signing_key_file),
+    # The checkpoint's origin line (the log's name); by default "<PUBLIC_BASE_URL host>/audit-log".
+    Setting("AUDIT_LOG_ORIGIN", _origin),
+    # An RFC 3161 time-stamping authority's URL; empty: checkpoints are signed but not timestamped.
+    Setting("AUDIT_TSA_URL", _base_url),
+    Setting("AUDIT_TSA_TIMEOUT_SECONDS", _whole(minimum=1, maximum=120), default="10"),
+    # How often the outbox worker makes a checkpoint (only when the tree has grown since the last).
+    Setting("AUDIT_CHECKPOINT_MINUTES", _whole(minimum=1, maximum=7 * 24 * 60), default="60"),
     # The security team's addresses for staff alerts (incident_service/alerts); empty: no alerts.
     Setting("SECURITY_TEAM_ADDRESSES", _addresses, default=""),
     # At most one alert email of each kind per this many minutes (new incidents, undelivered email,
@@ -429,4 +509,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     setup = _read_setup(dict(os.environ if environ is None else environ))
     settings = {setting.key or setting.name: _read_setting(setting, setup) for setting in SETTINGS}
     _check_mail_transport(settings)
+    _resolve_signing_key(setup, settings)
     return {**settings, **_derived(setup, settings), **FIXED}

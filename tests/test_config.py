@@ -10,6 +10,7 @@ from incident_service.settings import ConfigurationError, load_settings
 PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": "k" * 48,
+    "AUDIT_SIGNING_KEY": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNERUY=",  # base64 of 32 bytes
     "PUBLIC_BASE_URL": "https://security.ecc.example",
     "DATABASE_URL": "sqlite://",
     "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",

@@ -63,8 +63,37 @@ def event_hash(
     """SHA-256 of the previous hash and the event's canonical JSON. The JSON is spelled out here, keys
     in sorted order, exactly as `canonical_json` writes it (a test holds them equal): this runs six
     times per customer when a leaked list is reactivated. `occurred_at` may come already in ISO form."""
+    body = _event_body(occurred_at, action, actor, customer_id, incident_id, report_id, data)
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def event_leaf(event: AuditEvent) -> str:
+    """The event's leaf in the Merkle tree (audit.merkle), as text; its bytes are its UTF-8: the
+    previous hash (64 hex digits) then the canonical JSON body. Exactly what `event.hash` is the SHA-256
+    of, so the tree also carries the chain: a pack's leaf shows the event and its link to the one before."""
+    return event.prev_hash + _event_body(
+        event.occurred_at,
+        event.action,
+        event.actor,
+        event.customer_id,
+        event.incident_id,
+        event.report_id,
+        event.data,
+    )
+
+
+def _event_body(
+    occurred_at: datetime | str,
+    action: str,
+    actor: str,
+    customer_id: int | None,
+    incident_id: int | None,
+    report_id: int | None,
+    data: str,
+) -> str:
+    """The event's canonical JSON (what canonical_event_body makes), spelled out for speed."""
     moment = occurred_at if isinstance(occurred_at, str) else occurred_at.isoformat(timespec="microseconds")
-    body = "".join(
+    return "".join(
         (
             '{"action":',
             _string(action),
@@ -83,7 +112,6 @@ def event_hash(
             "}",
         )
     )
-    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
 def canonical_event_body(

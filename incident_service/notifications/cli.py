@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..alerts.cli import run_alerts_when_due
+from ..audit.cli import run_checkpoints_when_due, run_sequencer
 from ..webhooks.delivery import deliver_due_webhooks
 from .delivery import deliver_due
 
@@ -21,10 +22,12 @@ outbox_cli = click.Group("outbox", help="Deliver queued email.")
 @with_appcontext
 def work_command(once: bool, interval: float) -> None:
     """Send due messages, retrying temporary failures with backoff, until stopped."""
-    alerts_due = 0.0
+    alerts_due = checkpoint_due = 0.0
     while True:
         run = deliver_due()
         alerts_due = run_alerts_when_due(alerts_due)  # staff alerts (incident_service/alerts), queued here
+        sequenced = run_sequencer()  # events into the Merkle tree (audit/sequencer.py), before checkpointing
+        checkpoint_due = run_checkpoints_when_due(checkpoint_due)  # signed tree heads (audit/checkpoint.py)
         if run.handled:
             current_app.logger.info("outbox: %d sent, %d deferred, %d failed", run.sent, run.retried, run.failed)
         # Webhooks ride the same worker (incident_service/webhooks): one process to run.
@@ -38,5 +41,5 @@ def work_command(once: bool, interval: float) -> None:
             if hooks.handled:
                 click.echo(f"webhooks: delivered {hooks.delivered}, to retry {hooks.retried}, failed {hooks.failed}")
             return
-        if not run.handled and not hooks.handled:
+        if not run.handled and not hooks.handled and not sequenced:
             time.sleep(interval)

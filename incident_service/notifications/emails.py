@@ -19,7 +19,7 @@ from .models import OutboxMessage
 from .service import queue_email, queue_message
 
 if TYPE_CHECKING:
-    from ..audit.models import AuditAnchor
+    from ..audit.models import AuditAnchor, AuditCheckpoint
     from ..incidents.models import Incident, Report
     from ..reactivation.models import ResetGrant
 
@@ -166,6 +166,25 @@ def send_audit_anchor_email(anchor: AuditAnchor, *, to_address: str, actor: str,
         context={"anchor": anchor},
         links={},
         source="cli",
+        actor=actor,
+        now=now,
+    )
+
+
+def send_audit_checkpoint_email(
+    checkpoint: AuditCheckpoint, *, to_address: str, source: str, actor: str, now: datetime
+) -> OutboxMessage:
+    """A signed checkpoint of the audit log (its text, signature, public key and time-stamp), to an
+    address outside the company's systems: the anchor's email, carrying the tree head instead."""
+    config = current_app.config
+    return queue_message(
+        "audit_anchor",
+        to_address=to_address,
+        locale=config["DEFAULT_LOCALE"],
+        zone=config["DISPLAY_TIMEZONE"],
+        context={"checkpoint": checkpoint},
+        links={},
+        source=source,
         actor=actor,
         now=now,
     )

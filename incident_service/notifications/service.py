@@ -131,9 +131,9 @@ def _build(subject: str, bodies: list[tuple[str, str]], *, to: str, message_id: 
 
 
 def _models() -> dict[str, Any]:
-    from ..audit.models import AuditAnchor
+    from ..audit.models import AuditAnchor, AuditCheckpoint
 
-    return {model.__name__: model for model in (Customer, Incident, Report, ResetGrant, AuditAnchor)}
+    return {model.__name__: model for model in (Customer, Incident, Report, ResetGrant, AuditAnchor, AuditCheckpoint)}
 
 
 class Ref(NamedTuple):

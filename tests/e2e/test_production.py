@@ -24,6 +24,7 @@ def test_gunicorn_worker_and_lmtp_listener_serve_a_report(app, database_url, smt
         **os.environ,
         "APP_ENV": "production",
         "SECRET_KEY": "a-production-like-secret-key-of-48-characters-x",
+        "AUDIT_SIGNING_KEY": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNERUY=",  # base64 of 32 bytes
         "PUBLIC_BASE_URL": base,
         "DATABASE_URL": database_url,
         "MAIL_SERVER": "127.0.0.1",

@@ -145,6 +145,7 @@ def start_stack(**settings: str) -> tuple[Stack, list[Any]]:
             **os.environ,
             "APP_ENV": "production",
             "SECRET_KEY": "a-production-like-secret-key-of-48-characters-x",
+            "AUDIT_SIGNING_KEY": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNERUY=",  # base64 of 32 bytes
             "PUBLIC_BASE_URL": base,
             "DATABASE_URL": postgres.url("incident"),
             "RATELIMIT_STORAGE_URI": redis.url,
