@@ -14,9 +14,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..assessment.service import breach_deadline
+from ..audit import merkle
 from ..audit.actions import Event, Source, tag
-from ..audit.models import AuditAnchor
-from ..audit.service import append_event, chain_head
+from ..audit.checkpoint import latest_checkpoint
+from ..audit.models import AuditAnchor, AuditCheckpoint
+from ..audit.sequencer import inclusion_proof_for
+from ..audit.service import append_event, chain_head, event_leaf
 from ..extensions import db
 from ..i18n import format_local
 from ..incidents.labels import email_label, statement_source_label
@@ -110,6 +113,7 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
     emails = _email_entries(record.emails)
     chain = _chain_head_entry(now)
     anchors = _anchor_entries()
+    log = log_entry(record.events, latest_checkpoint())
     document = {
         "format": FORMAT,
         "exported_at": stamp(now, "export", _("pack made")),
@@ -121,8 +125,10 @@ def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], di
         "emails": emails,
         "timestamps": _timeline(report_times, statements, reset_links, emails),
         "audit_events": _audit_event_entries(record.events),
+        # Kept beside `log` for verifiers of packs made before the tree: the chain's head and its anchors.
         "chain_head": chain,
         "anchors": anchors,
+        "log": log,
     }
     return document, files
 
@@ -353,6 +359,48 @@ def _anchor_entries() -> list[dict[str, Any]]:
     ]
 
 
+def log_entry(events: list[AuditEvent], checkpoint: AuditCheckpoint | None) -> dict[str, Any]:
+    """The pack's proofs (DESIGN.md, "Evidence pack proofs"): the checkpoint, and each event's leaf with its
+    inclusion proof against it. An event the checkpoint does not cover yet (not sequenced, or sequenced
+    after it) keeps its leaf but has no proof (`inclusion_proof` null): the printable page says so, and
+    `flask audit verify-pack` refuses it. Holds only hashes of other customers' events, never their data."""
+    entries = []
+    for event in events:
+        leaf = event_leaf(event)
+        proof = None
+        if checkpoint is not None and event.leaf_index is not None and event.leaf_index < checkpoint.tree_size:
+            proof = inclusion_proof_for(event.leaf_index, checkpoint.tree_size)
+        entries.append(
+            {
+                "leaf_index": event.leaf_index,
+                "leaf": leaf,
+                "leaf_hash": merkle.leaf_hash(leaf.encode("utf-8")).hex(),
+                "inclusion_proof": [digest.hex() for digest in proof] if proof is not None else None,
+            }
+        )
+    return {"checkpoint": _checkpoint_entry(checkpoint) if checkpoint else None, "events": entries}
+
+
+def _checkpoint_entry(checkpoint: AuditCheckpoint) -> dict[str, Any]:
+    return {
+        "origin": checkpoint.text.split("\n", 1)[0],
+        "tree_size": checkpoint.tree_size,
+        "root_hash": checkpoint.root_hash,
+        "text": checkpoint.text,
+        "signature": checkpoint.signature,
+        "public_key": checkpoint.public_key,
+        "timestamp_token": checkpoint.timestamp_token_text,
+    }
+
+
+def checkpoint_covers(incident: Incident) -> bool:
+    """Whether the latest checkpoint covers every audit event of the incident (each has a leaf below its
+    tree size): then a pack built now proves all of them."""
+    checkpoint = latest_checkpoint()
+    indexes = [event.leaf_index for event in incident_record(incident).events]
+    return checkpoint is not None and all(index is not None and index < checkpoint.tree_size for index in indexes)
+
+
 VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng chứng này
 
 1. Every file's SHA-256 is listed in SHA256SUMS; check with: sha256sum -c SHA256SUMS
@@ -367,7 +415,13 @@ VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng
    incident's events and the chain head at export. Compare the head, or any event hash, with an anchor
    held outside the company (flask audit anchor emails them).
    Mã băm của mỗi sự kiện là SHA-256(prev_hash + JSON chuẩn hóa); hãy so sánh với mốc neo được lưu bên ngoài.
-4. All of this at once, offline: flask --app wsgi audit verify-pack THIS_FILE.zip
+4. evidence.json's "log" proves each audit event is a leaf of the service's Merkle tree (RFC 9162):
+   each leaf hashes to its leaf_hash, its inclusion_proof leads to the checkpoint's root, and the
+   checkpoint text is signed (Ed25519) with the service's published key and time-stamped (RFC 3161).
+   Phần "log" chứng minh mỗi sự kiện là một lá của cây Merkle; điểm kiểm tra được ký bằng khóa công khai
+   đã công bố của dịch vụ và được đóng dấu thời gian.
+5. All of this at once, offline: flask --app wsgi audit verify-pack --public-key PUBLISHED_KEY THIS_FILE.zip
+   Step by step, by hand: docs/evidence.md.
 """
 
 

@@ -1,18 +1,28 @@
-"""Verifying an evidence pack offline: file digests, email digests, audit event hashes and links."""
+"""Verifying an evidence pack offline: file digests, email digests, audit event hashes and links, and the
+log's proofs (each event's leaf and inclusion proof against a signed, time-stamped checkpoint)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..audit import merkle
 from ..audit.actions import Event, Source, tag
+from ..audit.checkpoint import CheckpointInvalid, verify_checkpoint_signature
 from ..audit.service import event_hash
+from ..audit.timestamping import TimestampInvalid, verify_timestamp_token
 from .service import FORMAT
+
+# The fields of an event in the leaf's JSON, as the pack's audit_events carry them.
+LEAF_FIELDS = ("action", "actor", "customer_id", "data", "incident_id", "occurred_at", "report_id")
 
 
 @dataclass(frozen=True)
@@ -27,20 +37,37 @@ class OpenedPack:
         return self.archive.read(name)
 
 
-def verify_pack(data: bytes) -> tuple[list[str], dict[str, object]]:
-    """(problems, chain head). No problems means every digest and hash in the pack is consistent."""
+@dataclass
+class PackVerification:
+    """What verify_pack found: `problems` (none means the pack holds), `warnings` (what the pack alone
+    cannot settle, for the reader to check), and `facts` (what was proved, for the report)."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    chain_head: dict[str, object] = field(default_factory=dict)
+
+
+def verify_pack(data: bytes, *, public_key: str | None = None) -> PackVerification:
+    """Check every digest, hash and proof in the pack; `public_key` is the service's published key (base64
+    raw 32 bytes) that the checkpoint's signature must be made with."""
+    result = PackVerification()
     try:
         pack = _open_pack(data)
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        return [f"not a readable evidence pack: {exc}"], {}
-    problems = [
+        result.problems.append(f"not a readable evidence pack: {exc}")
+        return result
+    result.problems += [
         *_check_format(pack),
         *_check_file_digests(pack),
         *_check_reports(pack),
         *_check_every_receipt_is_in_the_pack(pack),
         *_check_event_hashes(pack),
     ]
-    return problems, pack.document.get("chain_head", {})
+    _check_log(pack, public_key, result)
+    head = pack.document.get("chain_head")
+    result.chain_head = head if isinstance(head, dict) else {}
+    return result
 
 
 def _open_pack(data: bytes) -> OpenedPack:
@@ -154,3 +181,151 @@ def _event_data(event: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+# The log's proofs (DESIGN.md, "Evidence pack proofs") -------------------------------------------------
+
+
+def _check_log(pack: OpenedPack, public_key: str | None, result: PackVerification) -> None:
+    """The checkpoint holds (its text, its signature, its key, its time-stamp), and every audit event of
+    the pack is a leaf of the tree it signs (leaf, leaf hash, inclusion proof)."""
+    log = pack.document.get("log")
+    if log is None:
+        result.warnings.append(
+            "the pack has no `log` section (made before the Merkle tree): its events are not proved to be in "
+            "the log; only the chain head can be compared with an anchor"
+        )
+        return
+    if not isinstance(log, dict) or not isinstance(log.get("events"), list):
+        result.problems.append("log: not an object with a list of `events`")
+        return
+    checkpoint = log.get("checkpoint")
+    if not isinstance(checkpoint, dict):
+        result.problems.append("log: no checkpoint, so no event is proved to be in the log")
+        return
+    head = _check_checkpoint(checkpoint, public_key, result)
+    if head is None:
+        return
+    size, root = head
+    events = pack.document.get("audit_events", [])
+    if len(log["events"]) != len(events):
+        result.problems.append(f"log: proves {len(log['events'])} events, but the pack has {len(events)} audit events")
+        return
+    seen: dict[int, Any] = {}
+    for event, entry in zip(events, log["events"], strict=True):
+        result.problems += _check_log_event(event, entry, size, root, seen)
+    if not result.problems:
+        result.facts.append(f"all {len(events)} audit events proved to be leaves of the tree of size {size}")
+
+
+def _check_checkpoint(
+    checkpoint: dict[str, Any], public_key: str | None, result: PackVerification
+) -> tuple[int, bytes] | None:
+    """(tree size, root) if the checkpoint holds; else None, its problems added."""
+    text, signature, packed_key = checkpoint.get("text"), checkpoint.get("signature"), checkpoint.get("public_key")
+    if not (isinstance(text, str) and isinstance(signature, str) and isinstance(packed_key, str)):
+        result.problems.append("log checkpoint: `text`, `signature` and `public_key` must be strings")
+        return None
+    try:
+        body = verify_checkpoint_signature(text, signature, packed_key)
+    except CheckpointInvalid as error:
+        result.problems.append(f"log checkpoint: {error}")
+        return None
+    problems = []
+    if checkpoint.get("origin") != body.origin:
+        problems.append(
+            f"log checkpoint: origin {checkpoint.get('origin')!r} differs from its signed text's {body.origin!r}"
+        )
+    if checkpoint.get("tree_size") != body.size:
+        problems.append(
+            f"log checkpoint: tree_size {checkpoint.get('tree_size')!r} differs from its signed text's {body.size}"
+        )
+    if checkpoint.get("root_hash") != body.root.hex():
+        problems.append(
+            f"log checkpoint: root_hash {checkpoint.get('root_hash')!r} differs from its signed text's {body.root.hex()}"
+        )
+    if public_key is None:
+        result.warnings.append(
+            f"the checkpoint's signature was checked with the key the pack carries ({packed_key}); give the "
+            "published key with --public-key to check that it is the service's"
+        )
+    elif not hmac.compare_digest(packed_key, public_key):
+        problems.append(f"log checkpoint: signed with key {packed_key}, not the published key {public_key}")
+    else:
+        result.facts.append(f"checkpoint signed with the published key {public_key}")
+    problems += _check_timestamp(checkpoint.get("timestamp_token"), text, result)
+    result.problems += problems
+    return None if problems else (body.size, body.root)
+
+
+def _check_timestamp(token_text: Any, text: str, result: PackVerification) -> list[str]:
+    if token_text is None:
+        result.warnings.append("the checkpoint has no time-stamp token: its time rests on the service's word")
+        return []
+    try:
+        token = base64.b64decode(token_text, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        return ["log checkpoint: its timestamp_token is not base64"]
+    try:
+        stamp = verify_timestamp_token(token, text.encode("utf-8"))
+    except TimestampInvalid as error:
+        return [f"log checkpoint: its time-stamp token does not hold for the checkpoint text: {error}"]
+    result.facts.append(
+        f"checkpoint text time-stamped at {stamp.time.isoformat()} by {stamp.signer} (serial {stamp.serial_number}); "
+        "whether to trust that authority is the reader's call"
+    )
+    return []
+
+
+def _check_log_event(event: Any, entry: Any, size: int, root: bytes, seen: dict[int, Any]) -> list[str]:
+    """One event: its leaf is the event (its JSON, its link, its chain hash), the leaf hashes to leaf_hash,
+    and the inclusion proof puts that hash at leaf_index in the checkpoint's tree."""
+    name = f"audit event {event.get('id') if isinstance(event, dict) else '?'}"
+    if not isinstance(event, dict) or not isinstance(entry, dict):
+        return [f"{name}: its log entry is not an object"]
+    leaf, index, proof = entry.get("leaf"), entry.get("leaf_index"), entry.get("inclusion_proof")
+    if not isinstance(leaf, str):
+        return [f"{name}: its log entry has no leaf"]
+    problems = []
+    recomputed = merkle.leaf_hash(leaf.encode("utf-8"))
+    if entry.get("leaf_hash") != recomputed.hex():
+        problems.append(f"{name}: its leaf does not hash to its leaf_hash (SHA-256(0x00 ‖ leaf) is {recomputed.hex()})")
+    problems += _check_leaf_is_event(name, leaf, event)
+    if not isinstance(index, int) or isinstance(index, bool):
+        return problems + [f"{name}: not covered by the checkpoint (no leaf_index): it was not yet sequenced"]
+    if index in seen:
+        problems.append(f"{name}: claims leaf {index}, as does audit event {seen[index]}")
+    seen[index] = event.get("id")
+    if proof is None:
+        return problems + [
+            f"{name}: leaf {index} has no inclusion proof (the checkpoint at tree size {size} does not cover it)"
+        ]
+    try:
+        path = [bytes.fromhex(step) for step in proof]
+    except (TypeError, ValueError):
+        return problems + [f"{name}: its inclusion proof is not a list of hex hashes"]
+    if not merkle.verify_inclusion(index, size, recomputed, path, root):
+        problems.append(
+            f"{name}: its inclusion proof for leaf {index} does not verify against the checkpoint's root at tree size {size}"
+        )
+    return problems
+
+
+def _check_leaf_is_event(name: str, leaf: str, event: dict[str, Any]) -> list[str]:
+    """The leaf is the event's previous hash then its canonical JSON: the same fields as the pack shows,
+    and SHA-256 of it is the event's chain hash."""
+    prev_hash, body = leaf[:64], leaf[64:]
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        return [f"{name}: its leaf is not a previous hash followed by the event's JSON"]
+    if not isinstance(fields, dict) or sorted(fields) != sorted(LEAF_FIELDS):
+        return [f"{name}: its leaf's JSON does not have the event's fields ({', '.join(LEAF_FIELDS)})"]
+    differing = [key for key in LEAF_FIELDS if fields[key] != event.get(key)]
+    if prev_hash != event.get("prev_hash"):
+        differing.insert(0, "prev_hash")
+    if differing:
+        return [f"{name}: its leaf differs from the pack's audit event in {', '.join(differing)}"]
+    if hashlib.sha256(leaf.encode("utf-8")).hexdigest() != event.get("hash"):
+        return [f"{name}: SHA-256 of its leaf is not the event's chain hash"]
+    return []
