@@ -7,19 +7,19 @@ operation needs gets 403 (RFC 6750 `insufficient_scope`): the caller already kno
 
 from __future__ import annotations
 
-import hashlib
 from functools import wraps
 from typing import Callable, ParamSpec, TypeVar
 
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
+from sqlalchemy import select
 from werkzeug.exceptions import UnsupportedMediaType
 
 from ..database import utcnow
 from ..extensions import db
 from ..problems import ApiProblem
 from .models import ApiKey
-from .service import authenticate
+from .service import authenticate, hash_key
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -90,9 +90,12 @@ def requires(scope: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 
 def rate_limit_bucket() -> str:
-    """Per key (the presented value, hashed: the limiter runs before the key is looked up), or per
-    client IP for calls without one."""
+    """Per key for a key we issued (the limiter runs before authentication, so it looks the hash up
+    itself: one indexed read), else per client IP: a caller sending a fresh made-up key each time would
+    otherwise get a fresh bucket each time, and never be limited."""
     key = presented_key()
-    if key is None:
-        return f"api-ip:{get_remote_address()}"
-    return f"api-key:{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
+    if key is not None:
+        digest = hash_key(key)
+        if db.session.execute(select(ApiKey.id).where(ApiKey.key_hash == digest)).first() is not None:
+            return f"api-key:{digest[:32]}"
+    return f"api-ip:{get_remote_address()}"

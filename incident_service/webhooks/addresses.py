@@ -51,11 +51,28 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+# NAT64 (RFC 6052's well-known prefix, RFC 8215's local-use one): the last 32 bits are an IPv4 address
+# a NAT64 gateway connects to, so 64:ff9b::a9fe:a9fe is 169.254.169.254. Python calls the prefix global.
+NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def _nat64_embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if any(address in network for network in NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def public(address: IPAddress) -> bool:
     """Not loopback, private, link-local (169.254/16: cloud metadata), multicast, reserved, unspecified,
-    shared (100.64/10), nor an IPv4 address hidden inside IPv6 that is one of those."""
+    shared (100.64/10), nor an IPv4 address hidden inside IPv6 (mapped, 6to4, Teredo, NAT64) that is
+    one of those."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        embedded = (
+            address.ipv4_mapped
+            or address.sixtofour
+            or (address.teredo[1] if address.teredo else None)
+            or _nat64_embedded(address)
+        )
         if embedded is not None and not public(embedded):
             return False
     return address.is_global and not (

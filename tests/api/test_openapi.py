@@ -103,6 +103,17 @@ def test_limits_are_per_key(app, api_key: MakeKey) -> None:  # type: ignore[no-u
     assert client.get("/api/v1/events", headers=quiet).status_code == 200
 
 
+@pytest.mark.settings(RATELIMIT_ENABLED=True, LIMIT_API_PER_KEY="3 per minute")
+def test_made_up_keys_share_their_callers_bucket(app) -> None:  # type: ignore[no-untyped-def]
+    """A fresh invented key on every call is not a fresh bucket: keys we never issued count per IP."""
+    client = app.test_client()
+    codes = [
+        client.get("/api/v1/events", headers=bearer(f"isk_{'x' * 40}{n}"), environ_base={"REMOTE_ADDR": "10.9.9.9"})
+        for n in range(4)
+    ]
+    assert [answer.status_code for answer in codes] == [401, 401, 401, 429]
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_the_api_keeps_its_own_document(app, api_key: MakeKey, mode: GenerationMode) -> None:  # type: ignore[no-untyped-def]
     """Every operation, with a key of every scope: valid requests (positive) and invalid ones (negative)."""

@@ -29,6 +29,8 @@ def resolver(*addresses: str):  # type: ignore[no-untyped-def]
         "http://10.0.0.1/hook",
         "http://[::1]/hook",
         "http://169.254.169.254/latest/meta-data/",
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64: 169.254.169.254 through the gateway
+        "http://[64:ff9b::a00:1]/",  # NAT64: 10.0.0.1
         "http://127.0.0.1:8080/",
         "http://192.168.1.10/",
         "http://172.16.0.1/",
