@@ -157,18 +157,7 @@ def send_discovery_request_email(incident: Incident, *, source: str, actor: str,
 
 def send_audit_anchor_email(anchor: AuditAnchor, *, to_address: str, actor: str, now: datetime) -> OutboxMessage:
     """The audit chain's head, to an address outside the company's systems."""
-    config = current_app.config
-    return queue_message(
-        "audit_anchor",
-        to_address=to_address,
-        locale=config["DEFAULT_LOCALE"],
-        zone=config["DISPLAY_TIMEZONE"],
-        context={"anchor": anchor},
-        links={},
-        source="cli",
-        actor=actor,
-        now=now,
-    )
+    return _audit_record_outside({"anchor": anchor}, to_address=to_address, source="cli", actor=actor, now=now)
 
 
 def send_audit_checkpoint_email(
@@ -176,13 +165,20 @@ def send_audit_checkpoint_email(
 ) -> OutboxMessage:
     """A signed checkpoint of the audit log (its text, signature, public key and time-stamp), to an
     address outside the company's systems: the anchor's email, carrying the tree head instead."""
+    return _audit_record_outside({"checkpoint": checkpoint}, to_address=to_address, source=source, actor=actor, now=now)
+
+
+def _audit_record_outside(
+    context: dict[str, Any], *, to_address: str, source: str, actor: str, now: datetime
+) -> OutboxMessage:
+    """One email template for both records of the log's state kept outside: in the company's language."""
     config = current_app.config
     return queue_message(
         "audit_anchor",
         to_address=to_address,
         locale=config["DEFAULT_LOCALE"],
         zone=config["DISPLAY_TIMEZONE"],
-        context={"checkpoint": checkpoint},
+        context=context,
         links={},
         source=source,
         actor=actor,
