@@ -66,11 +66,12 @@ screenshots: install translations
 format: install
 	$(BIN)/ruff format $(LINTED)
 
+# The matrix: the oldest Python on SQLite (with the browser tests and coverage), the newest on SQLite
+# and on PostgreSQL (each Python's own sqlite3 module matters; psycopg is the same code on both).
+# Without a newest Python, the oldest runs PostgreSQL too.
 test: install translations lint
 	$(BIN)/pytest $(BROWSER_FILTER) --cov=incident_service --cov-report=term $(PYTEST_ARGS)
-ifeq ($(HAVE_PG),yes)
-	TEST_DATABASE=postgresql $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
-else
+ifeq ($(HAVE_PG),)
 	@echo "*** PostgreSQL is not installed (apt-get install postgresql): the PostgreSQL run was NOT done."
 endif
 ifneq ($(HAVE_CHROMIUM),yes)
@@ -87,6 +88,9 @@ ifeq ($(HAVE_PG),yes)
 endif
 else
 	@echo "*** Python 3.13 was not found (pyenv install 3.13): the suite did NOT run on the newest Python."
+ifeq ($(HAVE_PG),yes)
+	TEST_DATABASE=postgresql $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+endif
 endif
 # The production shape (tests/production): nginx with TLS, gunicorn x3, PostgreSQL, Redis, the worker and
 # the listener as processes, driven through https by chromium; on the newest Python when there is one.
