@@ -66,8 +66,13 @@ def serve(app_spec: str, env: dict[str, str], health: str) -> tuple[subprocess.P
 
 
 def load(port: int, path: str, form_path: str) -> dict[str, float]:
+    return load_with(port, path, form_path, CONNECTIONS, SECONDS)
+
+
+def load_with(port: int, path: str, form_path: str, connections: int, seconds: float) -> dict[str, float]:
+    """bench.load in a process of its own: `connections` sessions posting for `seconds`; its figures."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.load", "127.0.0.1", str(port), path, form_path, str(CONNECTIONS), str(SECONDS)],
+        [sys.executable, "-m", "bench.load", "127.0.0.1", str(port), path, form_path, str(connections), str(seconds)],
         cwd=ROOT,
         capture_output=True,
         text=True,

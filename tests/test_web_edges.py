@@ -12,7 +12,6 @@ from typing import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from incident_service.audit.service import CHAIN_LOCK_KEY
 from incident_service.extensions import db
 from incident_service.incidents.models import Report
 from incident_service.intake.smtpd import IntakeController
@@ -57,7 +56,7 @@ def test_session_cookie_flags(app, client) -> None:  # type: ignore[no-untyped-d
 @contextmanager
 def write_lock_held_elsewhere(database_url: str) -> Iterator[None]:
     """Another process holds what a report must wait for: SQLite's write lock, or on PostgreSQL the
-    audit chain's advisory lock (every report appends to the chain)."""
+    customers' rows (a report for a known customer locks its row to lock the credential)."""
     if database_url.startswith("sqlite"):
         blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")
@@ -69,9 +68,12 @@ def write_lock_held_elsewhere(database_url: str) -> Iterator[None]:
         return
     import psycopg
 
-    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", (CHAIN_LOCK_KEY,))
-        yield
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://")) as other:
+        other.execute("SELECT id FROM customers FOR UPDATE")
+        try:
+            yield
+        finally:
+            other.rollback()
 
 
 @pytest.mark.settings(DATABASE_LOCK_TIMEOUT_MS=300)

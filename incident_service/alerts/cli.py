@@ -10,11 +10,12 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..audit.actions import Source
+from ..audit.sequencer import integrate_all
 from ..database import utcnow
 from ..extensions import db
 from .service import collect_alerts, security_team
 
-# How often the outbox worker looks for alerts: each look takes the audit chain for a moment.
+# How often the outbox worker looks for alerts.
 WORKER_POLL_SECONDS = 30.0
 
 alerts_cli = click.Group("alerts", help="Email the security team about what needs a person.")
@@ -28,6 +29,8 @@ def run_command(dry_run: bool) -> None:
     if not security_team():
         click.echo("SECURITY_TEAM_ADDRESSES is empty: staff alerts are off.")
         return
+    if not dry_run:
+        integrate_all()  # alerts read the log as far as the tree holds it
     planned = collect_alerts(now=utcnow(), source=Source.CLI, actor="cli", dry_run=dry_run)
     if dry_run:
         db.session.rollback()

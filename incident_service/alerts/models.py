@@ -17,7 +17,15 @@ KIND_DELIVERY_FAILED = "delivery_failed"
 KIND_QUARANTINED = "quarantined"
 KIND_BREACH_CLOCK = "breach_clock"
 KIND_WEBHOOK_DISABLED = "webhook_disabled"
-KINDS = (KIND_NEW_INCIDENTS, KIND_DELIVERY_FAILED, KIND_QUARANTINED, KIND_BREACH_CLOCK, KIND_WEBHOOK_DISABLED)
+KIND_LOG_REWRITTEN = "log_rewritten"  # a checkpoint refused: the audit log no longer extends the last one
+KINDS = (
+    KIND_NEW_INCIDENTS,
+    KIND_DELIVERY_FAILED,
+    KIND_QUARANTINED,
+    KIND_BREACH_CLOCK,
+    KIND_WEBHOOK_DISABLED,
+    KIND_LOG_REWRITTEN,
+)
 
 
 class StaffAlert(Model):

@@ -1,9 +1,9 @@
 """Collecting staff alerts: read what happened since the last run (from the audit log, and the breach
 clocks), queue one email per kind to each security-team address, record the alert, move the cursors.
 
-Safe on any number of hosts at once. A run first takes the audit chain (it appends events anyway, and
-every writer takes the chain before any row); each cursor then moves only by a compare-and-set on its
-position, each breach threshold is claimed by inserting a row under a primary key, and each alert has
+The log is read by position (leaf index) up to what the sequencer has integrated, so an alert follows
+its events within a sequencer's turn. Safe on any number of hosts at once: each cursor moves only by a
+compare-and-set on its position, each breach threshold is claimed by inserting a row under a primary key, and each alert has
 a unique key: a second worker that got as far finds the work done and sends nothing.
 """
 
@@ -23,8 +23,7 @@ from werkzeug.routing import BuildError
 
 from ..assessment.service import BREACH_NOTICE, breach_clock
 from ..audit.actions import Event, Source, tag
-from ..audit.models import AuditEvent
-from ..audit.service import hold_chain
+from ..audit.models import TREE_STATE_ID, AuditEvent, AuditTreeState
 from ..database import table_of
 from ..extensions import db
 from ..incidents.models import Incident
@@ -34,6 +33,7 @@ from ..notifications.models import OutboxMessage
 from .models import (
     KIND_BREACH_CLOCK,
     KIND_DELIVERY_FAILED,
+    KIND_LOG_REWRITTEN,
     KIND_NEW_INCIDENTS,
     KIND_QUARANTINED,
     KIND_WEBHOOK_DISABLED,
@@ -202,6 +202,13 @@ def _webhook_disabled(events: Sequence[AuditEvent], count: int, window: ColumnEl
     return {"listed": listed, "console_url": console_url_if_any("console_webhooks.subscriptions_page")}
 
 
+def _log_rewritten(events: Sequence[AuditEvent], count: int, window: ColumnElement[bool]) -> dict[str, Any]:
+    listed = [
+        {"refused_at": event.occurred_at, "problem": str(_event_data(event).get("problem") or "")} for event in events
+    ]
+    return {"listed": listed, "console_url": console_url_if_any("console_admin.audit", verify="1")}
+
+
 @dataclass(frozen=True)
 class LogKind:
     """A kind of alert read from the audit log: its actions, and how its items are listed."""
@@ -223,6 +230,7 @@ LOG_KINDS = (
     ),
     LogKind(KIND_QUARANTINED, lambda: _actions(Event.MESSAGE_QUARANTINED), _quarantined),
     LogKind(KIND_WEBHOOK_DISABLED, _webhook_disabled_actions, _webhook_disabled),
+    LogKind(KIND_LOG_REWRITTEN, lambda: _actions(Event.CHECKPOINT_REFUSED), _log_rewritten),
 )
 
 
@@ -239,7 +247,9 @@ def _insert_ignoring_duplicate(model: type[Any], values: dict[str, Any]) -> bool
 
 
 def _audit_head() -> int:
-    return db.session.scalar(select(func.max(AuditEvent.id))) or 0
+    """How many events the log's tree holds: cursors count positions in the log (leaf indexes), the
+    order events became visible in, which ids are not once writers stop waiting on one another."""
+    return db.session.scalar(select(AuditTreeState.size).where(AuditTreeState.id == TREE_STATE_ID)) or 0
 
 
 def _cursor(name: str, head: int, *, dry_run: bool) -> AlertCursor | None:
@@ -281,7 +291,7 @@ def _from_log(kind: LogKind, head: int, now: datetime, *, dry_run: bool) -> Plan
     if cursor.last_alert_at is not None and now < cursor.last_alert_at + interval:
         return None
     start = cursor.position
-    window = (AuditEvent.id > start) & (AuditEvent.id <= head) & AuditEvent.action.in_(kind.actions())
+    window = (AuditEvent.leaf_index >= start) & (AuditEvent.leaf_index < head) & AuditEvent.action.in_(kind.actions())
     if kind.only is not None:
         window = window & kind.only()
     count = db.session.scalar(select(func.count()).select_from(AuditEvent).where(window)) or 0
@@ -292,7 +302,11 @@ def _from_log(kind: LogKind, head: int, now: datetime, *, dry_run: bool) -> Plan
         return None
     if not dry_run and not _advance(kind.kind, start, head, alerted_at=now):
         return None
-    first = db.session.execute(select(AuditEvent).where(window).order_by(AuditEvent.id).limit(LISTED)).scalars().all()
+    first = (
+        db.session.execute(select(AuditEvent).where(window).order_by(AuditEvent.leaf_index).limit(LISTED))
+        .scalars()
+        .all()
+    )
     context = kind.describe(first, count, window)
     return PlannedAlert(kind.kind, count, context.pop("listed"), f"{kind.kind}:{start}", context)
 
@@ -361,8 +375,6 @@ def collect_alerts(*, now: datetime, source: str, actor: str = ACTOR, dry_run: b
     addresses = security_team()
     if not addresses:
         return []
-    if not dry_run:
-        hold_chain()
     head = _audit_head()
     planned = [alert for kind in LOG_KINDS if (alert := _from_log(kind, head, now, dry_run=dry_run))]
     breach = _breach_clocks(now, dry_run=dry_run)

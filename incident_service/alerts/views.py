@@ -11,6 +11,7 @@ from ..staff.permissions import VIEW_AUDIT, VIEW_LEGAL
 from .models import (
     KIND_BREACH_CLOCK,
     KIND_DELIVERY_FAILED,
+    KIND_LOG_REWRITTEN,
     KIND_NEW_INCIDENTS,
     KIND_QUARANTINED,
     KIND_WEBHOOK_DISABLED,
@@ -28,6 +29,7 @@ def alert_kind_label(kind: str) -> str:
         KIND_QUARANTINED: _("Mail quarantined"),
         KIND_BREACH_CLOCK: _("72-hour notice near"),
         KIND_WEBHOOK_DISABLED: _("Webhook disabled"),
+        KIND_LOG_REWRITTEN: _("Audit log rewritten"),
     }
     return labels.get(kind, kind)
 

@@ -59,6 +59,12 @@ class Event(StrEnum):
     CUSTOMER_CREATED = "customer:created"
     CUSTOMER_UPDATED = "customer:updated"
     CUSTOMER_SIGNED_IN = "customer:signed_in"
+    # Changing the address on record (incident_service/email_change)
+    EMAIL_CHANGE_REQUESTED = "email_change:requested"
+    EMAIL_CHANGE_REFUSED = "email_change:refused"
+    EMAIL_CHANGE_CONFIRMED = "email_change:confirmed"
+    EMAIL_CHANGE_CANCELLED = "email_change:cancelled"
+    EMAIL_CHANGE_COMPLETED = "email_change:completed"
     STAFF_CREATED = "staff:created"
     STAFF_TOTP_ENROLLED = "staff:totp_enrolled"
     STAFF_TOTP_RESET = "staff:totp_reset"
@@ -86,7 +92,15 @@ class Event(StrEnum):
     BREACH_MARKED = "breach:marked"
     BREACH_AUTHORITY_NOTIFIED = "breach:authority_notified"
     EVIDENCE_EXPORTED = "evidence:exported"
+    INCIDENTS_EXPORTED = "incidents:exported"  # the delay report's incident rows, as CSV (customers' addresses)
     AUDIT_ANCHORED = "audit:anchored"
+    CHECKPOINT_REFUSED = "audit:checkpoint_refused"  # the tree does not extend the last checkpoint
+    EVENTS_REDACTED = "audit:events_redacted"  # personal data removed from events in the tree (their leaves)
+    # Retention (incident_service/retention)
+    LEGAL_HOLD_PLACED = "legal_hold:placed"
+    LEGAL_HOLD_RELEASED = "legal_hold:released"
+    RETENTION_PURGED = "retention:purged"  # one rule's run: what it emptied
+    CUSTOMER_ERASED = "customer:erased"
     # Webhook subscriptions (incident_service/webhooks)
     WEBHOOK_SUBSCRIBED = "webhook:subscribed"
     WEBHOOK_REMOVED = "webhook:removed"
@@ -101,6 +115,12 @@ class Event(StrEnum):
     INCIDENT_VIEWED = "incident:viewed"
     AUDIT_EVENTS_READ = "audit_events:read"
     DELAY_REPORT_READ = "delay_report:read"
+    # Customers' data requests (incident_service/data_requests)
+    DATA_REQUEST_RECEIVED = "data_request:received"
+    DATA_REQUEST_STARTED = "data_request:started"
+    DATA_REQUEST_ANSWERED = "data_request:answered"
+    DATA_REQUEST_WITHDRAWN = "data_request:withdrawn"
+    STATEMENT_CORRECTED = "statement:corrected"
 
 
 def tag(source: str, event: Event) -> str:

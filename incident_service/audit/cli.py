@@ -1,6 +1,6 @@
-"""`flask audit verify`: walk the whole chain; non-zero exit at the first break, naming it. `flask audit
-checkpoint`, `public-key`, `generate-key`: signed checkpoints of the tree, and the outbox worker's
-periodic call that makes them."""
+"""`flask audit verify`: every event, the Merkle tree and every checkpoint; non-zero exit at the first
+break, naming it. `flask audit sequence`, `checkpoint`, `public-key`, `generate-key`: the tree and its
+signed checkpoints, and the outbox worker's periodic calls that make them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from .actions import Event, tag
 from .checkpoint import (
     CheckpointInvalid,
     checkpoints_to_timestamp,
@@ -23,9 +24,9 @@ from .checkpoint import (
     timestamp_text,
 )
 from .models import AuditCheckpoint
-from .service import verify_chain
+from .service import append_event
 
-audit_cli = click.Group("audit", help="The hash-chained audit log.")
+audit_cli = click.Group("audit", help="The audit log: a Merkle tree with signed checkpoints.")
 
 
 def parse_anchor(_ctx: object, _param: object, values: tuple[str, ...]) -> list[tuple[int, str]]:
@@ -45,17 +46,41 @@ def parse_anchor(_ctx: object, _param: object, values: tuple[str, ...]) -> list[
     multiple=True,
     callback=parse_anchor,
     metavar="EVENT_ID:HASH",
-    help="An anchor held outside the service (from an anchor email); may repeat.",
+    help="An anchor of the chain held outside the service (from an anchor email before the tree); may repeat.",
+)
+@click.option(
+    "--checkpoint",
+    "held_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A checkpoint held outside the service (as `audit checkpoint` prints it or its email carries); may repeat.",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    help="A published key checkpoints may be signed with (base64); may repeat. Default: the service's own.",
 )
 @with_appcontext
-def verify_command(anchors: list[tuple[int, str]]) -> None:
-    """Verify every event's link and hash, from the first to the head, and every anchor."""
-    from .tree_verification import verify_tree
+def verify_command(anchors: list[tuple[int, str]], held_files: tuple[str, ...], public_keys: tuple[str, ...]) -> None:
+    """Verify every event's hash and the old chain's links and anchors; the Merkle tree (every leaf from
+    its event, every node, the root); and every checkpoint, stored or held outside (signature, root at
+    its size, consistency with the next)."""
+    from .tree_verification import read_held_checkpoint, verify_log
 
-    result = verify_chain(anchors)
+    held = []
+    for path in held_files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                held.append(read_held_checkpoint(handle.read(), path))
+        except (CheckpointInvalid, UnicodeDecodeError) as error:
+            raise click.BadParameter(str(error), param_hint="--checkpoint") from None
+    log = verify_log(list(public_keys) or [service_public_key()], held, anchors)
+    result, tree, checkpoints = log.chain, log.tree, log.checkpoints
     if result.ok:
         click.echo(
-            f"audit chain intact: {result.events} events, head {result.head}, {result.anchors_checked} anchors matched"
+            f"audit events intact: {result.events} events; the chain before the tree ends at {result.head}, "
+            f"{result.anchors_checked} anchors matched"
         )
     else:
         click.echo(
@@ -63,13 +88,21 @@ def verify_command(anchors: list[tuple[int, str]]) -> None:
             f"({result.events - 1} events before it verified)",
             err=True,
         )
-    # The Merkle tree (audit.sequencer) on its own: each leaf from its event, each node from its children.
-    tree = verify_tree()
     if tree.ok:
-        click.echo(f"audit tree intact: {tree.size} leaves, root {tree.root}")
+        click.echo(
+            f"audit tree intact: {tree.size} leaves, root {tree.root}"
+            + (f"; {tree.waiting} newer events wait for the sequencer" if tree.waiting else "")
+        )
     else:
         click.echo(f"audit tree BROKEN: {tree.problem}", err=True)
-    if not (result.ok and tree.ok):
+    if checkpoints is not None and checkpoints.ok:
+        click.echo(
+            f"checkpoints hold: {checkpoints.checked} stored and {checkpoints.held} held outside, each signed, "
+            "matching the tree, and each extended by the next"
+        )
+    elif checkpoints is not None:
+        click.echo(f"audit checkpoints BROKEN: {checkpoints.problem}", err=True)
+    if not log.ok:
         sys.exit(1)
 
 
@@ -78,50 +111,22 @@ def verify_command(anchors: list[tuple[int, str]]) -> None:
 @with_appcontext
 def sequence_command(batch: int) -> None:
     """Put every event not yet in the Merkle tree into it, in batches (the worker does this as it runs)."""
-    from ..extensions import db
-    from .sequencer import integrate, tree_head
+    from .sequencer import integrate_all, tree_head
 
-    total = 0
-    while added := integrate(batch):
-        db.session.commit()
-        total += added
-    db.session.commit()
+    total = integrate_all(batch)
     head = tree_head()
     click.echo(f"integrated {total} events; tree of {head.size} leaves, root {head.root.hex()}")
 
 
-@audit_cli.command("anchor")
-@click.option("--email", "email_to", default=None, help="Send the anchor to this outside address [AUDIT_ANCHOR_EMAIL].")
-@with_appcontext
-def anchor_command(email_to: str | None) -> None:
-    """Record the current chain head (and email it outside, if an address is set)."""
-    from flask import current_app
-
-    from ..customers.addresses import InvalidAddress, normalize_address
-    from ..database import utcnow
-    from ..extensions import db
-    from ..notifications.emails import send_audit_anchor_email
-    from .service import create_anchor
-
-    address = email_to or current_app.config.get("AUDIT_ANCHOR_EMAIL")
-    if address:
-        try:
-            address = normalize_address(address)
-        except InvalidAddress:
-            raise click.ClickException(f"{address!r} is not a valid email address") from None
-    now = utcnow()
-    anchor = create_anchor(now=now, actor="cli", email_to=address)
-    if address:
-        send_audit_anchor_email(anchor, to_address=address, actor="cli", now=now)
-    db.session.commit()
-    click.echo(
-        f"anchor {anchor.id}: event {anchor.last_event_id}, {anchor.event_count} events, "
-        f"head {anchor.head_hash}" + (f"; queued to {address}" if address else "")
-    )
-    click.echo(
-        f"keep it outside the service; check with: flask --app wsgi audit verify --anchor "
-        f"{anchor.last_event_id}:{anchor.head_hash}"
-    )
+@audit_cli.command("anchor", hidden=True)
+@click.option(
+    "--email", "email_to", default=None, help="Send the checkpoint to this outside address [AUDIT_ANCHOR_EMAIL]."
+)
+@click.pass_context
+def anchor_command(ctx: click.Context, email_to: str | None) -> None:
+    """Kept for old scripts: the chain's anchors became signed checkpoints of the tree."""
+    click.echo("anchors are now signed checkpoints of the log's tree: making one (flask audit checkpoint)", err=True)
+    ctx.invoke(checkpoint_command, email_to=email_to)
 
 
 @audit_cli.command("verify-pack")
@@ -132,8 +137,9 @@ def anchor_command(email_to: str | None) -> None:
     help="The service's published Ed25519 key (base64): the checkpoint must be signed with it.",
 )
 def verify_pack_command(file: str, public_key: str | None) -> None:
-    """Check an evidence pack offline: file and email digests, audit event hashes and links, and the log's
-    proofs (leaves, inclusion proofs, the checkpoint's signature and time-stamp)."""
+    """Check an evidence pack offline: file and email digests, audit event hashes, and the log's proofs
+    (leaves, inclusion proofs, the checkpoint's signature and time-stamp). Exit 0: proved; 1: a check
+    failed; 2: consistent, but not proved (no published key given, or a pack without the log's proofs)."""
     from ..packs.verify import verify_pack
 
     with open(file, "rb") as handle:
@@ -146,11 +152,17 @@ def verify_pack_command(file: str, public_key: str | None) -> None:
         sys.exit(1)
     for fact in result.facts:
         click.echo(f"OK: {fact}")
-    head = result.chain_head
-    click.echo(
-        f"evidence pack consistent; chain head at export: event {head.get('last_event_id')}, "
-        f"{head.get('hash')} (compare with an anchor held outside the company)"
-    )
+    if result.unproved:
+        for reason in result.unproved:
+            click.echo(f"NOT PROVED: {reason}", err=True)
+        head = result.chain_head
+        if head:
+            click.echo(
+                f"chain head at export: event {head.get('last_event_id')}, {head.get('hash')} "
+                "(compare with an anchor held outside the company)"
+            )
+        sys.exit(2)
+    click.echo("evidence pack proved: every check passed against the published key")
 
 
 def checkpoint_address(email_to: str | None) -> str | None:
@@ -169,7 +181,8 @@ def checkpoint_address(email_to: str | None) -> str | None:
 def checkpoint_and_email(*, email_to: str | None, source: str, actor: str) -> AuditCheckpoint | None:
     """Make a checkpoint (None if the tree has not changed) and queue its email outside, commit, then
     time-stamp it (and any earlier one left without a token) with no transaction open while the TSA
-    answers. Raises CheckpointInvalid (rolled back) if the tree does not extend the last checkpoint."""
+    answers. Raises CheckpointInvalid if the tree does not extend the last checkpoint, after recording
+    `audit:checkpoint_refused` (a staff alert follows)."""
     from ..database import utcnow
     from ..extensions import db
     from ..notifications.emails import send_audit_checkpoint_email
@@ -181,6 +194,12 @@ def checkpoint_and_email(*, email_to: str | None, source: str, actor: str) -> Au
             send_audit_checkpoint_email(checkpoint, to_address=email_to, source=source, actor=actor, now=now)
         pending = checkpoints_to_timestamp()
         db.session.commit()
+    except CheckpointInvalid as refused:
+        # The log no longer extends what was signed: say so in the log itself (staff alerts read it).
+        db.session.rollback()
+        append_event(tag(source, Event.CHECKPOINT_REFUSED), actor=actor, now=now, data={"problem": str(refused)[:1000]})
+        db.session.commit()
+        raise
     except BaseException:
         db.session.rollback()
         raise

@@ -1,11 +1,11 @@
-"""Audit events: append-only rows, each carrying the hash of the one before it."""
+"""Audit events: append-only rows, the leaves of a Merkle tree (audit.sequencer) with signed checkpoints."""
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime
@@ -16,6 +16,15 @@ GENESIS_HASH = "0" * 64
 
 class AuditEvent(Model):
     __tablename__ = "audit_events"
+    # The events the sequencer has yet to integrate (migration 0016): as small as the backlog.
+    __table_args__ = (
+        Index(
+            "ix_audit_events_unsequenced",
+            "id",
+            sqlite_where=text("leaf_index IS NULL"),
+            postgresql_where=text("leaf_index IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -27,6 +36,8 @@ class AuditEvent(Model):
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     # Canonical JSON of the event's details; part of what is hashed.
     data: Mapped[str] = mapped_column(Text, default="{}")
+    # The hash of the event before it for events written before the tree (the chain); empty since
+    # (audit.service.UNCHAINED): writers no longer read a head.
     prev_hash: Mapped[str] = mapped_column(String(64))
     # Not unique-indexed: the chain (verify_chain) is what proves integrity, and a unique index on random
     # hashes made every append a random B-tree insert (a sixth of mass reactivation's time).
@@ -98,3 +109,18 @@ class AuditCheckpoint(Model):
     def timestamp_token_text(self) -> str | None:
         """The time-stamp token as base64 (as packs and emails carry it), or None."""
         return base64.b64encode(self.timestamp_token).decode() if self.timestamp_token is not None else None
+
+
+class AuditRedaction(Model):
+    """Personal data removed from an event already in the tree (retention, erasure). The event's `data`
+    now holds the tombstone; its leaf in the tree, whose hash is recorded here and in the redaction's own
+    event, is unchanged, so every proof still verifies; only its content can no longer be recomputed."""
+
+    __tablename__ = "audit_redactions"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)
+    leaf_index: Mapped[int] = mapped_column(Integer)
+    leaf_hash: Mapped[str] = mapped_column(String(64))  # hex: the tree's level-0 node for that leaf
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rule: Mapped[str] = mapped_column(String(40))
+    redacted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,7 +16,7 @@ from . import merkle
 from .models import TREE_STATE_ID, AuditEvent, AuditTreeNode, AuditTreeState
 from .service import event_leaf
 
-# Any constant other than the chain's (service.CHAIN_LOCK_KEY): sequencing never waits on appends.
+# Any constant: only sequencers take it; writers of events take no lock at all.
 SEQUENCER_LOCK_KEY = 0x5E0_7EE
 
 
@@ -46,21 +46,17 @@ def _stored_subtree(level: int, index: int) -> bytes:
 
 
 def integrate(batch: int = 1000) -> int:
-    """Give the next `batch` events not yet in the tree, in id order (today the chain lock makes that the
-    order they committed in), the next leaf indexes; store the subtrees they complete and the new size and
+    """Give the next `batch` committed events not yet in the tree the next leaf indexes, in id order
+    (an event whose transaction commits after a later id was integrated comes in the next batch: the
+    order is the one they became visible in); store the subtrees they complete and the new size and
     root. Flushes; the caller commits, so a sequencer killed before its commit leaves nothing behind and
     the next run does the same work again. Returns how many events it integrated."""
     _hold_sequencer()
     state = db.session.get(AuditTreeState, TREE_STATE_ID, populate_existing=True)
     size = state.size if state else 0
-    # After the last leaf's event, by primary key: no rescan of the integrated ones on each batch. An event
-    # with a lower id and no leaf cannot have committed later while appends hold the chain; verify_tree
-    # names one as inserted.
-    query = select(AuditEvent).where(AuditEvent.leaf_index.is_(None))
-    if size:
-        last = select(AuditEvent.id).where(AuditEvent.leaf_index == size - 1).scalar_subquery()
-        query = query.where(AuditEvent.id > last)
-    events = list(db.session.execute(query.order_by(AuditEvent.id).limit(batch)).scalars())
+    # The waiting events are found by a partial index (migration 0016): no scan of the integrated ones.
+    query = select(AuditEvent).where(AuditEvent.leaf_index.is_(None)).order_by(AuditEvent.id).limit(batch)
+    events = list(db.session.execute(query).scalars())
     if not events:
         return 0
     leaves = [merkle.leaf_hash(event_leaf(event).encode("utf-8")) for event in events]
@@ -79,6 +75,16 @@ def integrate(batch: int = 1000) -> int:
         state.size, state.root = new_size, root.hex()
     db.session.flush()
     return len(events)
+
+
+def integrate_all(batch: int = 1000) -> int:
+    """Integrate every event waiting, committing after each batch; returns how many."""
+    total = 0
+    while added := integrate(batch):
+        db.session.commit()
+        total += added
+    db.session.commit()
+    return total
 
 
 def tree_head() -> TreeHead:

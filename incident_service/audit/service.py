@@ -9,12 +9,12 @@ from datetime import datetime
 from json.encoder import encode_basestring as _string  # what json.dumps uses with ensure_ascii=False
 from typing import Any, Callable, NamedTuple, Sequence
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select
 
 from ..database import bind_value, insert_tuples, table_of, within
 from ..extensions import db
-from .actions import Event, Source, checked, tag
-from .models import GENESIS_HASH, AuditAnchor, AuditEvent
+from .actions import checked
+from .models import GENESIS_HASH, AuditAnchor, AuditEvent, AuditRedaction
 
 # Any constant; PostgreSQL serialises chain appends on it so the chain stays one line.
 CHAIN_LOCK_KEY = 0x1AC1DE47
@@ -137,19 +137,11 @@ def canonical_event_body(
     )
 
 
-def hold_chain() -> None:
-    """Hold the chain for the rest of this transaction (PostgreSQL: an advisory lock; SQLite: the
-    transaction already holds the only write lock). Appending takes it anyway; a change that must
-    lock rows of its own takes it first, so every writer takes the chain before any row."""
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-
-
-def _chain_head_for_append() -> str:
-    """The head hash to append after, with the chain held for this transaction."""
-    hold_chain()
-    return db.session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS_HASH
+# An event written since the log became a Merkle tree has no link to the one before it: its `prev_hash`
+# is empty, its leaf is its canonical body alone, and `hash` is the SHA-256 of that. Writers never read
+# a head or wait on one another; the sequencer gives the order (audit.sequencer). The events before the
+# change keep their chain (verify_chain still walks it against the anchors taken then).
+UNCHAINED = ""
 
 
 def _event_row(
@@ -187,10 +179,9 @@ def append_event(
     report_id: int | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Add one event at the head of the chain and flush it. The caller's transaction commits it."""
-    event = AuditEvent(
-        **_event_row(_chain_head_for_append(), checked(action), actor, now, customer_id, incident_id, report_id, data)
-    )
+    """Write one event and flush it, taking no lock: the caller's transaction commits it, and the
+    sequencer then gives it its place in the log."""
+    event = AuditEvent(**_event_row(UNCHAINED, checked(action), actor, now, customer_id, incident_id, report_id, data))
     db.session.add(event)
     db.session.flush()
     _tell_listeners([NewEvent(event.action, customer_id, incident_id, report_id, data, now)])
@@ -209,14 +200,13 @@ class NewEvent(NamedTuple):
 
 
 def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
-    """Add `events` in order at the head of the chain in one pass: the head is read once under the
-    lock and the chain carried in memory, then the rows go in with one multi-row insert."""
+    """Write `events` with one multi-row insert (their ids, and so the sequencer's order, follow the
+    list's), taking no lock."""
     if not events:
         return
     for action in {event.action for event in events}:  # a handful of distinct actions per batch
         checked(action)
     db.session.flush()
-    prev = _chain_head_for_append()
     connection, table = db.session.connection(), table_of(AuditEvent)
     now_iso, now_bound = now.isoformat(timespec="microseconds"), bind_value(connection, table, "occurred_at", now)
     rows = []
@@ -230,12 +220,21 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
                 bind_value(connection, table, "occurred_at", event.at),
             )
         digest = event_hash(
-            prev, moment, event.action, actor, event.customer_id, event.incident_id, event.report_id, payload
+            UNCHAINED, moment, event.action, actor, event.customer_id, event.incident_id, event.report_id, payload
         )
         rows.append(
-            (bound, event.action, actor, event.customer_id, event.incident_id, event.report_id, payload, prev, digest)
+            (
+                bound,
+                event.action,
+                actor,
+                event.customer_id,
+                event.incident_id,
+                event.report_id,
+                payload,
+                UNCHAINED,
+                digest,
+            )
         )
-        prev = digest
     insert_tuples(connection, table, _EVENT_COLUMNS, rows)
     _tell_listeners([event if event.at is not None else event._replace(at=now) for event in events])
 
@@ -281,8 +280,10 @@ class ChainVerification:
 
 
 def verify_chain(external_anchors: Sequence[tuple[int, str]] = ()) -> ChainVerification:
-    """Walk the whole chain in order; stop at the first event whose links or hash do not match, or
-    whose hash differs from an anchor (stored ones, and `external_anchors` as (event id, hash))."""
+    """Walk every event in id order: each one's contents must give its hash. The events written before
+    the log became a tree (audit.sequencer) also form a chain, each holding the hash of the one before:
+    stop at the first broken link, or a hash that differs from an anchor taken of that chain (stored
+    ones, and `external_anchors` as (event id, hash)). The tree's own check is tree_verification's."""
     anchors: dict[int, str] = {}
     for anchor in db.session.execute(select(AuditAnchor)).scalars():
         anchors[anchor.last_event_id] = anchor.head_hash
@@ -294,17 +295,24 @@ def verify_chain(external_anchors: Sequence[tuple[int, str]] = ()) -> ChainVerif
     checked = 0
     expected_prev = GENESIS_HASH
     count = 0
+    chain_ended = False
+    # Events whose personal data was removed (audit.redaction): their stored hash stands, as their leaf does.
+    redacted = set(db.session.execute(select(AuditRedaction.event_id)).scalars())
     rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000))
     try:
         for event in rows.scalars():
             count += 1
-            if event.prev_hash != expected_prev:
+            if event.prev_hash == UNCHAINED:
+                chain_ended = True
+            elif chain_ended or event.prev_hash != expected_prev:
                 return ChainVerification(
                     False,
                     count,
                     expected_prev,
                     event.id,
-                    "its prev_hash does not match the event before it (a row was removed or inserted)",
+                    "its prev_hash does not match the event before it (a row was removed or inserted)"
+                    if not chain_ended
+                    else "it is linked into the chain, which ended before it (the row was inserted)",
                 )
             recomputed = event_hash(
                 event.prev_hash,
@@ -316,7 +324,7 @@ def verify_chain(external_anchors: Sequence[tuple[int, str]] = ()) -> ChainVerif
                 event.report_id,
                 event.data,
             )
-            if recomputed != event.hash:
+            if recomputed != event.hash and event.id not in redacted:
                 return ChainVerification(
                     False, count, expected_prev, event.id, "its contents do not match its hash (the row was changed)"
                 )
@@ -331,7 +339,8 @@ def verify_chain(external_anchors: Sequence[tuple[int, str]] = ()) -> ChainVerif
                         "its hash differs from an anchor taken earlier (the chain was rebuilt)",
                     )
                 checked += 1
-            expected_prev = event.hash
+            if not chain_ended:
+                expected_prev = event.hash
     finally:
         rows.close()  # a server-side cursor on PostgreSQL when we stop early
     if expected_by_id:
@@ -343,27 +352,14 @@ def verify_chain(external_anchors: Sequence[tuple[int, str]] = ()) -> ChainVerif
 
 
 def chain_head() -> tuple[int, int, str]:
-    """(last event id, number of events, head hash) of the chain as it stands."""
-    last = db.session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    count = db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    """(last event id, number of events, head hash) of the chain, which ended when the log became a tree:
+    what anchors taken before then are compared with."""
+    chained = AuditEvent.prev_hash != UNCHAINED
+    last = db.session.execute(
+        select(AuditEvent.id, AuditEvent.hash).where(chained).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    count = db.session.scalar(select(func.count()).select_from(AuditEvent).where(chained)) or 0
     return (last[0], count, last[1]) if last else (0, 0, GENESIS_HASH)
-
-
-def create_anchor(*, now: datetime, actor: str, email_to: str | None = None) -> AuditAnchor:
-    """Record the chain head now, and that it goes to `email_to` (the caller queues that email:
-    notifications.service.queue_anchor_email). Audits it (after taking the head, so the anchor covers
-    everything before its own event)."""
-    last_id, count, head = chain_head()
-    anchor = AuditAnchor(created_at=now, last_event_id=last_id, event_count=count, head_hash=head, emailed_to=email_to)
-    db.session.add(anchor)
-    db.session.flush()
-    append_event(
-        tag(Source.CLI, Event.AUDIT_ANCHORED),
-        actor=actor,
-        now=now,
-        data={"anchor": anchor.id, "last_event": last_id, "head": head, "emailed_to": email_to},
-    )
-    return anchor
 
 
 NO_INCIDENT = -1  # an incident id that matches no event: a reference that names no incident

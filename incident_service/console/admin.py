@@ -10,7 +10,9 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..audit.actions import Event
-from ..audit.service import NO_INCIDENT, search_events, verify_chain
+from ..audit.checkpoint import service_public_key
+from ..audit.service import NO_INCIDENT, search_events
+from ..audit.tree_verification import verify_log
 from ..customers.password_messages import reason_message
 from ..database import utcnow
 from ..extensions import db
@@ -116,7 +118,7 @@ def audit() -> ResponseReturnValue:
         page=page,
         page_size=AUDIT_PAGE,
     )
-    verification = verify_chain() if args.get("verify") == "1" else None
+    verification = verify_log([service_public_key()]) if args.get("verify") == "1" else None
     return render_template(
         "console/audit.html",
         events=events,

@@ -19,7 +19,7 @@ from .models import OutboxMessage
 from .service import queue_email, queue_message
 
 if TYPE_CHECKING:
-    from ..audit.models import AuditAnchor, AuditCheckpoint
+    from ..audit.models import AuditCheckpoint
     from ..incidents.models import Incident, Report
     from ..reactivation.models import ResetGrant
 
@@ -155,23 +155,18 @@ def send_discovery_request_email(incident: Incident, *, source: str, actor: str,
     )
 
 
-def send_audit_anchor_email(anchor: AuditAnchor, *, to_address: str, actor: str, now: datetime) -> OutboxMessage:
-    """The audit chain's head, to an address outside the company's systems."""
-    return _audit_record_outside({"anchor": anchor}, to_address=to_address, source="cli", actor=actor, now=now)
-
-
 def send_audit_checkpoint_email(
     checkpoint: AuditCheckpoint, *, to_address: str, source: str, actor: str, now: datetime
 ) -> OutboxMessage:
     """A signed checkpoint of the audit log (its text, signature, public key and time-stamp), to an
-    address outside the company's systems: the anchor's email, carrying the tree head instead."""
+    address outside the company's systems (the chain's anchors went the same way before the tree)."""
     return _audit_record_outside({"checkpoint": checkpoint}, to_address=to_address, source=source, actor=actor, now=now)
 
 
 def _audit_record_outside(
     context: dict[str, Any], *, to_address: str, source: str, actor: str, now: datetime
 ) -> OutboxMessage:
-    """One email template for both records of the log's state kept outside: in the company's language."""
+    """The email of a record of the log's state kept outside: in the company's language."""
     config = current_app.config
     return queue_message(
         "audit_anchor",

@@ -39,10 +39,13 @@ class OpenedPack:
 
 @dataclass
 class PackVerification:
-    """What verify_pack found: `problems` (none means the pack holds), `warnings` (what the pack alone
-    cannot settle, for the reader to check), and `facts` (what was proved, for the report)."""
+    """What verify_pack found: `problems` (none means the pack holds), `unproved` (why a pack that holds
+    together still proves nothing: no published key to check the signature with, or no log section),
+    `warnings` (what the pack alone cannot settle, for the reader to check), and `facts` (what was
+    proved, for the report)."""
 
     problems: list[str] = field(default_factory=list)
+    unproved: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
     chain_head: dict[str, object] = field(default_factory=dict)
@@ -65,9 +68,30 @@ def verify_pack(data: bytes, *, public_key: str | None = None) -> PackVerificati
         *_check_event_hashes(pack),
     ]
     _check_log(pack, public_key, result)
+    _say_what_was_removed(pack, result)
     head = pack.document.get("chain_head")
     result.chain_head = head if isinstance(head, dict) else {}
     return result
+
+
+def _say_what_was_removed(pack: OpenedPack, result: PackVerification) -> None:
+    """Content removed before the pack was made (retention, erasure) is named, so nobody reads its absence
+    as anything else: what it was, when it went, under which rule."""
+    for report in pack.document.get("reports", []):
+        email = report.get("email") or {}
+        for what, tombstones in (("report", report.get("removed")), ("raw email", email.get("removed"))):
+            for tombstone in tombstones or []:
+                result.facts.append(
+                    f"{what} of {report.get('reference')}: {', '.join(tombstone.get('fields', []))} removed on "
+                    f"{tombstone.get('purged_at')} under the rule {tombstone.get('rule')!r}"
+                    + ("; its SHA-256 recorded at receipt stays" if what == "raw email" else "")
+                )
+    redacted = [event for event in pack.document.get("audit_events", []) if event.get("redacted")]
+    if redacted:
+        result.facts.append(
+            f"{len(redacted)} audit events had personal data removed after they entered the log (retention or "
+            "erasure): their place in the log is proved by their leaf hashes, the removed fields are not"
+        )
 
 
 def _open_pack(data: bytes) -> OpenedPack:
@@ -118,6 +142,8 @@ def _check_report(report: dict[str, Any], events: list[dict[str, Any]], pack: Op
     email = report.get("email")
     if not email:
         return problems
+    if email.get("file") is None and email.get("removed"):
+        return problems  # its bytes were removed (retention, erasure); the SHA-256 recorded at receipt stays
     if email["file"] not in pack.names:
         return problems + [f"{email['file']}: missing"]
     digest = hashlib.sha256(pack.read(email["file"])).hexdigest()
@@ -148,11 +174,14 @@ def _check_every_receipt_is_in_the_pack(pack: OpenedPack) -> list[str]:
 
 
 def _check_event_hashes(pack: OpenedPack) -> list[str]:
-    """Each audit event's hash covers its contents, and each links to the event before it when that one
-    is in the pack too (the pack holds the incident's events, not the whole chain)."""
+    """Each audit event's hash covers its contents; an event of the chain before the tree links to the
+    event before it when that one is in the pack too (the pack holds the incident's events only)."""
     problems = []
     previous: dict[str, Any] | None = None
     for event in pack.document.get("audit_events", []):
+        if event.get("redacted"):  # its personal data was removed: its leaf hash is what the log proves
+            previous = event
+            continue
         try:
             recomputed = event_hash(
                 event["prev_hash"],
@@ -169,7 +198,13 @@ def _check_event_hashes(pack: OpenedPack) -> list[str]:
             continue
         if recomputed != event["hash"]:
             problems.append(f"audit event {event['id']}: its contents do not match its hash")
-        if previous is not None and event["id"] == previous["id"] + 1 and event["prev_hash"] != previous["hash"]:
+        chained = bool(event["prev_hash"])  # events before the tree link to the one before them
+        if (
+            chained
+            and previous is not None
+            and event["id"] == previous["id"] + 1
+            and event["prev_hash"] != previous["hash"]
+        ):
             problems.append(f"audit event {event['id']}: does not link to event {previous['id']}")
         previous = event
     return problems
@@ -191,7 +226,7 @@ def _check_log(pack: OpenedPack, public_key: str | None, result: PackVerificatio
     the pack is a leaf of the tree it signs (leaf, leaf hash, inclusion proof)."""
     log = pack.document.get("log")
     if log is None:
-        result.warnings.append(
+        result.unproved.append(
             "the pack has no `log` section (made before the Merkle tree): its events are not proved to be in "
             "the log; only the chain head can be compared with an anchor"
         )
@@ -245,9 +280,9 @@ def _check_checkpoint(
             f"log checkpoint: root_hash {checkpoint.get('root_hash')!r} differs from its signed text's {body.root.hex()}"
         )
     if public_key is None:
-        result.warnings.append(
-            f"the checkpoint's signature was checked with the key the pack carries ({packed_key}); give the "
-            "published key with --public-key to check that it is the service's"
+        result.unproved.append(
+            f"the checkpoint's signature was checked only with the key the pack carries ({packed_key}), and "
+            "anyone can sign with a key of their own: give the published key with --public-key"
         )
     elif not hmac.compare_digest(packed_key, public_key):
         problems.append(f"log checkpoint: signed with key {packed_key}, not the published key {public_key}")
@@ -284,13 +319,24 @@ def _check_log_event(event: Any, entry: Any, size: int, root: bytes, seen: dict[
     if not isinstance(event, dict) or not isinstance(entry, dict):
         return [f"{name}: its log entry is not an object"]
     leaf, index, proof = entry.get("leaf"), entry.get("leaf_index"), entry.get("inclusion_proof")
-    if not isinstance(leaf, str):
-        return [f"{name}: its log entry has no leaf"]
     problems = []
-    recomputed = merkle.leaf_hash(leaf.encode("utf-8"))
-    if entry.get("leaf_hash") != recomputed.hex():
-        problems.append(f"{name}: its leaf does not hash to its leaf_hash (SHA-256(0x00 ‖ leaf) is {recomputed.hex()})")
-    problems += _check_leaf_is_event(name, leaf, event)
+    if leaf is None and isinstance(event.get("redacted"), dict):
+        # Personal data removed after it entered the log: the leaf is gone, its hash is still proved.
+        try:
+            recomputed = bytes.fromhex(str(entry.get("leaf_hash")))
+        except ValueError:
+            return [f"{name}: its data was removed, and its leaf_hash is not hex"]
+        if len(recomputed) != 32:
+            return [f"{name}: its data was removed, and its leaf_hash is not a SHA-256"]
+    elif not isinstance(leaf, str):
+        return [f"{name}: its log entry has no leaf"]
+    else:
+        recomputed = merkle.leaf_hash(leaf.encode("utf-8"))
+        if entry.get("leaf_hash") != recomputed.hex():
+            problems.append(
+                f"{name}: its leaf does not hash to its leaf_hash (SHA-256(0x00 ‖ leaf) is {recomputed.hex()})"
+            )
+        problems += _check_leaf_is_event(name, leaf, event)
     if not isinstance(index, int) or isinstance(index, bool):
         return problems + [f"{name}: not covered by the checkpoint (no leaf_index): it was not yet sequenced"]
     if index in seen:
@@ -312,13 +358,13 @@ def _check_log_event(event: Any, entry: Any, size: int, root: bytes, seen: dict[
 
 
 def _check_leaf_is_event(name: str, leaf: str, event: dict[str, Any]) -> list[str]:
-    """The leaf is the event's previous hash then its canonical JSON: the same fields as the pack shows,
-    and SHA-256 of it is the event's chain hash."""
-    prev_hash, body = leaf[:64], leaf[64:]
+    """The leaf is the event's canonical JSON (after the previous event's hash, for an event of the chain
+    the log was before the tree): the same fields as the pack shows, and SHA-256 of it is the event's hash."""
+    prev_hash, body = ("", leaf) if leaf.startswith("{") else (leaf[:64], leaf[64:])
     try:
         fields = json.loads(body)
     except ValueError:
-        return [f"{name}: its leaf is not a previous hash followed by the event's JSON"]
+        return [f"{name}: its leaf is not the event's JSON (or a previous hash followed by it)"]
     if not isinstance(fields, dict) or sorted(fields) != sorted(LEAF_FIELDS):
         return [f"{name}: its leaf's JSON does not have the event's fields ({', '.join(LEAF_FIELDS)})"]
     differing = [key for key in LEAF_FIELDS if fields[key] != event.get(key)]
@@ -327,5 +373,5 @@ def _check_leaf_is_event(name: str, leaf: str, event: dict[str, Any]) -> list[st
     if differing:
         return [f"{name}: its leaf differs from the pack's audit event in {', '.join(differing)}"]
     if hashlib.sha256(leaf.encode("utf-8")).hexdigest() != event.get("hash"):
-        return [f"{name}: SHA-256 of its leaf is not the event's chain hash"]
+        return [f"{name}: SHA-256 of its leaf is not the event's hash"]
     return []

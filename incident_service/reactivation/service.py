@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..audit.actions import Event, tag
-from ..audit.service import append_event, hold_chain
+from ..audit.service import append_event
 from ..customers.models import CREDENTIAL_ACTIVE, CREDENTIAL_LOCKED, Customer
 from ..customers.passwords import hashing, password_problems
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
@@ -79,13 +79,11 @@ def issue_reset_grant(
 def load_reset_grant(token: str, now: datetime, *, lock: bool = False) -> tuple[Customer, ResetGrant]:
     """The customer and live grant behind a reset token, or TokenError for any reason at all.
 
-    With `lock`, for a change: the audit chain, the customer's row and the grant's row are held until
-    the transaction ends, in the order every writer takes them (chain, customer, grant), and both
-    rows are read again as the last writer left them."""
+    With `lock`, for a change: the customer's row and the grant's row are held until the transaction
+    ends, in the order every writer takes them (customer, grant), and both rows are read again as the
+    last writer left them."""
     link = read_reset_link(token)
     customer_id, grant_id, stamp = link.customer_id, link.grant_id, link.stamp
-    if lock:
-        hold_chain()
     query = select(ResetGrant).where(ResetGrant.grant_id_hash == grant_id_hash(grant_id))
     grant = db.session.execute(query).scalar_one_or_none()
     if grant is None or grant.customer_id != customer_id:
@@ -136,10 +134,9 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
     """Send a new reset link to the customer's address on record, unless one was issued within the
     resend window. Returns whether it was sent. Audits what it sends, or that it was throttled.
 
-    Takes the chain, then the customer's row, before reading or changing anything: the order every
-    writer uses (no deadlock with a report racing it), and two quick requests take turns, so the second
-    sees the first's link and is throttled instead of sending another."""
-    hold_chain()
+    Takes the customer's row before reading or changing anything: the order every writer uses (no
+    deadlock with a report racing it), and two quick requests take turns, so the second sees the
+    first's link and is throttled instead of sending another."""
     lock_customer(customer)
     if link_sent_recently(customer.id, now):
         append_event(tag(source, Event.RESET_LINK_THROTTLED), actor=actor, now=now, customer_id=customer.id)

@@ -3,16 +3,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from incident_service.alerts.models import AlertCursor, BreachClockAlert, StaffAlert
 from incident_service.alerts.service import LISTED, collect_alerts
 from incident_service.audit.actions import Event, Source, tag
+from incident_service.audit.checkpoint import latest_checkpoint
+from incident_service.audit.cli import run_checkpoints_when_due
+from incident_service.audit.models import AuditEvent, AuditTreeNode
+from incident_service.audit.sequencer import integrate_all
 from incident_service.audit.service import append_event, verify_chain
 from incident_service.database import utcnow
 from incident_service.extensions import db
@@ -248,6 +253,36 @@ def test_disabled_webhook_is_alerted(app, smtp_sink) -> None:  # type: ignore[no
     [message] = smtp_sink.to(TEAM[0])
     text = text_of(message)
     assert "crm.ecc.example" in text and "s3cret" not in text and "50" in text
+    links_are_alike(message)
+
+
+@pytest.mark.settings(
+    SECURITY_TEAM_ADDRESSES=TEAM, ALERT_DIGEST_MINUTES=15, AUDIT_ANCHOR_EMAIL="notary@lawfirm.example"
+)
+def test_a_rewritten_log_is_alerted(app, smtp_sink) -> None:  # type: ignore[no-untyped-def]
+    """A checkpoint the worker refuses to sign (the tree no longer extends the last one) is audited, and
+    the security team hears of it with the reason."""
+    start_alerts(app)
+    with app.app_context():
+        for number in range(3):
+            append_event("cli:customer:created", actor=f"a{number}", now=utcnow())
+        db.session.commit()
+        integrate_all()
+        assert run_checkpoints_when_due(0.0) > 0 and latest_checkpoint() is not None
+        # Someone with the database rewrites a leaf of the tree and the state that sums it up.
+        db.session.execute(update(AuditTreeNode).where(AuditTreeNode.level == 0).values(hash=b"\1" * 32))
+        append_event("cli:customer:created", actor="later", now=utcnow())
+        db.session.commit()
+        integrate_all()
+        run_checkpoints_when_due(0.0)
+        refused = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "worker:audit:checkpoint_refused")
+        ).scalar_one()
+        assert "is not an extension of the last checkpoint" in json.loads(refused.data)["problem"]
+    assert ("log_rewritten", 1) in run_alerts(app, utcnow())
+    deliver(app)
+    [message] = smtp_sink.to(TEAM[0])
+    assert "is not an extension of the last checkpoint" in text_of(message)
     links_are_alike(message)
 
 

@@ -9,6 +9,7 @@ from click.testing import Result
 from sqlalchemy import select
 
 from incident_service.audit.models import AuditEvent
+from incident_service.audit.sequencer import integrate_all
 from incident_service.database import utcnow
 from incident_service.extensions import db
 from tests.api.conftest import ApiClient
@@ -81,16 +82,26 @@ def test_an_incident_by_its_reference_or_the_customers(app, api: ApiClient) -> N
         assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "api:incident:viewed")).first()
 
 
-def test_events_after_a_cursor(app, api: ApiClient) -> None:  # type: ignore[no-untyped-def]
+def sequence(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        integrate_all()  # what the worker's sequencer does within seconds of each commit
+
+
+def test_events_in_the_logs_order(app, api: ApiClient) -> None:  # type: ignore[no-untyped-def]
     make_customer(app, "an@example.com")
     make_customer(app, "binh@example.com")
+    sequence(app)
     first = api.get("/api/v1/events", query_string={"limit": 2}).get_json()
-    assert len(first["items"]) == 2 and first["next_after"] == first["items"][-1]["id"]
+    assert [item["leaf_index"] for item in first["items"]] == [0, 1] and first["next_after"] == 2
     rest = api.get("/api/v1/events", query_string={"after": first["next_after"]}).get_json()
-    ids = [item["id"] for item in first["items"] + rest["items"]]
-    assert ids == sorted(set(ids))
-    assert rest["items"][-1]["action"] == "api:audit_events:read"  # the first poll, audited
-    assert all(item["occurred_at"].endswith("Z") and isinstance(item["data"], dict) for item in rest["items"])
+    assert all(item["action"] != "api:audit_events:read" for item in rest["items"])  # not in the log yet
+    sequence(app)  # now the two polls are
+    later = api.get("/api/v1/events", query_string={"after": rest["next_after"]}).get_json()
+    assert [item["action"] for item in later["items"]] == ["api:audit_events:read"] * 2
+    indexes = [item["leaf_index"] for item in first["items"] + rest["items"] + later["items"]]
+    assert indexes == list(range(len(indexes)))  # nothing missed, nothing twice
+    assert all(item["occurred_at"].endswith("Z") and isinstance(item["data"], dict) for item in later["items"])
+    assert all(item["prev_hash"] == "" and len(item["hash"]) == 64 for item in later["items"])
     empty = api.get("/api/v1/events", query_string={"after": 2**31 - 1}).get_json()
     assert empty == {"items": [], "next_after": 2**31 - 1}
 

@@ -17,10 +17,11 @@ from typing import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from incident_service import settings as settings_module
 from incident_service.audit import cli as audit_cli
+from incident_service.audit import merkle
 from incident_service.audit.checkpoint import (
     CheckpointInvalid,
     checkpoint_text,
@@ -29,13 +30,14 @@ from incident_service.audit.checkpoint import (
     parse_checkpoint_text,
     public_key_text,
     service_public_key,
+    service_signing_key,
     sign_checkpoint,
     verify_checkpoint,
     verify_checkpoint_signature,
 )
-from incident_service.audit.models import AuditCheckpoint
-from incident_service.audit.sequencer import TreeHead, integrate
-from incident_service.audit.service import create_anchor
+from incident_service.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode, AuditTreeState
+from incident_service.audit.sequencer import TreeHead, integrate, integrate_all, root_at
+from incident_service.audit.service import append_event, event_leaf
 from incident_service.extensions import db
 from incident_service.notifications.models import OutboxMessage
 from incident_service.notifications.service import render_queued
@@ -72,7 +74,7 @@ def tsa_url(tsa: LocalTSA) -> Iterator[str]:
 def grow_tree(events: int) -> None:
     """Append `events` audit events and let the sequencer integrate them."""
     for _ in range(events):
-        create_anchor(now=NOW, actor="test")
+        append_event("cli:customer:created", actor="test", now=NOW)
     while integrate():
         pass
 
@@ -363,3 +365,124 @@ def test_development_generates_its_key_once(tmp_path: Path, monkeypatch: pytest.
     assert (tmp_path / "audit_signing_key").read_text() == first
     assert (tmp_path / "audit_signing_key").stat().st_mode & 0o777 == 0o600
     assert load_settings({"APP_ENV": "development"})["AUDIT_SIGNING_KEY"] == first
+
+
+# `flask audit verify` and the checkpoints ---------------------------------------------------------------
+
+
+def checkpointed_log(app: Flask, runner, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """A log of 5 events with a checkpoint, then 6 more with a second: the first saved as its email says."""
+    with app.app_context():
+        grow_tree(5)
+        first = make_checkpoint(NOW)
+        db.session.commit()
+        assert first is not None
+        held = tmp_path / "checkpoint.txt"
+        held.write_text(f"{first.text}signature {first.signature}\npublic key {first.public_key}\n")
+        grow_tree(6)
+        assert make_checkpoint(NOW) is not None
+        db.session.commit()
+    return held
+
+
+def rewrite_history(app: Flask, *, re_sign: bool) -> None:
+    """What someone with the database (and perhaps a key of their own) would do: change the first event,
+    rebuild the whole tree from the events, and replace the stored checkpoints with ones of the new tree."""
+    with app.app_context():
+        first = db.session.execute(select(AuditEvent).order_by(AuditEvent.id).limit(1)).scalar_one()
+        first.actor = "someone else"
+        first.hash = hashlib.sha256(event_leaf(first).encode()).hexdigest()
+        db.session.execute(delete(AuditTreeNode))
+        db.session.execute(delete(AuditTreeState))
+        db.session.execute(update(AuditEvent).values(leaf_index=None))
+        checkpoints = db.session.execute(select(AuditCheckpoint)).scalars().all()
+        db.session.flush()
+        integrate_all()
+        forger = other_key()
+        for checkpoint in checkpoints:
+            root = root_at(checkpoint.tree_size)
+            checkpoint.root_hash, checkpoint.text = root.hex(), checkpoint_text(ORIGIN, checkpoint.tree_size, root)
+            if re_sign:
+                checkpoint.signature = sign_checkpoint(checkpoint.text, forger)
+                checkpoint.public_key = public_key_text(forger)
+        db.session.commit()
+
+
+def test_verify_checks_every_checkpoint_and_those_held_outside(app: Flask, runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    held = checkpointed_log(app, runner, tmp_path)
+    result = runner.invoke(args=["audit", "verify", "--checkpoint", str(held)])
+    assert result.exit_code == 0, result.output
+    assert "checkpoints hold: 2 stored and 1 held outside" in result.output
+
+
+def test_a_rewritten_history_re_signed_with_another_key_is_caught(app: Flask, runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    held = checkpointed_log(app, runner, tmp_path)
+    rewrite_history(app, re_sign=True)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "audit checkpoints BROKEN: checkpoint" in result.output
+    assert "not the published key" in result.output
+    # Even with the forger's key given as published, the checkpoint held outside catches the rewrite.
+    with app.app_context():
+        forged = latest_checkpoint()
+        assert forged is not None
+        forger_key = forged.public_key
+    result = runner.invoke(
+        args=[
+            "audit",
+            "verify",
+            "--public-key",
+            forger_key,
+            "--public-key",
+            held.read_text().split("public key ")[1].strip(),
+            "--checkpoint",
+            str(held),
+        ]
+    )
+    assert result.exit_code == 1
+    assert "the checkpoint held outside in" in result.output and "(the history was rewritten after it)" in result.output
+
+
+def test_a_rewritten_history_under_the_old_signatures_is_caught(app: Flask, runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    checkpointed_log(app, runner, tmp_path)
+    rewrite_history(app, re_sign=False)  # new roots in the rows, old signatures
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "audit checkpoints BROKEN: checkpoint" in result.output
+    assert "does not verify with public key" in result.output
+
+
+def test_a_stored_checkpoint_the_tree_no_longer_matches_is_named(app: Flask, runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    checkpointed_log(app, runner, tmp_path)
+    with app.app_context():
+        # A leaf of the first five changed in the stored tree, every node above it recomputed to agree.
+        nodes = {(n.level, n.index): n for n in db.session.execute(select(AuditTreeNode)).scalars()}
+        nodes[(0, 1)].hash = hashlib.sha256(b"forged").digest()
+        level = 1
+        while (level, 0) in nodes:
+            nodes[(level, 0)].hash = merkle.node_hash(
+                bytes(nodes[(level - 1, 0)].hash), bytes(nodes[(level - 1, 1)].hash)
+            )
+            level += 1
+        state = db.session.get(AuditTreeState, 1)
+        assert state is not None
+        state.root = merkle.tree_root(state.size, lambda lv, ix: bytes(nodes[(lv, ix)].hash)).hex()
+        db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "audit tree BROKEN:" in result.output  # the leaf no longer is its event
+
+
+def test_a_checkpoint_beyond_the_log_says_it_was_cut(app: Flask, runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    held = tmp_path / "future.txt"
+    with app.app_context():
+        grow_tree(2)
+        db.session.commit()
+        text = checkpoint_text(ORIGIN, 9, ROOT)
+        held.write_text(f"{text}signature {sign_checkpoint(text, service_signing_key())}\n")
+    result = runner.invoke(args=["audit", "verify", "--checkpoint", str(held)])
+    assert result.exit_code == 1 and "the log's tree has only 2 leaves (the log was cut short)" in result.output
+
+
+def test_a_file_that_is_no_checkpoint_is_refused(runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello\n")
+    result = runner.invoke(args=["audit", "verify", "--checkpoint", str(junk)])
+    assert result.exit_code == 2 and "is not a checkpoint" in result.output

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from incident_service.audit import merkle
 from incident_service.audit.models import AuditEvent, AuditTreeNode, AuditTreeState
@@ -15,6 +16,7 @@ from incident_service.audit.sequencer import (
     consistency_proof,
     inclusion_proof_for,
     integrate,
+    integrate_all,
     root_at,
     tree_head,
 )
@@ -22,10 +24,11 @@ from incident_service.audit.service import append_event, event_leaf, verify_chai
 from incident_service.audit.tree_verification import verify_tree
 from incident_service.database import utcnow
 from incident_service.extensions import db
+from tests.audit.legacy import write_chain
 
 
 def append(count: int, start: int = 0) -> list[int]:
-    """`count` events in the chain, as the service appends them; their ids."""
+    """`count` events, as the service writes them; their ids."""
     now = utcnow()
     ids = []
     for number in range(start, start + count):
@@ -41,16 +44,21 @@ def leaves() -> list[bytes]:
     return [event_leaf(event).encode("utf-8") for event in events]
 
 
-def test_the_leaf_is_the_chain_hash_preimage(app_context) -> None:  # type: ignore[no-untyped-def]
+def test_the_leaf_is_the_hash_preimage(app_context) -> None:  # type: ignore[no-untyped-def]
+    """An event's leaf is its canonical body (and, for an event of the chain before the tree, its link
+    first): exactly what its `hash` is the SHA-256 of."""
+    old = write_chain(2)
     append(3)
     for event in db.session.execute(select(AuditEvent)).scalars():
         leaf = event_leaf(event)
-        assert leaf.startswith(event.prev_hash) and leaf[64:].startswith('{"action":"cli:customer:created"')
+        body = leaf[64:] if event.id in old else leaf
+        assert leaf.startswith(event.prev_hash) and body.startswith('{"action":"cli:customer:created"')
+        assert (event.prev_hash != "") == (event.id in old)
         assert merkle.hashlib.sha256(leaf.encode("utf-8")).hexdigest() == event.hash
 
 
 def test_old_events_become_the_first_leaves_in_batches(app_context) -> None:  # type: ignore[no-untyped-def]
-    ids = append(11)
+    ids = write_chain(11)  # the log as it was before the tree
     assert tree_head() == (0, merkle.EMPTY_ROOT)
     assert [integrate(batch=4) for _ in range(4)] == [4, 4, 3, 0]
     hashes = [merkle.leaf_hash(leaf) for leaf in leaves()]
@@ -137,23 +145,20 @@ def test_a_removed_event_is_named(app_context, runner) -> None:  # type: ignore[
 
 
 def test_an_inserted_event_is_named(app_context, runner) -> None:  # type: ignore[no-untyped-def]
-    # An id left free among the tree's events (PostgreSQL leaves such gaps when an insert rolls back).
-    ids = append(4)
-    db.session.execute(delete(AuditEvent).where(AuditEvent.id == ids[2]))
-    db.session.commit()
-    assert integrate() == 3
-    db.session.commit()
-    forged = {
-        column: getattr(db.session.get(AuditEvent, ids[1]), column)
-        for column in ("occurred_at", "action", "customer_id", "incident_id", "report_id", "prev_hash", "hash")
-    }
-    db.session.add(AuditEvent(id=ids[2], actor="someone", data="{}", **forged))
+    # A forged event slipped in at leaf 2, the later events' leaf indexes moved up to make room.
+    ids = sequenced(runner)
+    for event_id in reversed(ids[2:]):  # from the end: leaf indexes are unique
+        db.session.execute(
+            update(AuditEvent).where(AuditEvent.id == event_id).values(leaf_index=AuditEvent.leaf_index + 1)
+        )
+    forged = append(1, start=50)[0]
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == forged).values(leaf_index=2))
     db.session.commit()
     code, output = verify(runner)
     assert code == 1
     assert (
-        f"audit tree BROKEN: event {ids[2]} was inserted: it is not in the tree, yet it comes before leaf 2 "
-        f"(event {ids[3]})" in output
+        f"audit tree BROKEN: event {forged} was inserted: it is not in the tree, yet it is marked as leaf 2, "
+        f"whose content is event {ids[2]}'s" in output
     )
 
 
@@ -170,8 +175,14 @@ def test_reordered_events_are_named(app_context, runner) -> None:  # type: ignor
     assert code == 1
     assert (
         f"audit tree BROKEN: events were reordered: event {ids[2]} holds the content of leaf 4, "
-        "where leaf 2 should come" in output
+        "but is marked as leaf 2" in output
     )
+    # Swapping the leaf indexes back the other way round is the same reordering.
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == ids[2]).values(leaf_index=None))
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == ids[4]).values(leaf_index=2))
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == ids[2]).values(leaf_index=4))
+    db.session.commit()
+    assert verify(runner)[0] == 0
 
 
 def test_a_rewritten_tree_is_named(app_context, runner) -> None:  # type: ignore[no-untyped-def]
@@ -195,7 +206,7 @@ def test_a_changed_root_or_leaf_index_is_named(app_context, runner) -> None:  # 
     )
     db.session.execute(update(AuditEvent).where(AuditEvent.id == ids[7]).values(leaf_index=70))
     db.session.commit()
-    assert f"event {ids[7]} is leaf 7, but says it is leaf 70" in verify(runner)[1]
+    assert f"event {ids[7]} is marked as leaf 70, beyond the tree's 8 leaves" in verify(runner)[1]
 
 
 def test_the_worker_sequences_as_it_runs(app_context, runner) -> None:  # type: ignore[no-untyped-def]
@@ -255,3 +266,98 @@ def test_a_failing_sequencer_is_logged_and_retried(app_context, monkeypatch, cap
     assert "integrating events into the tree failed; trying again later" in caplog.text
     monkeypatch.undo()
     assert run_sequencer() == 2 and tree_head().size == 2
+
+
+@pytest.mark.settings(DATABASE_LOCK_TIMEOUT_MS=300)
+@pytest.mark.real_commits  # two transactions open at once, each in its own thread
+def test_writing_an_event_waits_for_no_other_writer(app) -> None:  # type: ignore[no-untyped-def]
+    """Writers of audit events take no lock and read no head: on PostgreSQL an event commits while
+    another transaction that wrote one is still open. SQLite has one writer at a time whatever we do:
+    there the second waits, and gives up after the lock timeout."""
+    written, finish = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        with app.app_context():
+            append_event("cli:customer:created", actor="slow", now=utcnow())
+            written.set()
+            finish.wait(timeout=30)
+            db.session.commit()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    try:
+        assert written.wait(timeout=30)
+        with app.app_context():
+            postgresql = db.session.get_bind().dialect.name == "postgresql"
+            try:
+                append_event("cli:customer:created", actor="quick", now=utcnow())
+                db.session.commit()
+                committed = True
+                integrate()  # while the slow one is still open: the log has the quick one only
+                db.session.commit()
+            except OperationalError:
+                db.session.rollback()
+                committed = False
+    finally:
+        finish.set()
+        thread.join(timeout=30)
+    assert committed == postgresql
+    with app.app_context():
+        integrate_all()
+        actors = list(db.session.execute(select(AuditEvent.actor).order_by(AuditEvent.leaf_index)).scalars())
+        # The quick one committed first, so it is first in the log although its id is the later one.
+        assert actors == (["quick", "slow"] if postgresql else ["slow"])
+        assert verify_tree().ok
+
+
+@pytest.mark.real_commits  # writers and a sequencer in threads of their own
+def test_concurrent_writers_and_a_sequencer_lose_nothing(app) -> None:  # type: ignore[no-untyped-def]
+    writers, each = 4, 15
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def writer(number: int) -> None:
+        try:
+            with app.app_context():
+                for n in range(each):
+                    append_event("cli:customer:created", actor=f"w{number}", now=utcnow(), data={"n": n})
+                    db.session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    def sequencer() -> None:
+        try:
+            with app.app_context():
+                while not done.is_set():
+                    integrate(batch=7)
+                    db.session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    running = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    order = threading.Thread(target=sequencer)
+    order.start()
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join(timeout=60)
+    done.set()
+    order.join(timeout=60)
+    assert errors == []
+    with app.app_context():
+        integrate_all()
+        indexes = list(db.session.execute(select(AuditEvent.leaf_index).order_by(AuditEvent.leaf_index)).scalars())
+        assert indexes == list(range(writers * each))
+        assert verify_tree().ok and verify_chain().ok
+
+
+def test_two_events_alike_verify(app_context, runner) -> None:  # type: ignore[no-untyped-def]
+    """Two events with the same content (one transaction can write them: same time, same data) are two
+    leaves with one hash; neither is taken for the other."""
+    now = utcnow()
+    for _ in range(2):
+        append_event("cli:customer:created", actor="twice", now=now, data={"n": 1})
+    db.session.commit()
+    assert runner.invoke(args=["audit", "sequence"]).exit_code == 0
+    code, output = verify(runner)
+    assert code == 0, output

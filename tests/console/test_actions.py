@@ -310,7 +310,7 @@ def test_audit_viewer_filters_and_verifies(app, staff_login, customer_id) -> Non
         as_text=True
     )
     assert "web:credential:locked" in page and "web:report:received" not in page
-    assert "The chain is intact" in page
+    assert "The audit log is intact" in page
     # What happened is chosen by its name in words; the kind chosen stays selected.
     chosen = legal.get("/console/audit?action=credential:locked", headers={"Accept-Language": "vi"}).get_data(
         as_text=True

@@ -181,7 +181,7 @@ def test_audit_days_in_dd_mm_yyyy(app, staff_login, customer_id) -> None:  # typ
     verify = re.search(r'href="(/console/audit\?[^"]*verify=1[^"]*)"', page)
     assert verify is not None
     again = admin.get(html.unescape(verify.group(1)), headers=EN).get_data(as_text=True)
-    assert "web:credential:locked" in again and "The chain is intact" in again
+    assert "web:credential:locked" in again and "The audit log is intact" in again
     later = day + timedelta(days=1)
     assert "web:credential:locked" not in admin.get(f"/console/audit?action=credential&from={later:%d/%m/%Y}").get_data(
         as_text=True

@@ -16,13 +16,14 @@ import pytest
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from incident_service.audit.service import create_anchor
+from incident_service.audit.checkpoint import make_checkpoint
+from incident_service.audit.sequencer import integrate
 from incident_service.customers.service import add_customer
 from incident_service.extensions import db
 from incident_service.incidents.service import ReportSubmission, receive_report
 from incident_service.notifications.delivery import deliver_due
 from incident_service.notifications.emails import (
-    send_audit_anchor_email,
+    send_audit_checkpoint_email,
     send_discovery_request_email,
     send_password_changed_email,
     send_report_in_hand_email,
@@ -77,8 +78,12 @@ def queue_every_email(locale: str, *, now: datetime) -> dict[str, OutboxMessage]
     )
     queued["password_changed"] = send_password_changed_email(an, incident, source="web", actor="customer", now=now)
     queued["discovery_request"] = send_discovery_request_email(incident, source="console", actor=STAFF, now=now)
-    anchor = create_anchor(now=now, actor="cli", email_to="notary@lawfirm.example")
-    queued["audit_anchor"] = send_audit_anchor_email(anchor, to_address="notary@lawfirm.example", actor="cli", now=now)
+    integrate()
+    checkpoint = make_checkpoint(now, "notary@lawfirm.example")
+    assert checkpoint is not None
+    queued["audit_anchor"] = send_audit_checkpoint_email(
+        checkpoint, to_address="notary@lawfirm.example", source="cli", actor="cli", now=now
+    )
     return queued
 
 

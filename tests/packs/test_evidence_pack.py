@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from incident_service.audit.checkpoint import service_public_key
 from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident
@@ -89,7 +90,11 @@ def test_pack_verifies_and_tampering_fails(app, staff_login, smtp_sink, customer
     good = tmp_path / "pack.zip"
     good.write_bytes(data)
     result = runner.invoke(args=["audit", "verify-pack", str(good)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 2 and "NOT PROVED: the checkpoint's signature was checked only" in result.output
+    with app.app_context():
+        published = service_public_key()
+    result = runner.invoke(args=["audit", "verify-pack", "--public-key", published, str(good)])
+    assert result.exit_code == 0 and "evidence pack proved" in result.output, result.output
 
     def swap_email(contents):  # type: ignore[no-untyped-def]
         contents[emails[0]] = contents[emails[0]].replace(b"Nguyen Van An", b"Nguyen Van Bo")

@@ -1,0 +1,209 @@
+"""The audit log as a Merkle tree (issue 15), measured three ways, each against a baseline of the same run:
+
+- web reports per second on PostgreSQL under gunicorn with 1, 2 and 4 workers, for known customers (the
+  full reactivation), with this tree's code ("after": writers take no lock) and with the last commit
+  before it ("before": every writer held the chain's advisory lock to append), interleaved;
+- the sequencer: events integrated into the tree per second, against hashing the same leaves into a
+  root in memory;
+- verifying an evidence pack offline, against reading the pack's JSON.
+
+"Before" is a git worktree of BEFORE_COMMIT, so this needs the project's git history (as `make bench` on
+a clone has).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .intake import free_port, load_with, wait_http
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# The last commit whose writers took the audit chain's lock (audit.service.hold_chain).
+BEFORE_COMMIT = "d720d26"
+WORKERS = (1, 2, 4)
+CONNECTIONS, SECONDS = 16, 8.0
+CUSTOMERS_PER_CONNECTION = 400
+
+
+@contextmanager
+def before_tree() -> Iterator[Path]:
+    """The code as it was before the change, checked out beside this one (its catalogs compiled)."""
+    folder = Path(tempfile.mkdtemp(prefix="incident-before-"))
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(folder), BEFORE_COMMIT], cwd=ROOT, check=True, capture_output=True
+    )
+    try:
+        for catalog in folder.glob("incident_service/translations/*/LC_MESSAGES/messages.po"):
+            subprocess.run(
+                [str(BIN / "pybabel"), "compile", "-i", str(catalog), "-o", str(catalog.with_suffix(".mo"))],
+                check=True,
+                capture_output=True,
+            )
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
+
+
+def _environment(database_url: str, tree: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "DATABASE_", "TEST_"))}
+    return {
+        **base,
+        "PYTHONPATH": str(tree),  # that tree's package, not the installed one
+        "APP_ENV": "production",
+        "SECRET_KEY": "bench-secret-key-long-enough-for-production-x",
+        "PUBLIC_BASE_URL": "https://security.ecc.example",
+        "DATABASE_URL": database_url,
+        "SESSION_COOKIE_SECURE": "false",
+        "RATELIMIT_ENABLED": "false",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "LOG_FORMAT": "json",
+        "MAIL_PORT": "1",
+        "AUDIT_SIGNING_KEY": "ZmFrZS1iZW5jaC1rZXktMzItYnl0ZXMtbG9uZy0tLSE=",
+        "PASSWORD_HASH_PROFILE": "rfc9106-low-memory",
+    }
+
+
+def _seed(tree: Path, env: dict[str, str], folder: Path) -> None:
+    """The schema, then the customers the load will report for (load{c}-{n}@example.com), no passwords."""
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=tree, env=env, check=True, capture_output=True
+    )
+    rows = ["email,name,locale"] + [
+        f"load{c}-{n}@example.com,Load {c} {n},vi" for c in range(CONNECTIONS) for n in range(CUSTOMERS_PER_CONNECTION)
+    ]
+    listing = folder / "customers.csv"
+    listing.write_text("\n".join(rows) + "\n")
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "customers", "import", str(listing)],
+        cwd=tree,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _serve(tree: Path, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=tree,
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return process, port
+
+
+def web_reports() -> dict[str, dict[int, dict[str, float]]]:
+    """{"before"|"after": {workers: load figures}} on one PostgreSQL server, a fresh database each."""
+    from tests.postgres import PostgresServer
+
+    results: dict[str, dict[int, dict[str, float]]] = {"before": {}, "after": {}}
+    server = PostgresServer(free_port())
+    server.start()
+    try:
+        with before_tree() as before, tempfile.TemporaryDirectory(prefix="incident-lock-bench-") as scratch:
+            for workers in WORKERS:
+                for name, tree in (("before", before), ("after", ROOT)):  # interleaved: drift hits both
+                    database = f"bench_{name}_{workers}"
+                    server.execute(f"CREATE DATABASE {database}")
+                    env = _environment(server.url(database), tree)
+                    _seed(tree, env, Path(scratch))
+                    process, port = _serve(tree, env, workers)
+                    try:
+                        results[name][workers] = load_with(port, "/report", "/report", CONNECTIONS, SECONDS)
+                    finally:
+                        process.terminate()
+                        process.wait(timeout=30)
+    finally:
+        server.stop()
+    return results
+
+
+def sequencer(events: int = 20_000) -> dict[str, float]:
+    """Events integrated per second on SQLite (batches of 1000, each committed), against computing the
+    same tree's root from the same leaves in memory."""
+    from sqlalchemy import select
+
+    from incident_service.audit import merkle
+    from incident_service.audit.models import AuditEvent
+    from incident_service.audit.sequencer import integrate_all, tree_head
+    from incident_service.audit.service import NewEvent, append_events, event_leaf
+    from incident_service.database import utcnow
+    from incident_service.extensions import db
+
+    from .common import throwaway_app
+
+    with throwaway_app() as app, app.app_context():
+        now = utcnow()
+        batch = [NewEvent("cli:customer:created", data={"n": n}) for n in range(events)]
+        append_events(batch, actor="bench", now=now)
+        db.session.commit()
+        started = time.perf_counter()
+        integrate_all(1000)
+        seconds = time.perf_counter() - started
+        leaves = [event_leaf(e).encode() for e in db.session.execute(select(AuditEvent)).scalars()]
+        started = time.perf_counter()
+        root = merkle.root_of([merkle.leaf_hash(leaf) for leaf in leaves])
+        bare = time.perf_counter() - started
+        assert root == tree_head().root
+    return {"events": events, "per_second": events / seconds, "bare_per_second": events / bare, "ratio": bare / seconds}
+
+
+def pack_verification(history: int = 20_000) -> dict[str, float]:
+    """verify_pack on a real pack (one incident, its emails and proofs, in a log of `history` other
+    events), against unzipping it and parsing its evidence.json."""
+    import io
+    import json
+    import zipfile
+
+    from sqlalchemy import select
+
+    from incident_service.audit.checkpoint import make_checkpoint, service_public_key
+    from incident_service.audit.sequencer import integrate_all
+    from incident_service.audit.service import NewEvent, append_events
+    from incident_service.database import utcnow
+    from incident_service.extensions import db
+    from incident_service.incidents.models import Incident
+    from incident_service.packs.service import pack_archive
+    from incident_service.packs.verify import verify_pack
+    from tests.helpers import make_customer, submit
+
+    from .common import best_of, throwaway_app
+
+    with throwaway_app() as app:
+        with app.app_context():
+            append_events(
+                [NewEvent("cli:customer:created", data={"n": n}) for n in range(history)], actor="bench", now=utcnow()
+            )
+            db.session.commit()
+        make_customer(app)
+        for kind in ("stolen", "lost", "stolen"):
+            submit(app.test_client(), "/report", {"email": "an@example.com", "kind": kind})
+        with app.app_context():
+            integrate_all()
+            make_checkpoint(utcnow())
+            db.session.commit()
+            incident = db.session.execute(select(Incident)).scalar_one()
+            data = pack_archive(incident, now=utcnow(), actor="bench")
+            key = service_public_key()
+            assert verify_pack(data, public_key=key).problems == []
+            verify = best_of(5, lambda: verify_pack(data, public_key=key))
+        bare = best_of(5, lambda: json.loads(zipfile.ZipFile(io.BytesIO(data)).read("evidence.json")))
+    return {"verify_s": verify, "bare_s": bare, "ratio": verify / bare, "history": history}
+
+
+if __name__ == "__main__":
+    print(sequencer())
+    print(pack_verification())
+    print(web_reports())
