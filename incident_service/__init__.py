@@ -97,26 +97,36 @@ def _register_models() -> None:
     from .assessment import models as _assessment  # noqa: F401
     from .audit import models as _audit  # noqa: F401
     from .customers import models as _customers  # noqa: F401
+    from .data_requests import models as _data_requests  # noqa: F401
+    from .disclosures import models as _disclosures  # noqa: F401
+    from .email_change import models as _email_change  # noqa: F401
     from .incidents import models as _incidents  # noqa: F401
     from .intake import models as _intake  # noqa: F401
     from .notifications import models as _notifications  # noqa: F401
     from .reactivation import models as _reactivation  # noqa: F401
     from .reports import month_index as _month_index  # noqa: F401 - the delay report's index, made with its table
+    from .retention import models as _retention  # noqa: F401
     from .staff import models as _staff  # noqa: F401
     from .webhooks import models as _webhooks  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .account_data.views import bp as account_data_bp
     from .alerts.views import bp as alerts_bp
     from .assessment.views import bp as assessment_bp
     from .console import actions, admin, api_keys, auth, evidence, legal
     from .console import views as console_views
     from .customers.views import bp as customers_bp
+    from .data_requests.views import account_bp as data_requests_account_bp
+    from .data_requests.views import console_bp as data_requests_console_bp
+    from .disclosures.views import bp as disclosures_bp
+    from .email_change.views import bp as email_change_bp
     from .health import bp as health_bp
     from .incidents.views import bp as incidents_bp
     from .packs.views import bp as packs_bp
     from .reactivation.views import bp as reactivation_bp
     from .reports.views import bp as reports_bp
+    from .retention.views import bp as retention_bp
     from .site import bp as site_bp
     from .webhooks.views import bp as webhooks_bp
 
@@ -127,6 +137,8 @@ def _register_blueprints(app: Flask) -> None:
         reactivation_bp,
         assessment_bp,
         customers_bp,
+        email_change_bp,
+        account_data_bp,
         health_bp,
         auth.bp,
         console_views.bp,
@@ -139,6 +151,10 @@ def _register_blueprints(app: Flask) -> None:
         packs_bp,
         webhooks_bp,
         alerts_bp,
+        disclosures_bp,
+        retention_bp,
+        data_requests_account_bp,
+        data_requests_console_bp,
     ):
         app.register_blueprint(blueprint)
     from . import api
@@ -161,6 +177,7 @@ def _register_cli(app: Flask) -> None:
     from .intake.cli import intake_cli
     from .notifications.cli import outbox_cli
     from .reports.cli import reports_cli
+    from .retention.cli import retention_cli
     from .staff.cli import staff_cli
     from .webhooks.cli import webhooks_cli
 
@@ -177,5 +194,6 @@ def _register_cli(app: Flask) -> None:
         webhooks_cli,
         alerts_cli,
         api_keys_cli,
+        retention_cli,
     ):
         app.cli.add_command(group)

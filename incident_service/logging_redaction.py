@@ -8,7 +8,8 @@ import re
 
 from flask import Flask
 
-TOKEN_PATH = re.compile(r"/(reset|r|discovery)/[A-Za-z0-9_\-.]{8,}")
+# `confirm`: /account/email/confirm/<token>, a change of the address on record (email_change).
+TOKEN_PATH = re.compile(r"/(reset|r|discovery|confirm)/[A-Za-z0-9_\-.]{8,}")
 # An API key anywhere (a header dumped, a key pasted into a URL), and any bearer credential.
 API_KEY = re.compile(r"\bisk_[A-Za-z0-9_\-]{4,}")
 BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")

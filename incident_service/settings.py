@@ -382,10 +382,31 @@ SETTINGS: tuple[Setting, ...] = (
     # quarantine, disabled webhooks): a mass reactivation makes one digest, not one email per report.
     Setting("ALERT_DIGEST_MINUTES", _whole(minimum=1, maximum=24 * 60), default="15"),
     Setting("LATE_REPORT_THRESHOLD_HOURS", _whole(minimum=1), default="24"),
+    # Days to answer a customer's data request (incident_service/data_requests). Decree 13/2023/ND-CP
+    # gives 72 hours to provide (art. 14), correct (art. 15) and delete (art. 16) a data subject's data.
+    Setting("DATA_REQUEST_DUE_DAYS", _whole(minimum=1, maximum=90), default="3"),
+    # Retention (incident_service/retention): days each kind of personal data is kept, 0 for ever. Counted
+    # from when the data arrived, and only once its incident is closed or resolved (an email that made no
+    # report counts from its arrival); an incident under a legal hold keeps everything. Three years for
+    # what a dispute may need (the Civil Code's limitation period for contract claims, art. 429), six
+    # months for network addresses (investigating abuse), five years after closing for the rest.
+    Setting("RETENTION_RAW_EMAIL_DAYS", _whole(minimum=0), default="1095"),
+    Setting("RETENTION_FREE_TEXT_DAYS", _whole(minimum=0), default="1095"),
+    Setting("RETENTION_IP_ADDRESS_DAYS", _whole(minimum=0), default="180"),
+    Setting("RETENTION_CLOSED_INCIDENT_DAYS", _whole(minimum=0), default="1825"),
     Setting("RESET_LINK_MAX_AGE_SECONDS", _whole(minimum=60, maximum=RESET_LINK_MAX_AGE_CEILING), default="3600"),
     Setting("REPORT_LINK_MAX_AGE_DAYS", _whole(minimum=1), default="90"),
     Setting("DISCOVERY_LINK_MAX_AGE_DAYS", _whole(minimum=1), default="30"),
     Setting("LINK_RESEND_WINDOW_SECONDS", _whole(minimum=0), default="900"),
+    # Changing the address on record (incident_service/email_change): how long each confirmation link
+    # works (at most 24 hours, as every link that changes an account: T3), and for how many days after
+    # a change the previous address still reports as this customer's.
+    Setting(
+        "EMAIL_CHANGE_LINK_MAX_AGE_SECONDS",
+        _whole(minimum=60, maximum=RESET_LINK_MAX_AGE_CEILING),
+        default=str(RESET_LINK_MAX_AGE_CEILING),
+    ),
+    Setting("PREVIOUS_ADDRESS_DAYS", _whole(minimum=0, maximum=3650), default="90"),
     # A worker that dies mid-send leaves its claim; after this long another worker retries (E1).
     Setting("OUTBOX_LEASE_SECONDS", _whole(minimum=1), default="300"),
     # At most this many emails a second per worker (0: as fast as the relay takes them).

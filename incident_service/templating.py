@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from .console.queries import work_counts
+from .disclosures.labels import basis_label, disclosure_kind_label, recipient_label
 from .i18n import (
     format_count,
     format_delay,
@@ -29,6 +30,7 @@ from .i18n import (
 from .incidents import labels
 from .intake.display_names import display_name_warning_texts, show_controls
 from .intake.verdicts import authentication_verdicts
+from .retention import labels as retention_labels
 from .staff.access import can
 from .staff.permissions import VIEW_LEGAL
 from .url_args import day_filter_field
@@ -110,4 +112,10 @@ def init_app(app: Flask) -> None:
         action_label=labels.action_label,
         actor_label=labels.actor_label,
         event_line=labels.event_line,
+        basis_label=basis_label,
+        disclosure_kind_label=disclosure_kind_label,
+        recipient_label=recipient_label,
+        rule_label=retention_labels.rule_label,
+        fields_label=retention_labels.fields_label,
+        removed_fields=retention_labels.removed_fields,
     )

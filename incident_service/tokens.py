@@ -20,6 +20,7 @@ from .domain_errors import DomainError
 REPORT = "report-link"
 RESET = "reset-link"
 DISCOVERY = "discovery-link"
+EMAIL_CHANGE = "email-change-link"
 
 
 class TokenError(DomainError):
@@ -42,6 +43,8 @@ def max_age(purpose: str) -> int:
         return int(config["REPORT_LINK_MAX_AGE_DAYS"]) * 86400
     if purpose == DISCOVERY:
         return int(config["DISCOVERY_LINK_MAX_AGE_DAYS"]) * 86400
+    if purpose == EMAIL_CHANGE:
+        return int(config["EMAIL_CHANGE_LINK_MAX_AGE_SECONDS"])
     raise ValueError(f"unknown token purpose {purpose!r}")
 
 
@@ -113,6 +116,17 @@ class ResetLink:
     stamp: str
 
 
+@dataclass(frozen=True)
+class EmailChangeLink:
+    """`/account/email/confirm/<token>`: confirm (or cancel) this change of the address on record from
+    one of its two addresses; which one, the nonce says (the database keeps each side's nonce hash)."""
+
+    customer_id: int
+    change_id: int
+    nonce: str
+    stamp: str
+
+
 def report_link(customer_id: int) -> SignedLink:
     return SignedLink(REPORT, {"c": customer_id}, "/r/")
 
@@ -124,6 +138,13 @@ def discovery_link(customer_id: int, incident_id: int) -> SignedLink:
 def reset_link(customer_id: int, grant_id: str, stamp: str) -> SignedLink:
     """The grant's secret id and the stamp it is bound to (T2)."""
     return SignedLink(RESET, {"c": customer_id, "g": grant_id, "s": stamp}, "/reset/")
+
+
+def email_change_link(customer_id: int, change_id: int, nonce: str, stamp: str) -> SignedLink:
+    """One side's secret nonce and the stamp it is bound to: a report or a reset in between voids it."""
+    return SignedLink(
+        EMAIL_CHANGE, {"c": customer_id, "x": change_id, "n": nonce, "s": stamp}, "/account/email/confirm/"
+    )
 
 
 def _fields(payload: dict[str, Any], kinds: dict[str, type]) -> list[Any]:
@@ -146,3 +167,10 @@ def read_discovery_link(token: str) -> DiscoveryLink:
 def read_reset_link(token: str) -> ResetLink:
     customer_id, grant_id, stamp = _fields(read_token(RESET, token), {"c": int, "g": str, "s": str})
     return ResetLink(customer_id, grant_id, stamp)
+
+
+def read_email_change_link(token: str) -> EmailChangeLink:
+    customer_id, change_id, nonce, stamp = _fields(
+        read_token(EMAIL_CHANGE, token), {"c": int, "x": int, "n": str, "s": str}
+    )
+    return EmailChangeLink(customer_id, change_id, nonce, stamp)

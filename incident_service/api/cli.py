@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from ..audit.actions import Source
 from ..database import utcnow
+from ..disclosures.models import LEGAL_BASES
 from ..extensions import db
 from .models import SCOPES
 from .schemas import utc_text
@@ -23,8 +24,14 @@ api_keys_cli = click.Group("api-keys", help="Keys for the JSON API (/api/v1).")
     "--scope", "scopes", multiple=True, required=True, type=click.Choice(SCOPES), help="Repeat for each scope."
 )
 @click.option("--expires-in-days", type=click.IntRange(min=1, max=3650), default=None, help="No expiry if left out.")
+@click.option("--purpose", default=None, help="What the system uses customers' data for (disclosure register).")
+@click.option(
+    "--basis", "legal_basis", type=click.Choice(LEGAL_BASES), default=None, help="Legal basis (disclosure register)."
+)
 @with_appcontext
-def create_command(name: str, scopes: tuple[str, ...], expires_in_days: int | None) -> None:
+def create_command(
+    name: str, scopes: tuple[str, ...], expires_in_days: int | None, purpose: str | None, legal_basis: str | None
+) -> None:
     """Create a key and print it: this is the only time it is shown."""
     now = utcnow()
     try:
@@ -35,6 +42,8 @@ def create_command(name: str, scopes: tuple[str, ...], expires_in_days: int | No
             source=Source.CLI,
             actor="cli",
             now=now,
+            purpose=purpose,
+            legal_basis=legal_basis,
         )
     except ApiKeyExists:
         raise click.ClickException(f"a key named {name!r} exists (revoked keys keep their name)") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime
@@ -46,6 +46,10 @@ class ApiKey(Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    # What the system holding the key uses customers' data for, and the legal basis (one of
+    # disclosures.models.LEGAL_BASES): copied into the disclosure register at each read. Optional.
+    purpose: Mapped[str | None] = mapped_column(Text, default=None)
+    legal_basis: Mapped[str | None] = mapped_column(String(20), default=None)
 
     @property
     def scope_list(self) -> list[str]:

@@ -199,7 +199,11 @@ class ReportLinkOut(Schema):
 
 
 class EventQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=2**31 - 1),
+        metadata={"description": "A position in the log: the events from leaf index `after` on (0: from the start)."},
+    )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_PAGE))
 
 
@@ -212,14 +216,21 @@ class EventOut(Schema):
     incident_id = fields.Integer(required=True, allow_none=True)
     report_id = fields.Integer(required=True, allow_none=True)
     data = fields.Dict(required=True)
-    prev_hash = fields.String(required=True)
-    hash = fields.String(required=True)
+    prev_hash = fields.String(
+        required=True,
+        metadata={"description": "The hash of the event before it, for events written before the tree; else empty."},
+    )
+    hash = fields.String(required=True, metadata={"description": "SHA-256 of the event's leaf (hex)."})
+    leaf_index = fields.Integer(required=True, metadata={"description": "Its position in the log's Merkle tree."})
 
 
 class EventPage(Schema):
     items = fields.List(fields.Nested(EventOut), required=True)
     next_after = fields.Integer(
-        required=True, metadata={"description": "Pass as `after` next time: the last event's id (or `after` itself)."}
+        required=True,
+        metadata={
+            "description": "Pass as `after` next time: the last event's leaf index plus one (or `after` itself)."
+        },
     )
 
 

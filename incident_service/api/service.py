@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ..audit.actions import Event, tag
 from ..audit.service import append_event
+from ..disclosures.models import LEGAL_BASES
 from ..domain_errors import DomainError
 from ..extensions import db
 from .models import SCOPES, ApiKey
@@ -76,6 +77,8 @@ def create_api_key(
     source: str,
     actor: str,
     now: datetime,
+    purpose: str | None = None,
+    legal_basis: str | None = None,
 ) -> NewApiKey:
     """Make a key; only its hash and prefix are stored. Audits `<source>:api_key:created`. Raises
     ApiKeyError for a bad name, scope or expiry, ApiKeyExists for a taken name."""
@@ -83,6 +86,10 @@ def create_api_key(
     chosen = check_scopes(scopes)
     if expires_at is not None and expires_at <= now:
         raise ApiKeyError("the expiry must be in the future")
+    # What the holder uses customers' data for and why it may: copied into the disclosure register.
+    purpose = (purpose or "").strip() or None
+    if legal_basis is not None and legal_basis not in LEGAL_BASES:
+        raise ApiKeyError(f"unknown legal basis {legal_basis!r}; bases are {', '.join(LEGAL_BASES)}")
     if db.session.execute(select(ApiKey.id).where(ApiKey.name == name)).first() is not None:
         raise ApiKeyExists(name)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -94,6 +101,8 @@ def create_api_key(
         created_at=now,
         created_by=actor,
         expires_at=expires_at,
+        purpose=purpose,
+        legal_basis=legal_basis,
     )
     db.session.add(key)
     db.session.flush()

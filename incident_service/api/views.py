@@ -31,6 +31,8 @@ from ..customers.service import (
     upsert_customer,
 )
 from ..database import utcnow
+from ..disclosures.models import KIND_API_READ
+from ..disclosures.service import Subject, record_disclosure
 from ..extensions import db, limiter
 from ..incidents.models import Incident, Report
 from ..incidents.service import ReportSubmission, receive_report
@@ -100,6 +102,23 @@ def summary_of(view: Callable[..., Any]) -> str:
 
 def problem(status: int, name: str, title: str, detail: str, **errors: list[str]) -> ApiProblem:
     return ApiProblem(status, name, title, detail, errors=errors or None)
+
+
+def disclose(operation: str, subjects: list[Subject]) -> None:
+    """Record in the disclosure register that the calling system read these customers' data: the recipient
+    is the key's name, the purpose and legal basis those stated for the key (issue 16)."""
+    key = current_key()
+    record_disclosure(
+        kind=KIND_API_READ,
+        reference=operation,
+        recipient=key.name,
+        purpose=key.purpose or "",
+        legal_basis=key.legal_basis,
+        subjects=subjects,
+        actor=key.actor,
+        now=utcnow(),
+        api_key_id=key.id,
+    )
 
 
 def _address_or_404(email: str) -> Customer:
@@ -273,6 +292,7 @@ def list_incidents(limit: int, cursor: str | None = None, **filters: Any) -> Any
     )
     page, more = rows[:limit], len(rows) > limit
     key = current_key()
+    disclose("GET /api/v1/incidents", [(incident.customer_id, incident.id) for incident in page])
     append_event(
         tag(Source.API, Event.INCIDENTS_LISTED),
         actor=key.actor,
@@ -311,6 +331,7 @@ def get_incident(reference: str) -> Any:
     ).scalar_one_or_none()
     if incident is None:
         raise problem(404, "unknown-incident", "Unknown incident", "No incident has this reference.")
+    disclose(f"GET /api/v1/incidents/{incident.reference}", [(incident.customer_id, incident.id)])
     append_event(
         tag(Source.API, Event.INCIDENT_VIEWED),
         actor=current_key().actor,
@@ -368,6 +389,8 @@ def put_customer(body: dict[str, Any], email: str) -> Any:
         db.session.rollback()
         raise problem(422, "invalid-customer", "Invalid customer", str(exc)) from None
     answer = {"email": customer.email, "name": customer.name, "locale": customer.locale, "created": created}
+    if not created:  # the answer carries what was on record (a name left out is the stored one)
+        disclose(f"PUT /api/v1/customers/{{email}}: customer {customer.id}", [(customer.id, None)])
     db.session.commit()
     return answer, 201 if created else 200
 
@@ -405,13 +428,15 @@ def mint_report_link(email: str) -> Any:
 @bp.arguments(EventQuery, location="query", as_kwargs=True, unknown=RAISE)
 @bp.response(200, EventPage)
 def list_events(after: int, limit: int) -> Any:
-    """Audit events after a cursor, oldest first (for SIEM polling)
+    """Audit events in the log's order, from a position on (for SIEM polling)
 
-    Pass the answer's `next_after` as `after` next time. Each read is itself audited
-    (`api:audit_events:read`), so a poll always finds at least the previous poll."""
+    The log's order is its Merkle tree's (`leaf_index`): events appear here once the sequencer has
+    integrated them, within seconds of their commit, and never later between two already read. Pass
+    the answer's `next_after` as `after` next time. Each read is itself audited
+    (`api:audit_events:read`), so a later poll finds the previous poll."""
     rows = list(
         db.session.execute(
-            select(AuditEvent).where(AuditEvent.id > after).order_by(AuditEvent.id).limit(limit)
+            select(AuditEvent).where(AuditEvent.leaf_index >= after).order_by(AuditEvent.leaf_index).limit(limit)
         ).scalars()
     )
     items = [
@@ -426,10 +451,15 @@ def list_events(after: int, limit: int) -> Any:
             "data": _event_data(event.data),
             "prev_hash": event.prev_hash,
             "hash": event.hash,
+            "leaf_index": event.leaf_index,
         }
         for event in rows
     ]
-    next_after = rows[-1].id if rows else after
+    next_after = rows[-1].leaf_index + 1 if rows and rows[-1].leaf_index is not None else after
+    disclose(
+        f"GET /api/v1/events?after={after}: {len(rows)} events",
+        [(event.customer_id, event.incident_id) for event in rows if event.customer_id is not None],
+    )
     append_event(
         tag(Source.API, Event.AUDIT_EVENTS_READ),
         actor=current_key().actor,

@@ -14,7 +14,9 @@ SOURCE_REPORT_FORM = "report_form"  # the customer, on the report itself
 SOURCE_DISCOVERY_LINK = "discovery_link"  # the customer, later, through the signed link
 SOURCE_STAFF_CALL = "staff_call"  # staff writing down what the customer said
 SOURCE_STAFF_OVERRIDE = "staff_override"  # staff overriding the customer's statements, with a reason
-CUSTOMER_SOURCES = (SOURCE_REPORT_FORM, SOURCE_DISCOVERY_LINK, SOURCE_STAFF_CALL)
+# The customer, through a correction request that staff granted (incident_service/data_requests).
+SOURCE_CORRECTION = "correction"
+CUSTOMER_SOURCES = (SOURCE_REPORT_FORM, SOURCE_DISCOVERY_LINK, SOURCE_STAFF_CALL, SOURCE_CORRECTION)
 
 
 class DiscoveryStatement(Model):

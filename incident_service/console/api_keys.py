@@ -9,13 +9,14 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, SelectMultipleField, StringField
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..api.models import SCOPES, ApiKey
 from ..api.service import NAME_SHAPE, ApiKeyError, ApiKeyExists, api_keys, create_api_key, revoke_api_key
 from ..database import utcnow
+from ..disclosures.labels import basis_choices
 from ..extensions import db
 from ..forms import Form, add_error
 from ..staff.access import current_staff, require, require_sign_in
@@ -65,6 +66,13 @@ class ApiKeyForm(Form):
     expires_in_days = IntegerField(
         _l("Expires after (days, optional)"), validators=[Optional(), NumberRange(min=1, max=3650)]
     )
+    # The disclosure register records every read of customers' data with these (issue 16).
+    purpose = StringField(_l("What the system uses customers' data for (optional)"), validators=[Length(max=500)])
+    legal_basis = SelectField(
+        _l("Legal basis for giving it customers' data"),
+        choices=lambda: [("", _("Not stated")), *basis_choices()],
+        default="",
+    )
 
 
 def _page(form: ApiKeyForm, *, new_key: str | None = None, new_name: str | None = None) -> ResponseReturnValue:
@@ -102,6 +110,8 @@ def keys_page() -> ResponseReturnValue:
                 source="console",
                 actor=current_staff().label,
                 now=now,
+                purpose=form.purpose.data,
+                legal_basis=form.legal_basis.data or None,
             )
         except ApiKeyExists:
             add_error(form.name, _("A key with this name exists already (revoked keys keep their name)."))

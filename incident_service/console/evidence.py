@@ -23,6 +23,8 @@ from ..intake.parsing import (
     safe_filename,
 )
 from ..intake.service import MessageAlreadyHandled, attach_message_to_customer, dismiss_message
+from ..retention.models import SUBJECT_INBOUND_MESSAGE
+from ..retention.service import tombstones_of
 from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import HANDLE_QUARANTINE, VIEW_INCIDENTS, VIEW_QUARANTINE
 from .forms import AssignForm, DismissForm, customer_to_assign
@@ -65,6 +67,7 @@ def message(message_id: int) -> ResponseReturnValue:
         "console/message.html",
         message=item,
         headers=message_headers([item]),
+        message_tombstones=tombstones_of(SUBJECT_INBOUND_MESSAGE, [item.id]),
         assign_form=AssignForm(),
         dismiss_form=DismissForm(),
     )
@@ -74,6 +77,10 @@ def message(message_id: int) -> ResponseReturnValue:
 @require(VIEW_INCIDENTS)
 def raw(message_id: int) -> ResponseReturnValue:
     item = db.get_or_404(InboundMessage, message_id)
+    if not item.raw:
+        # Emptied by retention or an erasure: say so, never hand out an empty .eml as if it were the email.
+        removed = tombstones_of(SUBJECT_INBOUND_MESSAGE, [item.id]).get(item.id, [])
+        return render_template("console/message_removed.html", message=item, tombstones=removed), 410
     response = Response(item.raw, mimetype="message/rfc822")
     response.headers["Content-Disposition"] = f'attachment; filename="message-{item.id}.eml"'
     return response

@@ -296,3 +296,39 @@ class PolicyForm(Form):
         validators=[DataRequired(message=_l("Enter the date and time."))],
     )
     note = TextAreaField(_l("Note (why, who decided)"), validators=[DataRequired(), Length(max=2000)])
+
+
+# Legal holds (incident_service/retention), placed and released by legal on the incident page.
+HOLD_REASON_MAX = 2000
+
+
+class HoldForm(Form):
+    hold_reason = TextAreaField(
+        _l("Why hold this incident's data?"),
+        validators=[
+            DataRequired(
+                message=_l(
+                    "Give the reason for the hold (the dispute, claim or request it is for): it is kept "
+                    "with the hold and in the audit log."
+                )
+            ),
+            Length(max=HOLD_REASON_MAX, message=_l("Keep it under %(max)d characters.")),
+        ],
+    )
+
+
+class ReleaseForm(Form):
+    # The hold the person saw: a hold released and placed again meanwhile is not released by mistake.
+    hold_id = HiddenField()
+    release_reason = TextAreaField(
+        _l("Why release the hold?"),
+        validators=[
+            DataRequired(
+                message=_l(
+                    "Give the reason for releasing the hold (for example, the dispute is settled): it is "
+                    "kept with the hold and in the audit log."
+                )
+            ),
+            Length(max=HOLD_REASON_MAX, message=_l("Keep it under %(max)d characters.")),
+        ],
+    )

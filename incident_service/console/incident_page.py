@@ -13,10 +13,14 @@ from flask import render_template
 from ..assessment.service import breach_clock
 from ..audit.actions import Event, Source, tag
 from ..audit.models import AuditEvent
+from ..data_requests.models import report_corrections
 from ..database import utcnow
+from ..email_change.service import previous_addresses_of, reports_from_previous_addresses
 from ..forms import Form
 from ..incidents.models import Incident
 from ..incidents.record import incident_record
+from ..retention.models import SUBJECT_INBOUND_MESSAGE, SUBJECT_REPORT
+from ..retention.service import holds_of, tombstones_of
 from ..staff.access import can
 from ..staff.permissions import ACT_ON_INCIDENTS
 from .forms import (
@@ -25,7 +29,9 @@ from .forms import (
     AuthorityForm,
     BreachForm,
     CloseForm,
+    HoldForm,
     NoteForm,
+    ReleaseForm,
     ReviewForm,
     StaffDiscoveryForm,
     decision_consequences,
@@ -45,8 +51,15 @@ def render_incident_page(case: Incident, *, status: int = 200, **submitted: Form
         "authority_form": AuthorityForm(formdata=None),
         "action_form": ActionForm(formdata=None),
         "assignee_form": AssigneeForm(formdata=None),
+        "hold_form": HoldForm(formdata=None),
+        "release_form": ReleaseForm(formdata=None),
         **submitted,
     }
+    holds = holds_of(case.id)
+    hold = next((h for h in holds if h.active), None)
+    if hold is not None and not forms["release_form"].hold_id.data:
+        forms["release_form"].hold_id.data = str(hold.id)
+    message_ids = [report.inbound_message_id for report in record.reports if report.inbound_message_id is not None]
     if can(ACT_ON_INCIDENTS) and case.is_open:
         offer_assignees(forms["assignee_form"], case)
     page = render_template(
@@ -54,6 +67,7 @@ def render_incident_page(case: Incident, *, status: int = 200, **submitted: Form
         incident=case,
         customer=case.customer,
         reports=record.reports,
+        report_corrections=report_corrections([report.id for report in record.reports]),
         statements=record.statements,
         grants=record.grants,
         emails=record.emails,
@@ -65,6 +79,12 @@ def render_incident_page(case: Incident, *, status: int = 200, **submitted: Form
         breach_marking=breach_marking(record.events) if case.personal_data_breach else None,
         headers=message_headers(report.inbound_message for report in record.reports),
         decision_notes=decision_consequences(),
+        previous_addresses=previous_addresses_of(case.customer_id),
+        from_previous_address=reports_from_previous_addresses(case.customer_id, record.reports),
+        hold=hold,
+        holds=holds,
+        report_tombstones=tombstones_of(SUBJECT_REPORT, [report.id for report in record.reports]),
+        message_tombstones=tombstones_of(SUBJECT_INBOUND_MESSAGE, message_ids),
         **forms,
     )
     return page, status

@@ -21,6 +21,7 @@ from ..incidents.models import CHANNELS, STATUSES, Incident, Report
 from ..intake.models import STATUS_QUARANTINED, InboundMessage
 from ..intake.parsing import NOT_READ, header_pairs, raw_header_pairs, read_stored
 from ..notifications.models import OUTBOX_FAILED, OutboxMessage
+from ..retention.models import LegalHold
 from ..staff.models import StaffUser
 from ..staff.permissions import ACT_ON_INCIDENTS, GRANTS
 from ..url_args import choice_arg, day_arg, page_arg
@@ -233,6 +234,16 @@ def last_activity(incident_ids: list[int]) -> dict[int, datetime]:
         .group_by(AuditEvent.incident_id)
     ).all()
     return {incident_id: moment for incident_id, moment in rows if incident_id is not None}
+
+
+def held_incidents(incident_ids: list[int]) -> set[int]:
+    """Which of the page's incidents are under a legal hold now: one query on the page's ids."""
+    if not incident_ids:
+        return set()
+    query = select(LegalHold.incident_id).where(
+        LegalHold.incident_id.in_(incident_ids), LegalHold.released_at.is_(None)
+    )
+    return set(db.session.execute(query).scalars())
 
 
 def staff_who_can_act() -> list[StaffUser]:

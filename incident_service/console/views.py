@@ -9,6 +9,8 @@ from ..assessment.service import breach_clock
 from ..database import utcnow
 from ..extensions import db
 from ..incidents.models import CHANNELS, STATUSES, Incident, Report
+from ..retention.models import SUBJECT_INBOUND_MESSAGE
+from ..retention.service import tombstones_of
 from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import VIEW_INCIDENTS
 from .auth import landing_url
@@ -21,6 +23,7 @@ from .queries import (
     UNASSIGNED,
     UNMATCHED,
     QueueFilter,
+    held_incidents,
     message_headers,
     queue_page,
     report_events,
@@ -54,6 +57,7 @@ def queue() -> ResponseReturnValue:
         pages=pages,
         counts=found.counts,
         last_activity=found.last_activity,
+        held=set() if unmatched else held_incidents([incident.id for incident in found.rows]),
         # The 72-hour clock of each breach on the page whose authority notice is not recorded yet.
         clocks={
             incident.id: breach_clock(incident, now)
@@ -87,5 +91,8 @@ def report(report_id: int) -> ResponseReturnValue:
         report=item,
         timeline=report_events(item.id),
         headers=message_headers([item.inbound_message]),
+        message_tombstones=tombstones_of(
+            SUBJECT_INBOUND_MESSAGE, [item.inbound_message_id] if item.inbound_message_id else []
+        ),
         assign_form=AssignForm(),
     )

@@ -73,8 +73,7 @@ def lock_customer(customer: Customer) -> None:
     that changes to one customer take turns and each reads what the one before committed.
 
     FOR NO KEY UPDATE: rows that only reference the customer (a new report) are not held up by it.
-    Taken after the audit chain's lock (every caller has appended an event by then), never before it,
-    so the two locks are always taken in the same order."""
+    Audit events take no lock (audit.service), so this is the first lock a change to a customer takes."""
     db.session.refresh(customer, with_for_update={"key_share": True})
 
 
@@ -208,11 +207,14 @@ def upsert_customer(
     if "password_hash" in changes:
         data["password_format"] = scheme_of(password_hash or "")
     append_event(tag(source, Event.CUSTOMER_UPDATED), actor=actor, now=now, customer_id=customer.id, data=data)
-    # After the audit chain's lock, as everywhere: then a report opening an incident meanwhile is seen.
+    # Then a report that opened an incident meanwhile has committed, and the checks below see it.
     lock_customer(customer)
     if "password_hash" in changes:
         _refuse_hash_if_reported(customer)
         customer.password_changed_at = now
+        # A new password from the company's systems ends every session signed in with the old one, as a
+        # reset does: whoever knew the old password must not stay signed in.
+        rotate_security_stamp(customer, source=source, actor=actor, now=now)
     for column, value in changes.items():
         setattr(customer, column, value)
     db.session.flush()

@@ -71,6 +71,7 @@ def statement_source_label(source: str) -> str:
         "discovery_link": _("customer, through the emailed link"),
         "staff_call": _("staff, from the customer's words"),
         "staff_override": _("staff override"),
+        "correction": _("customer, by a granted correction request"),
     }.get(source, source)
 
 
@@ -105,7 +106,15 @@ def email_label(template: str) -> str:
         "discovery_request": _("Question: when did you notice?"),
         "password_changed": _("Password changed"),
         "report_in_hand": _("Report already in hand"),
+        "email_change_confirm_old": _("Change of email address: confirm from the current address"),
+        "email_change_confirm_new": _("Change of email address: confirm from the new address"),
+        "email_change_address_taken": _("Change of email address: this address already has an account"),
+        "email_change_done_old": _("Email address changed: notice to the previous address"),
+        "email_change_done_new": _("Email address changed: confirmation to the new address"),
+        "previous_address_report": _("Report from a previous address: where the link went"),
         "audit_anchor": _("Audit log anchor"),
+        "data_request_received": _("Data request received"),
+        "data_request_answered": _("Answer to a data request"),
     }
     return labels.get(template, template)
 
@@ -150,6 +159,11 @@ def event_label(event: str) -> str:
         Event.CUSTOMER_CREATED: _("Customer created"),
         Event.CUSTOMER_UPDATED: _("Customer details updated"),
         Event.CUSTOMER_SIGNED_IN: _("Customer signed in"),
+        Event.EMAIL_CHANGE_REQUESTED: _("Change of email address asked for"),
+        Event.EMAIL_CHANGE_REFUSED: _("Change of email address refused"),
+        Event.EMAIL_CHANGE_CONFIRMED: _("Change of email address confirmed from one address"),
+        Event.EMAIL_CHANGE_CANCELLED: _("Change of email address cancelled"),
+        Event.EMAIL_CHANGE_COMPLETED: _("Email address on record changed"),
         Event.STAFF_CREATED: _("Staff user created"),
         Event.STAFF_TOTP_ENROLLED: _("Authenticator set up"),
         Event.STAFF_TOTP_RESET: _("Authenticator reset"),
@@ -175,7 +189,14 @@ def event_label(event: str) -> str:
         Event.BREACH_MARKED: _("Marked as a personal-data breach"),
         Event.BREACH_AUTHORITY_NOTIFIED: _("Authority notified"),
         Event.EVIDENCE_EXPORTED: _("Evidence pack exported"),
+        Event.INCIDENTS_EXPORTED: _("Incident list exported (spreadsheet)"),
         Event.AUDIT_ANCHORED: _("Audit log anchored"),
+        Event.CHECKPOINT_REFUSED: _("Audit log checkpoint refused: the log was rewritten"),
+        Event.EVENTS_REDACTED: _("Personal data removed from audit events"),
+        Event.LEGAL_HOLD_PLACED: _("Legal hold placed"),
+        Event.LEGAL_HOLD_RELEASED: _("Legal hold released"),
+        Event.RETENTION_PURGED: _("Personal data removed after its retention period"),
+        Event.CUSTOMER_ERASED: _("Customer's data erased on request"),
         Event.WEBHOOK_SUBSCRIBED: _("Webhook subscription added"),
         Event.WEBHOOK_REMOVED: _("Webhook subscription removed"),
         Event.WEBHOOK_SECRET_ROTATED: _("Webhook signing secret rotated"),
@@ -188,6 +209,11 @@ def event_label(event: str) -> str:
         Event.INCIDENT_VIEWED: _("Incident read"),
         Event.AUDIT_EVENTS_READ: _("Audit events read"),
         Event.DELAY_REPORT_READ: _("Delay report read"),
+        Event.DATA_REQUEST_RECEIVED: _("Data request received"),
+        Event.DATA_REQUEST_STARTED: _("Data request taken in hand"),
+        Event.DATA_REQUEST_ANSWERED: _("Data request answered"),
+        Event.DATA_REQUEST_WITHDRAWN: _("Data request withdrawn"),
+        Event.STATEMENT_CORRECTED: _("Statement corrected (original kept)"),
     }
     return labels.get(event, event)
 
@@ -222,7 +248,11 @@ def actor_label(actor: str) -> str:
         "cli": _("command line"),
         "dev-seed": _("development setup"),
     }
-    return labels.get(actor, actor)
+    if actor in labels:
+        return labels[actor]
+    if actor.startswith("api:"):  # another system, by its API key's name (api.auth)
+        return _("system %(name)s (API key)", name=actor.removeprefix("api:"))
+    return actor
 
 
 def event_line(action: str, actor: str) -> str:

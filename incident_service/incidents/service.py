@@ -29,6 +29,7 @@ from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
 from ..domain_errors import DomainError
+from ..email_change.service import customer_of_previous_address, tell_previous_address
 from ..extensions import db
 from ..notifications.emails import (
     report_in_hand_reply_sent_recently,
@@ -196,6 +197,12 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
         entered_by=submission.entered_by,
     )
     customer = find_customer(address) if address else None
+    from_previous = False
+    if customer is None and address:
+        # An address the customer changed away from still reports as theirs for PREVIOUS_ADDRESS_DAYS;
+        # the link still goes only to the address on record (the reporting address is told so).
+        customer = customer_of_previous_address(address, received_at)
+        from_previous = customer is not None
     report.customer_id = customer.id if customer is not None else None
     db.session.add(report)
     db.session.flush()
@@ -206,12 +213,19 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
         now=now,
         customer_id=report.customer_id,
         report_id=report.id,
-        data={"reference": report.reference, "kind": report.kind, "address": address or submission.address[:320]},
+        data={
+            "reference": report.reference,
+            "kind": report.kind,
+            "address": address or submission.address[:320],
+            **({"previous_address": True} if from_previous else {}),
+        },
     )
 
     # An unknown address gets the same answer and renders nothing, as a known one does not (the worker
     # renders the acknowledgement later): R3.
     incident = _open_or_join(customer, report, source=source, actor=actor, now=now) if customer is not None else None
+    if from_previous and customer is not None:
+        tell_previous_address(customer, report, now=now)
 
     if submission.discovered_at is not None:
         try:

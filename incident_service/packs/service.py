@@ -17,9 +17,12 @@ from ..assessment.service import breach_deadline
 from ..audit import merkle
 from ..audit.actions import Event, Source, tag
 from ..audit.checkpoint import latest_checkpoint
-from ..audit.models import AuditAnchor, AuditCheckpoint
+from ..audit.models import AuditAnchor, AuditCheckpoint, AuditRedaction
+from ..audit.redaction import redactions_of
 from ..audit.sequencer import inclusion_proof_for
 from ..audit.service import append_event, chain_head, event_leaf
+from ..disclosures.models import BASIS_AUDITORS_LAWYERS, KIND_EVIDENCE_PACK
+from ..disclosures.service import DEFAULT_PACK_RECIPIENT, record_disclosure
 from ..extensions import db
 from ..i18n import format_local
 from ..incidents.labels import email_label, statement_source_label
@@ -27,6 +30,7 @@ from ..incidents.models import Incident
 from ..incidents.record import IncidentRecord, incident_record
 from ..intake.parsing import company_hop_count
 from ..intake.service import company_mta_for
+from ..retention.models import SUBJECT_INBOUND_MESSAGE, SUBJECT_REPORT, Tombstone
 
 if TYPE_CHECKING:
     from ..assessment.models import DiscoveryStatement
@@ -140,16 +144,58 @@ def _report_entries(
     entries = []
     files: dict[str, bytes] = {}
     timestamps: list[dict[str, Any] | None] = []
+    removed = _tombstones(
+        [(SUBJECT_REPORT, report.id) for report in reports]
+        + [(SUBJECT_INBOUND_MESSAGE, report.inbound_message_id) for report in reports if report.inbound_message_id]
+    )
     for report in reports:
         entry = _report_entry(report)
+        if (SUBJECT_REPORT, report.id) in removed:
+            entry["removed"] = removed[(SUBJECT_REPORT, report.id)]
         timestamps += [entry["received_at"], entry["recorded_at"]]
         message = report.inbound_message
         if message is not None:
             entry["email"] = _email_evidence(report.reference, message)
-            files[entry["email"]["file"]] = message.raw
+            gone = removed.get((SUBJECT_INBOUND_MESSAGE, message.id))
+            if gone:
+                entry["email"]["removed"] = gone
+            if message.raw:
+                files[entry["email"]["file"]] = message.raw
+            else:  # the bytes were removed (retention, erasure): their SHA-256 and size stay
+                entry["email"]["file"] = None
             timestamps += _message_timestamps(report.reference, message)
         entries.append(entry)
     return entries, files, timestamps
+
+
+def _tombstones(subjects: list[tuple[str, int]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """What retention or an erasure removed from these rows (retention.models.Tombstone), as the pack says it."""
+    found: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    if not subjects:
+        return found
+    wanted = set(subjects)
+    kinds = {subject for subject, _id in wanted}
+    ids = {row_id for _subject, row_id in wanted}
+    query = select(Tombstone).where(Tombstone.subject.in_(kinds), Tombstone.subject_id.in_(ids)).order_by(Tombstone.id)
+    for tombstone in db.session.execute(query).scalars():
+        if (tombstone.subject, tombstone.subject_id) in wanted:
+            found.setdefault((tombstone.subject, tombstone.subject_id), []).append(tombstone.describe())
+    return found
+
+
+def report_stamps(report: Report) -> dict[str, dict[str, Any] | None]:
+    """A report's two times, labelled with their sources: when it reached the company, when it was recorded
+    (the customer's own data file uses the same labels)."""
+    return {
+        "received_at": stamp(
+            report.received_at,
+            REPORT_SOURCE.get(report.received_at_source, "server_receipt"),
+            _("report %(reference)s received", reference=report.reference),
+        ),
+        "recorded_at": stamp(
+            report.recorded_at, "server_receipt", _("report %(reference)s recorded", reference=report.reference)
+        ),
+    }
 
 
 def _report_entry(report: Report) -> dict[str, Any]:
@@ -159,14 +205,7 @@ def _report_entry(report: Report) -> dict[str, Any]:
         "kind": report.kind,
         "claimed_address": report.claimed_address,
         "entered_by": report.entered_by,
-        "received_at": stamp(
-            report.received_at,
-            REPORT_SOURCE.get(report.received_at_source, "server_receipt"),
-            _("report %(reference)s received", reference=report.reference),
-        ),
-        "recorded_at": stamp(
-            report.recorded_at, "server_receipt", _("report %(reference)s recorded", reference=report.reference)
-        ),
+        **report_stamps(report),
         "client_ip": report.client_ip,
         "details": report.details,
     }
@@ -322,6 +361,7 @@ def _incident_entry(incident: Incident, record: IncidentRecord) -> dict[str, Any
 
 
 def _audit_event_entries(events: list[AuditEvent]) -> list[dict[str, Any]]:
+    redacted = redactions_of(event.id for event in events)
     return [
         {
             "id": e.id,
@@ -334,9 +374,20 @@ def _audit_event_entries(events: list[AuditEvent]) -> list[dict[str, Any]]:
             "data": e.data,
             "prev_hash": e.prev_hash,
             "hash": e.hash,
+            # Personal data removed from it after it entered the log (retention, erasure): `data` holds
+            # the tombstone, `hash` is the original's, and only its leaf hash can be proved.
+            **({"redacted": _redaction_entry(redacted[e.id])} if e.id in redacted else {}),
         }
         for e in events
     ]
+
+
+def _redaction_entry(redaction: AuditRedaction) -> dict[str, Any]:
+    return {
+        "fields": list(redaction.fields),
+        "rule": redaction.rule,
+        "at": redaction.redacted_at.isoformat(timespec="microseconds"),
+    }
 
 
 def _chain_head_entry(now: datetime) -> dict[str, Any]:
@@ -365,16 +416,22 @@ def log_entry(events: list[AuditEvent], checkpoint: AuditCheckpoint | None) -> d
     after it) keeps its leaf but has no proof (`inclusion_proof` null): the printable page says so, and
     `flask audit verify-pack` refuses it. Holds only hashes of other customers' events, never their data."""
     entries = []
+    redacted = redactions_of(event.id for event in events)
     for event in events:
-        leaf = event_leaf(event)
         proof = None
         if checkpoint is not None and event.leaf_index is not None and event.leaf_index < checkpoint.tree_size:
             proof = inclusion_proof_for(event.leaf_index, checkpoint.tree_size)
+        if event.id in redacted:
+            # Its content is gone: the leaf hash recorded when it was removed, which the proof still reaches.
+            leaf, leaf_hash = None, redacted[event.id].leaf_hash
+        else:
+            leaf = event_leaf(event)
+            leaf_hash = merkle.leaf_hash(leaf.encode("utf-8")).hex()
         entries.append(
             {
                 "leaf_index": event.leaf_index,
                 "leaf": leaf,
-                "leaf_hash": merkle.leaf_hash(leaf.encode("utf-8")).hex(),
+                "leaf_hash": leaf_hash,
                 "inclusion_proof": [digest.hex() for digest in proof] if proof is not None else None,
             }
         )
@@ -411,10 +468,10 @@ VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng
    Every report has its "...:report:received" audit event with its reference.
    Mỗi thư gốc có mã SHA-256 được ghi lúc nhận; sự kiện kiểm toán "email:message:received" chứa cùng giá trị,
    và mã băm của chính sự kiện đó bao gồm giá trị này. Mỗi báo cáo có sự kiện "...:report:received" với mã của nó.
-3. Each audit event's hash is SHA-256(prev_hash + canonical JSON of its fields); the pack holds the
-   incident's events and the chain head at export. Compare the head, or any event hash, with an anchor
-   held outside the company (flask audit anchor emails them).
-   Mã băm của mỗi sự kiện là SHA-256(prev_hash + JSON chuẩn hóa); hãy so sánh với mốc neo được lưu bên ngoài.
+3. Each audit event's hash is SHA-256 of the canonical JSON of its fields (for an event written before
+   the log became a Merkle tree, of prev_hash + that JSON, as the old chain linked them).
+   Mã băm của mỗi sự kiện là SHA-256 của JSON chuẩn hóa các trường của nó (với sự kiện ghi trước khi nhật ký
+   thành cây Merkle: SHA-256(prev_hash + JSON chuẩn hóa), như chuỗi cũ đã nối chúng).
 4. evidence.json's "log" proves each audit event is a leaf of the service's Merkle tree (RFC 9162):
    each leaf hashes to its leaf_hash, its inclusion_proof leads to the checkpoint's root, and the
    checkpoint text is signed (Ed25519) with the service's published key and time-stamped (RFC 3161).
@@ -425,9 +482,18 @@ VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng
 """
 
 
-def pack_archive(incident: Incident, *, actor: str, now: datetime) -> bytes:
+def pack_archive(
+    incident: Incident,
+    *,
+    actor: str,
+    now: datetime,
+    recipient: str = DEFAULT_PACK_RECIPIENT,
+    purpose: str = "",
+    legal_basis: str = BASIS_AUDITORS_LAWYERS,
+) -> bytes:
     """The archive of the incident's pack. Who took the evidence out, and when, is itself audited
-    (after the pack is made, so the pack does not contain its own export)."""
+    (after the pack is made, so the pack does not contain its own export), and who it is for is
+    recorded in the disclosure register (issue 16). Raises DisclosureError for a missing recipient."""
     with force_locale("en"):
         document, files = build_pack(incident, now=now)
     contents = {
@@ -449,5 +515,15 @@ def pack_archive(incident: Incident, *, actor: str, now: datetime) -> bytes:
         customer_id=incident.customer_id,
         incident_id=incident.id,
         data={"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+    )
+    record_disclosure(
+        kind=KIND_EVIDENCE_PACK,
+        reference=f"evidence-{incident.reference}.zip sha256:{hashlib.sha256(data).hexdigest()}",
+        recipient=recipient,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        subjects=[(incident.customer_id, incident.id)],
+        actor=actor,
+        now=now,
     )
     return data

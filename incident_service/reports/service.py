@@ -250,6 +250,7 @@ def incident_rows(f: DelayFilter, *, bin_index: int | None = None) -> list[dict[
                 "review_decision": incident.review_decision,
                 "status": incident.status,
                 "id": incident.id,
+                "customer_id": incident.customer_id,
             }
         )
     return rows

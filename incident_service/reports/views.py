@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from ..assessment.models import PolicyVersion
+from ..audit.actions import Event, Source, tag
+from ..audit.service import append_event
+from ..database import utcnow
+from ..disclosures.models import BASIS_AUDITORS_LAWYERS, KIND_INCIDENTS_CSV
+from ..disclosures.service import DEFAULT_PACK_RECIPIENT, record_disclosure
 from ..extensions import db
-from ..staff.access import require, require_sign_in
+from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import VIEW_LEGAL
 from .chart import histogram_geometry
 from .delay import BINS
@@ -78,5 +85,29 @@ def delay_incidents() -> ResponseReturnValue:
 @bp.get("/delay/incidents.csv")
 @require(VIEW_LEGAL)
 def delay_incidents_csv() -> ResponseReturnValue:
-    filters = DelayFilter.parse(request.args, strict=False)
-    return _download(incidents_csv(incident_rows(filters, bin_index=_bin())), "text/csv", "delay-incidents.csv")
+    filters, bin_index = DelayFilter.parse(request.args, strict=False), _bin()
+    rows = incident_rows(filters, bin_index=bin_index)
+    body = incidents_csv(rows)
+    # The rows carry customers' addresses: the file leaves the service, so the register records it, and
+    # the audit log says who took it (issue 16). Legal takes it for the company's own lawyers' work.
+    described = {**filters.args(), **({"bin": str(bin_index)} if bin_index is not None else {})}
+    reference = "delay-incidents.csv" + ("?" + urlencode(described) if described else "")
+    actor, now = current_staff().label, utcnow()
+    record_disclosure(
+        kind=KIND_INCIDENTS_CSV,
+        reference=reference,
+        recipient=DEFAULT_PACK_RECIPIENT,
+        purpose="",
+        legal_basis=BASIS_AUDITORS_LAWYERS,
+        subjects=[(row["customer_id"], row["id"]) for row in rows],
+        actor=actor,
+        now=now,
+    )
+    append_event(
+        tag(Source.CONSOLE, Event.INCIDENTS_EXPORTED),
+        actor=actor,
+        now=now,
+        data={"file": "delay-incidents.csv", "rows": len(rows), **described},
+    )
+    db.session.commit()
+    return _download(body, "text/csv", "delay-incidents.csv")

@@ -16,6 +16,13 @@ VIEW_AUDIT = "view_audit"
 MANAGE_STAFF = "manage_staff"
 MANAGE_POLICY = "manage_policy"
 MANAGE_WEBHOOKS = "manage_webhooks"  # subscriptions and their secrets: admins only
+# Customers' data requests (incident_service/data_requests): everyone sees and enters them; support
+# answers what concerns the account (access, name, language); a statement is evidence and an erasure
+# removes evidence, so those are legal's to decide.
+MANAGE_LEGAL_HOLDS = "manage_legal_holds"  # place and release holds that suspend retention
+VIEW_DATA_REQUESTS = "view_data_requests"
+DECIDE_ACCOUNT_REQUESTS = "decide_account_requests"
+DECIDE_EVIDENCE_REQUESTS = "decide_evidence_requests"
 
 GRANTS: dict[str, frozenset[str]] = {
     VIEW_INCIDENTS: frozenset({ROLE_SUPPORT, ROLE_LEGAL, ROLE_ADMIN}),
@@ -30,6 +37,10 @@ GRANTS: dict[str, frozenset[str]] = {
     MANAGE_STAFF: frozenset({ROLE_ADMIN}),
     MANAGE_POLICY: frozenset({ROLE_ADMIN}),
     MANAGE_WEBHOOKS: frozenset({ROLE_ADMIN}),
+    MANAGE_LEGAL_HOLDS: frozenset({ROLE_LEGAL}),
+    VIEW_DATA_REQUESTS: frozenset({ROLE_SUPPORT, ROLE_LEGAL, ROLE_ADMIN}),
+    DECIDE_ACCOUNT_REQUESTS: frozenset({ROLE_SUPPORT, ROLE_LEGAL, ROLE_ADMIN}),
+    DECIDE_EVIDENCE_REQUESTS: frozenset({ROLE_LEGAL}),
 }
 
 

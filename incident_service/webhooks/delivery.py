@@ -19,7 +19,6 @@ from flask import current_app
 from sqlalchemy import or_, select
 from standardwebhooks.webhooks import Webhook
 
-from ..audit.service import hold_chain
 from ..database import utcnow
 from ..extensions import db
 from .addresses import Resolver, Target, UnsafeTarget, check_target, system_resolver
@@ -213,10 +212,6 @@ def record(delivery_id: int, outcome: Outcome, *, now: datetime, run: WebhookRun
     if delivery is None:  # the subscription was removed while we sent
         db.session.rollback()
         return
-    if not outcome.ok:
-        # A failure may disable the subscription, which is audited: take the chain before the row, as
-        # every writer does, so this cannot deadlock with a report queueing a delivery for it.
-        hold_chain()
     # FOR NO KEY UPDATE: deliveries being queued for it meanwhile (a foreign key's KEY SHARE) do not wait.
     subscription = db.session.execute(
         select(WebhookSubscription)

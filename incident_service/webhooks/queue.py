@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..audit.actions import Event
 from ..audit.service import NewEvent, on_append
 from ..database import utcnow
+from ..disclosures.service import record_webhook_disclosures
 from ..extensions import db
 from ..incidents.models import Incident, Report
 from ..notifications.models import OutboxMessage
@@ -68,6 +69,8 @@ def queue_webhooks(events: Sequence[NewEvent]) -> None:
     facts = _Facts.load([event for event, _kind in wanted])
     now = utcnow()
     rows = []
+    # What each subscription is sent about whom, for the disclosure register (disclosures.service).
+    disclosed: dict[int, list[tuple[str, tuple[int, int | None]]]] = {}
     for event, kind in wanted:
         subscription_ids = subscribers.get(kind)
         if not subscription_ids:
@@ -79,6 +82,8 @@ def queue_webhooks(events: Sequence[NewEvent]) -> None:
             sort_keys=True,
         )
         for subscription_id in subscription_ids:
+            if event.customer_id is not None:
+                disclosed.setdefault(subscription_id, []).append((kind, (event.customer_id, event.incident_id)))
             rows.append(
                 WebhookDelivery(
                     subscription_id=subscription_id,
@@ -92,6 +97,7 @@ def queue_webhooks(events: Sequence[NewEvent]) -> None:
                 )
             )
     db.session.add_all(rows)
+    record_webhook_disclosures(disclosed, now=now)
 
 
 def _subscribers(kinds: set[str]) -> dict[str, list[int]]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app
 from sqlalchemy import select, update
 
 from ..audit.actions import Event, Source, tag
-from ..audit.service import append_event, hold_chain
+from ..audit.service import append_event
 from ..domain_errors import DomainError
 from ..extensions import db
 from .addresses import Resolver, Target, check_target, system_resolver
@@ -115,7 +116,6 @@ def disable_subscription(
     alerts can watch for that action. False if it was disabled already."""
     if not subscription.active:
         return False
-    hold_chain()  # the chain before the row, as every writer takes them (audit.service.hold_chain)
     subscription.status, subscription.disabled_at, subscription.disabled_reason = SUBSCRIPTION_DISABLED, now, reason
     _audit(
         Event.WEBHOOK_DISABLED,
@@ -134,7 +134,6 @@ def enable_subscription(subscription: WebhookSubscription, *, source: str, actor
     Audits `webhook:enabled`. False if it was active already."""
     if subscription.active:
         return False
-    hold_chain()
     subscription.status, subscription.disabled_at, subscription.disabled_reason = SUBSCRIPTION_ACTIVE, None, None
     subscription.consecutive_failures, subscription.failing_since = 0, None
     db.session.execute(
@@ -152,7 +151,6 @@ def rotate_secret(
     """A new secret, returned to show once. The old one keeps signing beside it (two signatures in
     `webhook-signature`) for `overlap`, so receivers can switch without dropping a message. Audits
     `webhook:secret_rotated`."""
-    hold_chain()
     secret = new_secret()
     subscription.previous_secret, subscription.previous_secret_until = subscription.secret, now + overlap
     subscription.secret = secret
@@ -203,5 +201,16 @@ def _audit(
         tag(Source(source), event),
         actor=actor,
         now=now,
-        data={"subscription": subscription.id, "url": subscription.url, **details},
+        data={"subscription": subscription.id, "url": url_for_the_record(subscription.url), **details},
     )
+
+
+def url_for_the_record(url: str) -> str:
+    """The URL as the audit log keeps it: scheme, host, port and path; never a query, fragment or user
+    info, where receivers often put a token (the subscription row keeps the whole URL)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -12,7 +12,7 @@ from incident_service.customers.models import Customer
 from incident_service.database import utcnow
 from incident_service.extensions import db
 from tests.api.conftest import ApiClient
-from tests.helpers import path_of
+from tests.helpers import PASSWORD, path_of, submit
 
 
 def test_a_customer_is_created_then_updated(app, api: ApiClient) -> None:  # type: ignore[no-untyped-def]
@@ -58,3 +58,21 @@ def test_a_report_link_is_minted_for_a_customer(app, api: ApiClient, customer_id
         assert event.customer_id == customer_id and "/r/" not in event.data
     unknown = api.post("/api/v1/customers/nobody@example.com/report-link")
     assert unknown.status_code == 404 and unknown.get_json()["type"].endswith("unknown-customer")
+
+
+def test_a_new_password_hash_ends_the_customers_sessions(app, api: ApiClient, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """A password changed in the company's systems ends every session signed in with the old one."""
+    browser = app.test_client()
+    assert submit(browser, "/login", {"email": "an@example.com", "password": PASSWORD}).status_code == 302
+    assert browser.get("/account").status_code == 200
+    assert api.put("/api/v1/customers/an@example.com", json={"name": "An"}).status_code == 200
+    assert browser.get("/account").status_code == 200  # a name changes nothing of the sign-in
+    imported = bcrypt.hashpw(b"mat khau moi cua he thong", bcrypt.gensalt(rounds=10)).decode()
+    assert api.put("/api/v1/customers/an@example.com", json={"password_hash": imported}).status_code == 200
+    signed_out = browser.get("/account")
+    assert signed_out.status_code == 302 and signed_out.headers["Location"].endswith("/login")
+    with app.app_context():
+        actions = list(
+            db.session.execute(select(AuditEvent.action).where(AuditEvent.customer_id == customer_id)).scalars()
+        )
+        assert "api:sessions:revoked" in actions

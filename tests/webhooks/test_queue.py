@@ -8,12 +8,18 @@ import json
 from sqlalchemy import func, select
 
 from incident_service.audit.actions import Event, Source, tag
+from incident_service.audit.models import AuditEvent
 from incident_service.audit.service import NewEvent, append_event, append_events
 from incident_service.database import utcnow
 from incident_service.extensions import db
 from incident_service.webhooks.models import WebhookDelivery
 from incident_service.webhooks.queue import event_type_of
-from incident_service.webhooks.service import DISABLED_BY_STAFF, add_subscription, disable_subscription
+from incident_service.webhooks.service import (
+    DISABLED_BY_STAFF,
+    add_subscription,
+    disable_subscription,
+    url_for_the_record,
+)
 
 LOOPBACK = {"WEBHOOK_ALLOW_PRIVATE_ADDRESSES": True}
 
@@ -100,3 +106,20 @@ def test_a_mass_reactivation_announces_each_incident_with_its_references(app, ru
     assert {d["report"] for d in received} == {d["customer_reference"] for d in opened}
     assert all(d["channel"] == "breach_list" for d in received)
     assert "@" not in json.dumps(bodies)
+
+
+def test_a_token_in_the_url_stays_out_of_the_audit_log(app) -> None:  # type: ignore[no-untyped-def]
+    app.config.update(LOOPBACK)
+    with app.app_context():
+        add_subscription(
+            "http://127.0.0.1:9/hooks/in?token=s3cret#frag",
+            ["report.received"],
+            source="cli",
+            actor="t",
+            now=utcnow(),
+        )
+        db.session.commit()
+        (event,) = db.session.execute(select(AuditEvent).where(AuditEvent.action == "cli:webhook:subscribed")).scalars()
+        assert json.loads(event.data)["url"] == "http://127.0.0.1:9/hooks/in"
+        assert "s3cret" not in event.data
+    assert url_for_the_record("https://[2001:db8::1]:8443/x?a=b") == "https://[2001:db8::1]:8443/x"
