@@ -130,6 +130,69 @@ def web_reports() -> dict[str, dict[int, dict[str, float]]]:
     return results
 
 
+def lock_hold(threads: int = 8, transactions: int = 60, work_ms: float = 5.0) -> dict[str, float]:
+    """Transactions per second on PostgreSQL when `threads` writers each append an audit event and then
+    go on with `work_ms` of the rest of their change before committing (a report writes its rows and
+    queues its email after its first event): "before" takes the chain's advisory lock and reads the head
+    first, exactly as audit.service.hold_chain and the append did until BEFORE_COMMIT, and so holds every
+    other writer for the rest of its transaction; "after" is append_event as it is now."""
+    import threading
+
+    from sqlalchemy import text
+
+    from incident_service import create_app
+    from incident_service.audit.service import append_event
+    from incident_service.database import utcnow
+    from incident_service.extensions import db
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer(free_port())
+    server.start()
+    figures: dict[str, float] = {}
+    try:
+        server.execute("CREATE DATABASE bench_lock")
+        app = create_app(
+            {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": threads + 2}},
+            environ={
+                "APP_ENV": "testing",
+                "DATABASE_URL": server.url("bench_lock"),
+                "PUBLIC_BASE_URL": "https://security.ecc.example",
+            },
+        )
+        with app.app_context():
+            db.create_all()
+
+        def writer(locked: bool) -> None:
+            with app.app_context():
+                for number in range(transactions):
+                    if locked:
+                        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x1AC1DE47})
+                        db.session.execute(text("SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1"))
+                    append_event("cli:customer:created", actor="bench", now=utcnow(), data={"n": number})
+                    time.sleep(work_ms / 1000)
+                    db.session.commit()
+
+        for name, locked in (("before", True), ("after", False), ("before_again", True), ("after_again", False)):
+            workers = [threading.Thread(target=writer, args=(locked,)) for _ in range(threads)]
+            started = time.perf_counter()
+            for thread in workers:
+                thread.start()
+            for thread in workers:
+                thread.join()
+            figures[name] = threads * transactions / (time.perf_counter() - started)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        server.stop()
+    return {
+        "threads": threads,
+        "work_ms": work_ms,
+        "before_per_s": max(figures["before"], figures["before_again"]),
+        "after_per_s": max(figures["after"], figures["after_again"]),
+    }
+
+
 def sequencer(events: int = 20_000) -> dict[str, float]:
     """Events integrated per second on SQLite (batches of 1000, each committed), against computing the
     same tree's root from the same leaves in memory."""
