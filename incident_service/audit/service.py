@@ -178,14 +178,17 @@ def append_event(
     incident_id: int | None = None,
     report_id: int | None = None,
     data: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Write one event and flush it, taking no lock: the caller's transaction commits it, and the
-    sequencer then gives it its place in the log."""
-    event = AuditEvent(**_event_row(UNCHAINED, checked(action), actor, now, customer_id, incident_id, report_id, data))
-    db.session.add(event)
+) -> None:
+    """Write one event, taking no lock: the caller's transaction commits it, and the sequencer then
+    gives it its place in the log. What the session holds is flushed first (as before); the event itself
+    is one INSERT, not an object in the session's unit of work (a report writes six: issue 17)."""
+    action = checked(action)
     db.session.flush()
-    _tell_listeners([NewEvent(event.action, customer_id, incident_id, report_id, data, now)])
-    return event
+    db.session.connection().execute(
+        table_of(AuditEvent).insert(),
+        _event_row(UNCHAINED, action, actor, now, customer_id, incident_id, report_id, data),
+    )
+    _tell_listeners([NewEvent(action, customer_id, incident_id, report_id, data, now)])
 
 
 class NewEvent(NamedTuple):
