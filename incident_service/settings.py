@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import setting_values as values
+from .setting_values import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance"))
@@ -24,10 +25,6 @@ ENVIRONMENTS = ("development", "testing", "production")
 LOCALES = ("vi", "en")
 # T3: reset links never live longer than a day, whatever the operator sets.
 RESET_LINK_MAX_AGE_CEILING = 24 * 3600
-
-
-class ConfigurationError(RuntimeError):
-    """A setting is missing or invalid; the message names it and says what is expected."""
 
 
 @dataclass(frozen=True)
@@ -53,135 +50,6 @@ class Setup:
 Reader = Callable[[str, str], object]
 # A default is the text the variable would hold, so it goes through the same reader as a set value.
 Default = str | Callable[[Setup], str] | None
-
-
-def _text(name: str, raw: str) -> str:
-    return raw
-
-
-def _bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
-
-
-def _whole(*, minimum: int = 0, maximum: int | None = None) -> Callable[[str, str], int]:
-    """A whole number within bounds."""
-
-    def read(name: str, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-            raise ConfigurationError(f"{name} must be {bound}, not {value}")
-        return value
-
-    return read
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str]:
-    def read(name: str, raw: str) -> str:
-        if raw not in choices:
-            raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
-        return raw
-
-    return read
-
-
-def _either(first: str, second: str) -> Callable[[str, str], str]:
-    def read(name: str, raw: str) -> str:
-        if raw not in (first, second):
-            raise ConfigurationError(f"{name} must be {first} or {second}, not {raw!r}")
-        return raw
-
-    return read
-
-
-def _list(raw: str) -> list[str]:
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-def _items(name: str, raw: str) -> list[str]:
-    """Comma-separated values."""
-    return _list(raw)
-
-
-def _host_names(name: str, raw: str) -> list[str]:
-    return [host.lower() for host in _list(raw)]
-
-
-def _addresses(name: str, raw: str) -> list[str]:
-    """Comma-separated email addresses, each checked (a typo would send alerts nowhere, unnoticed)."""
-    from email_validator import EmailNotValidError, validate_email
-
-    addresses = _list(raw)
-    for address in addresses:
-        try:
-            validate_email(address, check_deliverability=False)
-        except EmailNotValidError:
-            raise ConfigurationError(f"{name} must be email addresses separated by commas, not {address!r}") from None
-    return addresses
-
-
-def _networks(name: str, raw: str) -> list[str]:
-    networks = _list(raw)
-    for network in networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError:
-            raise ConfigurationError(
-                f"{name} must be addresses or networks like 10.1.0.0/24, not {network!r}"
-            ) from None
-    return networks
-
-
-def _limit(name: str, raw: str) -> str:
-    """A Flask-Limiter rate such as "10 per minute;200 per day"; a typo would silently stop the limit."""
-    from limits import parse_many
-
-    try:
-        parse_many(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be rates like '10 per minute;200 per day', not {raw!r}") from None
-    return raw
-
-
-def _limit_storage(name: str, raw: str) -> str:
-    if not raw.startswith(("memory://", "redis://", "rediss://", "redis+unix://", "redis+sentinel://")):
-        raise ConfigurationError(f"{name} must be memory:// or a redis:// URL, not {raw!r}")
-    return raw
-
-
-def _long_secret(name: str, raw: str) -> str:
-    if len(raw) < 32:
-        raise ConfigurationError(f"{name} must be at least 32 characters long")
-    return raw
-
-
-def _base_url(name: str, raw: str) -> str:
-    if not raw.startswith(("http://", "https://")):
-        raise ConfigurationError(f"{name} must start with http:// or https://, not {raw!r}")
-    return raw.rstrip("/")
-
-
-def _origin(name: str, raw: str) -> str:
-    # One line of the signed text: no line break, no leading or trailing space (C2SP tlog-checkpoint).
-    if not raw.strip() or raw != raw.strip() or any(c in raw for c in "\r\n"):
-        raise ConfigurationError(f"{name} must be one line of text with no surrounding spaces, not {raw!r}")
-    return raw
-
-
-def _time_zone(name: str, raw: str) -> str:
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigurationError(f"{name} {raw!r} is not a known time zone") from None
-    return raw
 
 
 def _database_url(name: str, raw: str) -> str:
@@ -290,7 +158,7 @@ class Setting:
     """One variable of the environment: how its text is read, and what it is when unset."""
 
     name: str
-    read: Reader = _text
+    read: Reader = values.text
     default: Default = None
     # Outside development and testing an unset variable stops start-up with this message; the default
     # then serves the embedded setups only.
@@ -309,58 +177,58 @@ SETTINGS: tuple[Setting, ...] = (
         default=_embedded_secret_key,
         required="SECRET_KEY is required outside development: set it to a long random value "
         "(python -c 'import secrets; print(secrets.token_urlsafe(48))')",
-        read_in_production=_long_secret,
+        read_in_production=values.long_secret,
     ),
     Setting(
         "PUBLIC_BASE_URL",
-        _base_url,
+        values.base_url,
         default=_local_base_url,
         required="PUBLIC_BASE_URL is required outside development: the https:// address customers "
         "use, e.g. https://security.example.com (links in emails are built from it)",
     ),
-    Setting("DISPLAY_TIMEZONE", _time_zone, default="Asia/Ho_Chi_Minh"),
-    Setting("DEFAULT_LOCALE", _one_of(LOCALES), default="vi"),
+    Setting("DISPLAY_TIMEZONE", values.time_zone, default="Asia/Ho_Chi_Minh"),
+    Setting("DEFAULT_LOCALE", values.one_of(LOCALES), default="vi"),
     Setting(
         "DATABASE_URL",
         _database_url,
         default=f"sqlite:///{INSTANCE_DIR / 'incident_service.sqlite3'}",
         key="SQLALCHEMY_DATABASE_URI",
     ),
-    Setting("SESSION_COOKIE_SECURE", _bool, default=_embedded_or("false", production="true")),
-    Setting("SECRET_KEY_FALLBACKS", _items, default=""),
+    Setting("SESSION_COOKIE_SECURE", values.flag, default=_embedded_or("false", production="true")),
+    Setting("SECRET_KEY_FALLBACKS", values.items, default=""),
     # How long a writer waits for another's lock (SQLite's busy timeout, PostgreSQL's lock_timeout)
     # before the request fails with 503 and the listener with 451, instead of hanging.
-    Setting("DATABASE_LOCK_TIMEOUT_MS", _whole(minimum=1, maximum=600_000), default="10000"),
+    Setting("DATABASE_LOCK_TIMEOUT_MS", values.whole(minimum=1, maximum=600_000), default="10000"),
     # PostgreSQL's statement_timeout: no statement runs longer than this (0: no limit, e.g. for a
     # migration of a large table run by hand).
-    Setting("DATABASE_STATEMENT_TIMEOUT_MS", _whole(minimum=0), default="120000"),
+    Setting("DATABASE_STATEMENT_TIMEOUT_MS", values.whole(minimum=0), default="120000"),
     Setting("MAIL_SERVER", default="127.0.0.1"),
-    Setting("MAIL_PORT", _whole(minimum=1, maximum=65535), default=_embedded_or("8025", production="25")),
-    Setting("MAIL_USE_TLS", _bool, default="false"),
-    Setting("MAIL_USE_SSL", _bool, default="false"),
+    Setting("MAIL_PORT", values.whole(minimum=1, maximum=65535), default=_embedded_or("8025", production="25")),
+    Setting("MAIL_USE_TLS", values.flag, default="false"),
+    Setting("MAIL_USE_SSL", values.flag, default="false"),
     Setting("MAIL_USERNAME"),
     Setting("MAIL_PASSWORD"),
     Setting("MAIL_DEFAULT_SENDER", default="ECC Security <security@ecc.example>"),
-    Setting("MAIL_TIMEOUT_SECONDS", _whole(minimum=1), default="30"),
+    Setting("MAIL_TIMEOUT_SECONDS", values.whole(minimum=1), default="30"),
     # A CA bundle for the relay's certificate; empty means the system store.
     Setting("MAIL_CA_FILE"),
-    Setting("REPORT_ADDRESSES", _items, default="security@ecc.example"),
+    Setting("REPORT_ADDRESSES", values.items, default="security@ecc.example"),
     # The email intake listener and import (docs/security.md M1–M4).
     Setting("INTAKE_HOST", default="127.0.0.1"),
-    Setting("INTAKE_PORT", _whole(minimum=1, maximum=65535), default="2525"),
-    Setting("INTAKE_MAX_MESSAGE_BYTES", _whole(minimum=1024), default=str(10 * 1024 * 1024)),
-    Setting("INTAKE_MAX_HEADER_BYTES", _whole(minimum=1024), default=str(64 * 1024)),
-    Setting("INTAKE_MAX_MIME_PARTS", _whole(minimum=1), default="100"),
-    Setting("INTAKE_MAX_MIME_DEPTH", _whole(minimum=1), default="10"),
-    Setting("INTAKE_PARSE_SECONDS", _whole(minimum=1), default="5"),
-    Setting("INTAKE_TIMEOUT_SECONDS", _whole(minimum=1), default="60"),
+    Setting("INTAKE_PORT", values.whole(minimum=1, maximum=65535), default="2525"),
+    Setting("INTAKE_MAX_MESSAGE_BYTES", values.whole(minimum=1024), default=str(10 * 1024 * 1024)),
+    Setting("INTAKE_MAX_HEADER_BYTES", values.whole(minimum=1024), default=str(64 * 1024)),
+    Setting("INTAKE_MAX_MIME_PARTS", values.whole(minimum=1), default="100"),
+    Setting("INTAKE_MAX_MIME_DEPTH", values.whole(minimum=1), default="10"),
+    Setting("INTAKE_PARSE_SECONDS", values.whole(minimum=1), default="5"),
+    Setting("INTAKE_TIMEOUT_SECONDS", values.whole(minimum=1), default="60"),
     # Our own MTA's authserv-id: the only Authentication-Results header we read (M4).
     Setting("AUTHSERV_ID", default="mx.ecc.example"),
     # Hosts whose Received headers are the company's own clock, for imported mail.
-    Setting("COMPANY_MTA_HOSTS", _host_names, default="mx.ecc.example"),
+    Setting("COMPANY_MTA_HOSTS", values.host_names, default="mx.ecc.example"),
     # Where those hosts connect from: only LMTP from these addresses is the company MTA's delivery,
     # and only a Received hop whose client is here is a hop inside the company.
-    Setting("COMPANY_MTA_NETWORKS", _networks, default="127.0.0.0/8, ::1/128"),
+    Setting("COMPANY_MTA_NETWORKS", values.networks, default="127.0.0.0/8, ::1/128"),
     Setting("SUPPORT_CONTACT", default="security@ecc.example, (028) 3822 0000"),
     Setting("COMPANY_NAME", default="ECC"),
     # Where `flask audit anchor` sends the chain head: an address outside this service's control.
@@ -370,101 +238,103 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_SIGNING_KEY", _signing_key),
     Setting("AUDIT_SIGNING_KEY_FILE", _signing_key_file),
     # The checkpoint's origin line (the log's name); by default "<PUBLIC_BASE_URL host>/audit-log".
-    Setting("AUDIT_LOG_ORIGIN", _origin),
+    Setting("AUDIT_LOG_ORIGIN", values.origin),
     # An RFC 3161 time-stamping authority's URL; empty: checkpoints are signed but not timestamped.
-    Setting("AUDIT_TSA_URL", _base_url),
-    Setting("AUDIT_TSA_TIMEOUT_SECONDS", _whole(minimum=1, maximum=120), default="10"),
+    Setting("AUDIT_TSA_URL", values.base_url),
+    Setting("AUDIT_TSA_TIMEOUT_SECONDS", values.whole(minimum=1, maximum=120), default="10"),
     # How often the outbox worker makes a checkpoint (only when the tree has grown since the last).
-    Setting("AUDIT_CHECKPOINT_MINUTES", _whole(minimum=1, maximum=7 * 24 * 60), default="60"),
+    Setting("AUDIT_CHECKPOINT_MINUTES", values.whole(minimum=1, maximum=7 * 24 * 60), default="60"),
     # The security team's addresses for staff alerts (incident_service/alerts); empty: no alerts.
-    Setting("SECURITY_TEAM_ADDRESSES", _addresses, default=""),
+    Setting("SECURITY_TEAM_ADDRESSES", values.addresses, default=""),
     # At most one alert email of each kind per this many minutes (new incidents, undelivered email,
     # quarantine, disabled webhooks): a mass reactivation makes one digest, not one email per report.
-    Setting("ALERT_DIGEST_MINUTES", _whole(minimum=1, maximum=24 * 60), default="15"),
-    Setting("LATE_REPORT_THRESHOLD_HOURS", _whole(minimum=1), default="24"),
+    Setting("ALERT_DIGEST_MINUTES", values.whole(minimum=1, maximum=24 * 60), default="15"),
+    Setting("LATE_REPORT_THRESHOLD_HOURS", values.whole(minimum=1), default="24"),
     # Days to answer a customer's data request (incident_service/data_requests). Decree 13/2023/ND-CP
     # gives 72 hours to provide (art. 14), correct (art. 15) and delete (art. 16) a data subject's data.
-    Setting("DATA_REQUEST_DUE_DAYS", _whole(minimum=1, maximum=90), default="3"),
+    Setting("DATA_REQUEST_DUE_DAYS", values.whole(minimum=1, maximum=90), default="3"),
     # Retention (incident_service/retention): days each kind of personal data is kept, 0 for ever. Counted
     # from when the data arrived, and only once its incident is closed or resolved (an email that made no
     # report counts from its arrival); an incident under a legal hold keeps everything. Three years for
     # what a dispute may need (the Civil Code's limitation period for contract claims, art. 429), six
     # months for network addresses (investigating abuse), five years after closing for the rest.
-    Setting("RETENTION_RAW_EMAIL_DAYS", _whole(minimum=0), default="1095"),
-    Setting("RETENTION_FREE_TEXT_DAYS", _whole(minimum=0), default="1095"),
-    Setting("RETENTION_IP_ADDRESS_DAYS", _whole(minimum=0), default="180"),
-    Setting("RETENTION_CLOSED_INCIDENT_DAYS", _whole(minimum=0), default="1825"),
-    Setting("RESET_LINK_MAX_AGE_SECONDS", _whole(minimum=60, maximum=RESET_LINK_MAX_AGE_CEILING), default="3600"),
-    Setting("REPORT_LINK_MAX_AGE_DAYS", _whole(minimum=1), default="90"),
-    Setting("DISCOVERY_LINK_MAX_AGE_DAYS", _whole(minimum=1), default="30"),
-    Setting("LINK_RESEND_WINDOW_SECONDS", _whole(minimum=0), default="900"),
+    Setting("RETENTION_RAW_EMAIL_DAYS", values.whole(minimum=0), default="1095"),
+    Setting("RETENTION_FREE_TEXT_DAYS", values.whole(minimum=0), default="1095"),
+    Setting("RETENTION_IP_ADDRESS_DAYS", values.whole(minimum=0), default="180"),
+    Setting("RETENTION_CLOSED_INCIDENT_DAYS", values.whole(minimum=0), default="1825"),
+    Setting("RESET_LINK_MAX_AGE_SECONDS", values.whole(minimum=60, maximum=RESET_LINK_MAX_AGE_CEILING), default="3600"),
+    Setting("REPORT_LINK_MAX_AGE_DAYS", values.whole(minimum=1), default="90"),
+    Setting("DISCOVERY_LINK_MAX_AGE_DAYS", values.whole(minimum=1), default="30"),
+    Setting("LINK_RESEND_WINDOW_SECONDS", values.whole(minimum=0), default="900"),
     # Changing the address on record (incident_service/email_change): how long each confirmation link
     # works (at most 24 hours, as every link that changes an account: T3), and for how many days after
     # a change the previous address still reports as this customer's.
     Setting(
         "EMAIL_CHANGE_LINK_MAX_AGE_SECONDS",
-        _whole(minimum=60, maximum=RESET_LINK_MAX_AGE_CEILING),
+        values.whole(minimum=60, maximum=RESET_LINK_MAX_AGE_CEILING),
         default=str(RESET_LINK_MAX_AGE_CEILING),
     ),
-    Setting("PREVIOUS_ADDRESS_DAYS", _whole(minimum=0, maximum=3650), default="90"),
+    Setting("PREVIOUS_ADDRESS_DAYS", values.whole(minimum=0, maximum=3650), default="90"),
     # A worker that dies mid-send leaves its claim; after this long another worker retries (E1).
-    Setting("OUTBOX_LEASE_SECONDS", _whole(minimum=1), default="300"),
+    Setting("OUTBOX_LEASE_SECONDS", values.whole(minimum=1), default="300"),
     # At most this many emails a second per worker (0: as fast as the relay takes them).
-    Setting("OUTBOX_MAX_PER_SECOND", _whole(minimum=0), default="0"),
-    Setting("OUTBOX_MAX_ATTEMPTS", _whole(minimum=1), default="12"),
+    Setting("OUTBOX_MAX_PER_SECOND", values.whole(minimum=0), default="0"),
+    Setting("OUTBOX_MAX_ATTEMPTS", values.whole(minimum=1), default="12"),
     # Webhooks (incident_service/webhooks, docs/webhooks.md). Loopback, private, link-local and other
     # non-public addresses are refused as targets unless this allows them (tests, single-host setups).
-    Setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", _bool, default="false"),
-    Setting("WEBHOOK_CONNECT_TIMEOUT_SECONDS", _whole(minimum=1, maximum=60), default="5"),
-    Setting("WEBHOOK_READ_TIMEOUT_SECONDS", _whole(minimum=1, maximum=120), default="10"),
+    Setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", values.flag, default="false"),
+    Setting("WEBHOOK_CONNECT_TIMEOUT_SECONDS", values.whole(minimum=1, maximum=60), default="5"),
+    Setting("WEBHOOK_READ_TIMEOUT_SECONDS", values.whole(minimum=1, maximum=120), default="10"),
     # Attempts per delivery (backoff 5 s doubling to 12 h, with jitter: 18 attempts span about two days).
-    Setting("WEBHOOK_MAX_ATTEMPTS", _whole(minimum=1, maximum=100), default="18"),
+    Setting("WEBHOOK_MAX_ATTEMPTS", values.whole(minimum=1, maximum=100), default="18"),
     # A subscription is disabled once it has failed this many times in a row over at least this long.
-    Setting("WEBHOOK_DISABLE_AFTER_FAILURES", _whole(minimum=1), default="20"),
-    Setting("WEBHOOK_DISABLE_AFTER_HOURS", _whole(minimum=0), default="72"),
+    Setting("WEBHOOK_DISABLE_AFTER_FAILURES", values.whole(minimum=1), default="20"),
+    Setting("WEBHOOK_DISABLE_AFTER_HOURS", values.whole(minimum=0), default="72"),
     # After a secret is rotated, the old one keeps signing beside the new one for this long.
-    Setting("WEBHOOK_SECRET_OVERLAP_HOURS", _whole(minimum=0, maximum=24 * 30), default="24"),
+    Setting("WEBHOOK_SECRET_OVERLAP_HOURS", values.whole(minimum=0, maximum=24 * 30), default="24"),
     # R3: answers that could tell whether an address is a customer's take at least this long (and as
     # long as a customer's answer recently took): see incident_service/answer_floor.py.
-    Setting("ANSWER_FLOOR_MS", _whole(minimum=0, maximum=5000), default="60"),
+    Setting("ANSWER_FLOOR_MS", values.whole(minimum=0, maximum=5000), default="60"),
     # Where rate-limit counters live. memory:// counts per process, so with several gunicorn workers
     # each would allow the whole limit: outside the embedded setups it must be chosen on purpose.
     Setting(
         "RATELIMIT_STORAGE_URI",
-        _limit_storage,
+        values.limit_storage,
         default="memory://",
         required="RATELIMIT_STORAGE_URI is required outside development: redis://host:6379/0 shared by every "
         "web worker (memory:// only for a single gunicorn worker: it counts per process)",
     ),
     # Off only in the test setup, whose many requests come from one address; tests of limits turn it on.
-    Setting("RATELIMIT_ENABLED", _bool, default=_off_in_tests),
+    Setting("RATELIMIT_ENABLED", values.flag, default=_off_in_tests),
     # How many proxies in front of us append to X-Forwarded-For; 0 = trust no proxy header.
-    Setting("TRUSTED_PROXY_COUNT", _whole(minimum=0, maximum=5), default="0"),
+    Setting("TRUSTED_PROXY_COUNT", values.whole(minimum=0, maximum=5), default="0"),
     # Bearer token for /metrics; without one, only loopback clients may scrape.
     Setting("METRICS_TOKEN"),
-    Setting("STAFF_SESSION_IDLE_MINUTES", _whole(minimum=1), default="15"),
-    Setting("STAFF_SESSION_ABSOLUTE_HOURS", _whole(minimum=1), default="8"),
-    Setting("PASSWORD_HASH_CONCURRENCY", _whole(minimum=1), default="4"),
-    Setting("SESSION_IDLE_MINUTES", _whole(minimum=1), default="30"),
-    Setting("SESSION_ABSOLUTE_HOURS", _whole(minimum=1), default="12"),
+    Setting("STAFF_SESSION_IDLE_MINUTES", values.whole(minimum=1), default="15"),
+    Setting("STAFF_SESSION_ABSOLUTE_HOURS", values.whole(minimum=1), default="8"),
+    Setting("PASSWORD_HASH_CONCURRENCY", values.whole(minimum=1), default="4"),
+    Setting("SESSION_IDLE_MINUTES", values.whole(minimum=1), default="30"),
+    Setting("SESSION_ABSOLUTE_HOURS", values.whole(minimum=1), default="12"),
     # The JSON API, per key (incident_service/api/auth.py): a runaway integration slows itself down only.
-    Setting("LIMIT_API_PER_KEY", _limit, default="600 per minute;100000 per day"),
+    Setting("LIMIT_API_PER_KEY", values.limit, default="600 per minute;100000 per day"),
     # Per client IP, and per account named in the form (S6). Flask-Limiter syntax.
-    Setting("LIMIT_REPORT_PER_IP", _limit, default="10 per minute;200 per day"),
-    Setting("LIMIT_REPORT_PER_ACCOUNT", _limit, default="5 per hour;20 per day"),
-    Setting("LIMIT_FRESH_LINK_PER_IP", _limit, default="10 per minute;100 per day"),
-    Setting("LIMIT_FRESH_LINK_PER_ACCOUNT", _limit, default="5 per hour"),
-    Setting("LIMIT_RESET_PER_IP", _limit, default="20 per minute"),
-    Setting("LIMIT_RESET_PER_LINK", _limit, default="10 per hour"),
-    Setting("LIMIT_SIGN_IN_PER_IP", _limit, default="20 per minute;200 per day"),
-    Setting("LIMIT_SIGN_IN_PER_ACCOUNT", _limit, default="10 per 15 minutes;50 per day"),
+    Setting("LIMIT_REPORT_PER_IP", values.limit, default="10 per minute;200 per day"),
+    Setting("LIMIT_REPORT_PER_ACCOUNT", values.limit, default="5 per hour;20 per day"),
+    Setting("LIMIT_FRESH_LINK_PER_IP", values.limit, default="10 per minute;100 per day"),
+    Setting("LIMIT_FRESH_LINK_PER_ACCOUNT", values.limit, default="5 per hour"),
+    Setting("LIMIT_RESET_PER_IP", values.limit, default="20 per minute"),
+    Setting("LIMIT_RESET_PER_LINK", values.limit, default="10 per hour"),
+    Setting("LIMIT_SIGN_IN_PER_IP", values.limit, default="20 per minute;200 per day"),
+    Setting("LIMIT_SIGN_IN_PER_ACCOUNT", values.limit, default="10 per 15 minutes;50 per day"),
     # Every page a link opens (/reset/<t>, /discovery/<t>, /r/<t>), per client IP: guessing costs.
-    Setting("LIMIT_LINK_PER_IP", _limit, default="30 per minute;300 per day"),
+    Setting("LIMIT_LINK_PER_IP", values.limit, default="30 per minute;300 per day"),
     # Past this many links that fail to verify, a client is recorded as guessing (once per window).
-    Setting("LINK_GUESSING_THRESHOLD", _limit, default="20 per 10 minutes"),
-    Setting("PASSWORD_HASH_PROFILE", _either("rfc9106-low-memory", "owasp-minimum"), default="rfc9106-low-memory"),
+    Setting("LINK_GUESSING_THRESHOLD", values.limit, default="20 per 10 minutes"),
+    Setting(
+        "PASSWORD_HASH_PROFILE", values.either("rfc9106-low-memory", "owasp-minimum"), default="rfc9106-low-memory"
+    ),
     # JSON lines for log collectors outside development; text when a person reads the terminal.
-    Setting("LOG_FORMAT", _either("json", "text"), default=_embedded_or("text", production="json")),
+    Setting("LOG_FORMAT", values.either("json", "text"), default=_embedded_or("text", production="json")),
 )
 
 # Flask settings that are not the operator's to choose.
@@ -486,7 +356,7 @@ FIXED: Mapping[str, object] = {
 def _read_setup(variables: Mapping[str, str]) -> Setup:
     """APP_ENV, read first: the other settings' defaults and strictness depend on it. Unlike the
     others, an empty APP_ENV is not taken as unset: it is refused."""
-    app_env = _one_of(ENVIRONMENTS)("APP_ENV", variables.get("APP_ENV", "production").strip().lower())
+    app_env = values.one_of(ENVIRONMENTS)("APP_ENV", variables.get("APP_ENV", "production").strip().lower())
     return Setup(app_env, variables)
 
 

@@ -11,8 +11,9 @@ from flask_babel import gettext as _
 from ..assessment.models import DiscoveryStatement
 from ..disclosures.labels import basis_label, disclosure_kind_label, recipient_label
 from ..incidents.labels import channel_label, email_label, lateness_label, statement_source_label
-from ..packs.service import REPORT_SOURCE, report_stamps, stamp
-from ..packs.service import timestamp_sources as pack_timestamp_sources
+from ..packs.service import report_stamps
+from ..packs.timestamps import REPORT_SOURCE, stamp
+from ..packs.timestamps import timestamp_sources as pack_timestamp_sources
 from .labels import entered_by_kind, report_source_label
 from .service import CustomerData
 

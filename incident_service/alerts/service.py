@@ -9,7 +9,6 @@ a unique key: a second worker that got as far finds the work done and sends noth
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence, cast
@@ -24,6 +23,7 @@ from werkzeug.routing import BuildError
 from ..assessment.service import BREACH_NOTICE, breach_clock
 from ..audit.actions import Event, Source, tag
 from ..audit.models import TREE_STATE_ID, AuditEvent, AuditTreeState
+from ..audit.service import event_details
 from ..database import table_of
 from ..extensions import db
 from ..incidents.models import Incident
@@ -93,11 +93,6 @@ def _webhook_disabled_actions() -> list[str]:
 # ---- what each kind reads from the audit log, and how it lists its items ------------------------------
 
 
-def _event_data(event: AuditEvent) -> dict[str, Any]:
-    data = json.loads(event.data or "{}")
-    return data if isinstance(data, dict) else {}
-
-
 def _new_incidents(events: Sequence[AuditEvent], count: int, window: ColumnElement[bool]) -> dict[str, Any]:
     incidents = {
         row.id: row
@@ -131,7 +126,7 @@ def _new_incidents(events: Sequence[AuditEvent], count: int, window: ColumnEleme
 
 
 def _delivery_failed(events: Sequence[AuditEvent], count: int, window: ColumnElement[bool]) -> dict[str, Any]:
-    outbox_ids = [_event_data(event).get("outbox_id") for event in events]
+    outbox_ids = [event_details(event.data).get("outbox_id") for event in events]
     messages = {
         message.id: message
         for message in db.session.execute(
@@ -161,7 +156,7 @@ def _delivery_failed(events: Sequence[AuditEvent], count: int, window: ColumnEle
 
 
 def _quarantined(events: Sequence[AuditEvent], count: int, window: ColumnElement[bool]) -> dict[str, Any]:
-    message_ids = [_event_data(event).get("inbound_message") for event in events]
+    message_ids = [event_details(event.data).get("inbound_message") for event in events]
     received = {
         row.id: row.received_at
         for row in db.session.execute(
@@ -173,7 +168,7 @@ def _quarantined(events: Sequence[AuditEvent], count: int, window: ColumnElement
     listed = [
         {
             "message": message_id,
-            "reason": str(_event_data(event).get("reason") or ""),
+            "reason": str(event_details(event.data).get("reason") or ""),
             "received_at": received.get(message_id, event.occurred_at),
             "url": console_url("console_evidence.message", message_id=message_id),
         }
@@ -186,7 +181,7 @@ def _quarantined(events: Sequence[AuditEvent], count: int, window: ColumnElement
 def _webhook_disabled(events: Sequence[AuditEvent], count: int, window: ColumnElement[bool]) -> dict[str, Any]:
     listed = []
     for event in events:
-        data = _event_data(event)
+        data = event_details(event.data)
         # The host only: a subscription's URL may carry a token in its path or query.
         host = urlsplit(str(data.get("url") or "")).hostname or ""
         listed.append(
@@ -204,7 +199,8 @@ def _webhook_disabled(events: Sequence[AuditEvent], count: int, window: ColumnEl
 
 def _log_rewritten(events: Sequence[AuditEvent], count: int, window: ColumnElement[bool]) -> dict[str, Any]:
     listed = [
-        {"refused_at": event.occurred_at, "problem": str(_event_data(event).get("problem") or "")} for event in events
+        {"refused_at": event.occurred_at, "problem": str(event_details(event.data).get("problem") or "")}
+        for event in events
     ]
     return {"listed": listed, "console_url": console_url_if_any("console_admin.audit", verify="1")}
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from ..assessment.service import DiscoveryAfterReport
 from ..audit.actions import Event, Source, tag
 from ..audit.models import AuditEvent
-from ..audit.service import append_event
+from ..audit.service import append_event, event_details
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import (
@@ -448,7 +448,7 @@ def list_events(after: int, limit: int) -> Any:
             "customer_id": event.customer_id,
             "incident_id": event.incident_id,
             "report_id": event.report_id,
-            "data": _event_data(event.data),
+            "data": event_details(event.data),
             "prev_hash": event.prev_hash,
             "hash": event.hash,
             "leaf_index": event.leaf_index,
@@ -468,14 +468,6 @@ def list_events(after: int, limit: int) -> Any:
     )
     db.session.commit()
     return {"items": items, "next_after": next_after}
-
-
-def _event_data(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {"raw": text}
-    return value if isinstance(value, dict) else {"value": value}
 
 
 @bp.route("/reports/delay", methods=["GET"])

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Iterable
 
 from sqlalchemy import select
 
 from ..extensions import db
 from .actions import Event, tag
 from .models import AuditEvent, AuditRedaction, AuditTreeNode
-from .service import append_event, canonical_json
+from .service import append_event, canonical_json, event_details
 
 # Said in place of a removed value, with the rule and the day: the event shows what was removed, not what it was.
 PURGED = "[removed: {rule}, {day}]"
@@ -41,7 +41,7 @@ def redact_events(
     marker = PURGED.format(rule=rule, day=now.date().isoformat())
     changed: list[tuple[AuditEvent, list[str]]] = []
     for event in events:
-        data = _data(event.data)
+        data = event_details(event.data)
         present = sorted(key for key in keys if key in data and data[key] != marker)
         if not present or event.id in done:
             continue
@@ -92,11 +92,3 @@ def _leaf_hashes(indexes: list[int]) -> dict[int, str]:
         )
     )
     return {index: bytes(digest).hex() for index, digest in rows}
-
-
-def _data(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

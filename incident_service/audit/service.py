@@ -50,6 +50,16 @@ def canonical_json(value: Any) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def event_details(data: str) -> dict[str, Any]:
+    """An event's `data` read back as the object it was written from ({} if it is not one: only a
+    changed row can be anything else, and `flask audit verify` names that)."""
+    try:
+        value = json.loads(data or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def event_hash(
     prev_hash: str,
     occurred_at: datetime | str,

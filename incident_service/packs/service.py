@@ -31,6 +31,8 @@ from ..incidents.record import IncidentRecord, incident_record
 from ..intake.parsing import company_hop_count
 from ..intake.service import company_mta_for
 from ..retention.models import SUBJECT_INBOUND_MESSAGE, SUBJECT_REPORT, Tombstone
+from .timestamps import REPORT_SOURCE, stamp, timestamp_sources
+from .verify_text import VERIFY_TEXT
 
 if TYPE_CHECKING:
     from ..assessment.models import DiscoveryStatement
@@ -45,67 +47,6 @@ FORMAT = "incident_service evidence pack 1"
 # The pack's text is written in the language in force when it is built: the archive (evidence.json) is
 # always built in English (`pack_archive`), so every pack reads the same whoever exported it; the
 # printable page is built in the viewer's language, so a lawyer reads it in Vietnamese.
-
-
-def timestamp_sources() -> dict[str, str]:
-    """What each timestamp source means, written into the pack so a reader needs nothing else."""
-    return {
-        "server_receipt": _("this service's clock when the report reached it (UTC, NTP-synchronised server)"),
-        "company_mta": _("the Received header added by the company's own mail server"),
-        "staff_statement": _(
-            "the time a staff member stated the report reached the company (phone, fax, post, in person)"
-        ),
-        "date_header_claim": _("the Date header written by the sender's software: a claim, not evidence"),
-        "customer_statement": _("when the customer said they noticed the loss"),
-        "staff_discovery_statement": _("when staff recorded the customer noticed, or overrode it with a reason"),
-        "link_issued": _("when a reset link was issued"),
-        "link_used": _("when a reset link was used"),
-        "relay_acceptance": _("when the mail relay accepted an email (its SMTP reply is given)"),
-        "received_header": _(
-            "a Received header below the company's own: written before the company's mail server had the "
-            "message (by another server, or by the sender): a claim, not evidence"
-        ),
-        "audit": _("when an audit event was recorded"),
-        "export": _("when this pack was made"),
-    }
-
-
-def timestamp_source_name(source: str) -> str:
-    """A timestamp source's short name, for the printable page's table."""
-    return {
-        "server_receipt": _("Our server's clock"),
-        "company_mta": _("Company mail server"),
-        "staff_statement": _("Staff statement"),
-        "date_header_claim": _("Sender's Date header (a claim)"),
-        "customer_statement": _("Customer's statement"),
-        "staff_discovery_statement": _("Staff record of discovery"),
-        "link_issued": _("Reset link issued"),
-        "link_used": _("Reset link used"),
-        "relay_acceptance": _("Mail relay"),
-        "received_header": _("Earlier server (a claim)"),
-        "audit": _("Audit log"),
-        "export": _("Pack export"),
-    }.get(source, source)
-
-
-REPORT_SOURCE = {
-    "server_clock": "server_receipt",
-    "company_mta": "company_mta",
-    "import_time": "server_receipt",
-    "staff_statement": "staff_statement",
-}
-
-
-def stamp(moment: datetime | None, source: str, what: str, **extra: Any) -> dict[str, Any] | None:
-    if moment is None:
-        return None
-    return {
-        "what": what,
-        "utc": moment.isoformat(timespec="microseconds"),
-        "gmt7": format_local(moment),
-        "source": source,
-        **extra,
-    }
 
 
 def build_pack(incident: Incident, *, now: datetime) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -456,30 +397,6 @@ def checkpoint_covers(incident: Incident) -> bool:
     checkpoint = latest_checkpoint()
     indexes = [event.leaf_index for event in incident_record(incident).events]
     return checkpoint is not None and all(index is not None and index < checkpoint.tree_size for index in indexes)
-
-
-VERIFY_TEXT = """How to verify this evidence pack / Cách kiểm tra gói bằng chứng này
-
-1. Every file's SHA-256 is listed in SHA256SUMS; check with: sha256sum -c SHA256SUMS
-   Mỗi tệp có mã SHA-256 trong SHA256SUMS; kiểm tra bằng: sha256sum -c SHA256SUMS
-2. Each raw email (messages/*.eml) has the SHA-256 recorded when it was received (evidence.json,
-   reports[].email.sha256), and the audit event "email:message:received" for that message carries the
-   same value; that event's own hash covers it (step 3), so rebuilding SHA256SUMS cannot hide a change.
-   Every report has its "...:report:received" audit event with its reference.
-   Mỗi thư gốc có mã SHA-256 được ghi lúc nhận; sự kiện kiểm toán "email:message:received" chứa cùng giá trị,
-   và mã băm của chính sự kiện đó bao gồm giá trị này. Mỗi báo cáo có sự kiện "...:report:received" với mã của nó.
-3. Each audit event's hash is SHA-256 of the canonical JSON of its fields (for an event written before
-   the log became a Merkle tree, of prev_hash + that JSON, as the old chain linked them).
-   Mã băm của mỗi sự kiện là SHA-256 của JSON chuẩn hóa các trường của nó (với sự kiện ghi trước khi nhật ký
-   thành cây Merkle: SHA-256(prev_hash + JSON chuẩn hóa), như chuỗi cũ đã nối chúng).
-4. evidence.json's "log" proves each audit event is a leaf of the service's Merkle tree (RFC 9162):
-   each leaf hashes to its leaf_hash, its inclusion_proof leads to the checkpoint's root, and the
-   checkpoint text is signed (Ed25519) with the service's published key and time-stamped (RFC 3161).
-   Phần "log" chứng minh mỗi sự kiện là một lá của cây Merkle; điểm kiểm tra được ký bằng khóa công khai
-   đã công bố của dịch vụ và được đóng dấu thời gian.
-5. All of this at once, offline: flask --app wsgi audit verify-pack --public-key PUBLISHED_KEY THIS_FILE.zip
-   Step by step, by hand: docs/evidence.md.
-"""
 
 
 def pack_archive(

@@ -17,7 +17,7 @@ from typing import Any
 from ..audit import merkle
 from ..audit.actions import Event, Source, tag
 from ..audit.checkpoint import CheckpointInvalid, verify_checkpoint_signature
-from ..audit.service import event_hash
+from ..audit.service import event_details, event_hash
 from ..audit.timestamping import TimestampInvalid, verify_timestamp_token
 from .service import FORMAT
 
@@ -135,7 +135,8 @@ def _check_report(report: dict[str, Any], events: list[dict[str, Any]], pack: Op
     problems = []
     reference = report.get("reference")
     if not any(
-        event.get("action", "").endswith(":report:received") and _event_data(event).get("reference") == reference
+        event.get("action", "").endswith(":report:received")
+        and event_details(event.get("data") or "").get("reference") == reference
         for event in events
     ):
         problems.append(f"report {reference}: no audit event records its receipt")
@@ -150,10 +151,10 @@ def _check_report(report: dict[str, Any], events: list[dict[str, Any]], pack: Op
     if digest != email["sha256"]:
         problems.append(f"{email['file']}: its SHA-256 differs from the one recorded at receipt")
     received = [
-        _event_data(event)
+        event_details(event.get("data") or "")
         for event in events
         if event.get("action") == tag(Source.EMAIL, Event.MESSAGE_RECEIVED)
-        and _event_data(event).get("inbound_message") == email.get("inbound_message")
+        and event_details(event.get("data") or "").get("inbound_message") == email.get("inbound_message")
     ]
     if not received:
         problems.append(f"{email['file']}: no audit event records its receipt")
@@ -167,7 +168,7 @@ def _check_every_receipt_is_in_the_pack(pack: OpenedPack) -> list[str]:
     listed = {report.get("reference") for report in pack.document.get("reports", [])}
     problems = []
     for event in pack.document.get("audit_events", []):
-        reference = _event_data(event).get("reference")
+        reference = event_details(event.get("data") or "").get("reference")
         if event.get("action", "").endswith(":report:received") and reference not in listed:
             problems.append(f"report {reference}: its receipt is in the audit log but the report is not in the pack")
     return problems
@@ -208,14 +209,6 @@ def _check_event_hashes(pack: OpenedPack) -> list[str]:
             problems.append(f"audit event {event['id']}: does not link to event {previous['id']}")
         previous = event
     return problems
-
-
-def _event_data(event: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(event.get("data") or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 # The log's proofs (DESIGN.md, "Evidence pack proofs") -------------------------------------------------

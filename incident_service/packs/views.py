@@ -17,7 +17,8 @@ from ..incidents.models import Incident
 from ..staff.access import current_staff, require, require_sign_in
 from ..staff.permissions import VIEW_LEGAL
 from .forms import PackExportForm
-from .service import build_pack, checkpoint_covers, pack_archive, timestamp_source_name
+from .service import build_pack, checkpoint_covers, pack_archive
+from .timestamps import timestamp_source_name
 
 bp = Blueprint("packs", __name__, url_prefix="/console")
 require_sign_in(bp)
