@@ -137,8 +137,8 @@ def _report(data: CustomerData, report: Any) -> dict[str, Any]:
         "entered_by": entered_by_kind(report.entered_by),
         **report_stamps(report),
         "details": report.details,
-        "client_ip": report.client_ip,
-        "user_agent": report.user_agent,
+        # No client IP or browser: anyone can type a customer's address on the report form, and those
+        # would be that person's (or a partner system's, or our mail server's), not the customer's.
         "email": message.id if message is not None else None,
     }
 

@@ -34,7 +34,8 @@ def redact_events(
     ids = sorted(set(event_ids))
     if not ids:
         return 0
-    done = set(db.session.execute(select(AuditRedaction.event_id).where(AuditRedaction.event_id.in_(ids))).scalars())
+    # An event redacted before (a shorter rule) may have more to remove now (a longer rule, an erasure).
+    earlier = redactions_of(ids)
     events = db.session.execute(
         select(AuditEvent).where(AuditEvent.id.in_(ids), AuditEvent.leaf_index.is_not(None)).order_by(AuditEvent.id)
     ).scalars()
@@ -43,7 +44,7 @@ def redact_events(
     for event in events:
         data = event_details(event.data)
         present = sorted(key for key in keys if key in data and data[key] != marker)
-        if not present or event.id in done:
+        if not present:
             continue
         for key in present:
             data[key] = marker
@@ -56,16 +57,21 @@ def redact_events(
     for event, fields in changed:
         assert event.leaf_index is not None
         leaf_hash = leaves[event.leaf_index]
-        db.session.add(
-            AuditRedaction(
-                event_id=event.id,
-                leaf_index=event.leaf_index,
-                leaf_hash=leaf_hash,
-                fields=fields,
-                rule=rule,
-                redacted_at=now,
+        before = earlier.get(event.id)
+        if before is not None:
+            before.fields = sorted(set(before.fields) | set(fields))
+            before.rule, before.redacted_at = rule, now
+        else:
+            db.session.add(
+                AuditRedaction(
+                    event_id=event.id,
+                    leaf_index=event.leaf_index,
+                    leaf_hash=leaf_hash,
+                    fields=fields,
+                    rule=rule,
+                    redacted_at=now,
+                )
             )
-        )
         recorded.append([event.id, event.leaf_index, leaf_hash])
     append_event(
         tag(source, Event.EVENTS_REDACTED),

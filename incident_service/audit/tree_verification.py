@@ -5,6 +5,7 @@ between each checkpoint and the next (a history rewritten since any of them)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
@@ -13,9 +14,10 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from . import merkle
+from .actions import Event
 from .checkpoint import CheckpointBody, CheckpointInvalid, verify_checkpoint, verify_checkpoint_signature
 from .models import TREE_STATE_ID, AuditCheckpoint, AuditEvent, AuditRedaction, AuditTreeNode, AuditTreeState
-from .service import ChainVerification, event_leaf, verify_chain
+from .service import ChainVerification, event_details, event_leaf, verify_chain
 
 
 @dataclass(frozen=True)
@@ -209,12 +211,16 @@ def _check_leaves(size: int, leaves: list[bytes]) -> str | None:
     """Walk the events in the tree's order (leaf index) against the tree's leaves, stopping at the first
     one that is not where the tree says. Events with no leaf index yet are waiting for the sequencer."""
     position = {digest: index for index, digest in enumerate(leaves)}
-    # An event whose personal data was removed has the leaf hash recorded when it was (audit.redaction).
+    # An event whose personal data was removed has the leaf hash recorded when it was (audit.redaction),
+    # trusted only if an `audit:events_redacted` event of the log itself lists it: a redaction row added
+    # by hand does not excuse a changed event.
+    listed = _listed_redactions()
     redacted = {
         event_id: (leaf_index, bytes.fromhex(leaf_hash))
         for event_id, leaf_index, leaf_hash in db.session.execute(
             select(AuditRedaction.event_id, AuditRedaction.leaf_index, AuditRedaction.leaf_hash)
         )
+        if (event_id, leaf_index, leaf_hash) in listed
     }
 
     def digest_of(event: AuditEvent) -> bytes:
@@ -263,6 +269,24 @@ def _check_leaves(size: int, leaves: list[bytes]) -> str | None:
     if expected < size:
         return f"the event of leaf {expected} was removed: the tree has {size} leaves, the log only {expected}"
     return None
+
+
+def _listed_redactions() -> set[tuple[int, int, str]]:
+    """(event id, leaf index, leaf hash) of every redaction the log's own `audit:events_redacted` events
+    record (those events are leaves, checked like any other)."""
+    listed: set[tuple[int, int, str]] = set()
+    query = select(AuditEvent.data).where(
+        AuditEvent.action.like(f"%:{Event.EVENTS_REDACTED}"), AuditEvent.leaf_index.is_not(None)
+    )
+    for data in db.session.execute(query).scalars():
+        try:
+            entries = json.loads(str(event_details(data).get("events") or "[]"))
+        except ValueError:
+            continue
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, list) and len(entry) == 3:
+                listed.add((int(entry[0]), int(entry[1]), str(entry[2])))
+    return listed
 
 
 Item = TypeVar("Item")

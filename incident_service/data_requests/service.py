@@ -236,8 +236,15 @@ def receive_data_request(
     return request
 
 
+def _lock(request: DataRequest) -> None:
+    """Hold the request's row and read it again: of two decisions at once (two people, a double click, a
+    withdrawal racing an answer), the second sees the first and is refused; an erasure runs once."""
+    db.session.refresh(request, with_for_update=True)
+
+
 def start_data_request(request: DataRequest, *, actor: str, now: datetime) -> None:
     """Staff take a received request in hand. Audits `console:data_request:started`."""
+    _lock(request)
     if request.state != STATE_RECEIVED:
         raise DataRequestError("not_received", f"request {request.reference} is {request.state}")
     request.state, request.started_by, request.started_at = STATE_IN_PROGRESS, actor, now
@@ -252,6 +259,7 @@ def start_data_request(request: DataRequest, *, actor: str, now: datetime) -> No
 
 def withdraw_data_request(request: DataRequest, customer: Customer, *, now: datetime) -> None:
     """The customer withdraws a request of theirs that is not answered. Audits `web:data_request:withdrawn`."""
+    _lock(request)
     if request.customer_id != customer.id:
         raise DataRequestError("not_yours", f"request {request.id} is not customer {customer.id}'s")
     if not request.is_open:
@@ -285,6 +293,7 @@ def answer_data_request(
     partly granted erasure runs retention.erasure.erase_customer, whose sentences the email carries.
     Audits `console:data_request:answered` (and `console:statement:corrected`). The permission to decide
     (decision_permission) is the edge's to check."""
+    _lock(request)
     if not request.is_open:
         raise DataRequestError("closed", f"request {request.reference} is already {request.state}")
     if decision not in DECISIONS:

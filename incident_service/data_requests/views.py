@@ -6,7 +6,7 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -14,10 +14,11 @@ from sqlalchemy import select
 from ..console.transactions import commit_on_success
 from ..customers.models import Customer
 from ..database import utcnow
-from ..extensions import db
+from ..extensions import db, limiter
 from ..forms import add_error, entered
 from ..incidents.forms import viewer_zone
 from ..incidents.models import Incident, Report
+from ..limits import setting
 from ..staff.access import can, current_staff, require, require_sign_in
 from ..staff.permissions import VIEW_DATA_REQUESTS, VIEW_LEGAL
 from .forms import (
@@ -101,7 +102,13 @@ def my_requests() -> ResponseReturnValue:
     )
 
 
+def _customer_key() -> str:
+    """The signed-in customer: each request sends them an email and gives staff a deadline."""
+    return f"data-request:{session.get('customer_id')}"
+
+
 @account_bp.route("/account/requests/new/<what>", methods=["GET", "POST"])
+@limiter.limit(setting("LIMIT_REPORT_PER_IP"), methods=["POST"], key_func=_customer_key)
 def ask(what: str) -> ResponseReturnValue:
     customer = _signed_in_customer()
     if customer is None:

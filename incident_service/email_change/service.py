@@ -122,6 +122,10 @@ def request_email_change(customer: Customer, address: str, *, ip: str | None, no
 
     Audits `web:email_change:requested`. Raises EmailChangeRefused (OPEN_INCIDENT) when an incident
     opened meanwhile. Flushes."""
+    # The customer's row first: a report opening an incident meanwhile has committed and is seen here.
+    lock_customer(customer)
+    if has_open_incident(customer):
+        raise EmailChangeRefused(OPEN_INCIDENT)
     append_event(
         tag(Source.WEB, Event.EMAIL_CHANGE_REQUESTED),
         actor="customer",
@@ -129,10 +133,6 @@ def request_email_change(customer: Customer, address: str, *, ip: str | None, no
         customer_id=customer.id,
         data={"new_address": address, "ip": ip},
     )
-    # After the audit chain's lock, as everywhere: a report opening an incident meanwhile is seen here.
-    lock_customer(customer)
-    if has_open_incident(customer):
-        raise EmailChangeRefused(OPEN_INCIDENT)
     db.session.execute(
         update(EmailChange)
         .where(EmailChange.customer_id == customer.id, EmailChange.state == STATE_PENDING)
@@ -203,9 +203,9 @@ def load_change_link(token: str, now: datetime) -> LinkedChange:
     return LinkedChange(change, customer, side)
 
 
-def _locked_again(token: str, now: datetime) -> LinkedChange:
-    """load_change_link again once the customer's row is locked: of two clicks at once, the second reads
-    what the first committed."""
+def _locked(token: str, now: datetime) -> LinkedChange:
+    """load_change_link, then again once the customer's row is locked: of two clicks at once, the second
+    reads what the first committed."""
     linked = load_change_link(token, now)
     lock_customer(linked.customer)
     db.session.refresh(linked.change)
@@ -225,7 +225,9 @@ def confirm_email_change(token: str, *, now: datetime) -> Confirmation:
     confirm again). When both sides have, the change is made (complete_email_change).
 
     Audits `web:email_change:confirmed` with the side. Raises TokenError as load_change_link. Flushes."""
-    linked = load_change_link(token, now)
+    linked = _locked(token, now)
+    if linked.confirmed:
+        raise TokenInvalid("already confirmed from this address")
     append_event(
         tag(Source.WEB, Event.EMAIL_CHANGE_CONFIRMED),
         actor="customer",
@@ -233,9 +235,6 @@ def confirm_email_change(token: str, *, now: datetime) -> Confirmation:
         customer_id=linked.customer.id,
         data={"change": linked.change.id, "side": linked.side},
     )
-    linked = _locked_again(token, now)
-    if linked.confirmed:
-        raise TokenInvalid("already confirmed from this address")
     change = linked.change
     if linked.side == SIDE_OLD:
         change.confirmed_old_at = now
@@ -301,7 +300,7 @@ def complete_email_change(change: EmailChange, customer: Customer, *, now: datet
 def cancel_email_change(token: str, *, now: datetime) -> LinkedChange:
     """Cancel the pending change from either of its emails ("this was not me"), whether or not that side
     had confirmed. Audits `web:email_change:cancelled` with the side. Raises TokenError. Flushes."""
-    linked = load_change_link(token, now)
+    linked = _locked(token, now)
     append_event(
         tag(Source.WEB, Event.EMAIL_CHANGE_CANCELLED),
         actor="customer",
@@ -309,7 +308,6 @@ def cancel_email_change(token: str, *, now: datetime) -> LinkedChange:
         customer_id=linked.customer.id,
         data={"change": linked.change.id, "side": linked.side},
     )
-    linked = _locked_again(token, now)
     _finish(linked.change, STATE_CANCELLED, now)
     db.session.flush()
     return linked

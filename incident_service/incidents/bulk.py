@@ -4,7 +4,7 @@ After a breach the company may learn of a hundred thousand exposed addresses at 
 gets exactly what a report opening an incident gives (tests/incidents/test_bulk.py compares them row
 by row and event by event): the report, the incident, the lock, the stamp rotation, the one live reset
 grant, the queued acknowledgement and the same audit events in the same order. The rows are written
-with multi-row inserts and the audit chain appended in one pass, instead of one flush per row.
+with multi-row inserts and the audit events written in one multi-row insert, instead of one flush per row.
 
 The caller holds the write transaction; the ids are drawn first (PostgreSQL sequences, or after the
 highest id under SQLite's write lock), so references and audit data need no second pass.

@@ -293,7 +293,7 @@ def deliver_due(*, clock: Callable[[], datetime] = utcnow, limit: int = 100, pac
             if isinstance(outcome, str):
                 accepted.add(message, outcome)
             else:
-                accepted.flush()  # the audit chain keeps the order things happened in
+                accepted.flush()  # the audit log keeps the order things happened in
                 _record(message.id, outcome, clock, run)
         accepted.flush()
     except BaseException:

@@ -90,7 +90,7 @@ def _say_what_was_removed(pack: OpenedPack, result: PackVerification) -> None:
     if redacted:
         result.facts.append(
             f"{len(redacted)} audit events had personal data removed after they entered the log (retention or "
-            "erasure): their place in the log is proved by their leaf hashes, the removed fields are not"
+            "erasure): their place in the log is proved by their leaf hashes; what they now show is not"
         )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from ..audit.actions import Event, Source, tag
 from ..audit.models import AuditEvent
 from ..audit.redaction import redact_events
+from ..audit.sequencer import integrate
 from ..audit.service import append_event
 from ..customers.models import Customer
 from ..domain_errors import DomainError
@@ -108,6 +109,10 @@ def erase_customer(customer_id: int, *, reason: str, actor: str, now: datetime) 
             incident_id=None,
         ):
             outcome.messages += 1
+    # Events still waiting for the sequencer get their leaves first: only a leaf can be redacted, and an
+    # erasure runs once (events of theirs with no incident fall under no later rule).
+    while integrate():
+        pass
     events = select(AuditEvent.id).where(AuditEvent.customer_id == customer_id)
     if held_ids:
         events = events.where(or_(AuditEvent.incident_id.is_(None), AuditEvent.incident_id.not_in(held_ids)))

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
 
 from ..audit.actions import Event, tag
-from ..audit.models import AuditEvent, AuditRedaction
+from ..audit.models import AuditEvent
 from ..audit.redaction import redact_events
 from ..audit.service import append_event
 from ..domain_errors import DomainError
@@ -122,6 +122,8 @@ def place_hold(incident: Incident, *, reason: str, source: str, actor: str, now:
     reason = reason.strip()
     if not reason:
         raise HoldError("empty_reason", "a legal hold needs its reason")
+    # Holds on one incident take turns (its row locked): of two placed at once, the second sees the first.
+    db.session.refresh(incident, with_for_update=True)
     if active_hold(incident.id) is not None:
         raise HoldError("already_held", f"incident {incident.reference} is already under a legal hold")
     hold = LegalHold(incident_id=incident.id, reason=reason, placed_by=actor, placed_at=now)
@@ -143,6 +145,7 @@ def release_hold(hold: LegalHold, *, reason: str, source: str, actor: str, now: 
     reason = reason.strip()
     if not reason:
         raise HoldError("empty_reason", "releasing a legal hold needs its reason")
+    db.session.refresh(hold, with_for_update=True)  # of two releases at once, the second is told
     if hold.released_at is not None:
         raise HoldError("released", f"legal hold {hold.id} was already released")
     hold.released_at, hold.released_by, hold.release_reason = now, actor, reason
@@ -328,7 +331,6 @@ def _events(condition: ColumnElement[bool], keys: frozenset[str], rule: str, sou
     """Redact `keys` from the data of events in the tree matching `condition`, outside held or open
     incidents; only events whose data mentions one of the keys are read."""
     mentions = or_(*(AuditEvent.data.contains(f'"{key}":', autoescape=True) for key in sorted(keys)))
-    not_redacted = not_(exists().where(AuditRedaction.event_id == AuditEvent.id))
     done, seen = 0, 0
     while True:
         query = (
@@ -336,7 +338,6 @@ def _events(condition: ColumnElement[bool], keys: frozenset[str], rule: str, sou
             .where(
                 condition,
                 mentions,
-                not_redacted,
                 AuditEvent.leaf_index.is_not(None),
                 _free_of_holds_and_open_incidents(AuditEvent.incident_id),
                 AuditEvent.id > seen,
@@ -390,7 +391,12 @@ def run_rule(rule: str, *, source: str, now: datetime) -> RuleOutcome:
         message_ids = select(Report.inbound_message_id).where(of_incident, Report.inbound_message_id.is_not(None))
         left = or_(func.length(InboundMessage.raw) > 0, InboundMessage.from_address.is_not(None))
         outcome.messages = _messages(and_(InboundMessage.id.in_(message_ids), left), ALL_MESSAGE_FIELDS, rule, now)
-        left = or_(Report.claimed_address != "", Report.details != "", Report.client_ip.is_not(None))
+        left = or_(
+            Report.claimed_address != "",
+            Report.details != "",
+            Report.client_ip.is_not(None),
+            Report.user_agent.is_not(None),
+        )
         outcome.reports = _reports(and_(of_incident, left), ALL_REPORT_FIELDS, rule, now)
         outcome.events = _events(AuditEvent.incident_id.in_(closed_before), AUDIT_PERSONAL_KEYS, rule, source, now)
     if outcome.total:

@@ -3,7 +3,6 @@ the incidents held now, the last runs, and a preview of what a run would remove 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from ..audit.actions import Event, Source
 from ..audit.models import AuditEvent
+from ..audit.service import event_details
 from ..console.forms import HoldForm, ReleaseForm
 from ..console.incident_page import render_incident_page
 from ..console.transactions import commit_on_success
@@ -154,7 +154,7 @@ def past_runs(limit: int = RUNS_SHOWN) -> list[PastRun]:
     )
     runs = []
     for event in db.session.execute(query).scalars():
-        data = json.loads(event.data or "{}")
+        data = event_details(event.data)
         runs.append(
             PastRun(
                 at=event.occurred_at,
@@ -192,7 +192,7 @@ def retention() -> ResponseReturnValue:
 
 
 @bp.post("/retention/preview")
-@require(VIEW_LEGAL)
+@require(MANAGE_LEGAL_HOLDS)  # a whole run, rolled back: legal's, not every reader's
 def preview() -> ResponseReturnValue:
     """What a run would remove now: the real run, inside a savepoint rolled back before the page is drawn
     (so the counts are exactly the run's, holds and open incidents included, and nothing changes)."""

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from email.message import EmailMessage
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -465,3 +466,20 @@ def test_roles_see_the_queue_but_the_customer_never_does(app: Flask, staff_login
         assert staff_login(role).get("/console/data-requests").status_code == 200
     assert app.test_client().get("/console/data-requests").status_code == 302
     assert re.search(r"/console/login", app.test_client().get("/console/data-requests").headers["Location"])
+
+
+@pytest.mark.settings(RATELIMIT_ENABLED=True, LIMIT_REPORT_PER_IP="2 per minute")
+def test_a_customer_cannot_flood_the_queue(app: Flask) -> None:
+    """Each request emails the customer and gives staff a deadline: limited per customer, whatever the IP."""
+    reported_customer(app, "an@example.com")
+    client = signed_in(app, "an@example.com")
+    statuses = []
+    for number in range(3):
+        page = client.get("/account/requests/new/name", headers={"Accept-Language": "en"}).get_data(as_text=True)
+        answer = client.post(
+            "/account/requests/new/name",
+            data={"corrected_value": f"An {number}", "reason": "Typo", "csrf_token": csrf_from(page)},
+            environ_base={"REMOTE_ADDR": f"10.0.2.{number}"},
+        )
+        statuses.append(answer.status_code)
+    assert statuses[2] == 429 and statuses[:2] != [429, 429]
