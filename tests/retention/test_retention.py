@@ -18,9 +18,9 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from incident_service.audit.checkpoint import make_checkpoint, service_public_key
-from incident_service.audit.models import AuditEvent, AuditRedaction
+from incident_service.audit.models import AuditEvent, AuditRedaction, AuditTreeNode
 from incident_service.audit.sequencer import integrate_all
-from incident_service.audit.service import event_hash
+from incident_service.audit.service import append_event, event_hash
 from incident_service.customers.models import Customer
 from incident_service.database import utcnow
 from incident_service.extensions import db
@@ -328,3 +328,57 @@ def test_the_worker_applies_the_rules_once_a_day(app: Flask, two_settled: tuple[
         monkeypatch.setattr(retention_cli.time, "monotonic", lambda: 5000.0)
         assert retention_cli.run_retention_when_due(0.0) == 5000.0 + retention_cli.WORKER_INTERVAL_SECONDS
     assert state(app, two_settled[0])["raw"] == b""
+
+
+def test_a_later_rule_removes_more_from_an_event_already_redacted(app: Flask, runner) -> None:  # type: ignore[no-untyped-def]
+    """The IP rule removes `ip` first; an erasure later removes the addresses the same event holds."""
+    make_customer(app, "an@example.com")
+    with app.app_context():
+        customer = db.session.execute(select(Customer).where(Customer.email == "an@example.com")).scalar_one()
+        append_event(
+            "web:email_change:requested",
+            actor="customer",
+            now=utcnow() - YEARS_AGO,
+            customer_id=customer.id,
+            data={"new_address": "an.new@example.com", "ip": "203.0.113.7"},
+        )
+        db.session.commit()
+        integrate_all()
+        run_retention(source="cli", now=utcnow())
+        db.session.commit()
+        event = db.session.execute(
+            select(AuditEvent).where(AuditEvent.action == "web:email_change:requested")
+        ).scalar_one()
+        assert "203.0.113.7" not in event.data and "an.new@example.com" in event.data
+        erase_customer(customer.id, reason="Asked", actor="legal@x", now=utcnow())
+        db.session.commit()
+        db.session.refresh(event)
+        assert "an.new@example.com" not in event.data
+        redaction = db.session.get(AuditRedaction, event.id)
+        assert redaction is not None and redaction.fields == ["ip", "new_address"] and redaction.rule == "erasure"
+        integrate_all()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_a_redaction_row_added_by_hand_does_not_excuse_a_changed_event(app: Flask, runner) -> None:  # type: ignore[no-untyped-def]
+    make_customer(app, "an@example.com")
+    with app.app_context():
+        integrate_all()
+        event = db.session.execute(select(AuditEvent).order_by(AuditEvent.id).limit(1)).scalar_one()
+        leaf = db.session.execute(
+            select(AuditTreeNode.hash).where(AuditTreeNode.level == 0, AuditTreeNode.index == event.leaf_index)
+        ).scalar_one()
+        event.actor = "someone else"
+        db.session.add(
+            AuditRedaction(
+                event_id=event.id,
+                leaf_index=event.leaf_index,
+                leaf_hash=bytes(leaf).hex(),
+                fields=["actor"],
+                rule="erasure",
+                redacted_at=utcnow(),
+            )
+        )
+        db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "was changed" in result.output
