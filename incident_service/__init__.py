@@ -96,6 +96,7 @@ def _register_models() -> None:
     from .api import models as _api  # noqa: F401
     from .assessment import models as _assessment  # noqa: F401
     from .audit import models as _audit  # noqa: F401
+    from .customers import address_search as _address_search  # noqa: F401 - its trigram index, made with its table
     from .customers import models as _customers  # noqa: F401
     from .data_requests import models as _data_requests  # noqa: F401
     from .disclosures import models as _disclosures  # noqa: F401

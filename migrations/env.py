@@ -84,6 +84,9 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    # The address search's trigram table and index live outside the models (customers.address_search).
+    from incident_service.customers.address_search import compared_with_the_models
+    conf_args.setdefault("include_object", compared_with_the_models)
 
     connectable = get_engine()
 

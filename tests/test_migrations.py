@@ -10,8 +10,9 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from incident_service import create_app
+from incident_service.customers.address_search import compared_with_the_models, has_address_search
 from incident_service.extensions import db
-from incident_service.reports.month_index import has_month_index
+from incident_service.reports.month_index import has_channel_month_index, has_month_index
 
 
 @pytest.mark.real_commits  # migrates an empty database of its own
@@ -23,8 +24,12 @@ def test_migrations_match_models(empty_database_url) -> None:  # type: ignore[no
         warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
         upgrade()
         with db.engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+            context = MigrationContext.configure(connection, opts={"include_object": compared_with_the_models})
+            differences = compare_metadata(context, db.metadata)
             has_index = has_month_index(connection, 420)
+            has_channel_index = has_channel_month_index(connection, 420)
+            has_trigrams = has_address_search(connection)
         db.engine.dispose()
     assert differences == []
-    assert has_index == empty_database_url.startswith("sqlite")
+    assert has_index == has_channel_index == empty_database_url.startswith("sqlite")
+    assert has_trigrams

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, exists, func, or_, select, union
 from sqlalchemy.orm import contains_eager, selectinload
 
 from ..assessment.models import PolicyVersion
 from ..audit.models import AuditEvent
+from ..customers.address_search import customers_whose_address_contains
 from ..customers.models import Customer
 from ..database import within
 from ..extensions import db
@@ -27,6 +28,7 @@ from ..staff.permissions import ACT_ON_INCIDENTS, GRANTS
 from ..url_args import choice_arg, day_arg, page_arg
 
 PAGE_SIZE = 25
+COUNT_CAP = 1000  # counts beyond this are shown as "more than 1000" (bounded_count)
 UNMATCHED = "unmatched"
 SORTS = ("received_desc", "received_asc", "delay_desc")
 ASSIGNED_TO_ME, UNASSIGNED = "me", "none"
@@ -114,20 +116,26 @@ def incidents_query(f: QueueFilter, zone: str, viewer_id: int | None = None) -> 
         query = query.where(breach_clock_running())
     query = within(query, Incident.first_received_at, *day_bounds(zone, f.received_from, f.received_to))
     if f.q:
-        needle = f.q.lower()
-        query = query.where(
-            or_(
-                func.lower(Incident.reference) == needle,
-                exists().where(Report.incident_id == Incident.id, func.lower(Report.reference) == needle),
-                Customer.email.contains(needle, autoescape=True),
-            )
-        )
+        query = query.where(Incident.id.in_(searched(f.q)))
     orders: dict[str, ColumnElement[Any]] = {
         "received_asc": Incident.first_received_at.asc(),
         "delay_desc": Incident.reporting_delay_seconds.desc().nulls_last(),
     }
     order = orders.get(f.sort, Incident.first_received_at.desc())
     return query.order_by(order, Incident.id.desc())
+
+
+def searched(text: str) -> CompoundSelect[int]:
+    """The ids of the incidents a search box's text finds: by its reference or one of its reports' (any
+    case), or by a part of the customer's address. Spelled as a union of three lookups, each with its
+    own index, so neither database reads every incident to find one (references are stored upper-case,
+    so the text is upper-cased rather than each reference lower-cased)."""
+    reference = text.upper() if text.isascii() else ""  # references are ASCII: nothing else can be one
+    return union(
+        select(Incident.id).where(Incident.reference == reference),
+        select(Report.incident_id).where(Report.reference == reference, Report.incident_id.is_not(None)),
+        select(Incident.id).where(Incident.customer_id.in_(customers_whose_address_contains(text.lower()))),
+    )
 
 
 def unmatched_query(f: QueueFilter, zone: str) -> Select[Report]:
@@ -161,12 +169,18 @@ def message_headers(messages: Iterable[InboundMessage | None]) -> dict[int, list
     return found
 
 
-def status_counts() -> Select[str, int]:
-    return select(Incident.status, func.count()).group_by(Incident.status)
+def bounded_count(query: Select[Any]) -> int:
+    """How many rows `query` finds, counting no further than COUNT_CAP + 1: a count past that says
+    "more than COUNT_CAP", and costs the same at a million incidents as at two thousand."""
+    capped = query.order_by(None).limit(COUNT_CAP + 1).subquery()
+    return db.session.scalar(select(func.count()).select_from(capped)) or 0
 
 
-def unmatched_count() -> Select[int]:
-    return select(func.count()).select_from(Report).where(Report.customer_id.is_(None))
+def status_counts() -> dict[str, int]:
+    """For the tabs: incidents in each status and unmatched reports, each bounded (bounded_count)."""
+    counts = {status: bounded_count(select(Incident.id).where(Incident.status == status)) for status in STATUSES}
+    counts[UNMATCHED] = bounded_count(select(Report.id).where(Report.customer_id.is_(None)))
+    return counts
 
 
 def undelivered_emails(limit: int = 20) -> list[Any]:
@@ -192,9 +206,17 @@ def incident_id_of(reference: str) -> int | None:
 @dataclass(frozen=True)
 class QueuePage:
     rows: list[Any]  # incidents, or unmatched reports
-    total: int  # how many match the filters
-    counts: dict[str, int]  # for the tabs: incidents in each status, and unmatched reports
+    total: int  # how many match the filters; when `capped`, only that there are more than COUNT_CAP
+    counts: dict[str, int]  # for the tabs: incidents in each status and unmatched reports (bounded_count)
     last_activity: dict[int, datetime]  # by incident id: the time of its latest audit event
+    has_next: bool  # whether a later page has rows
+    capped: bool  # the total passed count_cap
+    count_cap: int  # COUNT_CAP, for the page's "more than" wording
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages there are, or None when the total is only known to pass COUNT_CAP."""
+        return None if self.capped else max(1, -(-self.total // PAGE_SIZE))
 
 
 def queue_page(filters: QueueFilter, zone: str, viewer_id: int | None = None) -> QueuePage:
@@ -205,19 +227,23 @@ def queue_page(filters: QueueFilter, zone: str, viewer_id: int | None = None) ->
         query = unmatched_query(filters, zone)
     else:
         query = incidents_query(filters, zone, viewer_id)
-    counts: dict[str, int] = {status: count for status, count in db.session.execute(status_counts()).all()}
-    counts[UNMATCHED] = db.session.scalar(unmatched_count()) or 0
+    counts = status_counts()
     if filters == QueueFilter(status=filters.status, sort=filters.sort, page=filters.page):
-        # Only a tab chosen: the tabs' counts already say how many (a second count of a million rows saved).
-        total = counts.get(filters.status, 0) if filters.status else sum(counts.get(status, 0) for status in STATUSES)
+        # Only a tab chosen: the tabs' counts already say how many.
+        tabs = [filters.status] if filters.status else list(STATUSES)
+        total, capped = sum(counts[tab] for tab in tabs), any(counts[tab] > COUNT_CAP for tab in tabs)
     else:
-        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    page = query.limit(PAGE_SIZE).offset((filters.page - 1) * PAGE_SIZE)
+        total = bounded_count(query)
+        capped = total > COUNT_CAP
+    # One row more than the page shows says whether there is a next page when the total is bounded.
+    page = query.limit(PAGE_SIZE + 1).offset((filters.page - 1) * PAGE_SIZE)
     if filters.status != UNMATCHED:
         page = page.options(contains_eager(Incident.customer), selectinload(Incident.assignee))
     rows = list(db.session.execute(page).scalars())
+    has_next = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
     activity = {} if filters.status == UNMATCHED else last_activity([incident.id for incident in rows])
-    return QueuePage(rows, total, counts, activity)
+    return QueuePage(rows, total, counts, activity, has_next, capped, COUNT_CAP)
 
 
 def last_activity(incident_ids: list[int]) -> dict[int, datetime]:

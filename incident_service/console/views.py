@@ -19,7 +19,6 @@ from .incident_page import render_incident_page
 from .queries import (
     ASSIGNED_TO_ME,
     BREACH_CLOCK_RUNNING,
-    PAGE_SIZE,
     UNASSIGNED,
     UNMATCHED,
     QueueFilter,
@@ -44,7 +43,6 @@ def home() -> ResponseReturnValue:
 def queue() -> ResponseReturnValue:
     filters = QueueFilter.from_args(request.args)
     found = queue_page(filters, current_app.config["DISPLAY_TIMEZONE"], viewer_id=current_staff().id)
-    pages = max(1, -(-found.total // PAGE_SIZE))
     # E1: an email that could not be delivered is put in front of staff, not only in the metrics.
     undelivered = undelivered_emails()
     now = utcnow()
@@ -54,7 +52,10 @@ def queue() -> ResponseReturnValue:
         filters=filters,
         rows=found.rows,
         total=found.total,
-        pages=pages,
+        capped=found.capped,
+        count_cap=found.count_cap,
+        pages=found.pages,
+        has_next=found.has_next,
         counts=found.counts,
         last_activity=found.last_activity,
         held=set() if unmatched else held_incidents([incident.id for incident in found.rows]),

@@ -100,24 +100,53 @@ def report_from_ranks(
     smallest known delay of the month (from 0), `overall_value(k)` the k-th of all. Only the ranks the
     percentiles need are asked for, so a database with the delays indexed hands over a few values."""
 
-    def numbers(incidents: int, late: int, unknown: int, value: Callable[[int], int]) -> dict[str, float | int | None]:
-        known = incidents - unknown
+    def statistics(counts: MonthCounts, value: Callable[[int], int]) -> Statistics:
+        known = counts[0] - counts[2]
+        return (
+            quantile(known, value, 0.5),
+            quantile(known, value, 0.9),
+            quantile(known, value, 0.95),
+            value(known - 1) if known else None,
+        )
+
+    return report_from_statistics(
+        months,
+        {month: statistics(months[month], partial(month_value, month)) for month in months},
+        statistics(_totals(months), overall_value),
+        histogram,
+    )
+
+
+Statistics = tuple[float | None, float | None, float | None, int | None]  # median, p90, p95, max
+
+
+def _totals(months: dict[str, MonthCounts]) -> MonthCounts:
+    totals = [sum(values) for values in zip(*months.values(), strict=False)] if months else [0, 0, 0]
+    return totals[0], totals[1], totals[2]
+
+
+def report_from_statistics(
+    months: dict[str, MonthCounts], statistics: dict[str, Statistics], overall: Statistics, histogram: list[int]
+) -> dict[str, Any]:
+    """The report from per-month counts and delay statistics already computed (by report_from_ranks,
+    or by a database's own percentile_cont, which interpolates as `quantile` does)."""
+
+    def numbers(counts: MonthCounts, figures: Statistics) -> dict[str, float | int | None]:
+        incidents, late, unknown = counts
         return {
             "incidents": incidents,
             "late": late,
             "late_share": (late / incidents) if incidents else None,
             "unknown": unknown,
-            "median_seconds": quantile(known, value, 0.5),
-            "p90_seconds": quantile(known, value, 0.9),
-            "p95_seconds": quantile(known, value, 0.95),
-            "max_seconds": value(known - 1) if known else None,
+            "median_seconds": figures[0],
+            "p90_seconds": figures[1],
+            "p95_seconds": figures[2],
+            "max_seconds": figures[3],
         }
 
-    month_rows = [{"month": month, **numbers(*months[month], partial(month_value, month))} for month in sorted(months)]
-    totals = [sum(values) for values in zip(*months.values(), strict=False)] if months else [0, 0, 0]
     return {
-        "summary": numbers(totals[0], totals[1], totals[2], overall_value),
-        "months": month_rows,
+        "summary": numbers(_totals(months), overall),
+        "months": [{"month": month, **numbers(months[month], statistics[month])} for month in sorted(months)],
         "histogram": [
             {"bin": label, "upper_seconds": upper, "incidents": count}
             for (label, upper), count in zip(BINS, histogram, strict=False)

@@ -140,3 +140,46 @@ def test_the_console_navigation_fits_1280_px(app, live_server, browser_page) -> 
         assert page.locator("header nav.work a").count() >= 8  # every tab an administrator has
         assert page.evaluate(rows) == {"first": 1, "tabs": 1, "broken": [], "below": True}
         shoot(page, f"console-nav-admin-{language}")
+
+
+def test_a_queue_past_a_thousand_says_so_in_words(app, live_server, browser_page) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: counts stop past 1,000 (a million rows are not counted for a page of 25). The tab, the
+    total and the pager say only what is known, in both languages."""
+    from sqlalchemy import insert
+
+    from incident_service.customers.models import Customer
+    from incident_service.incidents.breach import mass_reactivate
+
+    make_staff(app, "lan@ecc.example", "support")
+    count = 1005
+    with app.app_context():
+        now = utcnow()
+        rows = [
+            {
+                "email": f"ro.ri.{n}@example.com",
+                "name": "",
+                "locale": "vi",
+                "security_stamp": f"s{n}",
+                "created_at": now,
+            }
+            for n in range(count)
+        ]
+        db.session.execute(insert(Customer), rows)
+        entries = [(n + 1, f"ro.ri.{n}@example.com") for n in range(count)]
+        outcome = mass_reactivate(entries, key="Danh sách lộ", dry_run=False, actor="cli", now=utcnow())
+        db.session.commit()
+        assert len(outcome.reactivated) == count
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    staff_signs_in_and_enrols(page, live_server + "/console/incidents", "lan@ecc.example", STAFF_PASSWORD)
+    page.goto(live_server + "/console/incidents")
+    assert "Tìm thấy hơn 1000" in page.locator("main").inner_text()
+    assert page.locator("nav.pages").inner_text().split("\n")[0].strip().startswith("Trang 1")
+    assert page.locator("nav.pages a[rel=next]").count() == 1
+    shoot(page, "console-queue-past-1000-vi")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert "More than 1000 found" in page.locator("main").inner_text()
+    page.locator("nav.pages a[rel=next]").click()
+    assert "Page 2" in page.locator("nav.pages").inner_text()
+    shoot(page, "console-queue-past-1000-en")

@@ -184,3 +184,67 @@ def test_a_database_failure_on_a_console_page_is_still_a_503(app, staff_login) -
     answer = client.get("/console/database-gone")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
     assert "Traceback" not in answer.get_data(as_text=True)
+
+
+def test_counts_past_the_cap_say_more_than_and_pages_still_follow(app, staff_login, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: counts stop past COUNT_CAP (a million incidents are not counted for a page of 25): the
+    tabs and the total say "more than", the pager numbers the page and offers Next while rows remain."""
+    from incident_service.console import queries
+
+    monkeypatch.setattr(queries, "COUNT_CAP", 3)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    refs = seed(app)  # 4 open incidents, 1 resolved, 1 unmatched report
+    client = staff_login("support")
+    overview = listed(client)
+    assert "More than 3 found" in overview and "Page 1</span>" in overview and "page=2" in overview
+    assert '<span class="count">more than 3</span>' in overview  # the open incidents' tab: 4
+    assert '<span class="count">1</span>' in overview  # the resolved tab and unmatched reports: exact
+    last = listed(client, page=3)
+    assert "Page 3</span>" in last and "page=4" not in last and refs["c4"] in last  # no Next on the last page
+    beyond = listed(client, page=4)
+    assert "Nothing matches these filters." in beyond and "page=3" in beyond  # Previous still there
+    # A filter's total is bounded the same way; under the cap it is exact, with the page count.
+    assert "More than 3 found" in listed(client, status="reactivated")
+    web = listed(client, channel="web")
+    assert "2 found" in web and "Page" not in web.split("</table>")[1]
+
+
+def test_search_is_exact_whatever_the_indexes(app, staff_login) -> None:  # type: ignore[no-untyped-def]
+    """The search box reads three indexes (references, reports' references, the addresses' trigrams)
+    and must find exactly what a scan finds: any case, a report's own reference, a part of an address
+    including LIKE's wildcards taken literally, fewer than three characters, an address changed later."""
+    from sqlalchemy import update
+
+    from incident_service.customers.models import Customer
+    from incident_service.incidents.models import Report
+
+    refs = seed(app)
+    now = utcnow()
+    with app.app_context():
+        for address in ("odd_name%1@example.com", "oddxname51@example.com"):
+            add_customer(address, name="", locale="vi", password=None, source="cli", actor="test", now=now)
+            receive_report(ReportSubmission(channel="web", address=address, kind="lost"), now=now)
+        db.session.commit()
+        odd, oddx = (
+            db.session.execute(select(Incident.reference).join(Customer).where(Customer.email == address)).scalar_one()
+            for address in ("odd_name%1@example.com", "oddxname51@example.com")
+        )
+        report_ref = db.session.execute(
+            select(Report.reference).join(Incident).where(Incident.reference == refs["c2"])
+        ).scalar_one()
+    client = staff_login("support")
+    assert refs["c2"] in listed(client, q=report_ref.lower())  # by the report's reference, any case
+    assert refs["c0"] in listed(client, q=f"  {refs['c0'].lower()} ")
+    wildcards = listed(client, q="odd_name%1")
+    assert odd in wildcards and oddx not in wildcards and "1 found" in wildcards  # _ and % are literal
+    upper = listed(client, q="ODD_NAME%1@EXAMPLE")
+    assert odd in upper and "1 found" in upper
+    short = listed(client, q="c4")  # shorter than a trigram: read the slow way, same answer
+    assert refs["c4"] in short and "1 found" in short
+    assert "Nothing matches these filters." in listed(client, q="nobody-has-this")
+    with app.app_context():
+        db.session.execute(
+            update(Customer).where(Customer.email == "c3@example.com").values(email="renamed@example.net")
+        )
+        db.session.commit()
+    assert refs["c3"] in listed(client, q="renamed@exam") and refs["c3"] not in listed(client, q="c3@example")

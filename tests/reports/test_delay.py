@@ -19,7 +19,12 @@ from incident_service.extensions import db
 from incident_service.incidents.models import Incident
 from incident_service.reports.delay import percentile
 from incident_service.reports.export import safe_cell
-from incident_service.reports.month_index import has_month_index, month_index_name
+from incident_service.reports.month_index import (
+    channel_month_index_name,
+    has_channel_month_index,
+    has_month_index,
+    month_index_name,
+)
 from incident_service.reports.service import DelayFilter, build_delay_report
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -276,3 +281,46 @@ def test_the_histogram_marks_late_bins_and_keeps_its_labels_apart() -> None:
     assert chart["label_y"] <= tallest_count_y - 12  # 12-pixel text: the two lines of text do not overlap
     assert chart["label_anchor"] == "start"
     assert histogram_geometry(histogram, 24 * 20)["label_anchor"] == "end"  # near the right edge
+
+
+@pytest.mark.parametrize(
+    "chosen, f",
+    [
+        (lambda r: r["first_channel"] == "email", DelayFilter(channel="email")),
+        (
+            lambda r: (
+                datetime(2026, 1, 1).date()
+                <= r["first_received_at"].astimezone(HCM).date()
+                <= datetime(2026, 3, 31).date()
+            ),
+            DelayFilter(received_from=datetime(2026, 1, 1).date(), received_to=datetime(2026, 3, 31).date()),
+        ),
+        (lambda r: r["first_channel"] == "fax", DelayFilter(channel="fax")),  # nothing: every figure empty
+    ],
+    ids=["channel", "quarter", "empty"],
+)
+def test_a_filtered_report_equals_plain_python_over_its_rows(app, chosen, f) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: by channel SQLite reads the channel-month and channel-delay indexes, PostgreSQL computes
+    every figure in one aggregate (percentile_cont); each must equal the plain computation over the
+    rows the filter keeps, thresholds included, and on SQLite the report read without those indexes."""
+    rows = generate(app, count=2000, seed=17)
+    with app.app_context():
+        db.session.execute(update(Incident).where(Incident.id.in_([5, 9, 1500])).values(late_threshold_hours=72))
+        for r in rows:
+            if r["id"] in (5, 9, 1500):
+                r["late_threshold_hours"] = 72
+        kept = [r for r in rows if chosen(r)]
+        report = build_delay_report(f)
+        connection = db.session.connection()
+        plain = None
+        if has_channel_month_index(connection, 420):
+            connection.exec_driver_sql(f"DROP INDEX {channel_month_index_name(420)}")
+            plain = build_delay_report(f)
+        db.session.rollback()
+    assert_matches(report, expected(kept))
+    assert report["thresholds_hours"] == sorted({r["late_threshold_hours"] for r in kept})
+    assert report["filters"] == f.args()
+    if plain is not None:
+        assert plain == report
+    if not kept:
+        assert report["months"] == [] and report["summary"]["median_seconds"] is None
