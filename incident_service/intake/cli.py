@@ -8,21 +8,19 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import cast
+from typing import Iterator, cast
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.local import LocalProxy
 
-from ..database import utcnow
 from ..extensions import db
 from ..i18n import format_utc
+from .batches import BATCH_SECONDS, DEFAULT_BATCH, FAILED, import_messages
 from .importer import ImportSourceError, count_messages, iter_messages
-from .models import STATUS_QUARANTINED, VIA_IMPORT, InboundMessage
-from .service import Envelope, record_message
+from .models import STATUS_QUARANTINED, InboundMessage
 from .smtpd import IntakeController
 
 intake_cli = click.Group("intake", help="Receive report emails.")
@@ -59,8 +57,16 @@ def smtpd_command(host: str | None, port: int | None, lmtp: bool) -> None:
 
 @intake_cli.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--batch",
+    default=DEFAULT_BATCH,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help=f"Commit every this many messages (and at least every {BATCH_SECONDS} s). "
+    "The files stay the durable copy: after a crash, import them again; what was stored is not stored twice.",
+)
 @with_appcontext
-def import_command(paths: tuple[Path, ...]) -> None:
+def import_command(paths: tuple[Path, ...], batch: int) -> None:
     """Import .eml files, mbox files or Maildir folders; mail already stored is not imported twice."""
     try:
         total = sum(count_messages(path) for path in paths)
@@ -71,18 +77,27 @@ def import_command(paths: tuple[Path, ...]) -> None:
     outcomes: Counter[str] = Counter()
     errors = 0
     progress = Progress(total)
-    for path in paths:
-        try:
-            for label, raw in iter_messages(path):
-                outcomes[_import_one(label, raw)] += 1
-                progress.advance()
-        except (OSError, ImportSourceError) as exc:
-            click.echo(f"\n{path}: {exc}", err=True)
-            errors += 1
+
+    def every_message() -> Iterator[tuple[str, bytes]]:
+        nonlocal errors
+        for path in paths:
+            try:
+                yield from iter_messages(path)
+            except (OSError, ImportSourceError) as exc:
+                click.echo(f"\n{path}: {exc}", err=True)
+                errors += 1
+
+    def done(label: str, status: str) -> None:
+        if status == FAILED:
+            click.echo(f"\n{label}: not stored (the database refused it)", err=True)
+        outcomes[status] += 1
+        progress.advance()
+
+    import_messages(every_message(), batch=batch, done=done)
     progress.finish()
     summary = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(outcomes.items()))
     click.echo(f"imported {total} messages: {summary or 'nothing'}")
-    if errors or outcomes.get("failed"):
+    if errors or outcomes.get(FAILED):
         raise SystemExit(1)
 
 
@@ -110,14 +125,6 @@ class Progress:
     def finish(self) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
-
-
-def _import_one(label: str, raw: bytes) -> str:
-    try:
-        return record_message(raw, envelope=Envelope(), via=VIA_IMPORT, now=utcnow(), import_source=label)
-    except SQLAlchemyError as exc:
-        click.echo(f"\n{label}: not stored: {type(exc).__name__}", err=True)
-        return "failed"
 
 
 @intake_cli.command("quarantine")

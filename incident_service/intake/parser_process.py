@@ -10,8 +10,10 @@ messages, and as many run as messages are being read at once.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -41,7 +43,11 @@ def _serve(connection: Connection) -> None:
 
 STARTUP_SECONDS = 60
 MEMORY_BYTES = 1024 * 1024 * 1024
-MAX_IDLE = 4  # children kept for reuse; more are started when more mail is read at once, then stopped
+# Children kept for reuse: as many as the listener's worker threads (asyncio's default executor) read
+# at once. More are started when more mail is read at once, then stopped. With 4 kept, 8 concurrent
+# senders had children started and stopped every few messages, each start importing the app (about a
+# second of CPU): the listener answered 49 messages/s where it now answers over twice that (issue 17).
+MAX_IDLE = min(32, (os.cpu_count() or 1) + 4)
 
 
 class _Child:
@@ -99,33 +105,108 @@ class ParserProcesses:
             with self._lock:
                 self.reading -= 1
 
-    def _parse(self, raw: bytes, *, limits: Limits, **kwargs: Any) -> ParsedMessage:
-        for _attempt in range(2):
+    def _parse(self, raw: bytes, *, limits: Limits, attempts: int = 2, **kwargs: Any) -> ParsedMessage:
+        for _attempt in range(attempts):
             child = self._take()
             try:
                 child.connection.send((raw, {"limits": limits, **kwargs}))
-                answered = child.connection.poll(limits.max_seconds)
-                answer = child.connection.recv() if answered else None
             except (EOFError, OSError):
                 child.stop()
                 continue
-            if answer is None:
-                child.stop()
-                raise Quarantine("parse_time", f"reading took longer than {limits.max_seconds} s and was stopped")
-            self._give_back(child)
-            break
-        else:
-            raise Quarantine("unparseable", "the reading process died twice on this message")
-        if answer[0] == "quarantine":
-            raise Quarantine(answer[1], answer[2])
-        parsed: ParsedMessage = answer[1]
-        return parsed
+            answer = self._answer(child, time.monotonic() + limits.max_seconds, limits)
+            if answer is not None:
+                return _unpack(answer)
+        raise Quarantine("unparseable", "the reading process died twice on this message")
+
+    def _answer(self, child: _Child, deadline: float, limits: Limits) -> tuple[Any, ...] | None:
+        """The child's answer by `deadline`, the child then given back; None if it died (it is stopped).
+        Past the deadline the child is killed and the message quarantined (`parse_time`)."""
+        try:
+            answered = child.connection.poll(max(deadline - time.monotonic(), 0.0))
+            answer: tuple[Any, ...] | None = child.connection.recv() if answered else None
+        except (EOFError, OSError):
+            child.stop()
+            return None
+        if answer is None:
+            child.stop()
+            raise Quarantine("parse_time", f"reading took longer than {limits.max_seconds} s and was stopped")
+        self._give_back(child)
+        return answer
+
+    def submit(self, raw: bytes, *, limits: Limits, **kwargs: Any) -> Reading:
+        """Hand `raw` to a child now and collect the answer later (Reading.result): an importer reads the
+        next messages while it stores this one. The deadline runs from the hand-over: a child is idle
+        when it is taken, so it starts reading at once."""
+        child = self._take()
+        handed: _Child | None = child
+        try:
+            child.connection.send((raw, {"limits": limits, **kwargs}))
+        except (EOFError, OSError):
+            child.stop()
+            handed = None  # result() gives it to a new child, once
+        with self._lock:
+            self.reading += 1
+        return Reading(self, handed, raw, limits, kwargs)
 
     def stop(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for child in idle:
             child.stop()
+
+
+def _unpack(answer: tuple[Any, ...]) -> ParsedMessage:
+    if answer[0] == "quarantine":
+        raise Quarantine(answer[1], answer[2])
+    parsed: ParsedMessage = answer[1]
+    return parsed
+
+
+class Reading:
+    """A message being read by a child, handed over by ParserProcesses.submit. Call `result` exactly
+    once, or `cancel` (a child still reading is killed: nothing is left working in the background)."""
+
+    def __init__(
+        self, pool: ParserProcesses, child: _Child | None, raw: bytes, limits: Limits, kwargs: dict[str, Any]
+    ) -> None:
+        self._pool, self._child, self._raw, self._limits, self._kwargs = pool, child, raw, limits, kwargs
+        self._deadline = time.monotonic() + limits.max_seconds
+        self._done = False
+
+    def result(self) -> ParsedMessage:
+        """What parse_message returns, or its Quarantine; `parse_time` if the child was not done by the
+        deadline (it is killed). A child that died is replaced and the message read again, once."""
+        if self._done:
+            raise RuntimeError("a reading's result is collected once")
+        self._done = True
+        try:
+            if self._child is not None:
+                answer = self._pool._answer(self._child, self._deadline, self._limits)
+                if answer is not None:
+                    return _unpack(answer)
+            # The child died: a new one reads it, once (as ParserProcesses.parse does).
+            return self._pool._parse(self._raw, limits=self._limits, attempts=1, **self._kwargs)
+        finally:
+            self._child = None
+            with self._pool._lock:
+                self._pool.reading -= 1
+
+    def ready(self) -> bool:
+        """Whether `result` would answer at once: the child has answered, or died (then `result` reads
+        the message again, which takes time, so not ready)."""
+        if self._done or self._child is None:
+            return False
+        return bool(self._child.connection.poll(0))
+
+    def cancel(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._child is not None:
+            self._child.stop()
+            self._child = None
+        with self._pool._lock:
+            self._pool.reading -= 1
 
 
 PARSERS = ParserProcesses()
@@ -141,3 +222,15 @@ def parse_within(
 ) -> ParsedMessage:
     """parse_message in a child process with a hard deadline (see the module's docstring)."""
     return PARSERS.parse(raw, authserv_id=authserv_id, limits=limits, envelope_sender=envelope_sender, company=company)
+
+
+def read_ahead(
+    raw: bytes,
+    *,
+    authserv_id: str,
+    limits: Limits,
+    envelope_sender: str | None = None,
+    company: CompanyMta | None = None,
+) -> Reading:
+    """parse_within, started now and collected later with Reading.result (the same deadline and limits)."""
+    return PARSERS.submit(raw, authserv_id=authserv_id, limits=limits, envelope_sender=envelope_sender, company=company)

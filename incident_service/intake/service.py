@@ -35,7 +35,7 @@ from .models import (
     VIA_LMTP,
     InboundMessage,
 )
-from .parser_process import parse_within
+from .parser_process import Reading, parse_within, read_ahead
 from .parsing import CompanyMta, Limits, ParsedMessage, Quarantine, company_hop_count
 
 
@@ -91,10 +91,24 @@ def company_mta_time(received: list[dict[str, Any]], company: CompanyMta | None)
     return None
 
 
+def _reading_arguments(envelope: Envelope, via: str, company: CompanyMta | None) -> dict[str, Any]:
+    return {
+        "authserv_id": current_app.config["AUTHSERV_ID"],
+        "limits": limits_from_config(),
+        "envelope_sender": envelope.mail_from if via != VIA_IMPORT else None,
+        "company": company,
+    }
+
+
+def start_reading(raw: bytes, *, envelope: Envelope, via: str) -> Reading:
+    """Start reading `raw` in a child now, as ingest_message would; hand the Reading to ingest_message."""
+    return read_ahead(raw, **_reading_arguments(envelope, via, company_mta_for(via, envelope.peer)))
+
+
 def _new_message(
     raw: bytes, digest: str, envelope: Envelope, *, via: str, now: datetime, import_source: str | None
 ) -> InboundMessage:
-    """The stored bytes and envelope, stamped `now`; quarantined until something better is known."""
+    """The stored bytes and envelope, stamped `now`; quarantined unless ingest_message knows better."""
     return InboundMessage(
         received_at=now,
         received_at_source=RECEIVED_SERVER_CLOCK if via != VIA_IMPORT else RECEIVED_IMPORT_TIME,
@@ -136,7 +150,13 @@ def _details(parsed: ParsedMessage) -> str:
 
 
 def ingest_message(
-    raw: bytes, *, envelope: Envelope, via: str, now: datetime, import_source: str | None = None
+    raw: bytes,
+    *,
+    envelope: Envelope,
+    via: str,
+    now: datetime,
+    import_source: str | None = None,
+    reading: Reading | None = None,
 ) -> IngestOutcome:
     """Store `raw` (stamped `now` by the server clock), read it, and act on it. Flushes, never commits.
 
@@ -146,16 +166,12 @@ def ingest_message(
 
     The bytes are read first, in a child process with a hard deadline, before any statement: nothing
     is locked while untrusted mail is parsed (on SQLite the first statement takes the write lock).
+    `reading`: the same reading started earlier with `start_reading` (the importer reads ahead).
     """
-    config = current_app.config
     company = company_mta_for(via, envelope.peer)
     try:
-        parsed: ParsedMessage | None = parse_within(
-            raw,
-            authserv_id=config["AUTHSERV_ID"],
-            limits=limits_from_config(),
-            envelope_sender=envelope.mail_from if via != VIA_IMPORT else None,
-            company=company,
+        parsed: ParsedMessage | None = (
+            reading.result() if reading is not None else parse_within(raw, **_reading_arguments(envelope, via, company))
         )
         unreadable: Quarantine | None = None
     except Quarantine as quarantine:
@@ -172,6 +188,28 @@ def ingest_message(
         return IngestOutcome("already_stored", existing)
 
     message = _new_message(raw, digest, envelope, via=via, now=now, import_source=import_source)
+    first: int | None = None
+    if parsed is not None:
+        # What was read, and what the message is, are known before it is written: one INSERT and no
+        # UPDATE after it (issue 17). Anything failing later rolls the whole transaction back.
+        _store_parsed(message, parsed)
+        if via == VIA_IMPORT:
+            mta_time = company_mta_time(parsed.received, company)
+            if mta_time is not None:
+                message.received_at, message.received_at_source = mta_time, RECEIVED_COMPANY_MTA
+        if parsed.message_id:
+            first = db.session.execute(
+                select(InboundMessage.id)
+                .where(InboundMessage.message_id_header == parsed.message_id)
+                .order_by(InboundMessage.id)
+                .limit(1)
+            ).scalar()
+        if first is not None:
+            message.status, message.duplicate_of_id = STATUS_DUPLICATE, first
+        elif parsed.not_a_report_reason:
+            message.status, message.not_a_report_reason = STATUS_NOT_A_REPORT, parsed.not_a_report_reason
+        else:
+            message.status = STATUS_REPORTED
     try:
         with db.session.begin_nested():
             db.session.add(message)
@@ -198,32 +236,17 @@ def ingest_message(
     if parsed is None:
         assert unreadable is not None
         return quarantine_message(message, unreadable.reason, unreadable.detail, now=now)
-    _store_parsed(message, parsed)
 
-    if via == VIA_IMPORT:
-        mta_time = company_mta_time(parsed.received, company)
-        if mta_time is not None:
-            message.received_at, message.received_at_source = mta_time, RECEIVED_COMPANY_MTA
-
-    if parsed.message_id:
-        first = db.session.execute(
-            select(InboundMessage.id)
-            .where(InboundMessage.message_id_header == parsed.message_id, InboundMessage.id != message.id)
-            .order_by(InboundMessage.id)
-            .limit(1)
-        ).scalar()
-        if first is not None:
-            message.status, message.duplicate_of_id = STATUS_DUPLICATE, first
-            append_event(
-                tag(Source.EMAIL, Event.MESSAGE_DUPLICATE),
-                actor="intake",
-                now=now,
-                data={"inbound_message": message.id, "duplicate_of": first},
-            )
-            return IngestOutcome(STATUS_DUPLICATE, message.id)
+    if first is not None:
+        append_event(
+            tag(Source.EMAIL, Event.MESSAGE_DUPLICATE),
+            actor="intake",
+            now=now,
+            data={"inbound_message": message.id, "duplicate_of": first},
+        )
+        return IngestOutcome(STATUS_DUPLICATE, message.id)
 
     if parsed.not_a_report_reason:
-        message.status, message.not_a_report_reason = STATUS_NOT_A_REPORT, parsed.not_a_report_reason
         append_event(
             tag(Source.EMAIL, Event.MESSAGE_NOT_A_REPORT),
             actor="intake",
@@ -246,7 +269,6 @@ def ingest_message(
         now=now,
         actor="customer",
     )
-    message.status = STATUS_REPORTED
     return IngestOutcome(STATUS_REPORTED, message.id, report)
 
 

@@ -171,6 +171,7 @@ def test_a_processing_bug_keeps_the_message_quarantined(
         raise RuntimeError("parser bug")
 
     monkeypatch.setattr(intake, "parse_within", broken)
+    monkeypatch.setattr(intake, "read_ahead", broken)  # the importer reads ahead (issue 17)
     code, _reply = send(listener, PLAIN)
     assert code == 250
     other = tmp_path / "other.eml"

@@ -1,0 +1,192 @@
+"""`flask intake import` commits in batches and reads ahead in child processes (issue 17): a run killed
+mid-batch, then run again, stores every message exactly once; hostile mail still stops at its deadline;
+a bug or a database failure in a batch loses nothing that was counted."""
+
+from __future__ import annotations
+
+import mailbox
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from incident_service.audit.models import AuditEvent
+from incident_service.extensions import db
+from incident_service.incidents.models import Incident, Report
+from incident_service.intake.models import InboundMessage
+from incident_service.intake.parser_process import PARSERS
+from tests.helpers import make_customer
+from tests.intake.test_parser_process import GOOD, SLOW
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def events(app, action: str) -> int:  # type: ignore[no-untyped-def]
+    return count(app, AuditEvent, AuditEvent.action == action)
+
+
+def write_mbox(path: Path, messages: int) -> None:
+    box = mailbox.mbox(str(path), create=True)
+    for n in range(messages):
+        box.add(
+            f"From: c{n % 7}@example.com\nTo: security@ecc.example\nSubject: report {n}\n"
+            f"Message-ID: <crash{n}@example.com>\nDate: Mon, 23 Nov 2026 10:{n % 60:02d}:00 +0700\n\nleaked {n}\n"
+        )
+    box.close()
+
+
+def test_killed_mid_import_then_run_again_stores_each_message_once(app, database_url, runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for n in range(5):
+        make_customer(app, f"c{n}@example.com", password=None)
+    total = 600
+    path = tmp_path / "export.mbox"
+    write_mbox(path, total)
+    env = {
+        **os.environ,
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": "https://security.ecc.example",
+    }
+    importer = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "intake", "import", "--batch", "20", str(path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while count(app, InboundMessage) < 40 and importer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        importer.send_signal(signal.SIGKILL)  # no clean-up, no last commit: a crash
+        importer.wait(timeout=30)
+    stored_before = count(app, InboundMessage)
+    assert 40 <= stored_before < total, "the importer was not killed mid-import"
+    # What was committed is whole: every stored message has its report and its received event.
+    assert count(app, Report) == stored_before == events(app, "email:message:received")
+
+    again = runner.invoke(args=["intake", "import", str(path)])
+    assert again.exit_code == 0, again.output
+    assert f"{stored_before} already stored" in again.output
+    assert f"{total - stored_before} reported" in again.output
+    assert count(app, InboundMessage) == total and count(app, Report) == total
+    assert events(app, "email:message:received") == total  # each message received exactly once
+    assert events(app, "email:message:already_stored") == stored_before
+    assert count(app, Incident) == 5  # one per customer; c5 and c6 are unknown
+    assert count(app, InboundMessage, InboundMessage.received_at.is_(None)) == 0
+    verified = runner.invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+
+
+@pytest.mark.settings(INTAKE_PARSE_SECONDS=1)
+def test_hostile_mail_stops_at_its_deadline_and_the_import_goes_on(app, runner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "1.eml").write_bytes(GOOD)
+    (folder / "2.eml").write_bytes(SLOW)
+    for n in range(3, 6):
+        (folder / f"{n}.eml").write_bytes(GOOD.replace(b"Subject: lost", f"Subject: lost {n}".encode()))
+    result = runner.invoke(args=["intake", "import", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "1 quarantined, 4 reported" in result.output
+    with app.app_context():
+        hostile = db.session.execute(select(InboundMessage).where(InboundMessage.raw == SLOW)).scalar_one()
+        assert hostile.quarantine_reason == "parse_time" and (hostile.import_source or "").endswith("2.eml")
+    # The child that read it was killed, not left reading in the background: every child still
+    # running is an idle one, and nothing is being read.
+    running = {child.pid for child in multiprocessing.active_children() if child.name == "intake-parser"}
+    assert running <= {child.process.pid for child in PARSERS._idle}
+    assert PARSERS.reading == 0
+
+
+def test_a_bug_in_a_batch_keeps_that_message_and_stores_the_others(app, runner, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The batch is rolled back and stored again a message at a time: the bug's message is kept
+    quarantined with the error, the others reported, each counted once."""
+    import incident_service.intake.service as intake
+
+    real = intake.receive_report  # type: ignore[attr-defined]
+
+    def buggy(submission, **kwargs):  # type: ignore[no-untyped-def]
+        if submission.address == "bug@example.com":
+            raise RuntimeError("a bug")
+        return real(submission, **kwargs)
+
+    monkeypatch.setattr(intake, "receive_report", buggy)
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for n, sender in enumerate(["a@example.com", "bug@example.com", "b@example.com"]):
+        (folder / f"{n}.eml").write_bytes(GOOD.replace(b"an@example.com", sender.encode()))
+    result = runner.invoke(args=["intake", "import", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "imported 3 messages: 1 quarantined, 2 reported" in result.output
+    with app.app_context():
+        kept = db.session.execute(select(InboundMessage).order_by(InboundMessage.id)).scalars().all()
+        assert [(m.from_address, m.status) for m in kept] == [
+            ("a@example.com", "reported"),
+            (None, "quarantined"),
+            ("b@example.com", "reported"),
+        ]
+        assert kept[1].quarantine_reason == "processing_error" and "a bug" in (kept[1].quarantine_detail or "")
+    assert count(app, Report) == 2 and events(app, "email:message:received") == 2  # as record_message does
+    assert events(app, "email:message:quarantined") == 1
+
+
+def test_a_reading_whose_child_died_is_read_again_once() -> None:
+    """A child killed from outside while it holds a message read ahead costs no report; cancel stops a
+    child still reading."""
+    from incident_service.intake.parser_process import read_ahead
+    from incident_service.intake.parsing import Limits
+
+    reading = read_ahead(GOOD, authserv_id="mx.ecc.example", limits=Limits())
+    child = reading._child
+    assert child is not None and child.process.pid is not None
+    os.kill(child.process.pid, signal.SIGKILL)
+    child.process.join(10)
+    assert reading.result().subject == "lost"
+    assert PARSERS.reading == 0
+
+    slow = read_ahead(SLOW, authserv_id="mx.ecc.example", limits=Limits(max_seconds=60))
+    assert slow._child is not None and PARSERS.reading == 1
+    slow.cancel()  # the child reading it is killed (and joined), not left reading
+    assert PARSERS.reading == 0
+    running = {child.pid for child in multiprocessing.active_children() if child.name == "intake-parser"}
+    assert running <= {child.process.pid for child in PARSERS._idle}
+
+
+def test_a_batch_whose_commit_fails_is_stored_one_message_at_a_time(app, runner, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The batch commit fails (the disk, the server): nothing of it is counted from that commit, and
+    each of its messages is stored again with its own commit, once."""
+    from sqlalchemy.exc import OperationalError
+
+    real_commit = db.session.commit
+    failures: list[bool] = []
+
+    def commit_failing_once() -> None:
+        if not failures:
+            failures.append(True)
+            db.session.rollback()
+            raise OperationalError("COMMIT", None, Exception("disk I/O error"))
+        real_commit()
+
+    monkeypatch.setattr(db.session, "commit", commit_failing_once)
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"{n}.eml").write_bytes(GOOD.replace(b"Subject: lost", f"Subject: lost {n}".encode()))
+    result = runner.invoke(args=["intake", "import", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert failures and "imported 3 messages: 3 reported" in result.output
+    assert count(app, InboundMessage) == 3 and count(app, Report) == 3
+    assert events(app, "email:message:received") == 3
