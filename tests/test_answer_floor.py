@@ -49,3 +49,25 @@ def test_reports_teach_the_floor_only_from_customers(app, client, customer_id) -
     with app.app_context():
         assert len(answer_floor("report")._slow_path) == 1
         assert len(answer_floor("fresh_link")._slow_path) == 1
+
+
+def test_the_floor_learns_from_the_work_and_holds_on_the_wall_clock() -> None:
+    """A report waits for SQLite's writer turn behind the reports ahead of it. The floor learns from the
+    work alone (else it grew with the queue: issue 17), but the answer is held on the wall clock: how
+    long the wait was says whose the reports ahead were, and the floor must cover it (R3)."""
+    wall, waited = Clock(), [0.0]
+    floor = AnswerFloor(0.025, clock=wall, work_clock=lambda: wall.now - waited[0], sleep=wall.sleep, jitter=lambda: 0)
+    for _ in range(100):  # customers' reports: 40 ms waiting for the turn, then 20 ms of work
+        started = floor.start()
+        wall.now += 0.040
+        waited[0] += 0.040
+        wall.now += 0.020
+        floor.hold(started, slow_path=True)
+    assert floor.floor() == pytest.approx(0.030)  # 1.5 × the 20 ms of work, not of the 60 ms
+    wall.slept.clear()
+    started = floor.start()
+    wall.now += 0.010  # a stranger's report: a 10 ms wait for the turn, 5 ms of work
+    waited[0] += 0.010
+    wall.now += 0.005
+    floor.hold(started, slow_path=False)
+    assert wall.slept == [0.015]  # answered at the floor after its start, its wait included

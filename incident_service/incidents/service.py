@@ -6,12 +6,10 @@ gets the same reactivation: lock, stamp rotation, reset grant and acknowledgemen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 
@@ -27,7 +25,7 @@ from ..audit.actions import Event, Source, tag
 from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
-from ..customers.service import find_customer, lock_customer, rotate_security_stamp
+from ..customers.service import lock_customer, rotate_security_stamp
 from ..domain_errors import DomainError
 from ..email_change.service import customer_of_previous_address, tell_previous_address
 from ..extensions import db
@@ -36,9 +34,11 @@ from ..notifications.emails import (
     send_acknowledgement_email,
     send_report_in_hand_email,
 )
+from ..reactivation.models import ResetGrant
 from ..reactivation.service import issue_reset_grant, link_sent_recently, lock_credential
 from ..staff.models import StaffUser
 from ..staff.permissions import ACT_ON_INCIDENTS, allowed
+from .bulk import Opening, Reported, open_incidents, opening_to_lock
 from .models import (
     CHANNELS,
     CLOSE_REASONS,
@@ -48,7 +48,9 @@ from .models import (
     Incident,
     IncidentNote,
     Report,
+    has_open_incident,
     open_incident_of,
+    report_year,
 )
 
 
@@ -72,11 +74,6 @@ class ReportSubmission:
     received_at: datetime | None = None
     received_at_source: str = "server_clock"
     inbound_message_id: int | None = None
-
-
-def report_year(moment: datetime) -> int:
-    """The year in references: the year of `moment` in the display zone."""
-    return moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).year
 
 
 def _send_acknowledgement(
@@ -182,6 +179,12 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     if submission.discovered_at is not None and submission.discovered_at > received_at:
         # Refused before anything is written; the edges check it first and say so on the field.
         raise DiscoveryAfterReport(submission.discovered_at, received_at)
+    # The customer at this address, their row locked: reports for one customer take turns from here.
+    opening = opening_to_lock(address) if address else None
+    if opening is not None and not has_open_incident(opening.customer_id):
+        opened = _open(opening, submission, address or "", received_at, now=now, actor=actor)
+        if opened is not None:
+            return opened
     report = Report(
         channel=submission.channel,
         received_at=received_at,
@@ -196,7 +199,7 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
         user_agent=(submission.user_agent or "")[:512] or None,
         entered_by=submission.entered_by,
     )
-    customer = find_customer(address) if address else None
+    customer = db.session.get(Customer, opening.customer_id) if opening is not None else None
     from_previous = False
     if customer is None and address:
         # An address the customer changed away from still reports as theirs for PREVIOUS_ADDRESS_DAYS;
@@ -242,6 +245,56 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
             record_discovery_statement(
                 discovered_at=submission.discovered_at, source=SOURCE_REPORT_FORM, actor=actor, now=now, report=report
             )
+    return report
+
+
+def _open(
+    opening: Opening, submission: ReportSubmission, address: str, received_at: datetime, *, now: datetime, actor: str
+) -> Report | None:
+    """A customer with no open incident: the report and everything reactivation writes, as a handful
+    of statements (incidents.bulk, the set-based path a mass reactivation takes: issue 17) instead of a
+    flush per row. None, having written nothing, if a concurrent mass reactivation opened their incident
+    first (R2: the unique index on open incidents decides); the caller then joins it."""
+    reported = Reported(
+        claimed_address=submission.address[:320],
+        address_normalized=address,
+        details=submission.details,
+        received_at=received_at,
+        received_at_source=submission.received_at_source,
+        inbound_message_id=submission.inbound_message_id,
+        client_ip=submission.client_ip,
+        user_agent=(submission.user_agent or "")[:512] or None,
+        entered_by=submission.entered_by,
+    )
+    try:
+        with db.session.begin_nested():
+            (report_id,) = open_incidents(
+                [replace(opening, reported=reported)],
+                channel=submission.channel,
+                kind=submission.kind,
+                details=submission.details,
+                actor=actor,
+                now=now,
+                year=report_year(now),
+            )
+    except IntegrityError:
+        return None
+    for held in list(db.session.identity_map.values()):  # the statements went past the session's copies
+        if (isinstance(held, Customer) and held.id == opening.customer_id) or (
+            isinstance(held, ResetGrant) and held.customer_id == opening.customer_id
+        ):
+            db.session.expire(held)
+    report = db.session.get(Report, report_id)
+    assert report is not None
+    if submission.discovered_at is not None:
+        record_discovery_statement(
+            discovered_at=submission.discovered_at,
+            source=SOURCE_REPORT_FORM,
+            actor=actor,
+            now=now,
+            incident=db.session.get(Incident, report.incident_id),
+            report=report,
+        )
     return report
 
 

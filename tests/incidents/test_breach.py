@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import gc
 
+import pytest
+from sqlalchemy import func, select, update
+
+from incident_service.audit.models import AuditEvent
+from incident_service.audit.sequencer import integrate_all
 from incident_service.customers.models import Customer
+from incident_service.database import utcnow
 from incident_service.extensions import db
-from incident_service.incidents.breach import read_breach_list
+from incident_service.incidents import breach
+from incident_service.incidents.breach import mass_reactivate, read_breach_list
+from incident_service.incidents.bulk import with_open_incident
 from incident_service.incidents.models import Incident, Report
 from incident_service.notifications.delivery import Pacer
 from incident_service.notifications.models import OutboxMessage
@@ -71,3 +79,85 @@ def test_pacer_spaces_sends() -> None:
     unlimited.wait()
     unlimited.wait()
     assert slept == [0.25, 0.25]
+
+
+def leaked_customers(app, count: int) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    for n in range(count):
+        make_customer(app, f"ro{n}@example.com", password=None)
+    return [(n + 1, f"ro{n}@example.com") for n in range(count)]
+
+
+def test_the_log_verifies_after_a_mass_reactivation_and_after_sequencing(app, runner) -> None:  # type: ignore[no-untyped-def]
+    """Batches big enough for the bulk writes' many-row INSERTs and COPY (tests/test_database.py), one
+    smaller: `flask audit verify` passes before the sequencer ran and after, and still catches a change."""
+    entries = leaked_customers(app, 70)
+    with app.app_context():
+        outcome = mass_reactivate(entries, key="leak", dry_run=False, actor="cli", now=utcnow(), batch_size=30)
+        assert len(outcome.reactivated) == 70
+        events = db.session.execute(
+            select(AuditEvent.customer_id, AuditEvent.action)
+            .where(AuditEvent.action.like("breach_list:%"))
+            .order_by(AuditEvent.id)
+        ).all()
+        assert len(events) == 70 * 6
+        first = events[0].customer_id
+        assert [action for customer_id, action in events if customer_id == first] == [
+            "breach_list:report:received",
+            "breach_list:incident:opened",
+            "breach_list:credential:locked",
+            "breach_list:sessions:revoked",
+            "breach_list:reset_grant:issued",
+            "breach_list:email:queued",
+        ]
+    before = runner.invoke(args=["audit", "verify"])
+    assert before.exit_code == 0, before.output
+    with app.app_context():
+        assert integrate_all() >= 70 * 6
+    after = runner.invoke(args=["audit", "verify"])
+    assert after.exit_code == 0, after.output
+    with app.app_context():
+        db.session.execute(
+            update(AuditEvent)
+            .where(AuditEvent.action == "breach_list:report:received", AuditEvent.customer_id == first)
+            .values(data='{"address":"someone@else.example","kind":"leaked","reference":"RPT-2026-000001"}')
+        )
+        db.session.commit()
+    changed = runner.invoke(args=["audit", "verify"])
+    assert changed.exit_code != 0
+
+
+def test_collection_is_paused_for_each_batch_and_resumes_after(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    seen: list[bool] = []
+    monkeypatch.setattr(breach, "_one_batch", lambda *args, **kwargs: seen.append(gc.isenabled()))
+    entries = [(1, "an@example.com"), (2, "binh@example.com"), (3, "chi@example.com")]
+    with app.app_context():
+        assert gc.isenabled()
+        mass_reactivate(entries, key="leak", dry_run=True, actor="cli", now=utcnow(), batch_size=2)
+        assert seen == [False, False] and gc.isenabled()
+
+        def fails(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(breach, "_one_batch", fails)
+        with pytest.raises(RuntimeError):
+            mass_reactivate(entries, key="leak", dry_run=True, actor="cli", now=utcnow())
+        assert gc.isenabled()
+        gc.disable()  # a caller that had turned it off keeps it off
+        try:
+            monkeypatch.setattr(breach, "_one_batch", lambda *args, **kwargs: None)
+            mass_reactivate(entries, key="leak", dry_run=True, actor="cli", now=utcnow())
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+
+
+def test_only_open_incidents_count_as_open(app) -> None:  # type: ignore[no-untyped-def]
+    """with_open_incident checks the status itself (not in its query): a resolved or closed incident is
+    not an open one."""
+    ids = [make_customer(app, f"{name}@example.com", password=None) for name in ("an", "binh", "chi", "dung")]
+    for name in ("an", "binh", "chi"):
+        submit(app.test_client(), "/report", {"email": f"{name}@example.com", "kind": "lost"})
+    with app.app_context():
+        db.session.execute(update(Incident).where(Incident.customer_id == ids[1]).values(status="resolved"))
+        db.session.execute(update(Incident).where(Incident.customer_id == ids[2]).values(status="closed"))
+        assert with_open_incident(ids) == {ids[0]}

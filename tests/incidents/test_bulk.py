@@ -14,12 +14,15 @@ from incident_service.audit.service import verify_chain
 from incident_service.customers.models import Customer
 from incident_service.database import utcnow
 from incident_service.extensions import db
-from incident_service.incidents import breach
+from incident_service.incidents import breach, bulk
 from incident_service.incidents.bulk import open_incidents, openings_for
 from incident_service.incidents.models import Incident, Report
 from incident_service.incidents.service import ReportSubmission, receive_report, report_year
+from incident_service.notifications.emails import acknowledgement_links
 from incident_service.notifications.models import OutboxMessage
+from incident_service.notifications.service import Ref, customer_email_parts, pending_render
 from incident_service.reactivation.models import ResetGrant
+from incident_service.tokens import reset_link
 from tests.helpers import PASSWORD, deliver, links_in, make_customer, path_of, submit
 
 SKIP = {
@@ -158,3 +161,73 @@ def test_a_report_racing_the_list_is_joined_not_duplicated(app, monkeypatch) -> 
             is not None
         )
         assert verify_chain().ok
+
+
+@pytest.mark.parametrize(
+    ("locale", "zone", "secret", "stamp"),
+    [
+        ("vi", "Asia/Ho_Chi_Minh", "AbC-_09xyz", "0f" * 16),
+        ("en", 'Zone "quoted" \\ Hà Nội', "secret~with~tildes", "~stamp~"),  # escapes, and the stand-ins' own marks
+    ],
+)
+def test_render_instructions_are_pending_renders_own(app, locale: str, zone: str, secret: str, stamp: str) -> None:  # type: ignore[no-untyped-def]
+    """The acknowledgement's render instructions, joined from pieces, are exactly what pending_render
+    writes for the same values (what receive_report queues)."""
+    support = 'Hỗ trợ "24/7" \\ ☎ (028) 3822 0000'
+    with app.app_context():
+        joined = bulk._acknowledgement_pending(support)
+        for customer, incident, report, grant in [(1, 2, 3, 4), (123456, 7, 99999999, 1)]:
+            zone_used, context, links = customer_email_parts(
+                Ref("Customer", customer),
+                customer,
+                zone,
+                {
+                    "incident": Ref("Incident", incident),
+                    "report": Ref("Report", report),
+                    "grant": Ref("ResetGrant", grant),
+                    "support_contact": support,
+                },
+                acknowledgement_links(customer, incident, reset_link(customer, secret, stamp)),
+            )
+            expected = pending_render(locale=locale, zone=zone_used, context=context, links=links)
+            assert joined(locale, zone, customer, incident, report, grant, secret, stamp) == expected
+
+
+@pytest.mark.real_commits
+def test_a_mass_reactivation_locks_its_customers_first_as_a_report_does(app) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL a batch that opened incidents before locking its customers deadlocked with a report
+    for one of them (the report locks the customer, then opens). The batch now takes its customers'
+    rows first: a report for one of them waits for the batch, and nothing is aborted."""
+    import threading
+
+    from sqlalchemy import text
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+    make_customer(app, "an@example.com")
+    with app.app_context():
+        locked = openings_for(["an@example.com"], lock=True)  # the batch's transaction stays open
+        assert list(locked) == ["an@example.com"]
+        outcome: list[str] = []
+
+        def report() -> None:
+            with app.app_context():
+                db.session.execute(text("SET lock_timeout = '300ms'"))
+                try:
+                    receive_report(ReportSubmission(channel="web", address="an@example.com", kind="lost"), now=utcnow())
+                    db.session.commit()
+                    outcome.append("reported")
+                except Exception as error:  # noqa: BLE001 - the lock timeout is what the test looks for
+                    db.session.rollback()
+                    outcome.append(type(error).__name__)
+
+        thread = threading.Thread(target=report)
+        thread.start()
+        thread.join(timeout=30)
+        assert outcome == ["OperationalError"]  # it waited for the batch's lock on the customer
+        db.session.rollback()
+    thread = threading.Thread(target=report)
+    thread.start()
+    thread.join(timeout=30)
+    assert outcome[-1] == "reported"  # and goes through once the batch is done

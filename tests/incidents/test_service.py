@@ -345,3 +345,48 @@ def test_a_report_that_has_a_customer_cannot_be_attached_again() -> None:
     with pytest.raises(CaseworkError):
         attach_report_to_customer(matched, binh, actor=STAFF, now=NOW)
     assert matched.customer_id != binh.id and binh.credential_state == "active"
+
+
+def test_a_report_opening_an_incident_keeps_all_the_reporter_gave() -> None:
+    """The opening is written by incidents.bulk's statements (issue 17): every field of the submission
+    is stored, and an imported message's own time picks the year and the policy then in force."""
+    customer()
+    publish_policy(threshold_hours=6, effective_from=NOW, note="", actor=STAFF, now=NOW - timedelta(minutes=1))
+    imported_at = datetime(2025, 12, 31, 16, 0, tzinfo=UTC)  # 23:00 on 31 December 2025 in Hanoi
+    received = report(
+        " An@Example.COM ",
+        channel="email",
+        details="Tôi làm mất điện thoại",
+        client_ip="203.0.113.9",
+        user_agent="x" * 600,
+        entered_by="support@ecc.example",
+        received_at=imported_at,
+        received_at_source="mta_received",
+    )
+    assert (received.claimed_address, received.address_normalized) == (" An@Example.COM ", "an@example.com")
+    assert (received.details, received.client_ip, received.entered_by) == (
+        "Tôi làm mất điện thoại",
+        "203.0.113.9",
+        "support@ecc.example",
+    )
+    assert received.user_agent == "x" * 512
+    assert (received.received_at, received.received_at_source, received.recorded_at) == (
+        imported_at,
+        "mta_received",
+        NOW,
+    )
+    incident = received.incident
+    assert incident is not None and received.reference is not None
+    assert received.reference.startswith("RPT-2025-") and incident.reference.startswith("INC-2025-")
+    assert (incident.opened_at, incident.first_received_at, incident.customer_reference) == (
+        NOW,
+        imported_at,
+        received.reference,
+    )
+    assert (incident.late_threshold_hours, incident.policy_version_id) == (24, None)  # the 6 h came later
+    data = json.loads(
+        db.session.scalars(select(AuditEvent.data).where(AuditEvent.action == "email:report:received")).one()
+    )
+    assert data == {"reference": received.reference, "kind": "lost", "address": "an@example.com"}
+    an = db.session.scalars(select(Customer)).one()
+    assert an.credential_state == "locked"  # the session's copy is not stale after the statements
