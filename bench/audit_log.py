@@ -1,133 +1,21 @@
 """The audit log as a Merkle tree (issue 15), measured three ways, each against a baseline of the same run:
 
-- web reports per second on PostgreSQL under gunicorn with 1, 2 and 4 workers, for known customers (the
-  full reactivation), with this tree's code ("after": writers take no lock) and with the last commit
-  before it ("before": every writer held the chain's advisory lock to append), interleaved;
+- writers appending with and without the chain's lock they took until BEFORE_COMMIT, on PostgreSQL (web
+  reports under gunicorn with 1, 2 and 4 workers are bench/intake.py's; the before/after run of those, from
+  a worktree of BEFORE_COMMIT, is recorded in docs/benchmarks-notes.md);
 - the sequencer: events integrated into the tree per second, against hashing the same leaves into a
   root in memory;
 - verifying an evidence pack offline, against reading the pack's JSON.
-
-"Before" is a git worktree of BEFORE_COMMIT, so this needs the project's git history (as `make bench` on
-a clone has).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
 
-from .intake import free_port, load_with, wait_http
+from .intake import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 # The last commit whose writers took the audit chain's lock (audit.service.hold_chain).
 BEFORE_COMMIT = "d720d26"
-WORKERS = (1, 2, 4)
-CONNECTIONS, SECONDS = 16, 8.0
-CUSTOMERS_PER_CONNECTION = 400
-
-
-@contextmanager
-def before_tree() -> Iterator[Path]:
-    """The code as it was before the change, checked out beside this one (its catalogs compiled)."""
-    folder = Path(tempfile.mkdtemp(prefix="incident-before-"))
-    subprocess.run(
-        ["git", "worktree", "add", "--detach", str(folder), BEFORE_COMMIT], cwd=ROOT, check=True, capture_output=True
-    )
-    try:
-        for catalog in folder.glob("incident_service/translations/*/LC_MESSAGES/messages.po"):
-            subprocess.run(
-                [str(BIN / "pybabel"), "compile", "-i", str(catalog), "-o", str(catalog.with_suffix(".mo"))],
-                check=True,
-                capture_output=True,
-            )
-        yield folder
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
-
-
-def _environment(database_url: str, tree: Path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "DATABASE_", "TEST_"))}
-    return {
-        **base,
-        "PYTHONPATH": str(tree),  # that tree's package, not the installed one
-        "APP_ENV": "production",
-        "SECRET_KEY": "bench-secret-key-long-enough-for-production-x",
-        "PUBLIC_BASE_URL": "https://security.ecc.example",
-        "DATABASE_URL": database_url,
-        "SESSION_COOKIE_SECURE": "false",
-        "RATELIMIT_ENABLED": "false",
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "LOG_FORMAT": "json",
-        "MAIL_PORT": "1",
-        "AUDIT_SIGNING_KEY": "ZmFrZS1iZW5jaC1rZXktMzItYnl0ZXMtbG9uZy0tLSE=",
-        "PASSWORD_HASH_PROFILE": "rfc9106-low-memory",
-    }
-
-
-def _seed(tree: Path, env: dict[str, str], folder: Path) -> None:
-    """The schema, then the customers the load will report for (load{c}-{n}@example.com), no passwords."""
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=tree, env=env, check=True, capture_output=True
-    )
-    rows = ["email,name,locale"] + [
-        f"load{c}-{n}@example.com,Load {c} {n},vi" for c in range(CONNECTIONS) for n in range(CUSTOMERS_PER_CONNECTION)
-    ]
-    listing = folder / "customers.csv"
-    listing.write_text("\n".join(rows) + "\n")
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "customers", "import", str(listing)],
-        cwd=tree,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-
-
-def _serve(tree: Path, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[str], int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=tree,
-        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    wait_http(f"http://127.0.0.1:{port}/healthz")
-    return process, port
-
-
-def web_reports() -> dict[str, dict[int, dict[str, float]]]:
-    """{"before"|"after": {workers: load figures}} on one PostgreSQL server, a fresh database each."""
-    from tests.postgres import PostgresServer
-
-    results: dict[str, dict[int, dict[str, float]]] = {"before": {}, "after": {}}
-    server = PostgresServer(free_port())
-    server.start()
-    try:
-        with before_tree() as before, tempfile.TemporaryDirectory(prefix="incident-lock-bench-") as scratch:
-            for workers in WORKERS:
-                for name, tree in (("before", before), ("after", ROOT)):  # interleaved: drift hits both
-                    database = f"bench_{name}_{workers}"
-                    server.execute(f"CREATE DATABASE {database}")
-                    env = _environment(server.url(database), tree)
-                    _seed(tree, env, Path(scratch))
-                    process, port = _serve(tree, env, workers)
-                    try:
-                        results[name][workers] = load_with(port, "/report", "/report", CONNECTIONS, SECONDS)
-                    finally:
-                        process.terminate()
-                        process.wait(timeout=30)
-    finally:
-        server.stop()
-    return results
 
 
 def lock_hold(threads: int = 8, transactions: int = 60, work_ms: float = 5.0) -> dict[str, float]:
@@ -269,4 +157,3 @@ def pack_verification(history: int = 20_000) -> dict[str, float]:
 if __name__ == "__main__":
     print(sequencer())
     print(pack_verification())
-    print(web_reports())

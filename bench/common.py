@@ -8,7 +8,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from flask import Flask
 
@@ -20,14 +20,41 @@ RESULTS = ROOT / "docs" / "benchmarks.md"
 
 
 @contextmanager
-def throwaway_app(**settings: object) -> Iterator[Flask]:
-    """The app on a fresh SQLite file in a temporary folder, schema created."""
+def durable_postgres() -> Iterator[Any]:
+    """A throwaway PostgreSQL server (tests.postgres) restarted durable: fsync, synchronous commit and
+    full-page writes on, as in production (the tests start it without them, for speed)."""
+    from tests.helpers import free_port
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer(free_port())
+    server.start()
+    try:
+        server._run(
+            str(server.bin_dir / "pg_ctl"),
+            "-D",
+            str(server.data),
+            "-o",
+            f"-p {server.port} -k {server.root} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "-l",
+            str(server.root / "server.log"),
+            "-w",
+            "restart",
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def throwaway_app(database_url: str | None = None, **settings: object) -> Iterator[Flask]:
+    """The app on a fresh SQLite file in a temporary folder (or on `database_url`, an empty database),
+    schema created."""
     with tempfile.TemporaryDirectory(prefix="incident-bench-") as folder:
         app = create_app(
             {"PASSWORD_HASH_PROFILE": "rfc9106-low-memory", **settings},
             environ={
                 "APP_ENV": "testing",
-                "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
+                "DATABASE_URL": database_url or f"sqlite:///{folder}/bench.sqlite3",
                 "PUBLIC_BASE_URL": "https://security.ecc.example",
             },
         )

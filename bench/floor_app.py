@@ -1,5 +1,6 @@
 """The floor for report intake: a bare Flask endpoint inserting one row into the same kind of
-database (SQLite, WAL, synchronous=FULL, one transaction per request), served the same way."""
+database (SQLite, WAL, synchronous=FULL, one transaction per request; or PostgreSQL given
+FLOOR_POSTGRES, a connection string, committed durably), served the same way."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from datetime import datetime, timezone
 from flask import Flask, request
 
 app = Flask(__name__)
-PATH = os.environ["FLOOR_DATABASE"]
+PATH = os.environ.get("FLOOR_DATABASE", "")
+POSTGRES = os.environ.get("FLOOR_POSTGRES", "")
 
 
 def connect() -> sqlite3.Connection:
@@ -20,12 +22,34 @@ def connect() -> sqlite3.Connection:
     return connection
 
 
-with connect() as setup:
-    setup.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, address TEXT, received_at TEXT)")
+if POSTGRES:
+    import threading
+
+    import psycopg
+
+    held = threading.local()  # one connection per gunicorn thread, as the app's pool keeps them
+
+    def pg() -> psycopg.Connection:
+        if getattr(held, "connection", None) is None:
+            held.connection = psycopg.connect(POSTGRES, autocommit=True)
+        return held.connection
+
+    with psycopg.connect(POSTGRES) as setup:
+        setup.execute("CREATE TABLE IF NOT EXISTS rows (id SERIAL PRIMARY KEY, address TEXT, received_at TEXT)")
+else:
+    with connect() as setup:
+        setup.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, address TEXT, received_at TEXT)")
 
 
 @app.post("/insert")
 def insert():  # type: ignore[no-untyped-def]
+    if POSTGRES:
+        with pg().transaction():
+            pg().execute(
+                "INSERT INTO rows (address, received_at) VALUES (%s, %s)",
+                (request.form.get("email", ""), datetime.now(timezone.utc).isoformat()),
+            )
+        return "stored"
     connection = connect()
     try:
         connection.execute("BEGIN IMMEDIATE")

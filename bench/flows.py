@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from aiosmtpd.controller import Controller
+from flask import Flask
 from sqlalchemy import insert, select
 
 from incident_service.customers.models import Customer
@@ -19,7 +23,7 @@ from incident_service.incidents.service import ReportSubmission, receive_report
 from incident_service.notifications.delivery import deliver_due
 from incident_service.reactivation.service import issue_reset_grant
 
-from .common import best_of, throwaway_app
+from .common import best_of, durable_postgres, throwaway_app
 
 PASSWORD = "correct horse battery staple"
 
@@ -99,15 +103,114 @@ def seed_customers(count: int) -> None:
     db.session.commit()
 
 
-def mass(count: int = 100_000) -> dict[str, float]:
-    with throwaway_app() as app, app.test_request_context():
+# What a mass reactivation writes, table by table, in the order open_incidents writes it; the floor
+# writes the same rows again with nothing but the driver's executemany.
+_MASS_TABLES = ("incidents", "reports", "reset_grants", "outbox_messages", "audit_events")
+
+
+@contextmanager
+def database_app(database: str) -> Iterator[Flask]:
+    """A throwaway app on a fresh "sqlite" file or a fresh "postgresql" server, schema created. The
+    PostgreSQL server is restarted durable (fsync, synchronous commit and full-page writes on, as in
+    production): tests.postgres starts it without them, and SQLite here runs synchronous=FULL."""
+    if database == "sqlite":
+        with throwaway_app() as app:
+            yield app
+        return
+    with durable_postgres() as server:
+        server.execute("CREATE DATABASE bench")
+        with throwaway_app(server.url("bench")) as app:
+            yield app
+
+
+def mass(count: int = 100_000, database: str = "sqlite", batch_size: int = 5000) -> dict[str, float]:
+    """`mass_reactivate` over `count` customers without an open incident, what `flask incidents
+    mass-reactivate` does after reading the list; baseline: the very rows it wrote (incidents, reports,
+    grants, queued emails, audit events, and the customers' lock and stamp) written again into a second
+    fresh database of the same kind by the driver's bare executemany, one row per statement, committed in
+    the same batches: the database's own work for them, with none of the service's."""
+    with database_app(database) as app, app.test_request_context():
         seed_customers(count)
         entries = [(n + 1, f"leaked{n}@example.com") for n in range(count)]
         started = time.perf_counter()
-        outcome = mass_reactivate(entries, key="bench leak", dry_run=False, actor="bench", now=utcnow())
+        outcome = mass_reactivate(
+            entries, key="bench leak", dry_run=False, actor="bench", now=utcnow(), batch_size=batch_size
+        )
         elapsed = time.perf_counter() - started
         assert len(outcome.reactivated) == count
-    return {"customers": count, "seconds": elapsed, "per_second": count / elapsed}
+        connection = db.session.connection()
+        written = {
+            table: (
+                [column for column in connection.exec_driver_sql(f"SELECT * FROM {table} WHERE 1 = 0").keys()],
+                [tuple(row) for row in connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id")],
+            )
+            for table in _MASS_TABLES
+        }
+        customers = [
+            (state, stamp, customer_id)
+            for customer_id, state, stamp in connection.exec_driver_sql(
+                "SELECT id, credential_state, security_stamp FROM customers ORDER BY id"
+            )
+        ]
+        db.session.rollback()
+    rows = sum(len(table_rows) for _columns, table_rows in written.values()) + len(customers)
+    with database_app(database) as app, app.test_request_context():
+        seed_customers(count)
+        db.session.remove()
+        floor = _bare_writes(written, customers, batches=-(-count // batch_size))
+    return {
+        "customers": count,
+        "seconds": elapsed,
+        "per_second": count / elapsed,
+        "floor_seconds": floor,
+        "floor_rows": rows,
+        "ratio": elapsed / floor,
+    }
+
+
+def _bare_writes(
+    written: dict[str, tuple[list[str], list[tuple[object, ...]]]],
+    customers: Sequence[tuple[object, ...]],
+    *,
+    batches: int,
+) -> float:
+    """Seconds to write `written` and the customers' new state with the DBAPI alone, in `batches`
+    transactions of about equal shares of every table, each committed."""
+    raw = db.engine.raw_connection()
+    try:
+        mark = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
+        cursor = raw.cursor()
+        statements: list[tuple[str, Sequence[tuple[object, ...]]]] = [
+            (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})", table_rows)
+            for table, (columns, table_rows) in written.items()
+        ]
+        statements.append(
+            (f"UPDATE customers SET credential_state = {mark}, security_stamp = {mark} WHERE id = {mark}", customers)
+        )
+        sqlite = db.engine.dialect.name == "sqlite"
+        if sqlite:
+            cursor.execute("PRAGMA cache_size = -65536")  # the page cache mass_reactivate gives its batches
+        started = time.perf_counter()
+        for batch in range(batches):
+            if sqlite:
+                cursor.execute("BEGIN IMMEDIATE")
+            for statement, table_rows in statements:
+                share = -(-len(table_rows) // batches)
+                part = table_rows[batch * share : (batch + 1) * share]
+                if part:
+                    cursor.executemany(statement, part)
+            if sqlite:
+                cursor.execute("COMMIT")  # the connection runs in autocommit mode (database.configure_sqlite)
+            else:
+                raw.commit()
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+
+
+def mass_databases(count: int = 100_000) -> dict[str, dict[str, float]]:
+    """`mass` on SQLite and on a throwaway, durable PostgreSQL: {"SQLite": ..., "PostgreSQL": ...}."""
+    return {"SQLite": mass(count, "sqlite"), "PostgreSQL": mass(count, "postgresql")}
 
 
 class Sink:
@@ -148,4 +251,4 @@ def outbox(count: int = 2000) -> dict[str, float]:
 if __name__ == "__main__":
     print(reset_post())
     print(outbox(300))
-    print(mass(1000))
+    print(mass_databases(int(sys.argv[1]) if len(sys.argv) > 1 else 1000))

@@ -1,5 +1,6 @@
-"""Web report intake under gunicorn (2 workers) against the one-insert floor served the same way,
-with the load from a second process on loopback; and the web workers' peak memory under that load."""
+"""Web report intake under gunicorn (2 workers, 16 connections) against the one-insert floor served the
+same way, for unknown addresses and for fresh known customers (the full reactivation: the work the service
+exists for), with the load from a second process on loopback; and the web workers' peak memory."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-CONNECTIONS, SECONDS = 8, 10.0
+CONNECTIONS, SECONDS = 16, 10.0
+KNOWN_PER_CONNECTION = 1_000  # more than one connection can report in SECONDS
 
 
 def free_port() -> int:
@@ -51,12 +53,12 @@ def peak_rss_mb(pids: list[int]) -> float:
     return max(peaks) if peaks else 0.0
 
 
-def serve(app_spec: str, env: dict[str, str], health: str) -> tuple[subprocess.Popen[str], int]:
+def serve(app_spec: str, env: dict[str, str], health: str, workers: int = 2) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app_spec],
         cwd=ROOT,
-        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2"},
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -65,14 +67,27 @@ def serve(app_spec: str, env: dict[str, str], health: str) -> tuple[subprocess.P
     return process, port
 
 
-def load(port: int, path: str, form_path: str) -> dict[str, float]:
-    return load_with(port, path, form_path, CONNECTIONS, SECONDS)
+def load(port: int, path: str, form_path: str, prefix: str = "load") -> dict[str, float]:
+    return load_with(port, path, form_path, CONNECTIONS, SECONDS, prefix)
 
 
-def load_with(port: int, path: str, form_path: str, connections: int, seconds: float) -> dict[str, float]:
+def load_with(
+    port: int, path: str, form_path: str, connections: int, seconds: float, prefix: str = "load"
+) -> dict[str, float]:
     """bench.load in a process of its own: `connections` sessions posting for `seconds`; its figures."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.load", "127.0.0.1", str(port), path, form_path, str(connections), str(seconds)],
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            "127.0.0.1",
+            str(port),
+            path,
+            form_path,
+            str(connections),
+            str(seconds),
+            prefix,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -81,7 +96,96 @@ def load_with(port: int, path: str, form_path: str, connections: int, seconds: f
     return json.loads(out.stdout)
 
 
+def seed_known(env: dict[str, str], folder: str, prefix: str, connections: int, per_connection: int) -> None:
+    """Customers for every address the load will name (`{prefix}{c}-{n}@example.com`), no passwords:
+    each report is a fresh customer's, so each does the whole reactivation."""
+    rows = ["email,name,locale"] + [
+        f"{prefix}{c}-{n}@example.com,Known {c} {n},vi" for c in range(connections) for n in range(per_connection)
+    ]
+    listing = Path(folder) / f"{prefix}.csv"
+    listing.write_text("\n".join(rows) + "\n")
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "customers", "import", str(listing)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def production_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The service's production settings for a benchmark run (rate limits off, mail to nowhere)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "DATABASE_", "TEST_"))}
+    return {
+        **base,
+        "APP_ENV": "production",
+        "SECRET_KEY": "bench-secret-key-long-enough-for-production-x",
+        "PUBLIC_BASE_URL": "https://security.ecc.example",
+        "DATABASE_URL": database_url,
+        "SESSION_COOKIE_SECURE": "false",
+        "RATELIMIT_ENABLED": "false",  # measured without limits: gunicorn.conf.py then allows memory://
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "LOG_FORMAT": "json",
+        "MAIL_PORT": "1",
+        "AUDIT_SIGNING_KEY": "ZmFrZS1iZW5jaC1rZXktMzItYnl0ZXMtbG9uZy0tLSE=",
+        "PASSWORD_HASH_PROFILE": "rfc9106-low-memory",
+        **extra,
+    }
+
+
+def postgres_workers(workers: tuple[int, ...] = (1, 2, 4)) -> dict[int, dict[str, float]]:
+    """Known customers' reports on a durable PostgreSQL under gunicorn with 1, 2 and 4 workers, each
+    beside the one-insert floor served with the same number of workers; a fresh database each."""
+    from .common import durable_postgres
+
+    results: dict[int, dict[str, float]] = {}
+    with durable_postgres() as server, tempfile.TemporaryDirectory(prefix="incident-pg-intake-") as folder:
+        for count in workers:
+            server.execute(f"CREATE DATABASE floor_{count}")
+            floor, port = serve(
+                "bench.floor_app:app",
+                {
+                    **production_env(""),
+                    "FLOOR_POSTGRES": server.url(f"floor_{count}").replace("+psycopg", ""),
+                    "GUNICORN_WORKERS": str(count),
+                },
+                "/insert-health-check-404-is-fine",
+                workers=count,
+            )
+            try:
+                floor_result = load(port, "/insert", "")
+            finally:
+                floor.terminate()
+                floor.wait(timeout=20)
+            server.execute(f"CREATE DATABASE app_{count}")
+            env = production_env(server.url(f"app_{count}"))
+            subprocess.run(
+                [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            seed_known(env, folder, "known", CONNECTIONS, KNOWN_PER_CONNECTION)
+            app, port = serve("wsgi:app", env, "/healthz", workers=count)
+            try:
+                known = load(port, "/report", "/report", "known")
+            finally:
+                app.terminate()
+                app.wait(timeout=20)
+            results[count] = {
+                "per_second": known["per_second"],
+                "p50_ms": known["p50_ms"],
+                "p99_ms": known["p99_ms"],
+                "floor_per_s": floor_result["per_second"],
+                "ratio": known["per_second"] / max(floor_result["per_second"], 1e-9),
+                "errors": known["errors"],
+            }
+    return results
+
+
 def run() -> dict[str, float]:
+    """The floor, then reports for unknown addresses and for fresh known customers, on one app."""
     with tempfile.TemporaryDirectory(prefix="incident-intake-bench-") as folder:
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "DATABASE_", "TEST_"))}
         base_env["RATELIMIT_ENABLED"] = "false"  # measured without limits: gunicorn.conf.py then allows memory://
@@ -95,33 +199,32 @@ def run() -> dict[str, float]:
         finally:
             floor.terminate()
             floor.wait(timeout=20)
-        env = {
-            **base_env,
-            "APP_ENV": "production",
-            "SECRET_KEY": "bench-secret-key-long-enough-for-production-x",
-            "PUBLIC_BASE_URL": "https://security.ecc.example",
-            "DATABASE_URL": f"sqlite:///{folder}/app.sqlite3",
-            "SESSION_COOKIE_SECURE": "false",
-            "RATELIMIT_ENABLED": "false",
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "LOG_FORMAT": "json",
-            "MAIL_PORT": "1",
-        }
+        env = production_env(f"sqlite:///{folder}/app.sqlite3")
         subprocess.run(
             [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
         )
+        seed_known(env, folder, "known", CONNECTIONS, KNOWN_PER_CONNECTION)
         app, app_port = serve("wsgi:app", env, "/healthz")
         try:
-            app_result = load(app_port, "/report", "/report")
+            unknown = load(app_port, "/report", "/report", "unknown")
+            known = load(app_port, "/report", "/report", "known")
             memory = peak_rss_mb(worker_pids(app.pid))
         finally:
             app.terminate()
             app.wait(timeout=20)
+    floor_per_s = floor_result["per_second"]
     return {
-        "report_per_s": app_result["per_second"],
-        "floor_per_s": floor_result["per_second"],
-        "ratio": app_result["per_second"] / floor_result["per_second"],
-        "errors": app_result["errors"],
+        "floor_per_s": floor_per_s,
+        "floor_p99_ms": floor_result["p99_ms"],
+        "unknown_per_s": unknown["per_second"],
+        "unknown_p50_ms": unknown["p50_ms"],
+        "unknown_p99_ms": unknown["p99_ms"],
+        "known_per_s": known["per_second"],
+        "known_p50_ms": known["p50_ms"],
+        "known_p99_ms": known["p99_ms"],
+        "known_ratio": known["per_second"] / floor_per_s,
+        "unknown_ratio": unknown["per_second"] / floor_per_s,
+        "errors": unknown["errors"] + known["errors"],
         "worker_peak_rss_mb": memory,
     }
 

@@ -1,5 +1,8 @@
 """A bounded HTTP load from its own process: C connections, each a session that fetches the form
-once (for its CSRF token) and then posts as fast as answers come, for D seconds. Prints JSON."""
+once (for its CSRF token) and then posts as fast as answers come, for D seconds. Prints JSON.
+
+Connection c's n-th report names `{prefix}{c}-{n}@example.com` (prefix `load` unless given): seed those
+addresses as customers to measure the known path, fresh customers every time."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ def worker(
     results: list[int],
     errors: list[int],
     latencies: list[float],
+    prefix: str,
 ) -> None:
     connection = http.client.HTTPConnection(host, port, timeout=30)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -36,7 +40,9 @@ def worker(
     done = failed = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        body = urllib.parse.urlencode({"email": f"load{index}-{done}@example.com", "kind": "lost", "csrf_token": token})
+        body = urllib.parse.urlencode(
+            {"email": f"{prefix}{index}-{done}@example.com", "kind": "lost", "csrf_token": token}
+        )
         sent = time.monotonic()
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
@@ -61,11 +67,15 @@ def main() -> None:
         int(sys.argv[5]),
         float(sys.argv[6]),
     )
+    prefix = sys.argv[7] if len(sys.argv) > 7 else "load"
     results: list[int] = []
     errors: list[int] = []
     latencies: list[float] = []
     threads = [
-        threading.Thread(target=worker, args=(host, port, path, form_path, seconds, n, results, errors, latencies))
+        threading.Thread(
+            target=worker,
+            args=(host, port, path, form_path, seconds, n, results, errors, latencies, prefix),
+        )
         for n in range(connections)
     ]
     started = time.monotonic()
