@@ -48,4 +48,3 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
             f"gunicorn.conf.py: {workers} workers with RATELIMIT_STORAGE_URI={storage} would let each worker "
             "allow the whole of every rate limit. Set RATELIMIT_STORAGE_URI=redis://host:6379/0, or run one worker."
         )
-
