@@ -77,8 +77,9 @@ def test_a_writer_waits_its_turn_and_the_answer_floor_does_not_count_the_wait(ap
     for thread in threads:
         thread.join(timeout=20)
     assert figures["waited"] > hold_for / 2  # it waited for the first writer's turn
-    # What the floor's clock saw is the wall time less exactly that wait.
-    assert figures["work"] == pytest.approx(figures["wall"] - figures["waited"], abs=0.01)
+    # The floor's work clock left that wait out (a bound, not a timing: the wait was at least half of
+    # the first writer's hold, however slow the machine).
+    assert figures["work"] < figures["wall"] - hold_for / 2
 
 
 @pytest.mark.settings(DATABASE_LOCK_TIMEOUT_MS=300)

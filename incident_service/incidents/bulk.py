@@ -44,7 +44,7 @@ class Reported:
     (receive_report opens an incident through here too)."""
 
     claimed_address: str
-    address_normalized: str
+    address_normalized: str | None  # None: not an address; kept as claimed, it matches nobody
     details: str
     received_at: datetime
     received_at_source: str

@@ -6,7 +6,7 @@ gets the same reactivation: lock, stamp rotation, reset grant and acknowledgemen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -179,26 +179,25 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     if submission.discovered_at is not None and submission.discovered_at > received_at:
         # Refused before anything is written; the edges check it first and say so on the field.
         raise DiscoveryAfterReport(submission.discovered_at, received_at)
-    # The customer at this address, their row locked: reports for one customer take turns from here.
-    opening = opening_to_lock(address) if address else None
-    if opening is not None and not has_open_incident(opening.customer_id):
-        opened = _open(opening, submission, address or "", received_at, now=now, actor=actor)
-        if opened is not None:
-            return opened
-    report = Report(
-        channel=submission.channel,
+    # What the reporter gave, as stored whichever way the report goes (bounded as the columns are).
+    given = Reported(
+        claimed_address=submission.address[:320],
+        address_normalized=address,
+        details=submission.details,
         received_at=received_at,
         received_at_source=submission.received_at_source,
         inbound_message_id=submission.inbound_message_id,
-        claimed_address=submission.address[:320],
-        recorded_at=now,
-        address_normalized=address,
-        kind=submission.kind,
-        details=submission.details,
         client_ip=submission.client_ip,
         user_agent=(submission.user_agent or "")[:512] or None,
         entered_by=submission.entered_by,
     )
+    # The customer at this address, their row locked: reports for one customer take turns from here.
+    opening = opening_to_lock(address) if address else None
+    if opening is not None and not has_open_incident(opening.customer_id):
+        opened = _open(replace(opening, reported=given), submission, now=now, actor=actor)
+        if opened is not None:
+            return opened
+    report = Report(channel=submission.channel, kind=submission.kind, recorded_at=now, **asdict(given))
     customer = db.session.get(Customer, opening.customer_id) if opening is not None else None
     from_previous = False
     if customer is None and address:
@@ -248,28 +247,16 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
     return report
 
 
-def _open(
-    opening: Opening, submission: ReportSubmission, address: str, received_at: datetime, *, now: datetime, actor: str
-) -> Report | None:
-    """A customer with no open incident: the report and everything reactivation writes, as a handful
-    of statements (incidents.bulk, the set-based path a mass reactivation takes: issue 17) instead of a
-    flush per row. None, having written nothing, if a concurrent mass reactivation opened their incident
-    first (R2: the unique index on open incidents decides); the caller then joins it."""
-    reported = Reported(
-        claimed_address=submission.address[:320],
-        address_normalized=address,
-        details=submission.details,
-        received_at=received_at,
-        received_at_source=submission.received_at_source,
-        inbound_message_id=submission.inbound_message_id,
-        client_ip=submission.client_ip,
-        user_agent=(submission.user_agent or "")[:512] or None,
-        entered_by=submission.entered_by,
-    )
+def _open(opening: Opening, submission: ReportSubmission, *, now: datetime, actor: str) -> Report | None:
+    """A customer with no open incident (`opening`, with what they reported): the report and everything
+    reactivation writes, as a handful of statements (incidents.bulk, the set-based path a mass
+    reactivation takes: issue 17) instead of a flush per row. None, having written nothing, if a
+    concurrent mass reactivation opened their incident first (R2: the unique index on open incidents
+    decides); the caller then joins it."""
     try:
         with db.session.begin_nested():
             (report_id,) = open_incidents(
-                [replace(opening, reported=reported)],
+                [opening],
                 channel=submission.channel,
                 kind=submission.kind,
                 details=submission.details,
