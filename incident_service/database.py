@@ -7,11 +7,12 @@ import threading
 import time
 from datetime import datetime, timezone
 from itertools import chain
-from typing import Any, TypeVarTuple
+from typing import Any, Mapping, TypeVarTuple
 
 from sqlalchemy import DateTime, Select, Table, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator
 
@@ -208,22 +209,13 @@ def insert_values(connection: Connection, table: Table, names: list[str], rows: 
     """
     if not rows:
         return
-    dialect = connection.dialect
-    defaults = {
-        column.name: column.default.arg
-        for column in table.columns
-        if column.name not in names and isinstance(column.default, ScalarElementColumnDefault)
-    }
-    columns = [*names, *defaults]
+    columns, fixed, processors = _insert_plan(table, tuple(names), connection.dialect)
     converting: list[tuple[int, Any]] = []
-    for index, name in enumerate(columns):
-        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is not None:
-            memo: dict[Any, Any] = {}
-            converting.append(
-                (index, lambda value, p=processor, m=memo: m[value] if value in m else m.setdefault(value, p(value)))
-            )
-    fixed = list(defaults.values())
+    for index, processor in processors:
+        memo: dict[Any, Any] = {}
+        converting.append(
+            (index, lambda value, p=processor, m=memo: m[value] if value in m else m.setdefault(value, p(value)))
+        )
     params = []
     for values in rows:
         values += fixed
@@ -231,6 +223,33 @@ def insert_values(connection: Connection, table: Table, names: list[str], rows: 
             values[index] = convert(values[index])
         params.append(tuple(values))
     insert_tuples(connection, table, columns, params)
+
+
+_PLANS: dict[tuple[Table, tuple[str, ...], type[Dialect]], tuple[list[str], list[Any], list[tuple[int, Any]]]] = {}
+
+
+def _insert_plan(
+    table: Table, names: tuple[str, ...], dialect: Dialect
+) -> tuple[list[str], list[Any], list[tuple[int, Any]]]:
+    """What insert_values works out from the table alone, once per table, columns and dialect (a single
+    report's insert spent as long on it as SQLite did on the row: issue 17): every column written (`names`,
+    then those left out that have a scalar default), those defaults, and the bind processors by position."""
+    key = (table, names, type(dialect))
+    plan = _PLANS.get(key)
+    if plan is None:
+        defaults = {
+            column.name: column.default.arg
+            for column in table.columns
+            if column.name not in names and isinstance(column.default, ScalarElementColumnDefault)
+        }
+        columns = [*names, *defaults]
+        processors = [
+            (index, processor)
+            for index, name in enumerate(columns)
+            if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        plan = _PLANS.setdefault(key, (columns, list(defaults.values()), processors))
+    return plan
 
 
 # SQLite: rows per INSERT, so that one statement binds at most this many values (SQLite's oldest limit).

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..audit.actions import Event, Source, tag
 from ..audit.service import append_event
@@ -147,18 +147,23 @@ class PolicyError(DomainError):
         self.code = code
 
 
-def policy_in_force(at: datetime) -> tuple[int, PolicyVersion | None]:
-    """The late threshold (hours) in force at `at`: the latest version effective by then, else the
-    LATE_REPORT_THRESHOLD_HOURS setting (reported as no version)."""
-    version = db.session.execute(
-        select(PolicyVersion)
-        .where(PolicyVersion.effective_from <= at)
-        .order_by(PolicyVersion.effective_from.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+def policy_in_force(at: datetime) -> tuple[int, int | None]:
+    """The late threshold (hours) in force at `at` and the id of the policy version that sets it: the
+    latest version effective by then, else the LATE_REPORT_THRESHOLD_HOURS setting (and no version)."""
+    db.session.flush()  # then a Core statement on the session's connection, as the session would (issue 17)
+    version = db.session.connection().execute(_POLICY_IN_FORCE, {"at": at}).first()
     if version is None:
         return int(current_app.config["LATE_REPORT_THRESHOLD_HOURS"]), None
-    return version.threshold_hours, version
+    return version.threshold_hours, version.id
+
+
+# Built once: every report opening an incident runs it, and building it cost more than running it (issue 17).
+_POLICY_IN_FORCE = (
+    select(PolicyVersion.id, PolicyVersion.threshold_hours)
+    .where(PolicyVersion.effective_from <= bindparam("at", type_=PolicyVersion.__table__.c.effective_from.type))
+    .order_by(PolicyVersion.effective_from.desc())
+    .limit(1)
+)
 
 
 def publish_policy(

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.actions import Event, Source, tag
@@ -336,13 +336,20 @@ def customer_of_previous_address(address: str, now: datetime) -> Customer | None
     days = int(current_app.config["PREVIOUS_ADDRESS_DAYS"])
     if days == 0:
         return None
-    customer_id = db.session.scalar(
-        select(PreviousAddress.customer_id)
-        .where(PreviousAddress.address == address, PreviousAddress.replaced_at > now - timedelta(days=days))
-        .order_by(PreviousAddress.replaced_at.desc(), PreviousAddress.id.desc())
-        .limit(1)
-    )
+    customer_id = db.session.scalar(_PREVIOUS_OWNER, {"address": address, "since": now - timedelta(days=days)})
     return db.session.get(Customer, customer_id) if customer_id is not None else None
+
+
+# Built once: every report for an address nobody has runs it, under the write lock (issue 17).
+_PREVIOUS_OWNER = (
+    select(PreviousAddress.customer_id)
+    .where(
+        PreviousAddress.address == bindparam("address"),
+        PreviousAddress.replaced_at > bindparam("since", type_=PreviousAddress.__table__.c.replaced_at.type),
+    )
+    .order_by(PreviousAddress.replaced_at.desc(), PreviousAddress.id.desc())
+    .limit(1)
+)
 
 
 def tell_previous_address(customer: Customer, report: Report, *, now: datetime) -> None:

@@ -38,7 +38,7 @@ from ..reactivation.models import ResetGrant
 from ..reactivation.service import issue_reset_grant, link_sent_recently, lock_credential
 from ..staff.models import StaffUser
 from ..staff.permissions import ACT_ON_INCIDENTS, allowed
-from .bulk import Opening, Reported, open_incidents, opening_to_lock
+from .bulk import Opening, Reported, draw_ids, open_incidents, opening_to_lock
 from .models import (
     CHANNELS,
     CLOSE_REASONS,
@@ -93,7 +93,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
     if incident is None:
         try:
             # R2: the unique index on open incidents decides a race; the loser joins the winner's.
-            threshold_hours, version = policy_in_force(report.received_at)
+            threshold_hours, version_id = policy_in_force(report.received_at)
             with db.session.begin_nested():
                 incident = Incident(
                     customer_id=customer.id,
@@ -102,7 +102,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
                     first_received_at=report.received_at,
                     first_channel=report.channel,
                     late_threshold_hours=threshold_hours,
-                    policy_version_id=version.id if version else None,
+                    policy_version_id=version_id,
                 )
                 db.session.add(incident)
                 db.session.flush()
@@ -141,8 +141,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
         # An older report (e.g. imported mail) is now the first: the delay is measured from it, under
         # the policy that was in force then.
         incident.first_received_at, incident.first_channel = report.received_at, report.channel
-        threshold_hours, version = policy_in_force(report.received_at)
-        incident.late_threshold_hours, incident.policy_version_id = threshold_hours, version.id if version else None
+        incident.late_threshold_hours, incident.policy_version_id = policy_in_force(report.received_at)
         reassess_and_record(incident, now=now)
     lock_credential(customer, source=source, actor=actor, now=now, incident_id=incident.id)
     if not link_sent_recently(customer.id, now):
@@ -206,9 +205,12 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
         customer = customer_of_previous_address(address, received_at)
         from_previous = customer is not None
     report.customer_id = customer.id if customer is not None else None
+    # Its id drawn first, so that it is written once, reference and all (a read of the next id instead of
+    # an UPDATE of the reference, and no unit-of-work pass for it).
+    [[report.id]] = draw_ids((Report,), 1)
+    report.reference = f"RPT-{report_year(received_at)}-{report.id:06d}"
     db.session.add(report)
     db.session.flush()
-    report.reference = f"RPT-{report_year(received_at)}-{report.id:06d}"
     append_event(
         tag(source, Event.REPORT_RECEIVED),
         actor=actor,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..audit.actions import Event, tag
 from ..audit.service import append_event
@@ -113,15 +113,20 @@ def live_grant(customer_id: int, now: datetime) -> ResetGrant | None:
 def next_link_allowed_at(customer_id: int) -> datetime | None:
     """When another link may go to this customer: LINK_RESEND_WINDOW_SECONDS after the last one issued
     (R1: at most one per window, however it was asked for: a report, the fresh-link form, staff)."""
-    last_issued = db.session.execute(
-        select(ResetGrant.issued_at)
-        .where(ResetGrant.customer_id == customer_id)
-        .order_by(ResetGrant.issued_at.desc())
-        .limit(1)
-    ).scalar()
+    db.session.flush()  # then a Core statement on the session's connection, as the session would (issue 17)
+    last_issued = db.session.connection().execute(_LAST_ISSUED, {"customer_id": customer_id}).scalar()
     if last_issued is None:
         return None
     return last_issued + timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
+
+
+# Built once: every report joining an open incident runs it (issue 17).
+_LAST_ISSUED = (
+    select(ResetGrant.issued_at)
+    .where(ResetGrant.customer_id == bindparam("customer_id"))
+    .order_by(ResetGrant.issued_at.desc())
+    .limit(1)
+)
 
 
 def link_sent_recently(customer_id: int, now: datetime) -> bool:

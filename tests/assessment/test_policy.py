@@ -27,7 +27,7 @@ def test_default_then_published_version(app) -> None:  # type: ignore[no-untyped
             now=now,
         )
         assert policy_in_force(now) == (24, None)
-        assert policy_in_force(now + timedelta(hours=2)) == (12, version)
+        assert policy_in_force(now + timedelta(hours=2)) == (12, version.id)
 
 
 def test_no_backdating_and_no_clash(app) -> None:  # type: ignore[no-untyped-def]

@@ -203,8 +203,8 @@ def test_the_default_threshold_holds_until_a_version_takes_effect(app: Flask) ->
         threshold_hours=48, effective_from=starts + timedelta(days=30), note="", actor=LEGAL, now=NOW
     )
     assert policy_in_force(starts - timedelta(microseconds=1))[1] is None
-    assert policy_in_force(starts) == (12, version)  # in force from its very first moment
-    assert policy_in_force(starts + timedelta(days=31)) == (48, later)
+    assert policy_in_force(starts) == (12, version.id)  # in force from its very first moment
+    assert policy_in_force(starts + timedelta(days=31)) == (48, later.id)
     assert (version.note, version.created_by, version.created_at) == ("stricter", LEGAL, NOW)
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "console:policy:published")).all()
     assert [event.actor for event in events] == [LEGAL, LEGAL]
@@ -231,7 +231,7 @@ def test_a_policy_may_start_within_the_last_minute() -> None:
     version = publish_policy(
         threshold_hours=12, effective_from=NOW - timedelta(seconds=30), note="", actor=LEGAL, now=NOW
     )
-    assert policy_in_force(NOW) == (12, version)
+    assert policy_in_force(NOW) == (12, version.id)
 
 
 def test_review_decisions_are_appended_and_the_latest_stands(incident: Incident) -> None:
