@@ -10,8 +10,9 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, bindparam, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..assessment.models import SOURCE_REPORT_FORM
 from ..assessment.service import (
@@ -26,6 +27,7 @@ from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import lock_customer, rotate_security_stamp
+from ..database import table_of
 from ..domain_errors import DomainError
 from ..email_change.service import customer_of_previous_address, tell_previous_address
 from ..extensions import db
@@ -85,6 +87,20 @@ def _send_acknowledgement(
     incident.last_link_sent_at = now
 
 
+# Built once. A report joining an open incident is attached with this one statement (the report's row is
+# written already): the unit of work's flush of that one column cost five times the statement (issue 17).
+_ATTACH_REPORT = (
+    update(table_of(Report)).where(table_of(Report).c.id == bindparam("report")).values(incident_id=bindparam("to"))
+)
+
+
+def _attach_report(report: Report, incident_id: int) -> None:
+    """Set the written report's incident to `incident_id`, in the database and in the session's copy."""
+    db.session.flush()  # the report's own row first, as the session would
+    db.session.connection().execute(_ATTACH_REPORT, {"report": report.id, "to": incident_id})
+    set_committed_value(report, "incident_id", incident_id)
+
+
 def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str, now: datetime) -> Incident:
     # Reports for one customer take turns from here, each reading what the last one committed: a report
     # that loaded the customer before another locked the credential would record the lock again.
@@ -128,7 +144,7 @@ def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str
             _send_acknowledgement(customer, incident, report, source=source, actor=actor, now=now)
             return incident
 
-    report.incident_id = incident.id
+    _attach_report(report, incident.id)
     append_event(
         tag(source, Event.REPORT_ATTACHED),
         actor=actor,

@@ -34,13 +34,28 @@ from .service import Envelope, ingest_message, record_message, start_reading
 # serial importer accepted.
 LOOKAHEAD = max(1, (os.cpu_count() or 2) - 1)
 # At most this long between commits: on SQLite a batch holds the write lock, which web reports wait for.
-BATCH_SECONDS = 0.25
-# Then the lock is left free for 40 % of the time it was held, up to GAP_SECONDS. Another process's writer
-# waiting for it polls (every half millisecond for the service's own, database.WriterTurns; SQLite's busy
-# handler, sleeping up to 100 ms between tries, for any other program): without such a gap, an importer
-# that begins its next batch the moment it commits could keep a web report waiting until its lock
-# timeout (503). Reading the next messages in children goes on meanwhile.
-GAP_SHARE, GAP_SECONDS = 0.4, 0.1
+# With the short gap below, a web report arriving during an import waits for the batch in progress: about
+# half a batch, a batch at most (0.25 s gave 116 ms and 248 ms; 0.1 s gives 61 ms and 104 ms, for about
+# 4 % of the import's speed: docs/benchmarks.md, issue 17).
+BATCH_SECONDS = 0.1
+# Then, on SQLite, the lock is left free before the next batch takes it: for 40 % of the time the batch held
+# it, up to GAP_SECONDS. Without a gap an importer that begins its next batch the moment it commits could
+# keep another process's writer waiting until its lock timeout (503). Every writer of the service (web
+# workers, the outbox worker, the listener) waiting for the lock asks for it every half millisecond
+# (database.WriterTurns, busy timeout 0), so GAP_SECONDS are ten chances: the first writer waiting takes
+# the lock at the end of the batch in progress, and the importer then waits its turn like any writer. A
+# web report waiting during an import waits about one batch at most (BATCH_SECONDS and a message;
+# tests/intake/test_import_batches.py, measured in docs/benchmarks.md). A program outside the service
+# writing with SQLite's own busy handler, which sleeps up to 100 ms between tries, would mostly miss such
+# gaps; none writes to the service's database. (The cap was 0.1 s while writers backed off as SQLite's
+# handler does: a quarter of the import's time, issue 17.) Reading the next messages goes on meanwhile.
+GAP_SHARE, GAP_SECONDS = 0.4, 0.005
+# A batch whose next message is still being read waits this long for it, holding the lock, before it
+# commits and waits without the lock. A reading takes a few milliseconds; when the importer caught up with
+# the children and committed at once, batches were seven messages long, each commit an fsync and a gap
+# (a fifth of the import's time, issue 17). Hostile mail read to its deadline keeps the lock this much
+# longer at most, within the batch's BATCH_SECONDS, which still bounds how long other writers wait.
+READING_GRACE_SECONDS = 0.02
 DEFAULT_BATCH = 200
 
 FAILED = "failed"  # not stored (the database refused it); the file is still there for a re-run
@@ -91,9 +106,11 @@ def _start(raw: bytes, envelope: Envelope) -> Reading | None:
 def _store(
     label: str, raw: bytes, reading: Reading | None, open_batch: _Batch, batch: int, done: Callable[[str, str], None]
 ) -> None:
-    if open_batch.messages and reading is not None and not reading.ready():
-        # Nothing is locked while untrusted mail is read (ingest_message): what the batch holds is
-        # committed before waiting for a child still reading, not kept under the write lock meanwhile.
+    if open_batch.messages and (reading is None or not reading.ready(within=_grace(open_batch))):
+        # The write lock is not held while waiting for untrusted mail to be read (ingest_message), beyond
+        # READING_GRACE_SECONDS: what the batch holds is committed before waiting for a child still reading,
+        # one that died (the message is read again), or, with no child reading it, before ingest_message
+        # reads it itself.
         _commit(open_batch, done)
     if not open_batch.messages:
         open_batch.started = time.monotonic()
@@ -111,6 +128,12 @@ def _store(
     open_batch.statuses.append(outcome.status)
     if len(open_batch.messages) >= batch or time.monotonic() - open_batch.started >= BATCH_SECONDS:
         _commit(open_batch, done)
+
+
+def _grace(open_batch: _Batch) -> float:
+    """How long the open batch may wait, holding the lock, for the next message's reading: at most
+    READING_GRACE_SECONDS, and never past the batch's BATCH_SECONDS."""
+    return max(0.0, min(READING_GRACE_SECONDS, open_batch.started + BATCH_SECONDS - time.monotonic()))
 
 
 def _commit(open_batch: _Batch, done: Callable[[str, str], None], *, last: bool = False) -> None:

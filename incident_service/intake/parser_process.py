@@ -191,12 +191,17 @@ class Reading:
             with self._pool._lock:
                 self._pool.reading -= 1
 
-    def ready(self) -> bool:
-        """Whether `result` would answer at once: the child has answered, or died (then `result` reads
-        the message again, which takes time, so not ready)."""
+    def ready(self, *, within: float = 0.0) -> bool:
+        """Whether `result` would answer at once, waiting up to `within` seconds for it: the child has
+        answered, or died (then `result` reads the message again, which takes time, so not ready)."""
         if self._done or self._child is None:
             return False
-        return bool(self._child.connection.poll(0))
+        try:
+            answered = bool(self._child.connection.poll(within))
+        except (EOFError, OSError):
+            return False  # the child died: result() reads it again
+        # A dead child's pipe polls as readable too (end of file): not ready (review, issue 17).
+        return answered and self._child.process.exitcode is None
 
     def cancel(self) -> None:
         if self._done:

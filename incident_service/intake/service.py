@@ -12,12 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Insert, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..audit.actions import Event, Source, tag
 from ..audit.service import append_event
 from ..customers.models import Customer
+from ..database import table_of
 from ..domain_errors import DomainError
 from ..extensions import db
 from ..incidents.models import Report
@@ -105,44 +108,90 @@ def start_reading(raw: bytes, *, envelope: Envelope, via: str) -> Reading:
     return read_ahead(raw, **_reading_arguments(envelope, via, company_mta_for(via, envelope.peer)))
 
 
+def _message_row(
+    raw: bytes, digest: str, envelope: Envelope, *, via: str, now: datetime, import_source: str | None
+) -> dict[str, Any]:
+    """The stored bytes and envelope, stamped `now`, as an inbound_messages row; quarantined unless
+    ingest_message knows better."""
+    return {
+        "received_at": now,
+        "received_at_source": RECEIVED_SERVER_CLOCK if via != VIA_IMPORT else RECEIVED_IMPORT_TIME,
+        "stored_at": now,
+        "via": via,
+        "import_source": import_source,
+        "raw": raw,
+        "size": len(raw),
+        "sha256": digest,
+        "mail_from": envelope.mail_from,
+        "rcpt_tos": list(envelope.rcpt_tos),
+        "peer": envelope.peer,
+        "helo": (envelope.helo or "")[:255] or None,
+        "status": STATUS_QUARANTINED,
+    }
+
+
 def _new_message(
     raw: bytes, digest: str, envelope: Envelope, *, via: str, now: datetime, import_source: str | None
 ) -> InboundMessage:
-    """The stored bytes and envelope, stamped `now`; quarantined unless ingest_message knows better."""
-    return InboundMessage(
-        received_at=now,
-        received_at_source=RECEIVED_SERVER_CLOCK if via != VIA_IMPORT else RECEIVED_IMPORT_TIME,
-        stored_at=now,
-        via=via,
-        import_source=import_source,
-        raw=raw,
-        size=len(raw),
-        sha256=digest,
-        mail_from=envelope.mail_from,
-        rcpt_tos=list(envelope.rcpt_tos),
-        peer=envelope.peer,
-        helo=(envelope.helo or "")[:255] or None,
-        status=STATUS_QUARANTINED,
+    """_message_row as an object of the session's (keep_unprocessed)."""
+    return InboundMessage(**_message_row(raw, digest, envelope, via=via, now=now, import_source=import_source))
+
+
+def _store_parsed(row: dict[str, Any], parsed: ParsedMessage) -> None:
+    row.update(
+        from_address=parsed.from_address,
+        from_display_name=parsed.from_display_name,
+        from_header=parsed.from_header,
+        reply_to=parsed.reply_to,
+        sender_header=parsed.sender_header,
+        date_header=parsed.date_header,
+        date_claimed=parsed.date_claimed,
+        message_id_header=parsed.message_id,
+        subject=parsed.subject,
+        received_headers=parsed.received,
+        authentication_results=parsed.authentication_results,
+        untrusted_authentication_results=parsed.untrusted_authentication_results,
+        text_body=parsed.text_body,
+        has_html=parsed.has_html,
+        attachments=parsed.attachments,
+        defects=parsed.defects,
     )
 
 
-def _store_parsed(message: InboundMessage, parsed: ParsedMessage) -> None:
-    message.from_address = parsed.from_address
-    message.from_display_name = parsed.from_display_name
-    message.from_header = parsed.from_header
-    message.reply_to = parsed.reply_to
-    message.sender_header = parsed.sender_header
-    message.date_header = parsed.date_header
-    message.date_claimed = parsed.date_claimed
-    message.message_id_header = parsed.message_id
-    message.subject = parsed.subject
-    message.received_headers = parsed.received
-    message.authentication_results = parsed.authentication_results
-    message.untrusted_authentication_results = parsed.untrusted_authentication_results
-    message.text_body = parsed.text_body
-    message.has_html = parsed.has_html
-    message.attachments = parsed.attachments
-    message.defects = parsed.defects
+# Built once, and run as Core statements on the session's connection (after a flush, as the session
+# would): every message runs them, and building a statement and the ORM's handling of its result cost
+# more than SQLite's own work (issue 17).
+_STORED_WITH_DIGEST = select(InboundMessage.id).where(InboundMessage.sha256 == bindparam("digest"))
+_FIRST_WITH_MESSAGE_ID = (
+    select(InboundMessage.id)
+    .where(InboundMessage.message_id_header == bindparam("message_id"))
+    .order_by(InboundMessage.id)
+    .limit(1)
+)
+_INSERT_NEW_BYTES: dict[str, Insert] = {}
+
+
+def _stored_with_digest(digest: str) -> int | None:
+    db.session.flush()
+    found: int | None = db.session.connection().execute(_STORED_WITH_DIGEST, {"digest": digest}).scalar()
+    return found
+
+
+def _insert_message(row: dict[str, Any]) -> int | None:
+    """INSERT `row`; its id, or None (nothing written) if the same bytes are stored already: they
+    arrived on another connection a moment ago, whose transaction holds them. One statement on both
+    databases (INSERT ... ON CONFLICT (sha256) DO NOTHING RETURNING id), not a savepoint, an INSERT and
+    its release (issue 17)."""
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    statement = _INSERT_NEW_BYTES.get(dialect)
+    if statement is None:
+        table = table_of(InboundMessage)
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(table).on_conflict_do_nothing(index_elements=[table.c.sha256]).returning(table.c.id)
+        _INSERT_NEW_BYTES[dialect] = statement
+    inserted: int | None = connection.execute(statement, row).scalar()
+    return inserted
 
 
 def _details(parsed: ParsedMessage) -> str:
@@ -166,7 +215,9 @@ def ingest_message(
 
     The bytes are read first, in a child process with a hard deadline, before any statement: nothing
     is locked while untrusted mail is parsed (on SQLite the first statement takes the write lock).
-    `reading`: the same reading started earlier with `start_reading` (the importer reads ahead).
+    `reading`: the same reading started earlier with `start_reading` (the importer reads ahead; its open
+    batch may keep the lock while it waits up to intake.batches.READING_GRACE_SECONDS, 20 ms, for such a
+    reading, never longer: docs/security.md, item 2).
     """
     company = company_mta_for(via, envelope.peer)
     try:
@@ -177,53 +228,42 @@ def ingest_message(
     except Quarantine as quarantine:
         parsed, unreadable = None, quarantine
     digest = hashlib.sha256(raw).hexdigest()
-    existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar()
+    existing = _stored_with_digest(digest)
     if existing is not None:
-        append_event(
-            tag(Source.EMAIL, Event.MESSAGE_ALREADY_STORED),
-            actor="intake",
-            now=now,
-            data={"inbound_message": existing, "sha256": digest, "via": via},
-        )
-        return IngestOutcome("already_stored", existing)
+        return _already_stored(existing, digest, via=via, now=now)
 
-    message = _new_message(raw, digest, envelope, via=via, now=now, import_source=import_source)
+    # What was read, and what the message is, are known before it is written: one INSERT of the whole
+    # row, no UPDATE after it (issue 17). Anything failing later rolls the whole transaction back.
+    row = _message_row(raw, digest, envelope, via=via, now=now, import_source=import_source)
     first: int | None = None
-    if parsed is not None:
-        # What was read, and what the message is, are known before it is written: one INSERT and no
-        # UPDATE after it (issue 17). Anything failing later rolls the whole transaction back.
-        _store_parsed(message, parsed)
+    if parsed is None:
+        assert unreadable is not None
+        row.update(quarantine_reason=unreadable.reason, quarantine_detail=unreadable.detail[:2000])
+    else:
+        _store_parsed(row, parsed)
         if via == VIA_IMPORT:
             mta_time = company_mta_time(parsed.received, company)
             if mta_time is not None:
-                message.received_at, message.received_at_source = mta_time, RECEIVED_COMPANY_MTA
+                row["received_at"], row["received_at_source"] = mta_time, RECEIVED_COMPANY_MTA
         if parsed.message_id:
-            first = db.session.execute(
-                select(InboundMessage.id)
-                .where(InboundMessage.message_id_header == parsed.message_id)
-                .order_by(InboundMessage.id)
-                .limit(1)
-            ).scalar()
+            first = db.session.connection().execute(_FIRST_WITH_MESSAGE_ID, {"message_id": parsed.message_id}).scalar()
         if first is not None:
-            message.status, message.duplicate_of_id = STATUS_DUPLICATE, first
+            row["status"], row["duplicate_of_id"] = STATUS_DUPLICATE, first
         elif parsed.not_a_report_reason:
-            message.status, message.not_a_report_reason = STATUS_NOT_A_REPORT, parsed.not_a_report_reason
+            row["status"], row["not_a_report_reason"] = STATUS_NOT_A_REPORT, parsed.not_a_report_reason
         else:
-            message.status = STATUS_REPORTED
-    try:
-        with db.session.begin_nested():
-            db.session.add(message)
-            db.session.flush()
-    except IntegrityError:
+            row["status"] = STATUS_REPORTED
+    message_id = _insert_message(row)
+    if message_id is None:
         # The same bytes arrived on another connection a moment ago: it holds them.
-        existing = db.session.execute(select(InboundMessage.id).where(InboundMessage.sha256 == digest)).scalar_one()
-        return IngestOutcome("already_stored", existing)
+        held: int = db.session.connection().execute(_STORED_WITH_DIGEST, {"digest": digest}).scalar_one()
+        return IngestOutcome("already_stored", held)
     append_event(
         tag(Source.EMAIL, Event.MESSAGE_RECEIVED),
         actor="intake",
         now=now,
         data={
-            "inbound_message": message.id,
+            "inbound_message": message_id,
             "sha256": digest,
             "size": len(raw),
             "via": via,
@@ -235,25 +275,26 @@ def ingest_message(
 
     if parsed is None:
         assert unreadable is not None
-        return quarantine_message(message, unreadable.reason, unreadable.detail, now=now)
+        _audit_quarantine(message_id, unreadable.reason, unreadable.detail, now=now)
+        return IngestOutcome(STATUS_QUARANTINED, message_id)
 
     if first is not None:
         append_event(
             tag(Source.EMAIL, Event.MESSAGE_DUPLICATE),
             actor="intake",
             now=now,
-            data={"inbound_message": message.id, "duplicate_of": first},
+            data={"inbound_message": message_id, "duplicate_of": first},
         )
-        return IngestOutcome(STATUS_DUPLICATE, message.id)
+        return IngestOutcome(STATUS_DUPLICATE, message_id)
 
     if parsed.not_a_report_reason:
         append_event(
             tag(Source.EMAIL, Event.MESSAGE_NOT_A_REPORT),
             actor="intake",
             now=now,
-            data={"inbound_message": message.id, "reason": parsed.not_a_report_reason},
+            data={"inbound_message": message_id, "reason": parsed.not_a_report_reason},
         )
-        return IngestOutcome(STATUS_NOT_A_REPORT, message.id)
+        return IngestOutcome(STATUS_NOT_A_REPORT, message_id)
 
     report = receive_report(
         ReportSubmission(
@@ -261,26 +302,40 @@ def ingest_message(
             address=parsed.from_address or "",
             kind="other",
             details=_details(parsed),
-            received_at=message.received_at,
-            received_at_source=message.received_at_source,
-            inbound_message_id=message.id,
+            received_at=row["received_at"],
+            received_at_source=row["received_at_source"],
+            inbound_message_id=message_id,
             client_ip=envelope.peer,
         ),
         now=now,
         actor="customer",
     )
-    return IngestOutcome(STATUS_REPORTED, message.id, report)
+    return IngestOutcome(STATUS_REPORTED, message_id, report)
+
+
+def _already_stored(existing: int, digest: str, *, via: str, now: datetime) -> IngestOutcome:
+    append_event(
+        tag(Source.EMAIL, Event.MESSAGE_ALREADY_STORED),
+        actor="intake",
+        now=now,
+        data={"inbound_message": existing, "sha256": digest, "via": via},
+    )
+    return IngestOutcome("already_stored", existing)
 
 
 def quarantine_message(message: InboundMessage, reason: str, detail: str, *, now: datetime) -> IngestOutcome:
     message.status, message.quarantine_reason, message.quarantine_detail = STATUS_QUARANTINED, reason, detail[:2000]
+    _audit_quarantine(message.id, reason, detail, now=now)
+    return IngestOutcome(STATUS_QUARANTINED, message.id)
+
+
+def _audit_quarantine(message_id: int, reason: str, detail: str, *, now: datetime) -> None:
     append_event(
         tag(Source.EMAIL, Event.MESSAGE_QUARANTINED),
         actor="intake",
         now=now,
-        data={"inbound_message": message.id, "reason": reason, "detail": detail[:500]},
+        data={"inbound_message": message_id, "reason": reason, "detail": detail[:500]},
     )
-    return IngestOutcome(STATUS_QUARANTINED, message.id)
 
 
 def record_message(raw: bytes, *, envelope: Envelope, via: str, now: datetime, import_source: str | None = None) -> str:

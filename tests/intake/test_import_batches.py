@@ -8,15 +8,19 @@ import mailbox
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from incident_service.audit.models import AuditEvent
+from incident_service.customers.models import Customer
+from incident_service.database import WriterTurns
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident, Report
 from incident_service.intake.models import InboundMessage
@@ -88,6 +92,101 @@ def test_killed_mid_import_then_run_again_stores_each_message_once(app, database
     assert count(app, InboundMessage, InboundMessage.received_at.is_(None)) == 0
     verified = runner.invoke(args=["audit", "verify"])
     assert verified.exit_code == 0, verified.output
+
+
+@pytest.mark.sqlite_only  # SQLite's single writer: PostgreSQL writers wait only on the rows they touch
+def test_another_process_writes_between_two_batches(app, database_url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """While `flask intake import` runs in its own process, writers here (as a web worker writes: this
+    process's engine and database.WriterTurns) each get SQLite's write lock at the end of the batch in
+    progress when they asked, not after the import or their timeout: the importer leaves the lock free for
+    batches.GAP_SECONDS after each commit. They poll every millisecond, half as often as the service's
+    writers do, so that they cannot get in by luck between the importer's commit and its next statement
+    (well under a millisecond when the next message is read already): only the gap lets them in."""
+    monkeypatch.setattr(WriterTurns, "POLL_SECONDS", 2 * WriterTurns.POLL_SECONDS)
+    for n in range(5):
+        make_customer(app, f"c{n}@example.com", password=None)
+    total, batch = 1500, 20
+    path = tmp_path / "export.mbox"
+    write_mbox(path, total)
+    env = {**os.environ, "APP_ENV": "testing", "DATABASE_URL": database_url, "PUBLIC_BASE_URL": "https://x.example"}
+    importer = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "intake", "import", "--batch", str(batch), str(path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    file = database_url.removeprefix("sqlite:///")
+    reader = sqlite3.connect(file)  # WAL: reads what is committed without asking for the lock
+
+    def committed() -> int:
+        return int(reader.execute("SELECT count(*) FROM inbound_messages").fetchone()[0])
+
+    turns: list[tuple[int, int, float]] = []  # messages committed when asked, when the lock came; seconds
+    try:
+        deadline = time.monotonic() + 120
+        while committed() < 2 * batch and importer.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with app.app_context():
+            db.engine.dispose()  # the fixture's connections: this process's writers start afresh
+            for n in range(8):
+                asked, started = committed(), time.perf_counter()
+                with db.engine.begin() as connection:  # BEGIN IMMEDIATE, through database.WriterTurns
+                    waited = time.perf_counter() - started
+                    stored = connection.execute(select(func.count()).select_from(InboundMessage)).scalar_one()
+                    connection.execute(update(Customer).where(Customer.email == "c0@example.com").values(name=f"{n}"))
+                turns.append((asked, stored, waited))
+                time.sleep(0.05)
+        assert importer.wait(timeout=300) == 0
+    finally:
+        if importer.poll() is None:
+            importer.kill()
+            importer.wait(timeout=30)
+        reader.close()
+    print("writer turns during the import (committed when asked, when locked, seconds waited):", turns)
+    for asked, stored, _waited in turns:
+        # Got in while the import went on, within the batch in progress when it asked (batches end on
+        # `batch` messages, or sooner: BATCH_SECONDS, or a message whose reading is not done yet).
+        assert asked <= stored <= asked + batch < total
+    assert count(app, InboundMessage) == total
+
+
+@pytest.mark.real_commits
+@pytest.mark.settings(INTAKE_PARSE_SECONDS=2)
+def test_a_batch_is_committed_before_a_long_wait_for_a_reading(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The next message is still being read past batches.READING_GRACE_SECONDS: what the batch holds is
+    committed, and the write lock left free, while the importer waits for it (here for hostile mail read
+    to its deadline): another connection writes meanwhile, and finds the first message committed."""
+    from incident_service.intake import batches
+    from incident_service.intake.batches import LOOKAHEAD, import_messages
+    from incident_service.intake.parser_process import read_ahead
+    from incident_service.intake.parsing import Limits
+
+    monkeypatch.setattr(batches, "BATCH_SECONDS", 60.0)  # only the wait for the reading ends the batch
+    # Children started first (a start takes about a second), so that the first batch is not committed
+    # early for its BATCH_SECONDS while its first message waits for one.
+    for reading in [read_ahead(GOOD, authserv_id="mx.ecc.example", limits=Limits()) for _ in range(LOOKAHEAD + 1)]:
+        reading.result()
+    seen: list[tuple[int, bool]] = []  # messages committed, as another writer saw them; import running?
+
+    def run_import() -> None:
+        with app.app_context():
+            import_messages([("1", GOOD), ("2", SLOW), ("3", GOOD + b"again\r\n")], done=lambda *_: None)
+
+    importer = threading.Thread(target=run_import)
+    importer.start()
+    with app.app_context():
+        while importer.is_alive():
+            with db.engine.begin() as connection:  # a writer (SQLite: BEGIN IMMEDIATE, the write lock)
+                stored = connection.execute(select(func.count()).select_from(InboundMessage)).scalar_one()
+                connection.execute(update(Customer).values(name="x"))
+            seen.append((stored, importer.is_alive()))
+            time.sleep(0.01)
+    importer.join()
+    # While the hostile message was being read (up to its 2 s deadline), the first was committed and
+    # this writer got in again and again; holding the lock meanwhile would show 0, then 3 at the end.
+    assert sum(1 for stored, running in seen if stored == 1 and running) >= 10, seen
+    assert count(app, InboundMessage) == 3
 
 
 @pytest.mark.settings(INTAKE_PARSE_SECONDS=1)

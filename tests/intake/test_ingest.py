@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from incident_service.audit.models import AuditEvent
+from incident_service.audit.service import canonical_event_body
 from incident_service.customers.models import Customer
-from incident_service.database import utcnow
+from incident_service.database import table_of, utcnow
 from incident_service.extensions import db
 from incident_service.incidents.models import Incident, Report
 from incident_service.intake.models import InboundMessage
@@ -166,3 +173,172 @@ def test_imported_mail_that_joins_gets_no_in_hand_reply(app, customer_id) -> Non
         assert db.session.scalar(select(func.count()).select_from(Report)) == 2
         templates = db.session.execute(select(OutboxMessage.template)).scalars().all()
         assert templates == ["acknowledgement"]
+
+
+def test_a_message_that_joins_writes_these_rows_and_events(app, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 stores a message with Core statements (one INSERT of the whole row, no savepoint): the
+    rows and the audit events, bytes and order, are what they were. An imported message from a customer
+    whose incident is open: the message, its report attached, three events in this order and spelling."""
+    first_raw = (CORPUS / "plain.eml").read_bytes()
+    raw = first_raw.replace(b"<plain-1@example.com>", b"<plain-2@example.com>")
+    with app.app_context():
+        ingest_message(first_raw, envelope=Envelope(), via="import", now=utcnow(), import_source="box:1")
+        before = db.session.scalar(select(func.max(AuditEvent.id)))
+        now = datetime(2026, 11, 30, 8, 0, 0, 123456, tzinfo=timezone.utc)
+        outcome = ingest_message(raw, envelope=Envelope(), via="import", now=now, import_source="box:2")
+        db.session.commit()
+        assert outcome.status == "reported" and outcome.report is not None
+        message = db.session.execute(
+            select(*table_of(InboundMessage).columns).where(InboundMessage.id == outcome.message_id)
+        ).one()
+        mta_time = datetime(2026, 11, 24, 2, 15, 2, tzinfo=timezone.utc)  # the company MTA's Received line
+        assert message._asdict() == {
+            **message._asdict(),  # the columns parse_message fills, checked in test_parsing.py
+            "received_at": mta_time,
+            "received_at_source": "company_mta",
+            "stored_at": now,
+            "via": "import",
+            "import_source": "box:2",
+            "raw": raw,
+            "size": len(raw),
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            "mail_from": None,
+            "rcpt_tos": [],
+            "peer": None,
+            "helo": None,
+            "status": "reported",
+            "quarantine_reason": None,
+            "quarantine_detail": None,
+            "not_a_report_reason": None,
+            "duplicate_of_id": None,
+            "dismiss_reason": None,
+            "handled_by": None,
+            "from_address": "an@example.com",
+            "message_id_header": "<plain-2@example.com>",
+            "subject": "Mật khẩu bị lộ",
+            # The company MTA's own verdict, trusted on a path from it (an import).
+            "authentication_results": [
+                "mx.ecc.example; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com"
+            ],
+            "untrusted_authentication_results": 0,
+            "has_html": False,
+            "attachments": [],
+            "defects": [],
+        }
+        report = db.session.get(Report, outcome.report.id)
+        incident = db.session.execute(select(Incident)).scalar_one()
+        assert report is not None and report.incident_id == incident.id and report.inbound_message_id == message.id
+        assert (report.received_at, report.received_at_source, report.recorded_at) == (mta_time, "company_mta", now)
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.id > before).order_by(AuditEvent.id)).scalars()
+        written = [(e.action, e.actor, e.customer_id, e.incident_id, e.report_id, e.data) for e in events]
+    digest = hashlib.sha256(raw).hexdigest()
+    assert written == [
+        (
+            "email:message:received",
+            "intake",
+            None,
+            None,
+            None,
+            f'{{"inbound_message":{message.id},"mail_from":null,"peer":null,"rcpt_tos":[],'
+            f'"sha256":"{digest}","size":{len(raw)},"via":"import"}}',
+        ),
+        (
+            "email:report:received",
+            "customer",
+            customer_id,
+            None,
+            report.id,
+            f'{{"address":"an@example.com","kind":"other","reference":"{report.reference}"}}',
+        ),
+        ("email:report:attached", "customer", customer_id, incident.id, report.id, "{}"),
+    ]
+    with app.app_context():
+        for event in db.session.execute(select(AuditEvent).where(AuditEvent.id > before)).scalars():
+            body = canonical_event_body(
+                event.occurred_at, event.action, event.actor, event.customer_id, event.incident_id,
+                event.report_id, event.data,
+            )  # fmt: skip
+            assert event.occurred_at == now and event.prev_hash == ""
+            assert event.hash == hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def test_mail_that_cannot_be_read_is_stored_whole_and_quarantined(app) -> None:  # type: ignore[no-untyped-def]
+    """Nothing read: the row is written once, quarantined with its reason, every column the model
+    defaults as it was when the row was inserted and then updated; then received, then quarantined."""
+    raw = (CORPUS / "spoof_bidi.eml").read_bytes()
+    with app.app_context():
+        before = db.session.scalar(select(func.max(AuditEvent.id))) or 0
+        outcome = ingest_message(raw, envelope=Envelope(mail_from="x@example.net"), via="smtp", now=utcnow())
+        db.session.commit()
+        message = db.session.execute(
+            select(*table_of(InboundMessage).columns).where(InboundMessage.id == outcome.message_id)
+        ).one()
+        events = db.session.execute(select(AuditEvent).where(AuditEvent.id > before).order_by(AuditEvent.id)).scalars()
+        written = [(e.action, json.loads(e.data)) for e in events]
+    assert outcome.status == "quarantined"
+    detail = message.quarantine_detail
+    assert detail and message._asdict() == {
+        **message._asdict(),
+        "status": "quarantined",
+        "quarantine_reason": "no_sender",
+        "received_at_source": "server_clock",
+        "mail_from": "x@example.net",
+        "from_address": None,
+        "subject": None,
+        "received_headers": [],
+        "authentication_results": [],
+        "untrusted_authentication_results": 0,
+        "text_body": None,
+        "has_html": None,
+        "attachments": [],
+        "defects": [],
+    }
+    assert [action for action, _data in written] == ["email:message:received", "email:message:quarantined"]
+    assert written[1][1] == {"inbound_message": message.id, "reason": "no_sender", "detail": detail[:500]}
+
+
+@pytest.mark.real_commits
+def test_the_same_bytes_on_two_connections_at_once_are_stored_once(app, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL the second connection's INSERT waits for the first's transaction, then finds the
+    bytes taken (ON CONFLICT DO NOTHING): no error, no second row or report, as the savepoint gave before.
+    (On SQLite the second waits for the write lock and then finds the bytes stored before it inserts.)"""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has one writer: the second connection finds the bytes stored before it inserts")
+    raw = (CORPUS / "plain.eml").read_bytes()
+    stored = threading.Event()
+    statuses: dict[str, str] = {}
+
+    def first() -> None:
+        with app.app_context():
+            statuses["first"] = ingest_message(raw, envelope=Envelope(), via="smtp", now=utcnow()).status
+            stored.set()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:  # commit once the other connection waits on the row
+                with db.engine.connect() as watcher:
+                    waiting = watcher.execute(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                    ).scalar_one()
+                if waiting:
+                    statuses["second waited"] = "yes"
+                    break
+                time.sleep(0.01)
+            db.session.commit()
+
+    def second() -> None:
+        stored.wait(timeout=30)
+        with app.app_context():
+            statuses["second"] = ingest_message(raw, envelope=Envelope(), via="smtp", now=utcnow()).status
+            db.session.commit()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == {"first": "reported", "second waited": "yes", "second": "already_stored"}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(InboundMessage)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Report)) == 1
+        actions = db.session.execute(select(AuditEvent.action)).scalars().all()
+        assert "email:message:already_stored" not in actions  # it found them by racing, as before

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from incident_service.extensions import db
 from incident_service.intake.models import InboundMessage
-from incident_service.intake.parser_process import PARSERS, parse_within
+from incident_service.intake.parser_process import PARSERS, parse_within, read_ahead
 from incident_service.intake.parsing import Limits, Quarantine, parse_message
 from incident_service.intake.smtpd import IntakeController
 from tests.helpers import csrf_from, free_port
@@ -66,6 +66,18 @@ def test_a_child_that_died_idle_costs_no_report() -> None:
         os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not any(child.process.is_alive() for child in PARSERS._idle), "the children to die")
     assert parse_within(GOOD, authserv_id="mx.ecc.example", limits=Limits()).subject == "lost"
+
+
+def test_a_reading_whose_child_died_is_not_ready(app_context) -> None:  # type: ignore[no-untyped-def]
+    """Review of issue 17: a dead child's pipe polls as readable (end of file), so an import batch took
+    it for an answer and kept the write lock while the message was read again in a new child."""
+    reading = read_ahead(SLOW, authserv_id="mx.ecc.example", limits=Limits(max_seconds=5))
+    child = reading._child  # type: ignore[attr-defined]
+    assert child is not None and not reading.ready(within=0.05)  # still reading
+    os.kill(child.process.pid, signal.SIGKILL)
+    child.process.join()
+    assert not reading.ready(within=0.05)
+    reading.cancel()
 
 
 @pytest.mark.settings(INTAKE_PARSE_SECONDS=3)
