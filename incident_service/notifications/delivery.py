@@ -24,7 +24,7 @@ from ..audit.service import NewEvent, append_event, append_events
 from ..database import table_of, utcnow
 from ..extensions import db
 from .models import OUTBOX_FAILED, OUTBOX_QUEUED, OUTBOX_SENT, OutboxMessage
-from .service import preload_rows, render_queued
+from .service import BodyLines, preload_rows, render_queued
 
 
 def lease() -> timedelta:
@@ -212,15 +212,16 @@ def _render_batch(ids: list[int], clock: Callable[[], datetime], run: DeliveryRu
         .all()
     )
     held = preload_rows(messages)  # the identity map keeps rows only while someone holds them
+    lines = BodyLines()  # the batch's emails share most body lines: each is encoded once
     broken: list[tuple[int, Exception]] = []
     for message in messages:
         try:
-            render_queued(message)  # changes the row only once everything rendered: no savepoint needed
+            render_queued(message, lines)  # changes the row only once everything rendered: no savepoint needed
         except Exception as exc:  # noqa: BLE001 - whatever it is, the email must show as failed, not vanish
             current_app.logger.exception("outbox: message %s could not be rendered", message.id)
             broken.append((message.id, exc))
     db.session.commit()
-    del held
+    del held, lines
     for message_id, error in broken:
         _record(message_id, PermanentFailure(f"could not be rendered: {type(error).__name__}: {error}"), clock, run)
 

@@ -11,11 +11,14 @@ import functools
 import json
 from datetime import datetime
 from email.charset import QP, Charset
+from email.generator import BytesGenerator
 from email.header import Header
+from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import formatdate, make_msgid, parseaddr
+from io import BytesIO
 from typing import Any, NamedTuple, Sequence
 
 from flask import current_app, render_template
@@ -27,6 +30,7 @@ from ..audit.actions import Event, tag
 from ..audit.service import append_event
 from ..customers.models import Customer
 from ..extensions import Model, db
+from ..i18n import template_gettext
 from ..incidents.models import Incident, Report
 from ..reactivation.models import ResetGrant
 from ..tokens import SignedLink, report_link
@@ -44,6 +48,7 @@ def render_email(template: str, context: dict[str, Any], locale: str) -> tuple[s
     """Subject, text body and HTML body of templates/email/<template>/ in `locale`. The bodies also get
     the finished `subject` (the HTML layout's <title>)."""
     with force_locale(locale):
+        context = {**context, **template_gettext()}  # the locale's catalogue found once, not per phrase
         # M6: a subject never carries a line break into the header.
         subject = " ".join(render_template(f"email/{template}/subject.txt", **context).split())
         text = render_template(f"email/{template}/body.txt", **context, subject=subject)
@@ -83,6 +88,41 @@ _BODY_CHARSET = Charset("utf-8")
 _BODY_CHARSET.body_encoding = QP
 
 
+class BodyLines:
+    """Bodies encoded to quoted-printable exactly as `_BODY_CHARSET.body_encode` encodes them, a line at
+    a time, each distinct line once: quoted-printable works line by line, and the emails of a batch
+    share most of their lines (the layout, the sentences). Made for one batch and dropped with it, so
+    the lines it keeps (links included) live no longer than the batch's rendered bytes do."""
+
+    def __init__(self) -> None:
+        self._encoded: dict[str, str] = {}
+
+    def encode(self, text: str) -> str:
+        if "\r" in text:  # a CR ends a line too: such text (never rendered by our templates) goes whole
+            return _BODY_CHARSET.body_encode(text)
+        encoded = self._encoded
+        lines = []
+        for line in text.split("\n"):
+            done = encoded.get(line)
+            if done is None:
+                done = encoded[line] = _BODY_CHARSET.body_encode(line)
+            lines.append(done)
+        return "\n".join(lines)
+
+
+class _WireGenerator(BytesGenerator):
+    """The email package's generator, writing a body that is already ASCII lines (quoted-printable) in
+    one piece: the stock one writes each line and each line ending apart, the larger part of building
+    an HTML email. The bytes are the same."""
+
+    def _handle_text(self, msg: Message) -> None:
+        payload = msg.get_payload()
+        if isinstance(payload, str) and payload.isascii() and "\r" not in payload:
+            self._fp.write(payload.replace("\n", self._NL).encode("ascii"))  # type: ignore[attr-defined]
+        else:
+            super()._handle_text(msg)  # type: ignore[misc]
+
+
 def _body_part(subtype: str) -> MIMEText:
     """An empty text/<subtype> part in UTF-8, quoted-printable; its body is set, encoded, per message."""
     part = MIMEText("", subtype, "utf-8")
@@ -104,11 +144,20 @@ def _subject_header(subject: str) -> Header:
     return header
 
 
-def _build(subject: str, bodies: list[tuple[str, str]], *, to: str, message_id: str, date: float) -> list[bytes]:
+def _build(
+    subject: str,
+    bodies: list[tuple[str, str]],
+    *,
+    to: str,
+    message_id: str,
+    date: float,
+    lines: BodyLines | None = None,
+) -> list[bytes]:
     """The whole message for each (text, HTML) pair in `bodies`: alternatives in UTF-8 under the same
     headers (M6: values come from our own settings and rendered text whose line breaks were removed).
     One message is built and only its two bodies swapped, so the sent bytes and the record copy share
-    every header and the boundary."""
+    every header and the boundary. `lines`: the batch's encoded lines, if it shares them."""
+    lines = BodyLines() if lines is None else lines
     message = MIMEMultipart("alternative")
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = to
@@ -120,13 +169,18 @@ def _build(subject: str, bodies: list[tuple[str, str]], *, to: str, message_id: 
     plain, rich = _body_part("plain"), _body_part("html")
     message.attach(plain)
     message.attach(rich)
+    # The generator's own draw, made before it runs: it would then search the bodies for the boundary
+    # (compiling a pattern for each email), which cannot occur in quoted-printable ("==" never does).
+    message.set_boundary(_WireGenerator._make_boundary())  # type: ignore[attr-defined]
     built = []
     for text, html in bodies:
         # Encoded here: set_payload with a charset encodes nothing once the part has its
         # Content-Transfer-Encoding header.
-        plain.set_payload(_BODY_CHARSET.body_encode(text))
-        rich.set_payload(_BODY_CHARSET.body_encode(html))
-        built.append(message.as_bytes(policy=_WIRE))
+        plain.set_payload(lines.encode(text))
+        rich.set_payload(lines.encode(html))
+        wire = BytesIO()
+        _WireGenerator(wire, mangle_from_=False, policy=_WIRE).flatten(message)  # what as_bytes does
+        built.append(wire.getvalue())
     return built
 
 
@@ -339,9 +393,10 @@ def preload_rows(messages: Sequence[OutboxMessage]) -> list[Any]:
     return loaded
 
 
-def render_queued(message: OutboxMessage) -> None:
+def render_queued(message: OutboxMessage, lines: BodyLines | None = None) -> None:
     """Render a queued email into the exact bytes to send, and the copy kept as the record with every
-    link replaced (the links are signed here, then only the sendable bytes carry them)."""
+    link replaced (the links are signed here, then only the sendable bytes carry them). `lines`: the
+    batch's encoded body lines (BodyLines), shared by the emails rendered together."""
     if message.pending is None:
         return
     pending = json.loads(message.pending)
@@ -367,5 +422,6 @@ def render_queued(message: OutboxMessage) -> None:
         to=message.to_address,
         message_id=message.message_id,
         date=date,
+        lines=lines,
     )
     message.pending = None
