@@ -13,7 +13,7 @@ from . import answer_floor, errors, headers, i18n, logging_redaction, observabil
 from . import settings as settings_module
 from .customers import passwords
 from .customers import session as customer_session
-from .database import configure_engine
+from .database import configure_engine, pool_options
 from .extensions import babel, csrf, db, limiter, mail, migrate
 from .staff import session as staff_session
 from .webhooks import queue as webhook_queue
@@ -44,6 +44,12 @@ def create_app(overrides: dict[str, Any] | None = None, environ: dict[str, str] 
         # Browsers refuse a __Host- cookie without Secure, so no session would ever stick (S2).
         app.config["SESSION_COOKIE_NAME"] = app.config["SESSION_COOKIE_NAME"].removeprefix("__Host-")
 
+    # Sized for the URL's kind of pool, after the overrides: they may name another database.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = pool_options(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        app.config["DATABASE_POOL_SIZE"],
+        app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {},
+    )
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)

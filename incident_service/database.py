@@ -61,6 +61,26 @@ def configure_engine(engine: Engine, *, lock_timeout_ms: int, statement_timeout_
         configure_sqlite(engine, lock_timeout_ms)
 
 
+# Connections a pool may open beyond its size under a burst (a thread that briefly holds a second one),
+# closed again when given back. The size itself is the DATABASE_POOL_SIZE setting.
+POOL_OVERFLOW = 4
+
+
+def pool_options(url: str, pool_size: int, options: Mapping[str, Any]) -> dict[str, Any]:
+    """SQLALCHEMY_ENGINE_OPTIONS with the pool sized to `pool_size` (+ POOL_OVERFLOW), for a URL whose
+    pool has a size (PostgreSQL, a SQLite file: QueuePool); `options` given explicitly win. SQLite in
+    memory is left alone: its pool (Flask-SQLAlchemy's StaticPool, one shared connection) refuses a
+    size. SQLAlchemy's own default, 5 + 10, is fewer than a gunicorn worker's 16 threads: the 16th
+    waited for a connection, up to 30 seconds (issue 17)."""
+    chosen = dict(options)
+    parsed = make_url(url)
+    poolclass = chosen.get("poolclass") or parsed.get_dialect()().get_dialect_pool_class(parsed)
+    if isinstance(poolclass, type) and issubclass(poolclass, QueuePool):
+        chosen.setdefault("pool_size", pool_size)
+        chosen.setdefault("max_overflow", POOL_OVERFLOW)
+    return chosen
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Make SQLite safe for concurrent writers; a writer waits `busy_timeout_ms` for the lock, then fails.
 

@@ -149,6 +149,12 @@ def _embedded_or(embedded: str, *, production: str) -> Callable[[Setup], str]:
     return default
 
 
+def _gunicorn_threads(setup: Setup) -> str:
+    """GUNICORN_THREADS when it is a number (gunicorn.conf.py reads it), else gunicorn.conf.py's 16."""
+    threads = (setup.get("GUNICORN_THREADS") or "").strip()
+    return threads if threads.isdigit() and int(threads) > 0 else "16"
+
+
 def _off_in_tests(setup: Setup) -> str:
     return "false" if setup.app_env == "testing" else "true"
 
@@ -202,6 +208,10 @@ SETTINGS: tuple[Setting, ...] = (
     # PostgreSQL's statement_timeout: no statement runs longer than this (0: no limit, e.g. for a
     # migration of a large table run by hand).
     Setting("DATABASE_STATEMENT_TIMEOUT_MS", values.whole(minimum=0), default="120000"),
+    # Connections each process keeps for reuse (SQLAlchemy's pool_size, plus database.POOL_OVERFLOW under a
+    # burst): a gunicorn worker's threads each hold one while they work, so by default as many as it has
+    # threads. Not used for SQLite in memory (one shared connection).
+    Setting("DATABASE_POOL_SIZE", values.whole(minimum=1), default=_gunicorn_threads),
     Setting("MAIL_SERVER", default="127.0.0.1"),
     Setting("MAIL_PORT", values.whole(minimum=1, maximum=65535), default=_embedded_or("8025", production="25")),
     Setting("MAIL_USE_TLS", values.flag, default="false"),

@@ -43,6 +43,8 @@ def test_missing_app_env_means_production() -> None:
         ("DEFAULT_LOCALE", "fr", "DEFAULT_LOCALE must be one of"),
         ("PUBLIC_BASE_URL", "security.ecc.example", "must start with http"),
         ("SECRET_KEY", "short", "at least 32"),
+        ("DATABASE_POOL_SIZE", "sixteen", "DATABASE_POOL_SIZE must be a whole number"),
+        ("DATABASE_POOL_SIZE", "0", "DATABASE_POOL_SIZE must be at least 1"),
     ],
 )
 def test_mistyped_settings_are_named(name: str, value: str, message: str) -> None:
@@ -152,3 +154,75 @@ def test_no_host_prefix_without_secure(environ, monkeypatch) -> None:  # type: i
         monkeypatch.setenv(name, value)  # FLASK_* is read from the process environment
     app = create_app(environ={**PRODUCTION, **environ})
     assert app.config["SESSION_COOKIE_SECURE"] is False and app.config["SESSION_COOKIE_NAME"] == "session"
+
+
+@pytest.mark.parametrize(
+    "environ,size",
+    [({}, 16), ({"GUNICORN_THREADS": "24"}, 24), ({"GUNICORN_THREADS": "24", "DATABASE_POOL_SIZE": "7"}, 7)],
+)
+def test_the_connection_pool_fits_the_threads(database_url: str, environ: dict[str, str], size: int) -> None:
+    """Issue 17: SQLAlchemy's default pool (5 + 10) is smaller than a gunicorn worker's 16 threads, so the
+    16th waited for a connection. A real engine on a SQLite file (or PostgreSQL) keeps DATABASE_POOL_SIZE
+    connections, by default as many as gunicorn's threads, and opens POOL_OVERFLOW more, no further."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from sqlalchemy.pool import QueuePool
+
+    from incident_service.database import POOL_OVERFLOW
+    from incident_service.extensions import db
+
+    app = create_app(
+        {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_timeout": 0.2}},  # given explicitly: kept beside the size
+        environ={**PRODUCTION, "DATABASE_URL": database_url, **environ},
+    )
+    with app.app_context():
+        engine = db.engine
+        assert isinstance(engine.pool, QueuePool) and engine.pool.size() == size
+        # Connections straight from the pool, as a thread's session takes them (no transaction: SQLite's
+        # writers would take turns).
+        held = [engine.raw_connection() for _ in range(size + POOL_OVERFLOW)]
+        try:
+            for connection in held:
+                cursor = connection.cursor()
+                cursor.execute("SELECT 1")
+                assert cursor.fetchone() == (1,)
+                cursor.close()
+            with pytest.raises(PoolTimeout):
+                engine.raw_connection()
+        finally:
+            for connection in held:
+                connection.close()
+            engine.dispose()
+
+
+def test_a_pool_size_given_in_engine_options_wins(database_url: str) -> None:
+    from sqlalchemy.pool import QueuePool
+
+    from incident_service.extensions import db
+
+    app = create_app(
+        {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 3}}, environ={**PRODUCTION, "DATABASE_URL": database_url}
+    )
+    with app.app_context():
+        assert isinstance(db.engine.pool, QueuePool) and db.engine.pool.size() == 3
+        db.engine.dispose()
+
+
+def test_sqlite_in_memory_starts_with_its_one_connection() -> None:
+    """In-memory SQLite gets Flask-SQLAlchemy's StaticPool (one connection every thread shares), which
+    refuses a pool size: the setting is not applied to it, and the app starts and answers."""
+    from sqlalchemy import text
+    from sqlalchemy.pool import StaticPool
+
+    from incident_service.extensions import db
+
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        app = create_app(environ={**PRODUCTION, "DATABASE_URL": url, "DATABASE_POOL_SIZE": "32"})
+        with app.app_context():
+            assert isinstance(db.engine.pool, StaticPool)
+            assert db.session.execute(text("SELECT 1")).scalar() == 1
+        assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_a_malformed_pool_size_stops_the_app_from_starting() -> None:
+    with pytest.raises(ConfigurationError, match="DATABASE_POOL_SIZE must be a whole number, not '16 threads'"):
+        create_app(environ={**PRODUCTION, "DATABASE_POOL_SIZE": "16 threads"})
