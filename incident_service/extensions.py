@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -11,7 +11,7 @@ from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import CursorResult, Executable, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -36,6 +36,16 @@ if TYPE_CHECKING:
     Model = Base
 else:
     Model = db.Model
+
+
+def core_execute(statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
+    """`statement` (SQLAlchemy Core) on the session's connection, in its transaction, after the flush the
+    session's own `execute` would make: without the ORM's handling of the statement and its rows, which
+    cost more than the query on the paths that run under SQLite's write lock (issue 17)."""
+    db.session.flush()
+    return db.session.connection().execute(statement, params)
+
+
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from ..audit.actions import Event, Source, tag
 from ..audit.service import append_event
 from ..domain_errors import DomainError
-from ..extensions import db
+from ..extensions import core_execute, db
 from ..incidents.models import Incident, Report
 from ..tokens import TokenInvalid, read_discovery_link
 from .lateness import assess, effective_discovery
@@ -150,8 +150,7 @@ class PolicyError(DomainError):
 def policy_in_force(at: datetime) -> tuple[int, int | None]:
     """The late threshold (hours) in force at `at` and the id of the policy version that sets it: the
     latest version effective by then, else the LATE_REPORT_THRESHOLD_HOURS setting (and no version)."""
-    db.session.flush()  # then a Core statement on the session's connection, as the session would (issue 17)
-    version = db.session.connection().execute(_POLICY_IN_FORCE, {"at": at}).first()
+    version = core_execute(_POLICY_IN_FORCE, {"at": at}).first()
     if version is None:
         return int(current_app.config["LATE_REPORT_THRESHOLD_HOURS"]), None
     return version.threshold_hours, version.id

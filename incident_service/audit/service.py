@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 from sqlalchemy import func, or_, select
 
 from ..database import bind_value, insert_tuples, table_of, within
-from ..extensions import db
+from ..extensions import core_execute, db
 from .actions import checked
 from .models import GENESIS_HASH, AuditAnchor, AuditEvent, AuditRedaction
 
@@ -194,8 +194,7 @@ def append_event(
     gives it its place in the log. What the session holds is flushed first (as before); the event itself
     is one INSERT, not an object in the session's unit of work (a report writes six: issue 17)."""
     action = checked(action)
-    db.session.flush()
-    db.session.connection().execute(
+    core_execute(
         table_of(AuditEvent).insert(),
         _event_row(UNCHAINED, action, actor, now, customer_id, incident_id, report_id, data),
     )

@@ -28,7 +28,7 @@ from ..audit.actions import Event, tag
 from ..audit.service import NewEvent, append_events
 from ..customers.models import CREDENTIAL_LOCKED, Customer, new_security_stamp
 from ..database import driver_placeholder, insert_rows, insert_values, table_of
-from ..extensions import Model, db
+from ..extensions import Model, core_execute, db
 from ..notifications.emails import acknowledgement_links
 from ..notifications.models import OutboxMessage
 from ..notifications.service import Ref, customer_email_parts, outbox_row, pending_render, queued_event_data
@@ -324,8 +324,7 @@ def opening_to_lock(address: str) -> Opening | None:
     """The customer at `address` (normalised), their row locked until the transaction ends, as
     customers.service.lock_customer locks it: FOR NO KEY UPDATE, reading what the last writer committed.
     A Core statement on the session's connection after a flush, as openings_for."""
-    db.session.flush()
-    row = db.session.connection().execute(_OPENING_TO_LOCK, {"address": address}).one_or_none()
+    row = core_execute(_OPENING_TO_LOCK, {"address": address}).one_or_none()
     return None if row is None else Opening(row.id, row.email, row.locale, row.time_zone, row.credential_state)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..customers.models import Customer
 from ..database import UTCDateTime, utcnow
-from ..extensions import Model, db
+from ..extensions import Model, core_execute, db
 from ..staff.models import StaffUser
 
 if TYPE_CHECKING:
@@ -174,8 +174,7 @@ def report_year(moment: datetime) -> int:
 def has_open_incident(customer_id: int) -> bool:
     """Whether the customer has an open incident (reads its id alone, as a Core statement on the session's
     connection after a flush: the ORM's handling cost more than the query, under the write lock: issue 17)."""
-    db.session.flush()
-    return db.session.connection().execute(_OPEN_INCIDENT_ID, {"customer_id": customer_id}).first() is not None
+    return core_execute(_OPEN_INCIDENT_ID, {"customer_id": customer_id}).first() is not None
 
 
 def open_incident_of(customer_id: int, *, for_update: bool = False) -> Incident | None:

@@ -30,7 +30,7 @@ from ..customers.service import lock_customer, rotate_security_stamp
 from ..database import table_of
 from ..domain_errors import DomainError
 from ..email_change.service import customer_of_previous_address, tell_previous_address
-from ..extensions import db
+from ..extensions import core_execute, db
 from ..notifications.emails import (
     report_in_hand_reply_sent_recently,
     send_acknowledgement_email,
@@ -96,8 +96,7 @@ _ATTACH_REPORT = (
 
 def _attach_report(report: Report, incident_id: int) -> None:
     """Set the written report's incident to `incident_id`, in the database and in the session's copy."""
-    db.session.flush()  # the report's own row first, as the session would
-    db.session.connection().execute(_ATTACH_REPORT, {"report": report.id, "to": incident_id})
+    core_execute(_ATTACH_REPORT, {"report": report.id, "to": incident_id})  # after the report's own row
     set_committed_value(report, "incident_id", incident_id)
 
 

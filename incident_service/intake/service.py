@@ -22,7 +22,7 @@ from ..audit.service import append_event
 from ..customers.models import Customer
 from ..database import table_of
 from ..domain_errors import DomainError
-from ..extensions import db
+from ..extensions import core_execute, db
 from ..incidents.models import Report
 from ..incidents.service import ReportSubmission, receive_report
 from .models import (
@@ -172,8 +172,7 @@ _INSERT_NEW_BYTES: dict[str, Insert] = {}
 
 
 def _stored_with_digest(digest: str) -> int | None:
-    db.session.flush()
-    found: int | None = db.session.connection().execute(_STORED_WITH_DIGEST, {"digest": digest}).scalar()
+    found: int | None = core_execute(_STORED_WITH_DIGEST, {"digest": digest}).scalar()
     return found
 
 

@@ -18,7 +18,7 @@ from ..audit.service import append_event
 from ..customers.models import CREDENTIAL_ACTIVE, CREDENTIAL_LOCKED, Customer
 from ..customers.passwords import hashing, password_problems
 from ..customers.service import find_customer, lock_customer, rotate_security_stamp
-from ..extensions import db
+from ..extensions import core_execute, db
 from ..incidents.models import STATUS_RESOLVED, open_incident_of
 from ..notifications.emails import send_password_changed_email, send_reset_link_email
 from ..tokens import SignedLink, TokenInvalid, read_reset_link, reset_link
@@ -113,8 +113,7 @@ def live_grant(customer_id: int, now: datetime) -> ResetGrant | None:
 def next_link_allowed_at(customer_id: int) -> datetime | None:
     """When another link may go to this customer: LINK_RESEND_WINDOW_SECONDS after the last one issued
     (R1: at most one per window, however it was asked for: a report, the fresh-link form, staff)."""
-    db.session.flush()  # then a Core statement on the session's connection, as the session would (issue 17)
-    last_issued = db.session.connection().execute(_LAST_ISSUED, {"customer_id": customer_id}).scalar()
+    last_issued: datetime | None = core_execute(_LAST_ISSUED, {"customer_id": customer_id}).scalar()
     if last_issued is None:
         return None
     return last_issued + timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])

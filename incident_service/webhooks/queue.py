@@ -19,7 +19,7 @@ from ..audit.actions import Event
 from ..audit.service import NewEvent, on_append
 from ..database import utcnow
 from ..disclosures.service import record_webhook_disclosures
-from ..extensions import db
+from ..extensions import core_execute, db
 from ..incidents.models import Incident, Report
 from ..notifications.models import OutboxMessage
 from .models import DELIVERY_QUEUED, SUBSCRIPTION_ACTIVE, WebhookDelivery, WebhookSubscription
@@ -106,8 +106,8 @@ def queue_webhooks(events: Sequence[NewEvent]) -> None:
 def _subscribers(kinds: set[str]) -> dict[str, list[int]]:
     """Active subscriptions' ids by event type, for the types in `kinds`."""
     found: dict[str, list[int]] = {}
-    db.session.flush()  # then a Core statement on the session's connection, as the session would (issue 17)
-    for subscription_id, events in db.session.connection().execute(_ACTIVE_SUBSCRIPTIONS):
+    for row in core_execute(_ACTIVE_SUBSCRIPTIONS):
+        subscription_id, events = row.id, row.events
         for kind in events.split():
             if kind in kinds:
                 found.setdefault(kind, []).append(subscription_id)
