@@ -270,12 +270,7 @@ def _bare_fetches(app: Flask) -> dict[str, float]:
 
 def delay_filters(count: int | None = None) -> dict[str, dict[str, float]]:
     """{database: {"incidents", "channel_s", "quarter_s", "unfiltered_s"}}: best of three each."""
-    count = count or int(os.environ.get("BENCH_SCALE_INCIDENTS", "1000000"))
-    results = {}
-    for database in DATABASES:
-        with filled(database, count) as app:
-            results[database] = {"incidents": count, **_delay_figures(app, count)}
-    return results
+    return _on_each_database(_delay_figures, count)
 
 
 # --- the queue and report intake ----------------------------------------------------------------
@@ -367,11 +362,18 @@ def _report_ms(app: Flask, repeats: int = REPEATS) -> float:
 
 def queue(count: int | None = None) -> dict[str, dict[str, float]]:
     """{database: {"first_page_ms", "filter_ms", "reference_ms", "address_ms", "healthz_ms"}}: medians."""
+    return _on_each_database(_queue_figures, count)
+
+
+def _on_each_database(
+    figures: Callable[[Flask, int], dict[str, float]], count: int | None
+) -> dict[str, dict[str, float]]:
+    """`figures(app, count)` on each database filled with `count` incidents (BENCH_SCALE_INCIDENTS)."""
     count = count or int(os.environ.get("BENCH_SCALE_INCIDENTS", "1000000"))
     results = {}
     for database in DATABASES:
         with filled(database, count) as app:
-            results[database] = {"incidents": count, **_queue_figures(app, count)}
+            results[database] = {"incidents": count, **figures(app, count)}
     return results
 
 
