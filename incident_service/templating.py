@@ -11,10 +11,11 @@ import re
 from typing import Any
 
 from flask import Flask, g, request
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from .console import queries
 from .console.queries import work_counts
 from .disclosures.labels import basis_label, disclosure_kind_label, recipient_label
 from .i18n import (
@@ -59,6 +60,13 @@ def contact_links(text: str) -> Markup:
     return Markup("").join(out)
 
 
+def count_label(value: int) -> str:
+    """A count bounded by console.queries.bounded_count as the console shows it: the number in the
+    viewer's grouping, or "more than 1000" past the cap, where counting stopped."""
+    cap = queries.COUNT_CAP
+    return gettext("more than %(n)d", n=cap) if value > cap else format_count(value)
+
+
 def _console_counts() -> dict[str, Any]:
     """On a console page for a signed-in staff user: the counts beside its tabs (one query each). Not on
     customer pages, and never on an error page, where the database may be the very thing that failed."""
@@ -88,6 +96,7 @@ def init_app(app: Flask) -> None:
         format_hours=format_hours,
         format_share=format_share,
         format_count=format_count,
+        count_label=count_label,
         format_month=format_month,
         bin_label=labels.bin_label,
         email_label=labels.email_label,

@@ -24,9 +24,10 @@ from ..forms import add_error, entered, entered_time
 from ..incidents.models import Incident
 from ..staff.access import can, current_staff, require, require_sign_in
 from ..staff.permissions import DECIDE_REVIEWS, MANAGE_POLICY, VIEW_LEGAL
+from ..url_args import page_arg
 from .forms import AuthorityForm, BreachForm, PolicyForm, ReviewForm
 from .incident_page import render_incident_page
-from .queries import breaches_to_notify, late_counts, late_incidents, policy_versions
+from .queries import breaches_to_notify, late_page, policy_versions
 from .transactions import commit_on_success
 
 bp = Blueprint("console_legal", __name__, url_prefix="/console")
@@ -40,9 +41,8 @@ def reviews() -> ResponseReturnValue:
     now = utcnow()
     return render_template(
         "console/reviews.html",
-        incidents=late_incidents(pending_only=show == "pending"),
+        late=late_page(pending_only=show == "pending", page=page_arg(request.args)),
         show=show,
-        counts=late_counts(),
         breaches=[(incident, breach_clock(incident, now)) for incident in breaches_to_notify()],
     )
 

@@ -176,6 +176,13 @@ def bounded_count(query: Select[Any]) -> int:
     return db.session.scalar(select(func.count()).select_from(capped)) or 0
 
 
+def page_of(query: Select[Any], page: int, *loads: Any) -> tuple[list[Any], bool]:
+    """The `page`-th PAGE_SIZE rows of `query` (with the loader options `loads`), and whether a later page
+    has rows: one row more than the page shows says so when the total is bounded."""
+    rows = list(db.session.execute(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE).options(*loads)).scalars())
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
 def status_counts() -> dict[str, int]:
     """For the tabs: incidents in each status and unmatched reports, each bounded (bounded_count)."""
     counts = {status: bounded_count(select(Incident.id).where(Incident.status == status)) for status in STATUSES}
@@ -235,13 +242,8 @@ def queue_page(filters: QueueFilter, zone: str, viewer_id: int | None = None) ->
     else:
         total = bounded_count(query)
         capped = total > COUNT_CAP
-    # One row more than the page shows says whether there is a next page when the total is bounded.
-    page = query.limit(PAGE_SIZE + 1).offset((filters.page - 1) * PAGE_SIZE)
-    if filters.status != UNMATCHED:
-        page = page.options(contains_eager(Incident.customer), selectinload(Incident.assignee))
-    rows = list(db.session.execute(page).scalars())
-    has_next = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    loads = () if filters.status == UNMATCHED else (contains_eager(Incident.customer), selectinload(Incident.assignee))
+    rows, has_next = page_of(query, filters.page, *loads)
     activity = {} if filters.status == UNMATCHED else last_activity([incident.id for incident in rows])
     return QueuePage(rows, total, counts, activity, has_next, capped, COUNT_CAP)
 
@@ -295,23 +297,43 @@ def _awaiting_decision() -> ColumnElement[bool]:
     return (Incident.review_decision.is_(None)) | (Incident.review_decision == "needs_information")
 
 
-def late_incidents(*, pending_only: bool) -> list[Incident]:
-    """Late incidents for legal, oldest first; pending: no decision yet, or waiting for information."""
+@dataclass(frozen=True)
+class LatePage:
+    """One page of legal's late incidents, oldest first, with the review tabs' counts (bounded_count)."""
+
+    rows: list[Incident]
+    counts: dict[str, int]  # "pending" (awaiting a decision) and "all"; past COUNT_CAP only "more than"
+    pending_only: bool  # the tab shown: awaiting a decision, or all late incidents
+    page: int
+    has_next: bool
+    count_cap: int  # COUNT_CAP, for the page's "more than" wording
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages the shown tab has, or None when its count is only known to pass COUNT_CAP."""
+        total = self.counts["pending" if self.pending_only else "all"]
+        return None if total > self.count_cap else max(1, -(-total // PAGE_SIZE))
+
+
+def late_page(*, pending_only: bool, page: int) -> LatePage:
+    """Legal's late incidents, a page of them, oldest first (pending: no decision yet, or waiting for
+    information), each with its customer, in two queries and the bounded counts whatever the history:
+    read in order from the (lateness, first_received_at) index. Issue 17: the page listed every late
+    incident, a query per customer, 4 s and 4 MB at 100,000 incidents."""
     query = select(Incident).where(Incident.lateness == "late")
     if pending_only:
         query = query.where(_awaiting_decision())
-    return list(db.session.execute(query.order_by(Incident.first_received_at)).scalars())
+    rows, has_next = page_of(
+        query.order_by(Incident.first_received_at, Incident.id), page, selectinload(Incident.customer)
+    )
+    return LatePage(rows, late_counts(), pending_only, page, has_next, COUNT_CAP)
 
 
 def late_counts() -> dict[str, int]:
-    """How many late incidents await a decision, and how many there are in all (the review tabs)."""
-    pending, total = db.session.execute(
-        select(
-            func.count().filter(_awaiting_decision()),
-            func.count(),
-        ).where(Incident.lateness == "late")
-    ).one()
-    return {"pending": pending or 0, "all": total or 0}
+    """How many late incidents await a decision, and how many there are in all (the review tabs), each
+    bounded (bounded_count)."""
+    late = select(Incident.id).where(Incident.lateness == "late")
+    return {"pending": bounded_count(late.where(_awaiting_decision())), "all": bounded_count(late)}
 
 
 def breaches_to_notify() -> list[Incident]:
@@ -345,19 +367,13 @@ def messages_with_status(status: str, limit: int = 200) -> list[InboundMessage]:
 def work_counts(*, legal: bool) -> dict[str, int]:
     """What waits for staff, for the counts beside the console's tabs: mail in quarantine, emails that
     could not be delivered, and (for legal) late incidents awaiting a decision plus breaches to notify."""
-    quarantined = db.session.scalar(
-        select(func.count()).select_from(InboundMessage).where(InboundMessage.status == STATUS_QUARANTINED)
-    )
-    undelivered = db.session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OUTBOX_FAILED)
-    )
-    counts = {"quarantine": quarantined or 0, "undelivered": undelivered or 0}
+    counts = {
+        "quarantine": bounded_count(select(InboundMessage.id).where(InboundMessage.status == STATUS_QUARANTINED)),
+        "undelivered": bounded_count(select(OutboxMessage.id).where(OutboxMessage.status == OUTBOX_FAILED)),
+    }
     if legal:
-        pending = db.session.scalar(
-            select(func.count()).select_from(Incident).where(Incident.lateness == "late", _awaiting_decision())
-        )
-        breaches = db.session.scalar(select(func.count()).select_from(Incident).where(breach_clock_running()))
-        counts["reviews"] = (pending or 0) + (breaches or 0)
+        pending = bounded_count(select(Incident.id).where(Incident.lateness == "late", _awaiting_decision()))
+        counts["reviews"] = pending + bounded_count(select(Incident.id).where(breach_clock_running()))
     return counts
 
 

@@ -71,6 +71,9 @@ class Incident(Model):
             "lateness",
             "late_threshold_hours",
         ),
+        # Legal's late incidents oldest first, a page at a time, and their bounded counts
+        # (console.queries.late_page), read in order from the index; also the queue's lateness filter.
+        Index("ix_incidents_lateness_received", "lateness", "first_received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,7 +95,7 @@ class Incident(Model):
     # Derived from discovery statements by assessment.service; kept here so reports can query them.
     effective_discovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     reporting_delay_seconds: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
-    lateness: Mapped[str] = mapped_column(String(10), default=LATENESS_UNKNOWN, index=True)
+    lateness: Mapped[str] = mapped_column(String(10), default=LATENESS_UNKNOWN)
     # The policy version in force at the first report (None: the LATE_REPORT_THRESHOLD_HOURS default).
     policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_versions.id"), index=True)
     # The channel of the first report, kept for the delay report's filters.

@@ -240,3 +240,38 @@ def test_legal_decides_a_late_report_with_its_consequences_in_view(app, live_ser
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert "Our server's clock" in page.content()
     shoot(page, "console-evidence-pack-en")
+
+
+def test_legal_pages_through_late_reports(app, live_server, browser_page, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: legal's late reports come a page at a time, oldest first, with a pager; the lawyer moves
+    from one page to the next without losing the tab they chose."""
+    from incident_service.console import queries
+
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    for n, (address, name) in enumerate(
+        (("an@example.com", "Nguyễn Văn An"), ("binh@example.com", "Trần Thị Bình"), ("chi@example.com", "Lê Chí"))
+    ):
+        make_customer(app, address, name=name)
+        submit(app.test_client(), "/report", {"email": address, "kind": "stolen", "discovered_at": local_input(3 + n)})
+    make_staff(app, "luat@ecc.example", "legal")
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    staff_signs_in_and_enrols(page, live_server + "/console/reviews", "luat@ecc.example", STAFF_PASSWORD)
+    page.goto(live_server + "/console/reviews?show=all")
+    assert page.locator("tbody tr").count() == 2
+    pager = page.locator("nav.pages")
+    assert "Trang 1 / 2" in pager.inner_text() and "Sau" in pager.inner_text() and "Trước" not in pager.inner_text()
+    assert "an@example.com" in page.locator("tbody").inner_text()  # the first received, first
+    shoot(page, "console-reviews-pages-vi")
+    pager.get_by_role("link").click()
+    page.wait_for_url("**page=2**")
+    assert "show=all" in page.url and page.locator("tbody tr").count() == 1
+    assert "chi@example.com" in page.locator("tbody").inner_text()
+    assert page.locator("nav.tabs [aria-current=page]").inner_text().startswith("Tất cả")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert (
+        "Page 2 of 2" in page.locator("nav.pages").inner_text() and "Previous" in page.locator("nav.pages").inner_text()
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    shoot(page, "console-reviews-pages-en")

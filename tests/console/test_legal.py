@@ -172,3 +172,63 @@ def test_the_breach_clock_speaks_in_plurals_as_people_do(app, staff_login, custo
     shown = legal.get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "72-hour notice: 1 hour left" in shown and "1 hour left." in shown and "1 hours" not in shown
     assert "Còn 1 giờ." in legal.get(page, headers={"Accept-Language": "vi"}).get_data(as_text=True)
+
+
+def test_late_incidents_come_a_page_at_a_time_oldest_first_with_bounded_counts(  # type: ignore[no-untyped-def]
+    app, staff_login, monkeypatch
+) -> None:
+    """Issue 17: legal's review page listed every late incident (4 s and 4 MB at 100,000 incidents) and
+    counted them all on every console page. It shows a page at a time, oldest first, each row with its
+    customer; past COUNT_CAP the tabs and the console's badge say "more than", the pager numbers the page."""
+    from incident_service.console import queries
+    from incident_service.customers.service import add_customer
+    from incident_service.incidents.service import ReportSubmission, receive_report
+
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    now = utcnow()
+    with app.app_context():
+        for n in range(5):  # the first received is the oldest: n = 4
+            address = f"late{n}@example.com"
+            add_customer(address, name="", locale="vi", password=None, source="cli", actor="test", now=now)
+            received = now - timedelta(minutes=10 * n)
+            receive_report(
+                ReportSubmission(
+                    channel="web",
+                    address=address,
+                    kind="lost",
+                    received_at=received,
+                    discovered_at=received - timedelta(days=3),
+                ),
+                now=now,
+            )
+        db.session.commit()
+        oldest_first = [
+            incident.reference
+            for incident in db.session.execute(select(Incident).order_by(Incident.first_received_at)).scalars()
+        ]
+        assert {incident.lateness for incident in db.session.execute(select(Incident)).scalars()} == {"late"}
+    legal = staff_login("legal", "luat@ecc.example")
+    english = {"Accept-Language": "en"}
+
+    def listed(url: str) -> str:
+        answer = legal.get(url, headers=english)
+        assert answer.status_code == 200
+        return answer.get_data(as_text=True)
+
+    def rows(page: str) -> list[str]:
+        return re.findall(r">(INC-\d{4}-\d{6})</a>", page.split("<tbody>")[1])
+
+    first, second, third = (listed(f"/console/reviews?page={n}") for n in (1, 2, 3))
+    assert rows(first) + rows(second) + rows(third) == oldest_first
+    assert TAB_COUNTS.findall(first) == ["5", "5"] and "Page 1 of 3" in first and "page=2" in first
+    assert "late0@example.com" in third and "Page 3 of 3" in third and "page=4" not in third
+    assert "show=all&amp;page=2" in listed("/console/reviews?show=all")  # the pager keeps the tab
+    beyond = listed("/console/reviews?page=9")
+    assert rows(beyond) == [] and "Nothing here." in beyond and "page=8" in beyond  # Previous still there
+    assert rows(listed("/console/reviews?page=x")) == oldest_first[:2]  # a malformed page: the first
+
+    monkeypatch.setattr(queries, "COUNT_CAP", 3)
+    capped = listed("/console/reviews")
+    assert capped.count('<span class="count">more than 3</span>') == 3  # both tabs and the console's badge
+    assert "Page 1</span>" in capped and "Page 1 of" not in capped and "page=2" in capped
+    assert rows(listed("/console/reviews?page=3")) == oldest_first[4:]
