@@ -66,7 +66,7 @@ class Opening:
     reported: Reported | None = None
 
 
-_REPORT_COLUMNS = [
+REPORT_COLUMNS = [
     "id",
     "reference",
     "channel",
@@ -305,7 +305,7 @@ def open_incidents(
         ]
     connection = db.session.connection()
     insert_values(connection, table_of(Incident), _INCIDENT_COLUMNS, incidents)  # first: the unique index on
-    insert_values(connection, table_of(Report), _REPORT_COLUMNS, reports)  # open incidents decides
+    insert_values(connection, table_of(Report), REPORT_COLUMNS, reports)  # open incidents decides
     customer_ids = [who.customer_id for who in openings]
     for start in range(0, count, 500):
         connection.execute(_REVOKE_LIVE_GRANTS, {"customer_ids": customer_ids[start : start + 500], "now": now})

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, bindparam, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..assessment.models import SOURCE_REPORT_FORM
@@ -27,7 +28,7 @@ from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import lock_customer, rotate_security_stamp
-from ..database import table_of
+from ..database import insert_values, table_of
 from ..domain_errors import DomainError
 from ..email_change.service import customer_of_previous_address, tell_previous_address
 from ..extensions import core_execute, db
@@ -40,7 +41,7 @@ from ..reactivation.models import ResetGrant
 from ..reactivation.service import issue_reset_grant, link_sent_recently, lock_credential
 from ..staff.models import StaffUser
 from ..staff.permissions import ACT_ON_INCIDENTS, allowed
-from .bulk import Opening, Reported, draw_ids, open_incidents, opening_to_lock
+from .bulk import REPORT_COLUMNS, Opening, Reported, draw_ids, open_incidents, opening_to_lock
 from .models import (
     CHANNELS,
     CLOSE_REASONS,
@@ -94,16 +95,32 @@ _ATTACH_REPORT = (
 )
 
 
+def _written_report(report: Report) -> Report:
+    """`report`, every column given, written by one Core INSERT and added to the session as if loaded: the
+    unit of work's pass for a single new row cost more than SQLite's own work for it (issue 17). Later
+    changes to it are flushed as the session's changes to any loaded row."""
+    db.session.flush()  # what the session holds goes first, as its own flush would order it
+    values = [getattr(report, name) for name in REPORT_COLUMNS]
+    insert_values(db.session.connection(), table_of(Report), REPORT_COLUMNS, [values])
+    make_transient_to_detached(report)
+    db.session.add(report)
+    return report
+
+
 def _attach_report(report: Report, incident_id: int) -> None:
     """Set the written report's incident to `incident_id`, in the database and in the session's copy."""
     core_execute(_ATTACH_REPORT, {"report": report.id, "to": incident_id})  # after the report's own row
     set_committed_value(report, "incident_id", incident_id)
 
 
-def _open_or_join(customer: Customer, report: Report, *, source: str, actor: str, now: datetime) -> Incident:
+def _open_or_join(
+    customer: Customer, report: Report, *, source: str, actor: str, now: datetime, locked: bool = False
+) -> Incident:
     # Reports for one customer take turns from here, each reading what the last one committed: a report
     # that loaded the customer before another locked the credential would record the lock again.
-    lock_customer(customer)
+    # `locked`: the caller locked the row and then loaded it (receive_report).
+    if not locked:
+        lock_customer(customer)
     incident = open_incident_of(customer.id, for_update=True)
     if incident is None:
         try:
@@ -211,21 +228,30 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
         opened = _open(replace(opening, reported=given), submission, now=now, actor=actor)
         if opened is not None:
             return opened
-    report = Report(channel=submission.channel, kind=submission.kind, recorded_at=now, **asdict(given))
-    customer = db.session.get(Customer, opening.customer_id) if opening is not None else None
+    # The customer's row is locked already (opening_to_lock): loaded as the last writer left it, in one
+    # statement, so that _open_or_join need not lock and read it again (issue 17).
+    customer = db.session.get(Customer, opening.customer_id, populate_existing=True) if opening is not None else None
+    locked = customer is not None
     from_previous = False
     if customer is None and address:
         # An address the customer changed away from still reports as theirs for PREVIOUS_ADDRESS_DAYS;
         # the link still goes only to the address on record (the reporting address is told so).
         customer = customer_of_previous_address(address, received_at)
         from_previous = customer is not None
-    report.customer_id = customer.id if customer is not None else None
-    # Its id drawn first, so that it is written once, reference and all (a read of the next id instead of
-    # an UPDATE of the reference, and no unit-of-work pass for it).
-    [[report.id]] = draw_ids((Report,), 1)
-    report.reference = f"RPT-{report_year(received_at)}-{report.id:06d}"
-    db.session.add(report)
-    db.session.flush()
+    # Its id drawn first, so that it is written once, reference and all.
+    [[report_id]] = draw_ids((Report,), 1)
+    report = _written_report(
+        Report(
+            id=report_id,
+            reference=f"RPT-{report_year(received_at)}-{report_id:06d}",
+            channel=submission.channel,
+            kind=submission.kind,
+            recorded_at=now,
+            customer_id=customer.id if customer is not None else None,
+            incident_id=None,
+            **asdict(given),
+        )
+    )
     append_event(
         tag(source, Event.REPORT_RECEIVED),
         actor=actor,
@@ -242,7 +268,11 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
 
     # An unknown address gets the same answer and renders nothing, as a known one does not (the worker
     # renders the acknowledgement later): R3.
-    incident = _open_or_join(customer, report, source=source, actor=actor, now=now) if customer is not None else None
+    incident = (
+        _open_or_join(customer, report, source=source, actor=actor, now=now, locked=locked)
+        if customer is not None
+        else None
+    )
     if from_previous and customer is not None:
         tell_previous_address(customer, report, now=now)
 
