@@ -48,3 +48,45 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
             f"gunicorn.conf.py: {workers} workers with RATELIMIT_STORAGE_URI={storage} would let each worker "
             "allow the whole of every rate limit. Set RATELIMIT_STORAGE_URI=redis://host:6379/0, or run one worker."
         )
+    _say_whether_the_database_accepts_the_workers(server)
+
+
+def _say_whether_the_database_accepts_the_workers(server) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL refuses a connection past max_connections, and a report that gets none fails with 503.
+    Each worker may open DATABASE_POOL_SIZE + database.POOL_OVERFLOW connections: say at start-up how many
+    this host's workers may open against how many the server accepts, and warn when they alone could pass
+    it. Warned, not refused as the rate-limit storage is above: behind a pooler (PgBouncer) more are fine;
+    and the database may not be up yet (then the check is skipped, and that is said)."""
+    from sqlalchemy.engine import make_url
+
+    from incident_service.database import POOL_OVERFLOW, connections_accepted
+    from incident_service.setting_values import ConfigurationError
+    from incident_service.settings import load_settings
+
+    try:
+        settings = load_settings(os.environ)
+    except ConfigurationError:
+        return  # each worker says what is wrong with the settings as it starts
+    url = settings["SQLALCHEMY_DATABASE_URI"]
+    if make_url(url).get_backend_name() != "postgresql":
+        return
+    workers, pool = server.cfg.workers, settings["DATABASE_POOL_SIZE"]
+    needed = workers * (pool + POOL_OVERFLOW)
+    try:
+        accepted = connections_accepted(url)
+    except Exception as error:  # noqa: BLE001 - any failure to ask: the database may start after us
+        server.log.warning("gunicorn.conf.py: could not ask PostgreSQL how many connections it accepts (%s)", error)
+        return
+    said = (
+        f"{workers} workers × (DATABASE_POOL_SIZE {pool} + {POOL_OVERFLOW} under a burst) may open {needed} "
+        f"connections to PostgreSQL, which accepts {accepted} (max_connections less those reserved)"
+    )
+    if needed > accepted:
+        server.log.warning(
+            "gunicorn.conf.py: %s. Under load, reports would fail with 503. Raise max_connections, put a pooler "
+            "in front, or lower GUNICORN_WORKERS or DATABASE_POOL_SIZE (other hosts and the worker and listener "
+            "processes need connections too).",
+            said,
+        )
+    else:
+        server.log.info("gunicorn.conf.py: %s.", said)

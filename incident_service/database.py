@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 from itertools import chain
 from typing import Any, Mapping, TypeVarTuple
 
-from sqlalchemy import DateTime, Select, Table, event
+from sqlalchemy import DateTime, Select, Table, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator
 
@@ -79,6 +79,23 @@ def pool_options(url: str, pool_size: int, options: Mapping[str, Any]) -> dict[s
         chosen.setdefault("pool_size", pool_size)
         chosen.setdefault("max_overflow", POOL_OVERFLOW)
     return chosen
+
+
+def connections_accepted(url: str) -> int:
+    """How many connections the PostgreSQL server at `url` accepts from roles that are not superusers:
+    max_connections less those it keeps for superusers (and, from PostgreSQL 16, reserved_connections).
+    One short connection, given up within 5 seconds if the server does not answer."""
+    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            accepted: int = connection.exec_driver_sql(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+                " - coalesce(current_setting('reserved_connections', true), '0')::int"
+            ).scalar_one()
+            return accepted
+    finally:
+        engine.dispose()
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -230,3 +230,65 @@ def test_sqlite_in_memory_starts_with_its_one_connection() -> None:
 def test_a_malformed_pool_size_stops_the_app_from_starting() -> None:
     with pytest.raises(ConfigurationError, match="DATABASE_POOL_SIZE must be a whole number, not '16 threads'"):
         create_app(environ={**PRODUCTION, "DATABASE_POOL_SIZE": "16 threads"})
+
+
+def _gunicorn_start_up_line(database_url: str, pool: str, wanted: str) -> str:
+    """The first line gunicorn writes that contains `wanted`, started with 2 workers on `database_url`."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.helpers import free_port
+
+    env = {
+        **os.environ,
+        **PRODUCTION,
+        "DATABASE_URL": database_url,
+        "GUNICORN_WORKERS": "2",
+        "DATABASE_POOL_SIZE": pool,
+        "GUNICORN_BIND": f"127.0.0.1:{free_port()}",
+    }
+    env.pop("TEST_DATABASE", None)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = ""
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 60
+        while wanted not in line and time.monotonic() < deadline and process.poll() is None:
+            line = process.stderr.readline()
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    return line
+
+
+@pytest.mark.parametrize("pool,warned", [("100", True), ("8", False)])
+def test_gunicorn_says_whether_postgresql_accepts_its_workers_connections(postgres, pool: str, warned: bool) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: each worker may open DATABASE_POOL_SIZE + 4 connections; PostgreSQL refuses those past
+    max_connections (the test server's 200, less 3 for superusers), and a report that gets none fails with
+    503. gunicorn says at start-up how many its workers may open, and warns when they could pass the limit."""
+    if postgres is None:
+        pytest.skip("PostgreSQL's max_connections: run with TEST_DATABASE=postgresql")
+    said = _gunicorn_start_up_line(postgres.url("template_app"), pool, "connections to PostgreSQL")
+    needed = 2 * (int(pool) + 4)
+    assert f"2 workers × (DATABASE_POOL_SIZE {pool} + 4 under a burst) may open {needed} connections" in said
+    assert "which accepts 197" in said
+    assert ("[WARNING]" in said and "Raise max_connections" in said) is warned
+    assert ("[INFO]" in said) is not warned
+
+
+def test_gunicorn_starts_when_postgresql_cannot_be_asked() -> None:
+    """The database may start after the web server: the check is skipped, and the log says so."""
+    from tests.helpers import free_port
+
+    said = _gunicorn_start_up_line(f"postgresql://nobody@127.0.0.1:{free_port()}/none", "8", "could not ask")
+    assert "[WARNING]" in said and "could not ask PostgreSQL how many connections it accepts" in said
