@@ -31,6 +31,11 @@ LATENESS_LATE = "late"
 LATENESS_UNKNOWN = "unknown"
 
 
+# Late, and awaiting legal's decision: none yet, or waiting for information from the customer. SQL text
+# for the partial index below; console.queries.awaiting_review is the same condition as an expression.
+AWAITING_REVIEW = "lateness = 'late' AND (review_decision IS NULL OR review_decision = 'needs_information')"
+
+
 class Incident(Model):
     __tablename__ = "incidents"
     __table_args__ = (
@@ -74,6 +79,16 @@ class Incident(Model):
         # Legal's late incidents oldest first, a page at a time, and their bounded counts
         # (console.queries.late_page), read in order from the index; also the queue's lateness filter.
         Index("ix_incidents_lateness_received", "lateness", "first_received_at"),
+        # The same for those awaiting legal's decision (the review tab and the console's badge on every
+        # page legal opens): once most are decided, the index above would make them read every late
+        # incident, and PostgreSQL every incident. Spelled as console.queries.awaiting_review spells it.
+        Index(
+            "ix_incidents_awaiting_review",
+            "lateness",
+            "first_received_at",
+            sqlite_where=text(AWAITING_REVIEW),
+            postgresql_where=text(AWAITING_REVIEW),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -227,8 +227,18 @@ def test_late_incidents_come_a_page_at_a_time_oldest_first_with_bounded_counts( 
     assert rows(beyond) == [] and "Nothing here." in beyond and "page=8" in beyond  # Previous still there
     assert rows(listed("/console/reviews?page=x")) == oldest_first[:2]  # a malformed page: the first
 
+    # Waiting for information still awaits a decision; a decision made takes it off that tab only.
+    with app.app_context():
+        for reference, decision in zip(oldest_first, ("needs_information", "exemption_waived")):
+            db.session.execute(
+                select(Incident).where(Incident.reference == reference)
+            ).scalar_one().review_decision = decision
+        db.session.commit()
+    pending = listed("/console/reviews")
+    assert TAB_COUNTS.findall(pending) == ["4", "5"] and rows(pending) == [oldest_first[0], oldest_first[2]]
+
     monkeypatch.setattr(queries, "COUNT_CAP", 3)
     capped = listed("/console/reviews")
     assert capped.count('<span class="count">more than 3</span>') == 3  # both tabs and the console's badge
     assert "Page 1</span>" in capped and "Page 1 of" not in capped and "page=2" in capped
-    assert rows(listed("/console/reviews?page=3")) == oldest_first[4:]
+    assert rows(listed("/console/reviews?show=all&page=3")) == oldest_first[4:]
