@@ -64,7 +64,7 @@ def count_label(value: int) -> str:
     """A count bounded by console.queries.bounded_count as the console shows it: the number in the
     viewer's grouping, or "more than 1000" past the cap, where counting stopped."""
     cap = queries.COUNT_CAP
-    return gettext("more than %(n)d", n=cap) if value > cap else format_count(value)
+    return gettext("more than %(n)s", n=format_count(cap)) if value > cap else format_count(value)
 
 
 def _console_counts() -> dict[str, Any]:
