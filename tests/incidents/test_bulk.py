@@ -231,3 +231,10 @@ def test_a_mass_reactivation_locks_its_customers_first_as_a_report_does(app) -> 
     thread.start()
     thread.join(timeout=30)
     assert outcome[-1] == "reported"  # and goes through once the batch is done
+
+
+def test_a_report_row_is_written_with_every_column_of_reports() -> None:
+    """bulk.REPORT_COLUMNS is every column a report is written with, by the bulk path and by
+    receive_report's one INSERT (incidents.service._written_report): a column added to `reports` and not
+    here would be written only with a fixed default, and a computed one as NULL."""
+    assert sorted(bulk.REPORT_COLUMNS) == sorted(column.name for column in Report.__table__.columns)
