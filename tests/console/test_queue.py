@@ -248,3 +248,16 @@ def test_search_is_exact_whatever_the_indexes(app, staff_login) -> None:  # type
         )
         db.session.commit()
     assert refs["c3"] in listed(client, q="renamed@exam") and refs["c3"] not in listed(client, q="c3@example")
+
+
+def test_counts_at_and_past_the_cap_read_in_the_viewers_grouping(app) -> None:  # type: ignore[no-untyped-def]
+    """A count at the cap and one past it are written alike: "1.000" and "hơn 1.000" in Vietnamese,
+    "1,000" and "more than 1,000" in English (templating.count_label), as the totals beside them are."""
+    from incident_service.templating import count_label
+
+    with app.test_request_context(headers={"Accept-Language": "vi"}):
+        assert (count_label(1000), count_label(1001)) == ("1.000", "hơn 1.000")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert (count_label(1000), count_label(1001)) == ("1,000", "more than 1,000")
+        page = app.jinja_env.from_string('{{ _("More than %(n)s found", n=format_count(1000)) }}').render()
+        assert page == "More than 1,000 found"
