@@ -309,13 +309,12 @@ class LatePage:
     pending_only: bool  # the tab shown: awaiting a decision, or all late incidents
     page: int
     has_next: bool
-    count_cap: int  # COUNT_CAP, for the page's "more than" wording
 
     @property
     def pages(self) -> int | None:
         """How many pages the shown tab has, or None when its count is only known to pass COUNT_CAP."""
         total = self.counts["pending" if self.pending_only else "all"]
-        return None if total > self.count_cap else max(1, -(-total // PAGE_SIZE))
+        return None if total > COUNT_CAP else max(1, -(-total // PAGE_SIZE))
 
 
 def late_page(*, pending_only: bool, page: int) -> LatePage:
@@ -328,7 +327,7 @@ def late_page(*, pending_only: bool, page: int) -> LatePage:
     rows, has_next = page_of(
         query.order_by(Incident.first_received_at, Incident.id), page, selectinload(Incident.customer)
     )
-    return LatePage(rows, late_counts(), pending_only, page, has_next, COUNT_CAP)
+    return LatePage(rows, late_counts(), pending_only, page, has_next)
 
 
 def late_counts() -> dict[str, int]:
