@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from incident_service import create_app
@@ -94,33 +96,11 @@ def test_gunicorn_refuses_per_process_limits_with_several_workers(
     workers: str, arguments: list[str], storage: str, refused: bool
 ) -> None:
     """Issue 11, item 3: eight workers counting apart let a '10 per minute' limit pass 45 reports."""
-    import os
-    import subprocess
-    import sys
     import urllib.request
-    from pathlib import Path
 
-    from tests.helpers import free_port
     from tests.live import wait_for
 
-    root = Path(__file__).resolve().parent.parent
-    port = free_port()
-    env = {
-        **os.environ,
-        **PRODUCTION,
-        "GUNICORN_WORKERS": workers,
-        "RATELIMIT_STORAGE_URI": storage,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-    }
-    env.pop("TEST_DATABASE", None)
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", *arguments, "wsgi:app"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, port = _gunicorn({"GUNICORN_WORKERS": workers, "RATELIMIT_STORAGE_URI": storage}, arguments)
     try:
         if refused:
             _out, err = process.communicate(timeout=60)
@@ -135,9 +115,31 @@ def test_gunicorn_refuses_per_process_limits_with_several_workers(
 
             wait_for(serving, "gunicorn", seconds=60)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.communicate(timeout=30)
+        _stopped(process)
+
+
+def _gunicorn(changes: dict[str, str], arguments: list[str] | tuple[str, ...] = ()) -> tuple[Any, int]:
+    """gunicorn started as production starts it (gunicorn.conf.py, the production settings with `changes`,
+    `arguments` on its command line), its error log piped; the process and the port it binds."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import free_port
+
+    port = free_port()
+    env = {**os.environ, **PRODUCTION, "GUNICORN_BIND": f"127.0.0.1:{port}", **changes}
+    env.pop("TEST_DATABASE", None)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", *arguments, "wsgi:app"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, port
 
 
 def test_relay_credentials_never_in_clear_text() -> None:
@@ -232,42 +234,33 @@ def test_a_malformed_pool_size_stops_the_app_from_starting() -> None:
         create_app(environ={**PRODUCTION, "DATABASE_POOL_SIZE": "16 threads"})
 
 
+def _stopped(process: Any) -> None:
+    """Stop gunicorn at once (SIGINT: its quick shutdown), even with workers still booting, which a
+    graceful stop may wait for up to its 30 s; killed if still there after that."""
+    import signal
+    import subprocess
+
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+
+
 def _gunicorn_start_up_line(database_url: str, pool: str, wanted: str) -> str:
     """The first line gunicorn writes that contains `wanted`, started with 2 workers on `database_url`."""
-    import os
-    import subprocess
-    import sys
     import time
-    from pathlib import Path
 
-    from tests.helpers import free_port
-
-    env = {
-        **os.environ,
-        **PRODUCTION,
-        "DATABASE_URL": database_url,
-        "GUNICORN_WORKERS": "2",
-        "DATABASE_POOL_SIZE": pool,
-        "GUNICORN_BIND": f"127.0.0.1:{free_port()}",
-    }
-    env.pop("TEST_DATABASE", None)
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, _port = _gunicorn({"DATABASE_URL": database_url, "GUNICORN_WORKERS": "2", "DATABASE_POOL_SIZE": pool})
     line = ""
     try:
-        assert process.stderr is not None
         deadline = time.monotonic() + 60
         while wanted not in line and time.monotonic() < deadline and process.poll() is None:
             line = process.stderr.readline()
     finally:
-        process.terminate()
-        process.communicate(timeout=30)
+        _stopped(process)
     return line
 
 
