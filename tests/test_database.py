@@ -1,12 +1,15 @@
 """Bulk inserts (database.insert_tuples): many rows per INSERT on SQLite, COPY on PostgreSQL, in order,
-every value as given, and a refused row refused as from any statement."""
+every value as given, and a refused row refused as from any statement; and the page size of a new SQLite
+database."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.exc import IntegrityError
 
 from incident_service import database
@@ -44,8 +47,11 @@ def rows(count: int, start: datetime) -> list[tuple[object, ...]]:
     [
         1,  # one row, one statement
         database.POSTGRESQL_COPY_FROM_ROWS - 1,  # PostgreSQL's executemany; on SQLite less than one full INSERT
-        database.SQLITE_VALUES_PER_INSERT // len(COLUMNS) * 3 + 7,  # SQLite: three full INSERTs and the rest
-        database.SQLITE_VALUES_PER_INSERT // len(COLUMNS) * 2,  # and no rest; PostgreSQL: COPY
+        database.SQLITE_VALUES_PER_INSERT // len(COLUMNS) * 2,  # SQLite: two whole large INSERTs; PostgreSQL: COPY
+        # SQLite: three large INSERTs, two smaller ones and one for the rest
+        database.SQLITE_VALUES_PER_INSERT // len(COLUMNS) * 3
+        + database.SQLITE_VALUES_PER_SMALL_INSERT // len(COLUMNS) * 2
+        + 7,
     ],
 )
 def test_rows_arrive_in_order_with_every_value_as_given(app_context, count: int) -> None:  # type: ignore[no-untyped-def]
@@ -80,3 +86,43 @@ def test_a_refused_row_raises_integrity_error_and_writes_nothing(app_context, co
     assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.id > before)) is None
     insert_tuples(db.session.connection(), table_of(AuditEvent), COLUMNS, rows(2, datetime.now(timezone.utc)))
     assert len(db.session.execute(select(AuditEvent.id).where(AuditEvent.id > before)).all()) == 2
+
+
+@pytest.mark.sqlite_only
+def test_no_insert_binds_more_values_than_the_library_allows(app_context) -> None:  # type: ignore[no-untyped-def]
+    """A library built with a lower SQLITE_LIMIT_VARIABLE_NUMBER (999 before SQLite 3.32) refuses a larger
+    statement with "too many SQL variables": insert_tuples reads the connection's own limit."""
+    connection = db.session.connection()
+    dbapi_connection = connection.connection.dbapi_connection
+    assert isinstance(dbapi_connection, sqlite3.Connection)
+    limit = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
+    allowed = dbapi_connection.getlimit(limit)
+    dbapi_connection.setlimit(limit, 400)
+    try:
+        before = db.session.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)) or 0
+        insert_tuples(connection, table_of(AuditEvent), COLUMNS, rows(1000, datetime.now(timezone.utc)))
+    finally:
+        dbapi_connection.setlimit(limit, allowed)
+    stored = db.session.scalars(select(AuditEvent.hash).where(AuditEvent.id > before).order_by(AuditEvent.id)).all()
+    assert stored == [f"{n:064x}" for n in range(1000)]
+
+
+@pytest.mark.sqlite_only
+def test_a_new_sqlite_database_has_larger_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as made_before:  # SQLite's default size, as databases made before issue 17
+        made_before.execute("PRAGMA page_size = 4096")
+        made_before.execute("CREATE TABLE kept (id INTEGER PRIMARY KEY)")
+        made_before.execute("INSERT INTO kept VALUES (1)")
+    made_before.close()
+    for path, expected in ((tmp_path / "new.sqlite", database.SQLITE_PAGE_SIZE), (old, 4096)):
+        engine = create_engine(f"sqlite:///{path}")
+        database.configure_sqlite(engine, busy_timeout_ms=1000)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS kept (id INTEGER PRIMARY KEY)")
+                assert connection.exec_driver_sql("PRAGMA page_size").scalar_one() == expected
+                assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        finally:
+            engine.dispose()
+    assert database.SQLITE_PAGE_SIZE != 4096
