@@ -125,12 +125,39 @@ def database_app(database: str) -> Iterator[Flask]:
             yield app
 
 
-def mass(count: int = 100_000, database: str = "sqlite", batch_size: int = 5000) -> dict[str, float]:
+def mass(count: int = 100_000, database: str = "sqlite", batch_size: int = 5000, runs: int = 2) -> dict[str, float]:
     """`mass_reactivate` over `count` customers without an open incident, what `flask incidents
     mass-reactivate` does after reading the list; baseline: the very rows it wrote (incidents, reports,
     grants, queued emails, audit events, and the customers' lock and stamp) written again into a second
     fresh database of the same kind by the driver's bare executemany, one row per statement, committed in
-    the same batches: the database's own work for them, with none of the service's."""
+    the same batches: the database's own work for them, with none of the service's. Each is the faster
+    of `runs`, each on a fresh database: a single run's time swung by a quarter on this machine (issue 17)."""
+    elapsed = float("inf")
+    for _ in range(runs):
+        timed, written, customers = _mass_once(count, database, batch_size)
+        elapsed = min(elapsed, timed)
+    rows = sum(len(table_rows) for _columns, table_rows in written.values()) + len(customers)
+    floor = float("inf")
+    for _ in range(runs):
+        with database_app(database) as app, app.test_request_context():
+            seed_customers(count)
+            db.session.remove()
+            floor = min(floor, _bare_writes(written, customers, batches=-(-count // batch_size)))
+    return {
+        "customers": count,
+        "seconds": elapsed,
+        "per_second": count / elapsed,
+        "floor_seconds": floor,
+        "floor_rows": rows,
+        "ratio": elapsed / floor,
+    }
+
+
+def _mass_once(
+    count: int, database: str, batch_size: int
+) -> tuple[float, dict[str, tuple[list[str], list[tuple[object, ...]]]], list[tuple[object, ...]]]:
+    """One timed mass reactivation on a fresh database: its seconds, the rows it wrote (by table: columns
+    and rows) and the customers' new lock and stamp."""
     with database_app(database) as app, app.test_request_context():
         seed_customers(count)
         entries = [(n + 1, f"leaked{n}@example.com") for n in range(count)]
@@ -155,19 +182,7 @@ def mass(count: int = 100_000, database: str = "sqlite", batch_size: int = 5000)
             )
         ]
         db.session.rollback()
-    rows = sum(len(table_rows) for _columns, table_rows in written.values()) + len(customers)
-    with database_app(database) as app, app.test_request_context():
-        seed_customers(count)
-        db.session.remove()
-        floor = _bare_writes(written, customers, batches=-(-count // batch_size))
-    return {
-        "customers": count,
-        "seconds": elapsed,
-        "per_second": count / elapsed,
-        "floor_seconds": floor,
-        "floor_rows": rows,
-        "ratio": elapsed / floor,
-    }
+    return elapsed, written, customers
 
 
 def _bare_writes(
