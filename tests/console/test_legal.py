@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from incident_service.assessment.models import PolicyVersion, ReviewDecision
 from incident_service.audit.models import AuditEvent
@@ -242,3 +244,43 @@ def test_late_incidents_come_a_page_at_a_time_oldest_first_with_bounded_counts( 
     assert capped.count('<span class="count">more than 3</span>') == 3  # both tabs and the console's badge
     assert "Page 1</span>" in capped and "Page 1 of" not in capped and "page=2" in capped
     assert rows(listed("/console/reviews?show=all&page=3")) == oldest_first[4:]
+
+
+@pytest.mark.sqlite_only
+def test_what_awaits_a_decision_is_read_from_its_own_index_whatever_the_schema_lists_first(  # type: ignore[no-untyped-def]
+    app, staff_login, customer_id
+) -> None:
+    """SQLite without statistics costs ix_incidents_awaiting_review and ix_incidents_lateness_received alike
+    and takes the one its schema lists first; with the other, legal's page and badge walked every late
+    incident. The lateness index is made again here, so that it is listed first."""
+    from sqlalchemy import event
+
+    late_incident(app)
+    legal = staff_login("legal")
+    with app.app_context():
+        db.session.execute(text("DROP INDEX ix_incidents_lateness_received"))
+        db.session.execute(
+            text("CREATE INDEX ix_incidents_lateness_received ON incidents (lateness, first_received_at)")
+        )
+        db.session.commit()
+        engine = db.engine
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if "review_decision IS NULL OR review_decision = 'needs_information'" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for path in ("/console/reviews", "/console/reviews?show=all", "/console/incidents"):
+            assert legal.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) >= 4  # the page, its tab count, and the badge on each page
+    with app.app_context():
+        connection = db.session.connection()
+        for statement, parameters in statements:
+            plan = " ".join(
+                row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            )
+            assert "ix_incidents_awaiting_review" in plan, (statement, plan)
