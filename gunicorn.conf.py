@@ -5,6 +5,7 @@ Every value can be changed from the environment without editing this file.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 
@@ -90,3 +91,14 @@ def _say_whether_the_database_accepts_the_workers(server) -> None:  # type: igno
         )
     else:
         server.log.info("gunicorn.conf.py: %s.", said)
+
+
+def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn's hook in each worker once the app is loaded. Everything made so far (the modules, the app,
+    its settings and extensions) lives as long as the worker: frozen (gc.freeze), Python's cyclic collector
+    stops walking it at every full collection. Without it about one request in three that ran a full
+    collection spent 15 ms more in it (legal's review page, 11 against 27 ms), and known customers' reports'
+    99th percentile fell from 203-319 ms to 143-183 ms under bench.intake's load (issue 17). What is garbage
+    already is collected first, so that it is not kept for ever."""
+    gc.collect()
+    gc.freeze()

@@ -285,3 +285,28 @@ def test_gunicorn_starts_when_postgresql_cannot_be_asked() -> None:
 
     said = _gunicorn_start_up_line(f"postgresql://nobody@127.0.0.1:{free_port()}/none", "8", "could not ask")
     assert "[WARNING]" in said and "could not ask PostgreSQL how many connections it accepts" in said
+
+
+def test_each_gunicorn_worker_freezes_what_it_made_while_loading_the_app() -> None:
+    """gunicorn.conf.py's post_worker_init, as gunicorn calls it in a worker with the app loaded: what the
+    process holds is moved out of the cyclic collector's way (gc.freeze), what is garbage collected first."""
+    import gc
+    import runpy
+    import weakref
+    from pathlib import Path
+
+    class Node:
+        itself: Any
+
+    hooks = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    gc.unfreeze()
+    cycle = Node()
+    cycle.itself = cycle  # garbage only the cyclic collector finds
+    gone = weakref.ref(cycle)
+    del cycle
+    try:
+        hooks["post_worker_init"](None)
+        assert gc.get_freeze_count() > 1000
+        assert gone() is None  # collected, not frozen for ever
+    finally:
+        gc.unfreeze()
