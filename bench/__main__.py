@@ -46,6 +46,16 @@ def main() -> None:
         )
     )
     rows.append(
+        (
+            "SQLite's write lock during the known customers' load (one writer at a time: what caps it)",
+            f"held {web['lock_held_share']:.0%} of the time, {web['lock_hold_ms']:.1f} ms a report "
+            f"({web['lock_commit_ms']:.1f} ms of it the commit)",
+            f"{web['lock_cap_per_s']:.0f} reports/s, one hold after another",
+            f"{web['known_per_s'] / web['lock_cap_per_s']:.2f} ×",
+            "—",
+        )
+    )
+    rows.append(
         ("Web worker memory under that load", f"{web['worker_peak_rss_mb']:.0f} MB peak RSS", "—", "—", "≤ 150 MB")
     )
     step("web report intake on PostgreSQL, 1/2/4 gunicorn workers")

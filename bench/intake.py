@@ -53,10 +53,12 @@ def peak_rss_mb(pids: list[int]) -> float:
     return max(peaks) if peaks else 0.0
 
 
-def serve(app_spec: str, env: dict[str, str], health: str, workers: int = 2) -> tuple[subprocess.Popen[str], int]:
+def serve(
+    app_spec: str, env: dict[str, str], health: str, workers: int = 2, config: str = "gunicorn.conf.py"
+) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app_spec],
+        [str(BIN / "gunicorn"), "-c", config, app_spec],
         cwd=ROOT,
         env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers)},
         stdout=subprocess.DEVNULL,
@@ -204,14 +206,21 @@ def run() -> dict[str, float]:
             [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
         )
         seed_known(env, folder, "known", CONNECTIONS, KNOWN_PER_CONNECTION)
-        app, app_port = serve("wsgi:app", env, "/healthz")
+        probe = Path(folder, "lock-probe")
+        probe.mkdir()
+        app, app_port = serve(
+            "wsgi:app", {**env, "LOCK_PROBE_DIR": str(probe)}, "/healthz", config="bench/gunicorn_lock_probe.py"
+        )
         try:
             unknown = load(app_port, "/report", "/report", "unknown")
+            known_from = time.time()
             known = load(app_port, "/report", "/report", "known")
+            known_until = time.time()
             memory = peak_rss_mb(worker_pids(app.pid))
         finally:
             app.terminate()
             app.wait(timeout=20)
+        lock = write_lock_held(probe, known_from, known_until, known["seconds"])
     floor_per_s = floor_result["per_second"]
     return {
         "floor_per_s": floor_per_s,
@@ -226,6 +235,29 @@ def run() -> dict[str, float]:
         "unknown_ratio": unknown["per_second"] / floor_per_s,
         "errors": unknown["errors"] + known["errors"],
         "worker_peak_rss_mb": memory,
+        **lock,
+    }
+
+
+def write_lock_held(probe: Path, start: float, end: float, seconds: float) -> dict[str, float]:
+    """What bench/gunicorn_lock_probe.py recorded of SQLite's write lock between `start` and `end` (wall
+    clock, around a load that posted for `seconds`): the share of those seconds it was held, the mean hold
+    and the mean commit within it, in ms, and the answers a second that one hold after another allows (the
+    lock's cap on the load)."""
+    holds = [
+        (held, committing)
+        for path in probe.glob("*.json")
+        for taken, held, committing in json.loads(path.read_text())
+        if start <= taken < end
+    ]
+    if not holds:
+        raise RuntimeError(f"the lock probe recorded no write between {start} and {end}")
+    mean_held = sum(held for held, _committing in holds) / len(holds)
+    return {
+        "lock_held_share": sum(held for held, _committing in holds) / seconds,
+        "lock_hold_ms": mean_held * 1000,
+        "lock_commit_ms": sum(committing for _held, committing in holds) / len(holds) * 1000,
+        "lock_cap_per_s": 1 / mean_held,
     }
 
 
