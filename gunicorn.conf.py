@@ -96,9 +96,9 @@ def _say_whether_the_database_accepts_the_workers(server) -> None:  # type: igno
 def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
     """gunicorn's hook in each worker once the app is loaded. Everything made so far (the modules, the app,
     its settings and extensions) lives as long as the worker: frozen (gc.freeze), Python's cyclic collector
-    stops walking it at every full collection. Without it about one request in three that ran a full
-    collection spent 15 ms more in it (legal's review page, 11 against 27 ms), and known customers' reports'
-    99th percentile fell from 203-319 ms to 143-183 ms under bench.intake's load (issue 17). What is garbage
-    already is collected first, so that it is not kept for ever."""
+    stops walking it at every full collection: under bench.intake's load known customers' reports' 99th
+    percentile fell from 203-319 ms to 143-183 ms (issue 17). What is garbage already is collected first;
+    what becomes garbage of it later is kept until the worker is replaced (max_requests). With preload_app
+    the freeze would belong in the master, before the fork."""
     gc.collect()
     gc.freeze()

@@ -226,8 +226,8 @@ def filled(database: str, count: int) -> Iterator[Flask]:
 @contextmanager
 def _frozen_as_a_worker_is() -> Iterator[None]:
     """What the process holds, frozen out of the cyclic collector's way as gunicorn.conf.py's
-    post_worker_init freezes a worker's once the app is loaded. Without it legal's review page took 11 or
-    27 ms from one run to the next, as a full collection walked the filler's leftovers or not (issue 17)."""
+    post_worker_init freezes a worker's once the app is loaded: the pages are measured as a worker serves
+    them, not with full collections walking what filling the database left behind."""
     gc.collect()
     gc.freeze()
     try:

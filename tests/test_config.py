@@ -289,24 +289,34 @@ def test_gunicorn_starts_when_postgresql_cannot_be_asked() -> None:
 
 def test_each_gunicorn_worker_freezes_what_it_made_while_loading_the_app() -> None:
     """gunicorn.conf.py's post_worker_init, as gunicorn calls it in a worker with the app loaded: what the
-    process holds is moved out of the cyclic collector's way (gc.freeze), what is garbage collected first."""
-    import gc
-    import runpy
-    import weakref
+    process holds is moved out of the cyclic collector's way (gc.freeze), what is garbage collected first.
+    In a process of its own: the hook's full collection and freeze would reach into this test run's state
+    (other tests' unclosed connections, the .env it loads)."""
+    import subprocess
+    import sys
     from pathlib import Path
 
-    class Node:
-        itself: Any
-
-    hooks = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
-    gc.unfreeze()
-    cycle = Node()
-    cycle.itself = cycle  # garbage only the cyclic collector finds
-    gone = weakref.ref(cycle)
-    del cycle
-    try:
-        hooks["post_worker_init"](None)
-        assert gc.get_freeze_count() > 1000
-        assert gone() is None  # collected, not frozen for ever
-    finally:
-        gc.unfreeze()
+    check = """
+import gc, runpy, weakref
+gc.disable()  # no automatic collection frees the cycle before the hook does
+hooks = runpy.run_path("gunicorn.conf.py")
+class Node: pass
+cycle = Node()
+cycle.itself = cycle  # garbage only the cyclic collector finds
+gone = weakref.ref(cycle)
+del cycle
+assert gc.get_freeze_count() == 0
+hooks["post_worker_init"](None)
+print(gc.get_freeze_count(), gone() is None)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    frozen, collected = done.stdout.split()
+    assert int(frozen) > 1000
+    assert collected == "True"  # collected, not frozen for ever
