@@ -48,9 +48,9 @@ def main() -> None:
     rows.append(
         (
             "SQLite's write lock during the known customers' load (one writer at a time: what caps it)",
-            f"held {web['lock_held_share']:.0%} of the time, {web['lock_hold_ms']:.1f} ms a report "
-            f"({web['lock_commit_ms']:.1f} ms of it the commit)",
-            f"{web['lock_cap_per_s']:.0f} reports/s, one hold after another",
+            f"held {web['lock_held_share']:.0%} of the time; {web['lock_transactions']:,} write transactions, "
+            f"{web['lock_hold_ms']:.1f} ms each ({web['lock_commit_ms']:.1f} ms of it the commit)",
+            f"{web['lock_cap_per_s']:.0f} transactions/s, one hold after another",
             f"{web['known_per_s'] / web['lock_cap_per_s']:.2f} ×",
             "—",
         )

@@ -220,7 +220,7 @@ def run() -> dict[str, float]:
         finally:
             app.terminate()
             app.wait(timeout=20)
-        lock = write_lock_held(probe, known_from, known_until, known["seconds"])
+        lock = write_lock_held(probe, known_from, known_until)
     floor_per_s = floor_result["per_second"]
     return {
         "floor_per_s": floor_per_s,
@@ -239,11 +239,11 @@ def run() -> dict[str, float]:
     }
 
 
-def write_lock_held(probe: Path, start: float, end: float, seconds: float) -> dict[str, float]:
+def write_lock_held(probe: Path, start: float, end: float) -> dict[str, float]:
     """What bench/gunicorn_lock_probe.py recorded of SQLite's write lock between `start` and `end` (wall
-    clock, around a load that posted for `seconds`): the share of those seconds it was held, the mean hold
-    and the mean commit within it, in ms, and the answers a second that one hold after another allows (the
-    lock's cap on the load)."""
+    clock, around a load): the share of that time it was held (the load's own start-up included, so a
+    little under the truth), the mean hold of a transaction and the mean commit within it, in ms, the
+    transactions, and how many a second one hold after another allows (the lock's cap on the load)."""
     holds = [
         (held, committing)
         for path in probe.glob("*.json")
@@ -254,7 +254,8 @@ def write_lock_held(probe: Path, start: float, end: float, seconds: float) -> di
         raise RuntimeError(f"the lock probe recorded no write between {start} and {end}")
     mean_held = sum(held for held, _committing in holds) / len(holds)
     return {
-        "lock_held_share": sum(held for held, _committing in holds) / seconds,
+        "lock_held_share": sum(held for held, _committing in holds) / (end - start),
+        "lock_transactions": len(holds),
         "lock_hold_ms": mean_held * 1000,
         "lock_commit_ms": sum(committing for _held, committing in holds) / len(holds) * 1000,
         "lock_cap_per_s": 1 / mean_held,
