@@ -102,7 +102,7 @@ def connections_accepted(url: str) -> int:
 # 1,100,000 rows went in about a tenth faster (fewer pages of its indexes split and written to the WAL;
 # 16 KiB gained nothing more), and a web report's commit, a few dozen pages, measured the same (issue 17).
 # It is read when the file is created: an existing database keeps its size, which only a VACUUM outside
-# WAL mode changes (README, "SQLite").
+# WAL mode changes (README, DATABASE_URL).
 SQLITE_PAGE_SIZE = 8192
 
 
