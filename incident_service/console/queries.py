@@ -191,8 +191,13 @@ def bounded_count(query: Select[Any]) -> int:
 def page_of(query: Select[Any], page: int, *loads: Any) -> tuple[list[Any], bool]:
     """The `page`-th PAGE_SIZE rows of `query` (with the loader options `loads`), and whether a later page
     has rows: one row more than the page shows says so when the total is bounded."""
-    rows = list(db.session.execute(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE).options(*loads)).scalars())
+    rows = list(db.session.execute(window(query, page).options(*loads)).scalars())
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def window(query: Select[Any], page: int) -> Select[Any]:
+    """`query`'s rows for the `page`-th page, and one more (page_of)."""
+    return query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
 
 
 def status_counts() -> dict[str, int]:
@@ -349,7 +354,8 @@ def late_page(*, pending_only: bool, page: int) -> LatePage:
     incidents."""
     if pending_only:
         ids = awaiting_review_ids().order_by(literal_column("first_received_at"), literal_column("id"))
-        query = select(Incident).where(Incident.id.in_(ids.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
+        # The page's ids from the index, then their incidents: page 1 of what those ids select.
+        query = select(Incident).where(Incident.id.in_(window(ids, page)))
         rows, has_next = page_of(
             query.order_by(Incident.first_received_at, Incident.id), 1, selectinload(Incident.customer)
         )
