@@ -188,9 +188,10 @@ def draw_ids(models: tuple[type[Model], ...], count: int) -> list[list[int]]:
 
 def open_incidents(
     openings: list[Opening], *, channel: str, kind: str, details: str, actor: str, now: datetime, year: int
-) -> list[int]:
+) -> list[list[Any]]:
     """Report, open, lock, rotate, grant and queue the acknowledgement for every opening; the new reports'
-    ids, in the openings' order. Flushes what the session holds first; commits nothing.
+    rows as written (REPORT_COLUMNS' values), in the openings' order. Flushes what the session holds first;
+    commits nothing.
 
     Raises IntegrityError if a concurrent report opened an incident for one of them first (the
     partial unique index decides, as in R2); the caller then takes that batch one by one."""
@@ -303,6 +304,7 @@ def open_incidents(
                 now,
             ),
         ]
+    written = [list(values) for values in reports]  # insert_values converts its lists in place
     connection = db.session.connection()
     insert_values(connection, table_of(Incident), _INCIDENT_COLUMNS, incidents)  # first: the unique index on
     insert_values(connection, table_of(Report), REPORT_COLUMNS, reports)  # open incidents decides
@@ -317,7 +319,7 @@ def open_incidents(
     )
     insert_rows(connection, table_of(OutboxMessage), outbox)
     append_events(events, actor=actor, now=now)
-    return report_ids
+    return written
 
 
 def opening_to_lock(address: str) -> Opening | None:

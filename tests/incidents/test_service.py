@@ -390,3 +390,16 @@ def test_a_report_opening_an_incident_keeps_all_the_reporter_gave() -> None:
     assert data == {"reference": received.reference, "kind": "lost", "address": "an@example.com"}
     an = db.session.scalars(select(Customer)).one()
     assert an.credential_state == "locked"  # the session's copy is not stale after the statements
+
+
+def test_the_opening_report_the_session_holds_is_the_row_as_written() -> None:
+    """An opening's report is not read back (issue 17): the session holds the row's values as written.
+    Each column must read as a fresh load of the row does."""
+    customer()
+    received = report(" An@Example.COM ", details="Mất mật khẩu", client_ip="203.0.113.9", user_agent="Firefox")
+    held = {column: getattr(received, column) for column in Report.__table__.columns.keys()}
+    db.session.expunge(received)
+    loaded = db.session.get(Report, held["id"])
+    assert loaded is not None and loaded is not received
+    assert held == {column: getattr(loaded, column) for column in Report.__table__.columns.keys()}
+    assert received.incident_id is not None and held["reference"].startswith("RPT-2026-")
