@@ -56,6 +56,16 @@ def main() -> None:
         )
     )
     rows.append(
+        (
+            "The report answers' floor (R3) the workers learned from that load: 1.5 × the p99 of customers' "
+            "work, or `ANSWER_FLOOR_MS` if more",
+            f"{web['answer_floor_ms']:.0f} ms (customers' work p99 {web['customers_work_p99_ms']:.1f} ms)",
+            f"`ANSWER_FLOOR_MS` {web['answer_floor_minimum_ms']:.0f} ms",
+            "—",
+            "above the p99 of customers' work",
+        )
+    )
+    rows.append(
         ("Web worker memory under that load", f"{web['worker_peak_rss_mb']:.0f} MB peak RSS", "—", "—", "≤ 150 MB")
     )
     step("web report intake on PostgreSQL, 1/2/4 gunicorn workers")

@@ -1,6 +1,7 @@
 """gunicorn.conf.py, and in each worker a probe of SQLite's write lock: when each write transaction took it,
 how long it held it, and how much of that was the commit. Written at the worker's exit to
-`LOCK_PROBE_DIR/<pid>.json` as [[wall time taken, seconds held, seconds committing], ...].
+`LOCK_PROBE_DIR/<pid>.json` as [[wall time taken, seconds held, seconds committing], ...]; and the answer
+floor (R3) the worker had learned by then, with the customers' work it learned from, to `<pid>.floor`.
 
 For `bench.intake` only (`gunicorn -c bench/gunicorn_lock_probe.py`): on SQLite one writer at a time holds
 the lock, so a load that keeps it held all the time is capped at one answer per hold (issue 17). The
@@ -66,3 +67,6 @@ def worker_exit(server: Any, worker: Any) -> None:
     folder = os.environ.get("LOCK_PROBE_DIR")
     if folder:
         Path(folder, f"{os.getpid()}.json").write_text(json.dumps(_holds))
+        floor = worker.wsgi.extensions["answer_floors"]["report"]
+        learned = {"floor": floor.floor(), "minimum": floor.minimum, "customers_work": sorted(floor._slow_path)}
+        Path(folder, f"{os.getpid()}.floor").write_text(json.dumps(learned))

@@ -221,6 +221,7 @@ def run() -> dict[str, float]:
             app.terminate()
             app.wait(timeout=20)
         lock = write_lock_held(probe, known_from, known_until)
+        floor = answer_floor_learned(probe)
     floor_per_s = floor_result["per_second"]
     return {
         "floor_per_s": floor_per_s,
@@ -236,6 +237,7 @@ def run() -> dict[str, float]:
         "errors": unknown["errors"] + known["errors"],
         "worker_peak_rss_mb": memory,
         **lock,
+        **floor,
     }
 
 
@@ -259,6 +261,22 @@ def write_lock_held(probe: Path, start: float, end: float) -> dict[str, float]:
         "lock_hold_ms": mean_held * 1000,
         "lock_commit_ms": sum(committing for _held, committing in holds) / len(holds) * 1000,
         "lock_cap_per_s": 1 / mean_held,
+    }
+
+
+def answer_floor_learned(probe: Path) -> dict[str, float]:
+    """The report answers' floor (R3) that bench/gunicorn_lock_probe.py found each worker had learned at
+    its exit, after the known customers' load: the highest of the workers', in ms, the setting it may not go
+    under, and the 99th percentile of the customers' work it learned from (the last answer_floor.WINDOW
+    of each worker; the floor is 1.5 × that, or the setting)."""
+    learned = [json.loads(path.read_text()) for path in probe.glob("*.floor")]
+    work = sorted(seconds for worker in learned for seconds in worker["customers_work"])
+    if not work:
+        raise RuntimeError("the probe recorded no customer's report in the answer floor")
+    return {
+        "answer_floor_ms": max(worker["floor"] for worker in learned) * 1000,
+        "answer_floor_minimum_ms": learned[0]["minimum"] * 1000,
+        "customers_work_p99_ms": work[int(0.99 * (len(work) - 1))] * 1000,
     }
 
 
