@@ -238,3 +238,14 @@ def test_a_report_row_is_written_with_every_column_of_reports() -> None:
     receive_report's one INSERT (incidents.service._written_report): a column added to `reports` and not
     here would be written only with a fixed default, and a computed one as NULL."""
     assert sorted(bulk.REPORT_COLUMNS) == sorted(column.name for column in Report.__table__.columns)
+
+
+def test_render_instructions_are_built_once_per_app_and_support_contact(app) -> None:  # type: ignore[no-untyped-def]
+    """The acknowledgement's pieces are built once (not under every report's write lock), and a
+    different support contact gets its own."""
+    with app.app_context():
+        first = bulk._acknowledgement_pending_of_app("Hỗ trợ 1")
+        assert bulk._acknowledgement_pending_of_app("Hỗ trợ 1") is first
+        other = bulk._acknowledgement_pending_of_app("Hỗ trợ 2")
+        values = ("vi", "Asia/Ho_Chi_Minh", 1, 2, 3, 4, "secret", "0f" * 16)
+        assert other(*values) == bulk._acknowledgement_pending("Hỗ trợ 2")(*values) != first(*values)
