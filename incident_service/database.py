@@ -117,7 +117,8 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         return
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        record.info[_WRITE_LOCK_FROM_BEGIN] = True  # every transaction on it begins with BEGIN IMMEDIATE
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         # A new database gets pages of SQLITE_PAGE_SIZE; an existing one keeps its own (a no-op then).
@@ -141,6 +142,15 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 _waits = threading.local()
+_WRITE_LOCK_FROM_BEGIN = "sqlite_write_lock_from_begin"
+
+
+def holds_write_lock_from_begin(connection: Connection) -> bool:
+    """Whether `connection`'s transaction has held the database's one write lock since its first statement:
+    a SQLite connection of an engine configure_sqlite set up (BEGIN IMMEDIATE, WriterTurns), on which no
+    other writer can change anything between a read and a write of the same transaction. Not PostgreSQL's,
+    nor a SQLite engine made some other way (pysqlite's own handling begins late and deferred)."""
+    return bool(connection.info.get(_WRITE_LOCK_FROM_BEGIN))
 
 
 def _locked(why: str) -> OperationalError:

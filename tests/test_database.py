@@ -126,3 +126,16 @@ def test_a_new_sqlite_database_has_larger_pages_and_an_old_one_keeps_its_own(tmp
         finally:
             engine.dispose()
     assert database.SQLITE_PAGE_SIZE != 4096
+
+
+def test_only_the_app_s_sqlite_holds_the_write_lock_from_begin(app_context, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """receive_report's opening skips its savepoint only where no other writer can act between its check
+    and its insert: the app's SQLite (BEGIN IMMEDIATE). Not PostgreSQL, nor SQLite reached some other way."""
+    connection = db.session.connection()
+    assert database.holds_write_lock_from_begin(connection) is (connection.dialect.name == "sqlite")
+    plain = create_engine(f"sqlite:///{tmp_path / 'plain.sqlite3'}")
+    try:
+        with plain.connect() as other:
+            assert not database.holds_write_lock_from_begin(other)
+    finally:
+        plain.dispose()

@@ -29,7 +29,7 @@ from ..audit.service import append_event
 from ..customers.addresses import InvalidAddress, normalize_address
 from ..customers.models import Customer
 from ..customers.service import lock_customer, rotate_security_stamp
-from ..database import insert_values, table_of
+from ..database import holds_write_lock_from_begin, insert_values, table_of
 from ..domain_errors import DomainError
 from ..email_change.service import customer_of_previous_address, tell_previous_address
 from ..extensions import core_execute, db
@@ -298,14 +298,15 @@ def receive_report(submission: ReportSubmission, *, now: datetime, actor: str = 
 def _open(opening: Opening, submission: ReportSubmission, *, now: datetime, actor: str) -> Report | None:
     """A customer with no open incident (`opening`, with what they reported): the report and everything
     reactivation writes, as a handful of statements (incidents.bulk, the set-based path a mass
-    reactivation takes: issue 17) instead of a flush per row. None, having written nothing, if a
-    concurrent mass reactivation opened their incident first (R2: the unique index on open incidents
-    decides); the caller then joins it.
+    reactivation takes: issue 17) instead of a flush per row. On PostgreSQL: None, having written
+    nothing, if a concurrent mass reactivation opened their incident first (R2: the unique index on open
+    incidents decides); the caller then joins it.
 
     On SQLite that race cannot happen: the transaction has held the database's one write lock since its
-    first statement (BEGIN IMMEDIATE), before the caller saw no open incident. There the statements go
-    without the savepoint that would undo them, which was a tenth of that lock's hold a report (issue 17),
-    and an IntegrityError is a fault, raised as one."""
+    first statement (database.holds_write_lock_from_begin), before the caller saw no open incident. There
+    the statements go without the savepoint that would undo them, which with reading the report back was
+    a third of that lock's hold a report (issue 17), and an IntegrityError is a fault: it is raised, with
+    what went before it still in the transaction, which the caller must roll back (every edge does)."""
     opened = partial(
         open_incidents,
         [opening],
@@ -316,7 +317,7 @@ def _open(opening: Opening, submission: ReportSubmission, *, now: datetime, acto
         now=now,
         year=report_year(now),
     )
-    if db.session.get_bind().dialect.name == "sqlite":
+    if holds_write_lock_from_begin(db.session.connection()):
         [row] = opened()
     else:
         try:

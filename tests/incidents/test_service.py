@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from incident_service.assessment.models import DiscoveryStatement
 from incident_service.assessment.service import DiscoveryAfterReport, incident_of_discovery_link, publish_policy
 from incident_service.audit.models import AuditEvent
 from incident_service.customers.models import Customer
 from incident_service.customers.service import add_customer
+from incident_service.database import holds_write_lock_from_begin
 from incident_service.extensions import db
 from incident_service.incidents.models import CHANNELS, Incident, IncidentNote, Report
 from incident_service.incidents.service import (
@@ -393,13 +395,36 @@ def test_a_report_opening_an_incident_keeps_all_the_reporter_gave() -> None:
 
 
 def test_the_opening_report_the_session_holds_is_the_row_as_written() -> None:
-    """An opening's report is not read back (issue 17): the session holds the row's values as written.
-    Each column must read as a fresh load of the row does."""
+    """An opening's report is not read back (issue 17): the session holds the row's values as written,
+    as a loaded row, clean. Each column must read as a fresh load of the row does."""
     customer()
     received = report(" An@Example.COM ", details="Mất mật khẩu", client_ip="203.0.113.9", user_agent="Firefox")
+    assert inspect(received).persistent and received not in db.session.new
+    assert not db.session.is_modified(received)
     held = {column: getattr(received, column) for column in Report.__table__.columns.keys()}
     db.session.expunge(received)
     loaded = db.session.get(Report, held["id"])
     assert loaded is not None and loaded is not received
     assert held == {column: getattr(loaded, column) for column in Report.__table__.columns.keys()}
     assert received.incident_id is not None and held["reference"].startswith("RPT-2026-")
+
+
+def test_an_opening_that_finds_an_incident_opened_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """R2 on the opening path: the check saw no open incident, yet one is open when the opening writes
+    (as if a mass reactivation had opened it in between). On PostgreSQL the savepoint undoes the opening
+    and the report joins that incident. On SQLite the write lock, held since the transaction's first
+    statement, rules that out, so there it is a fault: raised, and nothing kept once rolled back."""
+    from incident_service.incidents import service
+
+    customer()
+    first = report()
+    monkeypatch.setattr(service, "has_open_incident", lambda _customer_id: False)
+    if holds_write_lock_from_begin(db.session.connection()):
+        with pytest.raises(IntegrityError):
+            report()
+        db.session.rollback()
+        assert count(Incident) == count(Report) == 0
+    else:
+        second = report()
+        assert count(Incident) == 1 and second.incident_id == first.incident_id
+        assert actions().count("web:report:attached") == 1
