@@ -35,6 +35,9 @@ if POSTGRES:
         return held.connection
 
     with psycopg.connect(POSTGRES) as setup:
+        # Workers start together, and two CREATE TABLE IF NOT EXISTS at once can both try to create it (one
+        # fails on pg_type's unique index, its worker dies): one at a time, until this transaction ends.
+        setup.execute("SELECT pg_advisory_xact_lock(17)")
         setup.execute("CREATE TABLE IF NOT EXISTS rows (id SERIAL PRIMARY KEY, address TEXT, received_at TEXT)")
 else:
     with connect() as setup:

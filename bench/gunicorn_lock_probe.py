@@ -68,5 +68,5 @@ def worker_exit(server: Any, worker: Any) -> None:
     if folder:
         Path(folder, f"{os.getpid()}.json").write_text(json.dumps(_holds))
         floor = worker.wsgi.extensions["answer_floors"]["report"]
-        learned = {"floor": floor.floor(), "minimum": floor.minimum, "customers_work": sorted(floor._slow_path)}
+        learned = {"floor": floor.floor(), "minimum": floor.minimum, "customers_work": floor.samples()}
         Path(folder, f"{os.getpid()}.floor").write_text(json.dumps(learned))

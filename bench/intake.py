@@ -180,7 +180,8 @@ def postgres_workers(workers: tuple[int, ...] = (1, 2, 4)) -> dict[int, dict[str
                 "p50_ms": known["p50_ms"],
                 "p99_ms": known["p99_ms"],
                 "floor_per_s": floor_result["per_second"],
-                "ratio": known["per_second"] / max(floor_result["per_second"], 1e-9),
+                "floor_errors": floor_result["errors"],
+                "ratio": known["per_second"] / floor_result["per_second"] if floor_result["per_second"] else 0.0,
                 "errors": known["errors"],
             }
     return results
@@ -265,18 +266,23 @@ def write_lock_held(probe: Path, start: float, end: float) -> dict[str, float]:
 
 
 def answer_floor_learned(probe: Path) -> dict[str, float]:
-    """The report answers' floor (R3) that bench/gunicorn_lock_probe.py found each worker had learned at
-    its exit, after the known customers' load: the highest of the workers', in ms, the setting it may not go
-    under, and the 99th percentile of the customers' work it learned from (the last answer_floor.WINDOW
-    of each worker; the floor is 1.5 × that, or the setting)."""
+    """The report answers' floor (R3) that bench/gunicorn_lock_probe.py found the workers had learned at
+    their exit, after the known customers' load, from the worker with the highest: its floor and the 99th
+    percentile of the customers' work it learned from (its last answer_floor.WINDOW; the floor is 1.5 ×
+    that, or the setting if more), in ms; the setting; and how many workers wrote theirs (none: zeros,
+    and the table says it was not recorded)."""
     learned = [json.loads(path.read_text()) for path in probe.glob("*.floor")]
-    work = sorted(seconds for worker in learned for seconds in worker["customers_work"])
-    if not work:
-        raise RuntimeError("the probe recorded no customer's report in the answer floor")
+    per_worker = [
+        (worker["floor"], work[int(0.99 * (len(work) - 1))], worker["minimum"])
+        for worker in learned
+        if (work := worker["customers_work"])
+    ]
+    floor, p99, minimum = max(per_worker, default=(0.0, 0.0, 0.0))
     return {
-        "answer_floor_ms": max(worker["floor"] for worker in learned) * 1000,
-        "answer_floor_minimum_ms": learned[0]["minimum"] * 1000,
-        "customers_work_p99_ms": work[int(0.99 * (len(work) - 1))] * 1000,
+        "answer_floor_ms": floor * 1000,
+        "answer_floor_minimum_ms": minimum * 1000,
+        "customers_work_p99_ms": p99 * 1000,
+        "answer_floor_workers": len(per_worker),
     }
 
 

@@ -50,11 +50,15 @@ class AnswerFloor:
         self._work_clock = work_clock or (working_clock if clock is time.perf_counter else clock)
 
     def floor(self) -> float:
-        with self._lock:
-            samples = sorted(self._slow_path)
+        samples = self.samples()
         if not samples:
             return self.minimum
         return max(self.minimum, samples[int(PERCENTILE * (len(samples) - 1))] * MARGIN)
+
+    def samples(self) -> list[float]:
+        """The customers' work, in seconds, the floor now learns from (the last WINDOW), smallest first."""
+        with self._lock:
+            return sorted(self._slow_path)
 
     def start(self) -> tuple[float, float]:
         return self._clock(), self._work_clock()
