@@ -133,7 +133,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     turns = WriterTurns(busy_timeout_ms)
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    def _on_begin(connection: Any) -> None:  # every transaction: holds_write_lock_from_begin relies on it
         turns.begin(connection.connection.dbapi_connection)
 
     dialect = engine.dialect
@@ -146,10 +146,11 @@ _WRITE_LOCK_FROM_BEGIN = "sqlite_write_lock_from_begin"
 
 
 def holds_write_lock_from_begin(connection: Connection) -> bool:
-    """Whether `connection`'s transaction has held the database's one write lock since its first statement:
-    a SQLite connection of an engine configure_sqlite set up (BEGIN IMMEDIATE, WriterTurns), on which no
-    other writer can change anything between a read and a write of the same transaction. Not PostgreSQL's,
-    nor a SQLite engine made some other way (pysqlite's own handling begins late and deferred)."""
+    """Whether `connection` is a SQLite connection configure_sqlite set up, every transaction of which begins
+    with BEGIN IMMEDIATE (its `_on_begin`) and so holds the database's one write lock from its first
+    statement: no other writer can change anything between a read and a write of the same transaction.
+    Not PostgreSQL's, nor a SQLite engine made some other way (pysqlite's own handling begins late and
+    deferred). The mark is set as the connection is made; it holds only while `_on_begin` stays as it is."""
     return bool(connection.info.get(_WRITE_LOCK_FROM_BEGIN))
 
 

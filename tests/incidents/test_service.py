@@ -18,7 +18,6 @@ from incident_service.assessment.service import DiscoveryAfterReport, incident_o
 from incident_service.audit.models import AuditEvent
 from incident_service.customers.models import Customer
 from incident_service.customers.service import add_customer
-from incident_service.database import holds_write_lock_from_begin
 from incident_service.extensions import db
 from incident_service.incidents.models import CHANNELS, Incident, IncidentNote, Report
 from incident_service.incidents.service import (
@@ -409,22 +408,27 @@ def test_the_opening_report_the_session_holds_is_the_row_as_written() -> None:
     assert received.incident_id is not None and held["reference"].startswith("RPT-2026-")
 
 
+@pytest.mark.real_commits
 def test_an_opening_that_finds_an_incident_opened_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
     """R2 on the opening path: the check saw no open incident, yet one is open when the opening writes
     (as if a mass reactivation had opened it in between). On PostgreSQL the savepoint undoes the opening
     and the report joins that incident. On SQLite the write lock, held since the transaction's first
-    statement, rules that out, so there it is a fault: raised, and nothing kept once rolled back."""
+    statement, rules that out, so there it is a fault: raised, and nothing of it kept once rolled back."""
     from incident_service.incidents import service
 
     customer()
     first = report()
+    db.session.commit()
+    incident_id, stamp = first.incident_id, db.session.scalars(select(Customer.security_stamp)).one()
+    trail = actions()
     monkeypatch.setattr(service, "has_open_incident", lambda _customer_id: False)
-    if holds_write_lock_from_begin(db.session.connection()):
+    if db.session.get_bind().dialect.name == "sqlite":
         with pytest.raises(IntegrityError):
             report()
         db.session.rollback()
-        assert count(Incident) == count(Report) == 0
+        assert count(Incident) == count(Report) == 1
+        assert db.session.scalars(select(Customer.security_stamp)).one() == stamp and actions() == trail
     else:
         second = report()
-        assert count(Incident) == 1 and second.incident_id == first.incident_id
+        assert count(Incident) == 1 and second.incident_id == incident_id
         assert actions().count("web:report:attached") == 1
