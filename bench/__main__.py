@@ -74,7 +74,7 @@ def main() -> None:
                 f"{web['answer_floor_ms']:.0f} ms (customers' work p99 {web['customers_work_p99_ms']:.1f} ms), "
                 f"the highest of {web['answer_floor_workers']:.0f} workers"
                 if web["answer_floor_workers"]
-                else "not recorded (no worker wrote its floor)"
+                else f"not recorded ({web['answer_floor_files']:.0f} workers wrote a floor, none with customers' work)"
             ),
             f"`ANSWER_FLOOR_MS` {web['answer_floor_minimum_ms']:.0f} ms" if web["answer_floor_workers"] else "—",
             "—",
@@ -118,8 +118,9 @@ def main() -> None:
                 f"`POST /report` timing under load, customers' and unknown addresses interleaved (SQLite, gunicorn "
                 f"2 workers, {connections} connections, {r3['known']:.0f} / {r3['unknown']:.0f} answers)",
                 f"medians {r3['known_ms']:.1f} / {r3['unknown_ms']:.1f} ms, p99 {r3['known_p99_ms']:.1f} / "
-                f"{r3['unknown_p99_ms']:.1f} ms; {r3['known_past_every_unknown']:.2%} of customers' answers "
-                "slower than every stranger's",
+                f"{r3['unknown_p99_ms']:.1f} ms; above the other's p99: customers' {r3['known_above_unknown_p99']:.1%}, "
+                f"strangers' {r3['unknown_above_known_p99']:.1%}; cold workers' first {r3_load.COLD} each: medians "
+                f"{r3['cold_known_ms']:.0f} / {r3['cold_unknown_ms']:.0f} ms (floor {r3['floor_ms']:.0f} ms)",
                 f"KS D = {r3['ks_d']:.3f}",
                 f"p = {r3['ks_p']:.2f}",
                 "p > 0.01",

@@ -269,8 +269,8 @@ def answer_floor_learned(probe: Path) -> dict[str, float]:
     """The report answers' floor (R3) that bench/gunicorn_lock_probe.py found the workers had learned at
     their exit, after the known customers' load, from the worker with the highest: its floor and the 99th
     percentile of the customers' work it learned from (its last answer_floor.WINDOW; the floor is 1.5 ×
-    that, or the setting if more), in ms; the setting; and how many workers wrote theirs (none: zeros,
-    and the table says it was not recorded)."""
+    that, or the setting if more), in ms; the setting; how many workers wrote theirs, and how many of those
+    had learned from a customer's report (none: zeros, and the table says which)."""
     learned = [json.loads(path.read_text()) for path in probe.glob("*.floor")]
     per_worker = [
         (worker["floor"], work[int(0.99 * (len(work) - 1))], worker["minimum"])
@@ -283,6 +283,7 @@ def answer_floor_learned(probe: Path) -> dict[str, float]:
         "answer_floor_minimum_ms": minimum * 1000,
         "customers_work_p99_ms": p99 * 1000,
         "answer_floor_workers": len(per_worker),
+        "answer_floor_files": len(learned),
     }
 
 
