@@ -303,13 +303,12 @@ SETTINGS: tuple[Setting, ...] = (
     # After a secret is rotated, the old one keeps signing beside the new one for this long.
     Setting("WEBHOOK_SECRET_OVERLAP_HOURS", values.whole(minimum=0, maximum=24 * 30), default="24"),
     # R3: answers that could tell whether an address is a customer's take at least this long (and as
-    # long as a customer's answer recently took): see incident_service/answer_floor.py. 25 ms is 1.9-3.2 x
-    # the 99th percentile of a customer's report's work under make bench's full load (7.9-13 ms), 1.6-2.5 x
-    # a fresh worker's first report or fresh link in-process (10-16 ms), and one run each of
-    # bench/r3_load.py found customers' answers no easier to tell apart under load at 25 ms than at 60;
-    # 60 before issue 17, when a report took several times longer. A database across a network adds round
-    # trips to a customer's first report: raise it there (README).
-    Setting("ANSWER_FLOOR_MS", values.whole(minimum=0, maximum=5000), default="25"),
+    # long as a customer's answer recently took): see incident_service/answer_floor.py. It alone holds a
+    # worker's first answers, before it has learned from its customers': under 4 concurrent connections a
+    # restarted worker's first customers' answers took a median of 52 ms against strangers' 32 ms with
+    # 25 ms here, and 70 against 69 ms with 60 (bench/r3_load.py, issue 17's fifth pass). A database
+    # across a network adds round trips to a customer's first report: raise it there (README).
+    Setting("ANSWER_FLOOR_MS", values.whole(minimum=0, maximum=5000), default="60"),
     # Where rate-limit counters live. memory:// counts per process, so with several gunicorn workers
     # each would allow the whole limit: outside the embedded setups it must be chosen on purpose.
     Setting(
