@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import statistics
 import subprocess
 import tempfile
@@ -29,13 +28,12 @@ import urllib.parse
 from incident_service.settings import SETTINGS
 
 from .intake import BIN, ROOT, production_env, seed_known, serve
-from .r3_timing import ks_two_sample
+from .r3_timing import TOKEN, ks_two_sample
 
 CONNECTIONS = (4, 16)
 SECONDS = 10.0
 COLD = 8  # answers of each kind counted as the cold workers' first
 PER_CONNECTION = 1_500  # more customers than one connection can report in SECONDS
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 # The app's default, unless ANSWER_FLOOR_MS is set for the run (production_env passes it on): 25 / 40 / 60
 # ms were compared so, `ANSWER_FLOOR_MS=60 .venv/bin/python -m bench.r3_load`.
 FLOOR_MS = int(
