@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CONNECTIONS, SECONDS = 16, 10.0
 KNOWN_PER_CONNECTION = 1_000  # more than one connection can report in SECONDS
+# Before a measured load, customers' reports for this long: every worker learns from its first
+# answer_floor.WARM_AFTER, held until then to ANSWER_FLOOR_COLD_MS (R3), as after any restart, and then
+# from enough more (answer_floor.WINDOW) that the slow first ones no longer set its floor. The rows
+# measure warm workers; bench.r3_load measures the cold ones.
+WARM_SECONDS, WARM_PER_CONNECTION = 4.0, 200
 
 
 def free_port() -> int:
@@ -98,6 +103,12 @@ def load_with(
     return json.loads(out.stdout)
 
 
+def warm_up(env: dict[str, str], folder: str, port: int) -> None:
+    """Customers' reports (`warm…` addresses, seeded here) for WARM_SECONDS, not measured."""
+    seed_known(env, folder, "warm", CONNECTIONS, WARM_PER_CONNECTION)
+    load_with(port, "/report", "/report", CONNECTIONS, WARM_SECONDS, "warm")
+
+
 def seed_known(env: dict[str, str], folder: str, prefix: str, connections: int, per_connection: int) -> None:
     """Customers for every address the load will name (`{prefix}{c}-{n}@example.com`), no passwords:
     each report is a fresh customer's, so each does the whole reactivation."""
@@ -171,6 +182,7 @@ def postgres_workers(workers: tuple[int, ...] = (1, 2, 4)) -> dict[int, dict[str
             seed_known(env, folder, "known", CONNECTIONS, KNOWN_PER_CONNECTION)
             app, port = serve("wsgi:app", env, "/healthz", workers=count)
             try:
+                warm_up(env, folder, port)
                 known = load(port, "/report", "/report", "known")
             finally:
                 app.terminate()
@@ -213,6 +225,7 @@ def run() -> dict[str, float]:
             "wsgi:app", {**env, "LOCK_PROBE_DIR": str(probe)}, "/healthz", config="bench/gunicorn_lock_probe.py"
         )
         try:
+            warm_up(env, folder, app_port)
             unknown = load(app_port, "/report", "/report", "unknown")
             known_from = time.time()
             known = load(app_port, "/report", "/report", "known")

@@ -204,7 +204,7 @@ def fill_postgres(url: str, count: int) -> None:
 def filled(database: str, count: int) -> Iterator[Flask]:
     """An app on `database` ("SQLite" or "PostgreSQL") holding `count` generated incidents."""
     if database == "SQLite":
-        with throwaway_app(ANSWER_FLOOR_MS=0, RATELIMIT_ENABLED=False) as app:
+        with throwaway_app(ANSWER_FLOOR_MS=0, ANSWER_FLOOR_COLD_MS=0, RATELIMIT_ENABLED=False) as app:
             with app.app_context():
                 db.engine.dispose()
             fill_sqlite(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"), count)
@@ -214,7 +214,7 @@ def filled(database: str, count: int) -> Iterator[Flask]:
     with durable_postgres() as server:
         server.execute("CREATE DATABASE bench_scale")
         url = server.url("bench_scale")
-        with throwaway_app(url, ANSWER_FLOOR_MS=0, RATELIMIT_ENABLED=False) as app:
+        with throwaway_app(url, ANSWER_FLOOR_MS=0, ANSWER_FLOOR_COLD_MS=0, RATELIMIT_ENABLED=False) as app:
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()

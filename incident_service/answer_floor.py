@@ -6,11 +6,14 @@ time and a stopwatch told the two apart. Each such answer is now held until a fl
 99th percentile of the slow (customer) path, times 1.5, and never less than ANSWER_FLOOR_MS. A
 customer's answer is rarely held at all; an unknown address's is held about as long as a customer's
 would have taken. The floor learns only from customers' answers, which a prober cannot make faster.
-Sleeping costs a thread, not CPU; the floor is per process, so a worker that has not yet seen a
-customer's report relies on ANSWER_FLOOR_MS alone: set it above the slowest customer report the
-deployment sees (its p99; `make bench` prints the in-process figure). A random share of the floor (up to a
-fifth) is added to every answer: what little work still follows the hold (a customer's request has
-more to tidy up) would otherwise be a steady, measurable offset between two narrow distributions.
+Sleeping costs a thread, not CPU; the floor is per process, and a worker is cold until it has learned
+from WARM_AFTER customers' reports: its first customers' reports compile statements and templates, several
+at once, and took up to 242 ms under load against a warm report's 13 ms (bench/r3_load.py, issue 17), so
+until then every answer is held to at least ANSWER_FLOOR_COLD_MS. Once warm, the floor is never less than
+ANSWER_FLOOR_MS: set it above the p99 of a customer's report the deployment sees (`make bench` prints the
+figure its workers learned under load). A random share of the floor (up to a fifth) is added to every
+answer: what little work still follows the hold (a customer's request has more to tidy up) would otherwise
+be a steady, measurable offset between two narrow distributions.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ WINDOW = 200
 PERCENTILE = 0.99
 MARGIN = 1.5
 JITTER = 0.2
+# A worker's first customers' reports arrive together (16 threads) and are each slowed by the others';
+# after this many its answers were a warm worker's (bench/r3_load.py's first answers, issue 17).
+WARM_AFTER = 20
 
 
 class AnswerFloor:
@@ -36,12 +42,14 @@ class AnswerFloor:
         self,
         minimum_seconds: float,
         *,
+        cold_seconds: float = 0.0,
         clock: Callable[[], float] = time.perf_counter,
         work_clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] | None = None,
     ) -> None:
         self.minimum = minimum_seconds
+        self.cold = cold_seconds
         self._jitter = jitter or random.Random().random
         self._slow_path: deque[float] = deque(maxlen=WINDOW)
         self._lock = threading.Lock()
@@ -51,9 +59,10 @@ class AnswerFloor:
 
     def floor(self) -> float:
         samples = self.samples()
+        least = self.minimum if len(samples) >= WARM_AFTER else max(self.minimum, self.cold)
         if not samples:
-            return self.minimum
-        return max(self.minimum, samples[int(PERCENTILE * (len(samples) - 1))] * MARGIN)
+            return least
+        return max(least, samples[int(PERCENTILE * (len(samples) - 1))] * MARGIN)
 
     def samples(self) -> list[float]:
         """The customers' work, in seconds, the floor now learns from (the last WINDOW), smallest first."""
@@ -96,5 +105,7 @@ def answer_floor(name: str) -> AnswerFloor:
 
 
 def init_app(app: Flask) -> None:
-    minimum = app.config["ANSWER_FLOOR_MS"] / 1000
-    app.extensions["answer_floors"] = {name: AnswerFloor(minimum) for name in ("report", "fresh_link")}
+    minimum, cold = app.config["ANSWER_FLOOR_MS"] / 1000, app.config["ANSWER_FLOOR_COLD_MS"] / 1000
+    app.extensions["answer_floors"] = {
+        name: AnswerFloor(minimum, cold_seconds=cold) for name in ("report", "fresh_link")
+    }

@@ -302,13 +302,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WEBHOOK_DISABLE_AFTER_HOURS", values.whole(minimum=0), default="72"),
     # After a secret is rotated, the old one keeps signing beside the new one for this long.
     Setting("WEBHOOK_SECRET_OVERLAP_HOURS", values.whole(minimum=0, maximum=24 * 30), default="24"),
-    # R3: answers that could tell whether an address is a customer's take at least this long (and as
-    # long as a customer's answer recently took): see incident_service/answer_floor.py. It alone holds a
-    # worker's first answers, before it has learned from its customers': under 4 concurrent connections a
-    # restarted worker's first customers' answers took a median of 52 ms against strangers' 32 ms with
-    # 25 ms here, and 70 against 69 ms with 60 (bench/r3_load.py, issue 17's fifth pass). A database
-    # across a network adds round trips to a customer's first report: raise it there (README).
+    # R3: answers that could tell whether an address is a customer's take at least this long once the
+    # worker is warm (and as long as a customer's answer recently took): see incident_service/answer_floor.py.
+    # At 25 ms, 16 connections brought more reports than SQLite's write lock passes, the answers queued past
+    # the floor, and their tails told customers apart (KS p 0.002 to 0.02); at 60 ms they did not (0.14 to
+    # 0.94, bench/r3_load.py, issue 17's sixth pass). A database across a network adds round trips to a
+    # customer's report: raise it there (README).
     Setting("ANSWER_FLOOR_MS", values.whole(minimum=0, maximum=5000), default="60"),
+    # R3: until a worker has learned from its first customers' reports (answer_floor.WARM_AFTER), every such
+    # answer takes at least this long: a restarted worker's first customers' reports took up to 242 ms
+    # under 16 connections, strangers' 60 ms (bench/r3_load.py, issue 17's sixth pass).
+    Setting("ANSWER_FLOOR_COLD_MS", values.whole(minimum=0, maximum=10_000), default="300"),
     # Where rate-limit counters live. memory:// counts per process, so with several gunicorn workers
     # each would allow the whole limit: outside the embedded setups it must be chosen on purpose.
     Setting(

@@ -50,7 +50,11 @@ def app_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     # The R3 answer floor holds every report answer at least ANSWER_FLOOR_MS (60 ms by default); its own
     # tests (test_answer_floor.py) and the production-shaped stack keep it, the rest of the suite does not
     # wait for it.
-    settings: dict[str, Any] = {"PASSWORD_HASH_PROFILE": "owasp-minimum", "ANSWER_FLOOR_MS": 0}
+    settings: dict[str, Any] = {
+        "PASSWORD_HASH_PROFILE": "owasp-minimum",
+        "ANSWER_FLOOR_MS": 0,
+        "ANSWER_FLOOR_COLD_MS": 0,
+    }
     for marker in reversed(list(request.node.iter_markers("settings"))):
         settings.update(marker.kwargs)
     return settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from incident_service.answer_floor import AnswerFloor, answer_floor
+from incident_service.answer_floor import WARM_AFTER, AnswerFloor, answer_floor
 from tests.helpers import submit
 
 
@@ -71,3 +71,48 @@ def test_the_floor_learns_from_the_work_and_holds_on_the_wall_clock() -> None:
     wall.now += 0.005
     floor.hold(started, slow_path=False)
     assert wall.slept == [0.015]  # answered at the floor after its start, its wait included
+
+
+def test_a_cold_worker_holds_every_answer_to_the_cold_floor_until_it_has_learned() -> None:
+    """A worker's first customers' reports compile statements and templates, several at once, and took up
+    to 242 ms under load against a warm report's 13 ms (issue 17): learned from one or two of them, or
+    from none, the floor would let a stranger's answer come back sooner than theirs."""
+    clock = Clock()
+    floor = AnswerFloor(0.025, cold_seconds=0.300, clock=clock, sleep=clock.sleep, jitter=lambda: 0)
+    assert floor.floor() == 0.300  # nothing learned yet
+    started = floor.start()
+    clock.now += 0.005  # a stranger's report, before any customer's
+    floor.hold(started, slow_path=False)
+    assert clock.slept == [0.295]
+    for taken in range(WARM_AFTER - 1):  # customers' reports, each 10 ms
+        started = floor.start()
+        clock.now += 0.010
+        floor.hold(started, slow_path=True)
+        assert floor.floor() == 0.300, taken  # still cold: the cold floor, not 1.5 × 10 ms
+    started = floor.start()
+    clock.now += 0.010
+    floor.hold(started, slow_path=True)  # the WARM_AFTER-th
+    assert floor.floor() == 0.025  # warm: the minimum, since 1.5 × 10 ms is less
+    clock.slept.clear()
+    started = floor.start()
+    clock.now += 0.005
+    floor.hold(started, slow_path=False)
+    assert clock.slept == [0.020]
+
+
+def test_the_cold_floor_never_lowers_the_learned_or_the_minimum() -> None:
+    clock = Clock()
+    floor = AnswerFloor(0.060, cold_seconds=0.010, clock=clock, sleep=clock.sleep, jitter=lambda: 0)
+    assert floor.floor() == 0.060  # a cold floor below the minimum: the minimum
+    started = floor.start()
+    clock.now += 0.400  # one customer's cold report took 400 ms
+    floor.hold(started, slow_path=True)
+    assert floor.floor() == pytest.approx(0.600)  # 1.5 × what it learned, above either
+
+
+@pytest.mark.settings(ANSWER_FLOOR_MS=40, ANSWER_FLOOR_COLD_MS=250)
+def test_the_settings_give_each_form_its_floors(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        for name in ("report", "fresh_link"):
+            assert answer_floor(name).floor() == 0.250
+            assert (answer_floor(name).minimum, answer_floor(name).cold) == (0.040, 0.250)
