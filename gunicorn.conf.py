@@ -18,7 +18,8 @@ workers = int(os.environ.get("GUNICORN_WORKERS", str(min(multiprocessing.cpu_cou
 # Threads let a worker serve other requests while one waits on argon2, the database, or the answer floor:
 # every report answer is held to at least ANSWER_FLOOR_MS (R3), sleeping, so a worker answers at most
 # threads / that floor reports a second whatever its CPU: 4 threads capped it near 60 a second when the floor
-# was 60 ms (issue 17). argon2's memory is bounded apart (PASSWORD_HASH_CONCURRENCY), and a sleeping thread
+# was 60 ms (issue 17). Until it has learned from 20 customers' answers a worker holds them to
+# ANSWER_FLOOR_COLD_MS (300 ms): 16 threads / 0.3 s, about 50 a second, for its first moments. argon2's memory is bounded apart (PASSWORD_HASH_CONCURRENCY), and a sleeping thread
 # holds no database connection.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))

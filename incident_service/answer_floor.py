@@ -6,14 +6,22 @@ time and a stopwatch told the two apart. Each such answer is now held until a fl
 99th percentile of the slow (customer) path, times 1.5, and never less than ANSWER_FLOOR_MS. A
 customer's answer is rarely held at all; an unknown address's is held about as long as a customer's
 would have taken. The floor learns only from customers' answers, which a prober cannot make faster.
-Sleeping costs a thread, not CPU; the floor is per process, and a worker is cold until it has learned
-from WARM_AFTER customers' reports: its first customers' reports compile statements and templates, several
-at once, and took up to 242 ms under load against a warm report's 13 ms (bench/r3_load.py, issue 17), so
-until then every answer is held to at least ANSWER_FLOOR_COLD_MS. Once warm, the floor is never less than
-ANSWER_FLOOR_MS: set it above the p99 of a customer's report the deployment sees (`make bench` prints the
-figure its workers learned under load). A random share of the floor (up to a fifth) is added to every
-answer: what little work still follows the hold (a customer's request has more to tidy up) would otherwise
-be a steady, measurable offset between two narrow distributions.
+Sleeping costs a thread, not CPU; the floor is per process and per form, and a worker is cold until it has
+learned from WARM_AFTER customers' answers on that form: its first customers' reports compile statements and
+templates, several at once, and their answers took up to 242 ms under 16 connections where a warm worker's
+took 62 to 88 ms (bench/r3_load.py, issue 17), so until then every answer is held to at least
+ANSWER_FLOOR_COLD_MS. Once warm, the floor is never less than ANSWER_FLOOR_MS: set it above the p99 of a
+customer's report the deployment sees (`make bench` prints the figure its workers learned under load). A
+random share of the floor (up to a fifth) is added to every answer: what little work still follows the hold
+(a customer's request has more to tidy up) would otherwise be a steady, measurable offset between two
+narrow distributions.
+
+What the floor still tells (docs/security.md, R3): it moves with the customers' answers it learns from, so
+a prober who could make a restarted worker's answers its own, report 19 customers' addresses it knows (each
+locking that customer's password and mailing them), then the address it asks about, would see strangers'
+answers fall from the cold floor to the warm one if that address was a customer's. Before the cold floor the
+same step came after one customer's report, with no padding. And a path a worker has not run yet (a report
+joining an open incident, the other language's templates) is slow the first time, after the worker is warm.
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ WINDOW = 200
 PERCENTILE = 0.99
 MARGIN = 1.5
 JITTER = 0.2
-# A worker's first customers' reports arrive together (16 threads) and are each slowed by the others';
-# after this many its answers were a warm worker's (bench/r3_load.py's first answers, issue 17).
+# A worker's first customers' reports arrive together (up to its 16 threads) and are each slowed by the
+# others': under 16 connections the first 16 answers, about 8 a worker, were slow and the next a warm
+# worker's (bench/r3_load.py, issue 17). The threads and a margin; `make bench`'s cold rows measure it.
 WARM_AFTER = 20
 
 
@@ -52,14 +61,16 @@ class AnswerFloor:
         self.cold = cold_seconds
         self._jitter = jitter or random.Random().random
         self._slow_path: deque[float] = deque(maxlen=WINDOW)
+        self._learned = 0  # customers' answers learned from, ever (the window keeps the last WINDOW)
         self._lock = threading.Lock()
         self._clock, self._sleep = clock, sleep
         # An injected clock (tests) stands for both; otherwise the work clock leaves out writer turns.
         self._work_clock = work_clock or (working_clock if clock is time.perf_counter else clock)
 
     def floor(self) -> float:
-        samples = self.samples()
-        least = self.minimum if len(samples) >= WARM_AFTER else max(self.minimum, self.cold)
+        with self._lock:
+            samples, learned = sorted(self._slow_path), self._learned
+        least = self.minimum if learned >= WARM_AFTER else max(self.minimum, self.cold)
         if not samples:
             return least
         return max(least, samples[int(PERCENTILE * (len(samples) - 1))] * MARGIN)
@@ -84,6 +95,7 @@ class AnswerFloor:
         if slow_path:
             with self._lock:
                 self._slow_path.append(self._work_clock() - work)
+                self._learned += 1
         floor = self.floor()
         remaining = floor * (1 + JITTER * self._jitter()) - (self._clock() - wall)
         if remaining > 0:

@@ -305,13 +305,14 @@ SETTINGS: tuple[Setting, ...] = (
     # R3: answers that could tell whether an address is a customer's take at least this long once the
     # worker is warm (and as long as a customer's answer recently took): see incident_service/answer_floor.py.
     # At 25 ms, 16 connections brought more reports than SQLite's write lock passes, the answers queued past
-    # the floor, and their tails told customers apart (KS p 0.002 to 0.02); at 60 ms they did not (0.14 to
-    # 0.94, bench/r3_load.py, issue 17's sixth pass). A database across a network adds round trips to a
+    # the floor, and their tails told customers apart (KS p 0.002 to 0.02); at 60 ms they did not
+    # (bench/r3_load.py's warm half, issue 17's sixth pass: docs/benchmarks.md). A database across a network adds round trips to a
     # customer's report: raise it there (README).
     Setting("ANSWER_FLOOR_MS", values.whole(minimum=0, maximum=5000), default="60"),
-    # R3: until a worker has learned from its first customers' reports (answer_floor.WARM_AFTER), every such
-    # answer takes at least this long: a restarted worker's first customers' reports took up to 242 ms
-    # under 16 connections, strangers' 60 ms (bench/r3_load.py, issue 17's sixth pass).
+    # R3: until a worker has learned from its first customers' answers on a form (answer_floor.WARM_AFTER),
+    # every answer of that form takes at least this long. Without it, under 16 connections a restarted
+    # worker's first customers' reports were answered in 81 to 242 ms and strangers' in 65 to 158 ms, held
+    # only to ANSWER_FLOOR_MS (bench/r3_load.py, issue 17's sixth pass).
     Setting("ANSWER_FLOOR_COLD_MS", values.whole(minimum=0, maximum=10_000), default="300"),
     # Where rate-limit counters live. memory:// counts per process, so with several gunicorn workers
     # each would allow the whole limit: outside the embedded setups it must be chosen on purpose.

@@ -116,3 +116,29 @@ def test_the_settings_give_each_form_its_floors(app) -> None:  # type: ignore[no
         for name in ("report", "fresh_link"):
             assert answer_floor(name).floor() == 0.250
             assert (answer_floor(name).minimum, answer_floor(name).cold) == (0.040, 0.250)
+
+
+@pytest.mark.settings(ANSWER_FLOOR_MS=40, ANSWER_FLOOR_COLD_MS=250)
+def test_a_cold_app_holds_a_strangers_answers_on_both_forms_to_the_cold_floor(app, client) -> None:  # type: ignore[no-untyped-def]
+    """Through the views: a stranger's report and fresh-link answers on a worker that has learned nothing are
+    held to the cold floor, and the report form's customers warm only the report form."""
+    slept: dict[str, list[float]] = {"report": [], "fresh_link": []}
+    with app.app_context():
+        for name, record in slept.items():
+            answer_floor(name)._sleep = record.append
+            answer_floor(name)._jitter = lambda: 0.0
+    submit(client, "/report", {"email": "nobody@example.com", "kind": "lost"})
+    submit(client, "/reset/new", {"email": "nobody@example.com"})
+    assert 0.2 < slept["report"][0] <= 0.250 and 0.2 < slept["fresh_link"][0] <= 0.250
+    with app.app_context():
+        report, fresh_link = answer_floor("report"), answer_floor("fresh_link")
+        for _ in range(WARM_AFTER):  # customers' answers on the report form
+            report.hold(report.start(), slow_path=True)
+        assert report.floor() == pytest.approx(0.040, abs=0.005)  # warm: the minimum (the work took µs)
+        assert fresh_link.floor() == 0.250  # the other form has learned nothing
+
+
+@pytest.mark.settings(ANSWER_FLOOR_MS=40, ANSWER_FLOOR_COLD_MS=0)
+def test_no_cold_floor_is_the_minimum_alone(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        assert answer_floor("report").floor() == 0.040
