@@ -52,8 +52,11 @@ FLOOR_MS, COLD_FLOOR_MS = _setting("ANSWER_FLOOR_MS"), _setting("ANSWER_FLOOR_CO
 
 
 def _connection(port: int, seconds: float, index: int, answers: list[tuple[bool, float, int, float]]) -> None:
-    """One session posting for `seconds`: its n-th report names customer `known{index}-{n//2}` when n is
-    even, nobody's address when odd. (customer?, seconds, status, sent) per answer into `answers`, `sent`
+    """One session posting for `seconds`: its n-th report names customer `known{index}-{n//2}` when n + index
+    is even, nobody's address when odd: half the connections begin with a customer and half with a stranger,
+    so that the cold workers' first reports are of both kinds at once (when every connection began with a
+    customer, the first 16 customers queued for the write lock behind each other's cold reports with no
+    stranger among them, up to 717 ms, while the strangers after them were answered at the cold floor). (customer?, seconds, status, sent) per answer into `answers`, `sent`
     being time.monotonic() as the report was sent."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", "/report")
@@ -70,7 +73,7 @@ def _connection(port: int, seconds: float, index: int, answers: list[tuple[bool,
     n = 0
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        customer = n % 2 == 0
+        customer = (n + index) % 2 == 0
         address = f"known{index}-{n // 2}@example.com" if customer else f"nobody{index}-{n // 2}@example.com"
         body = urllib.parse.urlencode({"email": address, "kind": "lost", "csrf_token": token})
         sent = time.monotonic()
