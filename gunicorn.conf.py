@@ -16,10 +16,11 @@ load_dotenv()  # the app reads .env too; the check below must see the same setti
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", str(min(multiprocessing.cpu_count() * 2 + 1, 8))))
 # Threads let a worker serve other requests while one waits on argon2, the database, or the answer floor:
-# every report answer is held to at least ANSWER_FLOOR_MS (R3), sleeping, so a worker answers at most
-# threads / that floor reports a second whatever its CPU: 4 threads capped it near 60 a second when the floor
-# was 60 ms (issue 17). Until it has learned from 20 customers' answers a worker holds them to
-# ANSWER_FLOOR_COLD_MS (300 ms): 16 threads / 0.3 s, about 50 a second, for its first moments. argon2's memory is bounded apart (PASSWORD_HASH_CONCURRENCY), and a sleeping thread
+# every report answer is held to at least ANSWER_FLOOR_MS (R3), sleeping, so a worker answers at most threads
+# / that floor reports a second whatever its CPU: 4 threads capped it near 60 a second when the floor was 60
+# ms (issue 17). Until it has learned from 20 different customers' answers on a form, a worker holds that
+# form's answers to ANSWER_FLOOR_COLD_MS (300 ms): 16 threads / 0.3 s, about 50 a second (the fresh-link form,
+# used less, may stay so). argon2's memory is bounded apart (PASSWORD_HASH_CONCURRENCY), and a sleeping thread
 # holds no database connection.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))

@@ -121,7 +121,8 @@ def main() -> None:
                 f"medians {r3['known_ms']:.1f} / {r3['unknown_ms']:.1f} ms, p99 {r3['known_p99_ms']:.1f} / "
                 f"{r3['unknown_p99_ms']:.1f} ms; above the other's p99: customers' {r3['known_above_unknown_p99']:.1%}, "
                 f"strangers' {r3['unknown_above_known_p99']:.1%}; cold workers' first {r3_load.COLD} each: medians "
-                f"{r3['cold_known_ms']:.0f} / {r3['cold_unknown_ms']:.0f} ms (floor {r3['floor_ms']:.0f} ms, {r3['cold_floor_ms']:.0f} ms cold); the whole run's KS p {r3['ks_p_whole_run']:.2f}",
+                f"{r3['cold_known_ms']:.0f} / {r3['cold_unknown_ms']:.0f} ms (floor {r3['floor_ms']:.0f} ms, "
+                f"{r3['cold_floor_ms']:.0f} ms cold); the whole run's KS p {r3['ks_p_whole_run']:.2f}",
                 f"KS D = {r3['ks_d']:.3f}",
                 f"p = {r3['ks_p']:.2f}",
                 "p > 0.01",

@@ -54,10 +54,12 @@ FLOOR_MS, COLD_FLOOR_MS = _setting("ANSWER_FLOOR_MS"), _setting("ANSWER_FLOOR_CO
 def _connection(port: int, seconds: float, index: int, answers: list[tuple[bool, float, int, float]]) -> None:
     """One session posting for `seconds`: its n-th report names customer `known{index}-{n//2}` when n + index
     is even, nobody's address when odd: half the connections begin with a customer and half with a stranger,
-    so that the cold workers' first reports are of both kinds at once (when every connection began with a
-    customer, the first 16 customers queued for the write lock behind each other's cold reports with no
-    stranger among them, up to 717 ms, while the strangers after them were answered at the cold floor). (customer?, seconds, status, sent) per answer into `answers`, `sent`
-    being time.monotonic() as the report was sent."""
+    so that the app's first reports are of both kinds at once (when every connection began with a customer,
+    the first 16 customers queued for the write lock behind each other's cold reports with no stranger among
+    them, up to 717 ms, while the strangers after them were answered at the cold floor). Which connections a
+    worker gets is gunicorn's doing, so one worker's first reports may still be of one kind.
+    (customer?, seconds, status, sent) per answer into `answers`, `sent` being time.monotonic() as the
+    report was sent. Raises rather than name a customer beyond the PER_CONNECTION seeded."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", "/report")
     response = connection.getresponse()
@@ -74,6 +76,8 @@ def _connection(port: int, seconds: float, index: int, answers: list[tuple[bool,
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         customer = (n + index) % 2 == 0
+        if n // 2 >= PER_CONNECTION:
+            raise RuntimeError(f"connection {index} reported all {PER_CONNECTION} customers seeded for it")
         address = f"known{index}-{n // 2}@example.com" if customer else f"nobody{index}-{n // 2}@example.com"
         body = urllib.parse.urlencode({"email": address, "kind": "lost", "csrf_token": token})
         sent = time.monotonic()

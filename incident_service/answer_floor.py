@@ -7,21 +7,23 @@ time and a stopwatch told the two apart. Each such answer is now held until a fl
 customer's answer is rarely held at all; an unknown address's is held about as long as a customer's
 would have taken. The floor learns only from customers' answers, which a prober cannot make faster.
 Sleeping costs a thread, not CPU; the floor is per process and per form, and a worker is cold until it has
-learned from WARM_AFTER customers' answers on that form: its first customers' reports compile statements and
-templates, several at once, and their answers took up to 242 ms under 16 connections where a warm worker's
-took 62 to 88 ms (bench/r3_load.py, issue 17), so until then every answer is held to at least
-ANSWER_FLOOR_COLD_MS. Once warm, the floor is never less than ANSWER_FLOOR_MS: set it above the p99 of a
-customer's report the deployment sees (`make bench` prints the figure its workers learned under load). A
-random share of the floor (up to a fifth) is added to every answer: what little work still follows the hold
-(a customer's request has more to tidy up) would otherwise be a steady, measurable offset between two
-narrow distributions.
+learned from the answers of WARM_AFTER different customers on that form: its first customers' reports
+compile statements and templates, several at once, and their answers took up to 242 ms under 16
+connections where a warm worker's took 62 to 88 ms (bench/r3_load.py, issue 17), so until then every
+answer is held to at least ANSWER_FLOOR_COLD_MS. Once warm, the floor is never less than ANSWER_FLOOR_MS:
+set it above the p99 of a customer's report the deployment sees (`make bench` prints the figure its workers
+learned under load). A random share of the floor (up to a fifth) is added to every answer: what little work
+still follows the hold (a customer's request has more to tidy up) would otherwise be a steady, measurable
+offset between two narrow distributions.
 
-What the floor still tells (docs/security.md, R3): it moves with the customers' answers it learns from, so
-a prober who could make a restarted worker's answers its own, report 19 customers' addresses it knows (each
-locking that customer's password and mailing them), then the address it asks about, would see strangers'
-answers fall from the cold floor to the warm one if that address was a customer's. Before the cold floor the
-same step came after one customer's report, with no padding. And a path a worker has not run yet (a report
-joining an open incident, the other language's templates) is slow the first time, after the worker is warm.
+What the floor still tells (docs/security.md, R3): it moves with the customers' answers it learns from.
+On a restarted worker nobody else uses, a prober who made 19 different customers' answers its own (its own
+accounts, if it has that many; each report on a form locks that password and opens an incident, each
+fresh-link request mails a link or is throttled), then asked about an address, would see strangers'
+answers fall from the cold floor to the warm one if that address was a customer's. Before the cold floor
+the same step came after one answer. The fresh-link form, used less, is where a worker is most often cold.
+And a path a worker has not run yet (a report joining an open incident, the other language's templates) is
+slow the first time, after the worker is warm.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ WINDOW = 200
 PERCENTILE = 0.99
 MARGIN = 1.5
 JITTER = 0.2
-# A worker's first customers' reports arrive together (up to its 16 threads) and are each slowed by the
-# others': under 16 connections the first 16 answers, about 8 a worker, were slow and the next a warm
-# worker's (bench/r3_load.py, issue 17). The threads and a margin; `make bench`'s cold rows measure it.
+# A worker's first customers' reports arrive together (up to gunicorn.conf.py's 16 threads) and are each
+# slowed by the others': under 16 connections the first 16 answers, about 8 a worker, were slow and the
+# next a warm worker's (own runs, issue 17's sixth pass). The threads and a margin: with more threads,
+# raise it.
 WARM_AFTER = 20
 
 
@@ -61,7 +64,9 @@ class AnswerFloor:
         self.cold = cold_seconds
         self._jitter = jitter or random.Random().random
         self._slow_path: deque[float] = deque(maxlen=WINDOW)
-        self._learned = 0  # customers' answers learned from, ever (the window keeps the last WINDOW)
+        # The customers whose answers it has learned from, until WARM_AFTER of them: warmth counts each
+        # customer once, so that nobody warms a worker by reporting their own address over and over.
+        self._warming: set[int] | None = set()
         self._lock = threading.Lock()
         self._clock, self._sleep = clock, sleep
         # An injected clock (tests) stands for both; otherwise the work clock leaves out writer turns.
@@ -69,8 +74,8 @@ class AnswerFloor:
 
     def floor(self) -> float:
         with self._lock:
-            samples, learned = sorted(self._slow_path), self._learned
-        least = self.minimum if learned >= WARM_AFTER else max(self.minimum, self.cold)
+            samples, warm = sorted(self._slow_path), self._warming is None
+        least = self.minimum if warm else max(self.minimum, self.cold)
         if not samples:
             return least
         return max(least, samples[int(PERCENTILE * (len(samples) - 1))] * MARGIN)
@@ -83,19 +88,23 @@ class AnswerFloor:
     def start(self) -> tuple[float, float]:
         return self._clock(), self._work_clock()
 
-    def hold(self, started: tuple[float, float], *, slow_path: bool) -> None:
-        """Called as the answer is ready, `started` being `start()` when the work began;
-        `slow_path` says this answer did a customer's work. Sleeps until the floor.
+    def hold(self, started: tuple[float, float], *, customer: int | None) -> None:
+        """Called as the answer is ready, `started` being `start()` when the work began; `customer` is the
+        customer whose work this answer did (the slow path), None for an unknown address. Sleeps until the
+        floor.
 
         The floor learns from the work alone (`working_clock`: not the wait for SQLite's writer turn,
         which grew with the queue and the floor with it: issue 17), and the answer is held on the wall
         clock, the wait included: how long a report waited says how long the reports ahead of it took,
         and so whose they were, unless the floor covers it."""
         wall, work = started
-        if slow_path:
+        if customer is not None:
             with self._lock:
                 self._slow_path.append(self._work_clock() - work)
-                self._learned += 1
+                if self._warming is not None:
+                    self._warming.add(customer)
+                    if len(self._warming) >= WARM_AFTER:
+                        self._warming = None
         floor = self.floor()
         remaining = floor * (1 + JITTER * self._jitter()) - (self._clock() - wall)
         if remaining > 0:

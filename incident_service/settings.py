@@ -302,14 +302,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WEBHOOK_DISABLE_AFTER_HOURS", values.whole(minimum=0), default="72"),
     # After a secret is rotated, the old one keeps signing beside the new one for this long.
     Setting("WEBHOOK_SECRET_OVERLAP_HOURS", values.whole(minimum=0, maximum=24 * 30), default="24"),
-    # R3: answers that could tell whether an address is a customer's take at least this long once the
-    # worker is warm (and as long as a customer's answer recently took): see incident_service/answer_floor.py.
-    # At 25 ms, 16 connections brought more reports than SQLite's write lock passes, the answers queued past
-    # the floor, and their tails told customers apart (KS p 0.002 to 0.02); at 60 ms they did not
-    # (bench/r3_load.py's warm half, issue 17's sixth pass: docs/benchmarks.md). A database across a network adds round trips to a
-    # customer's report: raise it there (README).
+    # R3: answers that could tell whether an address is a customer's take at least this long once the worker
+    # is warm (and as long as a customer's answer recently took): see incident_service/answer_floor.py. At 25
+    # ms, 16 connections brought more reports than SQLite's write lock passes, the answers queued past the
+    # floor, and their tails told customers apart (KS p 0.001 and 0.02 in own runs, the first 50 answers of
+    # each kind left out); at 60 ms they did not (issue 17's sixth pass, docs/benchmarks.md). A database
+    # across a network adds round trips to a customer's report: raise it there (README).
     Setting("ANSWER_FLOOR_MS", values.whole(minimum=0, maximum=5000), default="60"),
-    # R3: until a worker has learned from its first customers' answers on a form (answer_floor.WARM_AFTER),
+    # R3: until a worker has learned from the answers of answer_floor.WARM_AFTER different customers on a form,
     # every answer of that form takes at least this long. Without it, under 16 connections a restarted
     # worker's first customers' reports were answered in 81 to 242 ms and strangers' in 65 to 158 ms, held
     # only to ANSWER_FLOOR_MS (bench/r3_load.py, issue 17's sixth pass).

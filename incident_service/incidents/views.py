@@ -59,7 +59,6 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
         "reference": report.reference,
         "received_at": report.received_at.isoformat(),
     }  # kept for an hour (see received()): a shared browser does not show it to the next person
-    customer_matched = report.customer_id is not None
     if known and report.customer_id is not None:
         grant = live_grant(report.customer_id, report.received_at)
         if grant is not None:
@@ -72,7 +71,7 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
     db.session.commit()
     session[RECEIPT] = receipt
     answer = redirect(url_for("incidents.received"), code=303)
-    floor.hold(started, slow_path=customer_matched)
+    floor.hold(started, customer=report.customer_id)
     return answer
 
 

@@ -157,9 +157,9 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
     return True
 
 
-def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> bool:
-    """`/reset/new`: a link for the account at `address`, if any; True when there was one (for the
-    edge's answer floor, never for its answer). An unknown address changes no account but is audited
+def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> int | None:
+    """`/reset/new`: a link for the account at `address`, if any; its customer's id when there was one (for
+    the edge's answer floor, never for its answer), else None. An unknown address changes no account but is audited
     (`<source>:reset_link:unknown_address`), so it costs a written, committed row as a known one
     does, and shows who probes for accounts (R3)."""
     customer = find_customer(address)
@@ -167,9 +167,9 @@ def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> 
         append_event(
             tag(source, Event.RESET_LINK_UNKNOWN_ADDRESS), actor=actor, now=now, data={"address": address[:320]}
         )
-        return False
+        return None
     send_reset_link(customer, source=source, actor=actor, now=now)
-    return True
+    return customer.id
 
 
 @dataclass(frozen=True)

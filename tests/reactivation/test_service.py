@@ -218,7 +218,7 @@ def test_staff_sent_link_says_so_in_the_mail(smtp_sink: SmtpSink) -> None:
 
 def test_a_fresh_link_for_a_known_address_arrives_and_resets_once(smtp_sink: SmtpSink) -> None:
     an = customer()
-    assert send_fresh_link("an@example.com", source="web", actor="customer", now=NOW) is True
+    assert send_fresh_link("an@example.com", source="web", actor="customer", now=NOW) == an.id
     db.session.commit()
     deliver_due()
     [message] = smtp_sink.to("an@example.com")
@@ -231,7 +231,7 @@ def test_a_fresh_link_for_a_known_address_arrives_and_resets_once(smtp_sink: Smt
 
 def test_a_fresh_link_for_an_unknown_address_changes_nothing_but_is_audited() -> None:
     customer()
-    assert send_fresh_link("nobody@example.com", source="web", actor="customer", now=NOW) is False
+    assert send_fresh_link("nobody@example.com", source="web", actor="customer", now=NOW) is None
     assert count(ResetGrant) == count(OutboxMessage) == 0
     event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
     assert (event.action, event.customer_id, event.data) == (
