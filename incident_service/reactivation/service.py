@@ -159,8 +159,8 @@ def send_reset_link(customer: Customer, *, source: str, actor: str, now: datetim
 
 def send_fresh_link(address: str, *, source: str, actor: str, now: datetime) -> int | None:
     """`/reset/new`: a link for the account at `address`, if any; its customer's id when there was one (for
-    the edge's answer floor, never for its answer), else None. An unknown address changes no account but is audited
-    (`<source>:reset_link:unknown_address`), so it costs a written, committed row as a known one
+    the edge's answer floor, never for its answer), else None. An unknown address changes no account but is
+    audited (`<source>:reset_link:unknown_address`), so it costs a written, committed row as a known one
     does, and shows who probes for accounts (R3)."""
     customer = find_customer(address)
     if customer is None:
