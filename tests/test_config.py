@@ -47,6 +47,8 @@ def test_missing_app_env_means_production() -> None:
         ("SECRET_KEY", "short", "at least 32"),
         ("DATABASE_POOL_SIZE", "sixteen", "DATABASE_POOL_SIZE must be a whole number"),
         ("DATABASE_POOL_SIZE", "0", "DATABASE_POOL_SIZE must be at least 1"),
+        ("ANSWER_FLOOR_COLD_MS", "10001", "ANSWER_FLOOR_COLD_MS must be between 0 and 10000"),
+        ("ANSWER_FLOOR_COLD_MS", "-1", "ANSWER_FLOOR_COLD_MS must be between 0 and 10000"),
     ],
 )
 def test_mistyped_settings_are_named(name: str, value: str, message: str) -> None:
@@ -59,6 +61,7 @@ def test_production_defaults_are_strict() -> None:
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["SESSION_COOKIE_NAME"] == "__Host-session"
     assert settings["LATE_REPORT_THRESHOLD_HOURS"] == 24 and settings["RESET_LINK_MAX_AGE_SECONDS"] == 3600
+    assert (settings["ANSWER_FLOOR_MS"], settings["ANSWER_FLOOR_COLD_MS"]) == (60, 300)  # R3 (answer_floor.py)
 
 
 def test_flask_prefixed_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
