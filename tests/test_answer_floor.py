@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from incident_service.answer_floor import WARM_AFTER, AnswerFloor, answer_floor
+from incident_service.extensions import db
 from tests.helpers import submit
 
 
@@ -143,3 +144,20 @@ def test_a_cold_app_holds_a_strangers_answers_on_both_forms_to_the_cold_floor(ap
             report.hold(report.start(), customer=customer)
         assert report.floor() == 0.040  # warm: the minimum (the standing clock says the work took nothing)
         assert fresh_link.floor() == 0.250  # the other form has learned nothing
+
+
+@pytest.mark.real_commits
+@pytest.mark.settings(ANSWER_FLOOR_MS=40, ANSWER_FLOOR_COLD_MS=250)
+def test_no_transaction_is_open_while_an_answer_is_held(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
+    """The hold sleeps after the commit with no transaction open: on SQLite every transaction takes the write
+    lock, which a sleeping customer's answer would keep from every other report. Reading the expired report
+    after the commit began one (seen in review of the cold floor)."""
+    open_while_held: list[bool] = []
+    with app.app_context():
+        for name in ("report", "fresh_link"):
+            floor = answer_floor(name)
+            floor._sleep = lambda _seconds: open_while_held.append(db.session().in_transaction())
+    submit(client, "/report", {"email": "an@example.com", "kind": "lost"})
+    submit(client, "/report", {"email": "nobody@example.com", "kind": "lost"})
+    submit(client, "/reset/new", {"email": "an@example.com"})
+    assert open_while_held == [False, False, False]

@@ -59,6 +59,9 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
         "reference": report.reference,
         "received_at": report.received_at.isoformat(),
     }  # kept for an hour (see received()): a shared browser does not show it to the next person
+    # Read before the commit, which expires the report: read after it, it would be loaded again, in a new
+    # transaction (on SQLite one that takes the write lock) held through the answer floor's sleep.
+    customer_id = report.customer_id
     if known and report.customer_id is not None:
         grant = live_grant(report.customer_id, report.received_at)
         if grant is not None:
@@ -71,7 +74,7 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
     db.session.commit()
     session[RECEIPT] = receipt
     answer = redirect(url_for("incidents.received"), code=303)
-    floor.hold(started, customer=report.customer_id)
+    floor.hold(started, customer=customer_id)
     return answer
 
 
