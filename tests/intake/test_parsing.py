@@ -236,3 +236,32 @@ def test_no_usable_sender_quarantined(raw: bytes) -> None:
 def test_parse_time_budget() -> None:
     with pytest.raises(Quarantine, match="parse_time"):
         parse("plain.eml", max_seconds=0.0)
+
+
+def test_every_part_reads_the_content_type_the_standard_library_gives() -> None:
+    """The reader works out each spelling of Content-Type once (issue 17): every part of every message in
+    the corpus, and of odd spellings, has the type and main type the standard EmailMessage gives it."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from incident_service.intake.parsing import _READING
+
+    odd = [
+        b"Content-Type: TEXT/HTML; charset=utf-8\r\n\r\nx",
+        b"Content-Type: text\r\n\r\nx",  # no subtype: text/plain
+        b"Content-Type: multipart/digest; boundary=b\r\n\r\n--b\r\n\r\nno headers: message/rfc822\r\n--b--\r\n",
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nno headers: text/plain\r\n--b--\r\n",
+        b"Content-Type: image/png\r\nContent-Type: text/plain\r\n\r\ntwo: the first counts",
+        b"Subject: none at all\r\n\r\nx",
+    ]
+    checked = 0
+    for raw in [path.read_bytes() for path in sorted(CORPUS.glob("*.eml"))] + odd:
+        ours = list(BytesParser(policy=_READING).parsebytes(raw).walk())
+        theirs = list(BytesParser(policy=policy.default).parsebytes(raw).walk())
+        assert len(ours) == len(theirs)
+        for mine, standard in zip(ours, theirs, strict=True):
+            for _asked_twice in range(2):
+                assert mine.get_content_type() == standard.get_content_type()
+                assert mine.get_content_maintype() == standard.get_content_maintype()
+            checked += 1
+    assert checked > 40
