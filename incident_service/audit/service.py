@@ -210,28 +210,32 @@ class NewEvent(NamedTuple):
     report_id: int | None = None
     data: dict[str, Any] | None = None
     at: datetime | None = None  # when it happened, if not the `now` of the whole append
+    actor: str | None = None  # who did it, if not the `actor` of the whole append
 
 
 def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
     """Write `events` with one multi-row insert (their ids, and so the sequencer's order, follow the
-    list's), taking no lock."""
+    list's), taking no lock. Each is `actor`'s unless it names its own."""
     if not events:
         return
-    actions = {event.action for event in events}  # a handful of distinct actions per batch
-    for action in actions:
+    actions = {(event.action, event.actor or actor) for event in events}  # a handful of distinct ones per batch
+    for action, _by in actions:
         checked(action)
     db.session.flush()
     connection, table = db.session.connection(), table_of(AuditEvent)
     now_iso, now_bound = now.isoformat(timespec="microseconds"), bind_value(connection, table, "occurred_at", now)
     # Each body is _event_body's, its constant parts spelled once per append (a mass reactivation hashes
     # six hundred thousand): the action and actor before the customer, the time between incident and report.
-    heads = {action: f'{{"action":{_string(action)},"actor":{_string(actor)},"customer_id":' for action in actions}
+    heads = {
+        (action, by): f'{{"action":{_string(action)},"actor":{_string(by)},"customer_id":' for action, by in actions
+    }
     now_middle = f',"occurred_at":{_string(now_iso)},"report_id":'
     sha256 = hashlib.sha256
     rows = []
     told = []
     for event in events:
-        action, customer_id, incident_id, report_id, data, at = event
+        action, customer_id, incident_id, report_id, data, at, by = event
+        by = by or actor
         payload = canonical_json(data) if data else "{}"
         if at is None or at is now:  # the append's own time (bulk callers pass it, sparing a copy here)
             middle, bound = now_middle, now_bound
@@ -242,7 +246,7 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
             bound = bind_value(connection, table, "occurred_at", at)
         body = "".join(
             (
-                heads[action],
+                heads[action, by],
                 _json_id(customer_id),
                 ',"data":',
                 _string(payload),
@@ -257,7 +261,7 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
             (
                 bound,
                 action,
-                actor,
+                by,
                 customer_id,
                 incident_id,
                 report_id,
