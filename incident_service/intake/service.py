@@ -214,10 +214,32 @@ def ingest_message(
 
     The bytes are read first, in a child process with a hard deadline, before any statement: nothing
     is locked while untrusted mail is parsed (on SQLite the first statement takes the write lock).
-    `reading`: the same reading started earlier with `start_reading` (the importer reads ahead; its open
-    batch may keep the lock while it waits up to intake.batches.READING_GRACE_SECONDS, 20 ms, for such a
-    reading, never longer: docs/security.md, item 2).
+    `reading`: the same reading started earlier with `start_reading` (the importer reads ahead).
     """
+    return ingest_read(
+        read_message(raw, envelope=envelope, via=via, reading=reading), now=now, import_source=import_source
+    )
+
+
+@dataclass(frozen=True)
+class ReadMessage:
+    """A message's bytes and what reading them gave: `parsed`, or why it could not be read."""
+
+    raw: bytes
+    envelope: Envelope
+    via: str
+    parsed: ParsedMessage | None
+    unreadable: Quarantine | None
+    company: CompanyMta | None
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+
+def read_message(raw: bytes, *, envelope: Envelope, via: str, reading: Reading | None = None) -> ReadMessage:
+    """Read `raw` in a child with a hard deadline (or collect `reading`, started earlier for it), before
+    anything is written: nothing is locked while untrusted mail is parsed."""
     company = company_mta_for(via, envelope.peer)
     try:
         parsed: ParsedMessage | None = (
@@ -226,32 +248,79 @@ def ingest_message(
         unreadable: Quarantine | None = None
     except Quarantine as quarantine:
         parsed, unreadable = None, quarantine
-    digest = hashlib.sha256(raw).hexdigest()
+    return ReadMessage(raw, envelope, via, parsed, unreadable, company)
+
+
+def message_row(message: ReadMessage, digest: str, *, now: datetime, import_source: str | None) -> dict[str, Any]:
+    """The inbound_messages row `message` is stored as, quarantined when it could not be read and reported
+    otherwise (a caller that finds it a duplicate or not a report says so in the row)."""
+    row = _message_row(message.raw, digest, message.envelope, via=message.via, now=now, import_source=import_source)
+    parsed = message.parsed
+    if parsed is None:
+        assert message.unreadable is not None
+        row.update(quarantine_reason=message.unreadable.reason, quarantine_detail=message.unreadable.detail[:2000])
+        return row
+    _store_parsed(row, parsed)
+    if message.via == VIA_IMPORT:
+        mta_time = company_mta_time(parsed.received, message.company)
+        if mta_time is not None:
+            row["received_at"], row["received_at_source"] = mta_time, RECEIVED_COMPANY_MTA
+    row["status"] = STATUS_REPORTED
+    return row
+
+
+def message_received_data(message_id: int, digest: str, raw: bytes, envelope: Envelope, via: str) -> dict[str, Any]:
+    """The data of `email:message:received`."""
+    return {
+        "inbound_message": message_id,
+        "sha256": digest,
+        "size": len(raw),
+        "via": via,
+        "mail_from": envelope.mail_from,
+        "rcpt_tos": list(envelope.rcpt_tos),
+        "peer": envelope.peer,
+    }
+
+
+def report_submission(parsed: ParsedMessage, row: dict[str, Any], message_id: int) -> ReportSubmission:
+    """The report a readable message makes, as stored in `row`."""
+    return ReportSubmission(
+        channel="email",
+        address=parsed.from_address or "",
+        kind="other",
+        details=_details(parsed),
+        received_at=row["received_at"],
+        received_at_source=row["received_at_source"],
+        inbound_message_id=message_id,
+        client_ip=row["peer"],
+    )
+
+
+def ingest_read(message: ReadMessage, *, now: datetime, import_source: str | None = None) -> IngestOutcome:
+    """ingest_message for a message read already (the importer reads a batch before it writes any)."""
+    raw, envelope, via, parsed, unreadable = (
+        message.raw,
+        message.envelope,
+        message.via,
+        message.parsed,
+        message.unreadable,
+    )
+    digest = message.digest
     existing = _stored_with_digest(digest)
     if existing is not None:
         return _already_stored(existing, digest, via=via, now=now)
 
     # What was read, and what the message is, are known before it is written: one INSERT of the whole
     # row, no UPDATE after it (issue 17). Anything failing later rolls the whole transaction back.
-    row = _message_row(raw, digest, envelope, via=via, now=now, import_source=import_source)
+    row = message_row(message, digest, now=now, import_source=import_source)
     first: int | None = None
-    if parsed is None:
-        assert unreadable is not None
-        row.update(quarantine_reason=unreadable.reason, quarantine_detail=unreadable.detail[:2000])
-    else:
-        _store_parsed(row, parsed)
-        if via == VIA_IMPORT:
-            mta_time = company_mta_time(parsed.received, company)
-            if mta_time is not None:
-                row["received_at"], row["received_at_source"] = mta_time, RECEIVED_COMPANY_MTA
+    if parsed is not None:
         if parsed.message_id:
             first = db.session.connection().execute(_FIRST_WITH_MESSAGE_ID, {"message_id": parsed.message_id}).scalar()
         if first is not None:
             row["status"], row["duplicate_of_id"] = STATUS_DUPLICATE, first
         elif parsed.not_a_report_reason:
             row["status"], row["not_a_report_reason"] = STATUS_NOT_A_REPORT, parsed.not_a_report_reason
-        else:
-            row["status"] = STATUS_REPORTED
     message_id = _insert_message(row)
     if message_id is None:
         # The same bytes arrived on another connection a moment ago: it holds them.
@@ -261,15 +330,7 @@ def ingest_message(
         tag(Source.EMAIL, Event.MESSAGE_RECEIVED),
         actor="intake",
         now=now,
-        data={
-            "inbound_message": message_id,
-            "sha256": digest,
-            "size": len(raw),
-            "via": via,
-            "mail_from": envelope.mail_from,
-            "rcpt_tos": list(envelope.rcpt_tos),
-            "peer": envelope.peer,
-        },
+        data=message_received_data(message_id, digest, raw, envelope, via),
     )
 
     if parsed is None:
@@ -295,20 +356,7 @@ def ingest_message(
         )
         return IngestOutcome(STATUS_NOT_A_REPORT, message_id)
 
-    report = receive_report(
-        ReportSubmission(
-            channel="email",
-            address=parsed.from_address or "",
-            kind="other",
-            details=_details(parsed),
-            received_at=row["received_at"],
-            received_at_source=row["received_at_source"],
-            inbound_message_id=message_id,
-            client_ip=envelope.peer,
-        ),
-        now=now,
-        actor="customer",
-    )
+    report = receive_report(report_submission(parsed, row, message_id), now=now, actor="customer")
     return IngestOutcome(STATUS_REPORTED, message_id, report)
 
 
