@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.actions import Event, Source, tag
@@ -338,6 +338,33 @@ def customer_of_previous_address(address: str, now: datetime) -> Customer | None
         return None
     customer_id = db.session.scalar(_PREVIOUS_OWNER, {"address": address, "since": now - timedelta(days=days)})
     return db.session.get(Customer, customer_id) if customer_id is not None else None
+
+
+def last_replaced(addresses: list[str]) -> dict[str, datetime]:
+    """When each of `addresses` (normalised) last stopped being a customer's address on record, for those
+    that ever were: customer_of_previous_address for many reports at once (the importer's batch). A report
+    from one of them received at `received_at` is a previous owner's if previous_owner_lately says so."""
+    found: dict[str, datetime] = {}
+    unique = sorted(set(addresses))
+    connection = db.session.connection()
+    for start in range(0, len(unique), 500):
+        for address, replaced_at in connection.execute(_LAST_REPLACED, {"addresses": unique[start : start + 500]}):
+            found[address] = replaced_at
+    return found
+
+
+def previous_owner_lately(last_replaced_at: datetime | None, received_at: datetime) -> bool:
+    """Whether customer_of_previous_address(address, received_at) finds a customer, given last_replaced's
+    answer for that address."""
+    days = int(current_app.config["PREVIOUS_ADDRESS_DAYS"])
+    return days > 0 and last_replaced_at is not None and last_replaced_at > received_at - timedelta(days=days)
+
+
+_LAST_REPLACED = (
+    select(PreviousAddress.address, func.max(PreviousAddress.replaced_at))
+    .where(PreviousAddress.address.in_(bindparam("addresses", expanding=True)))
+    .group_by(PreviousAddress.address)
+)
 
 
 # Built once: every report for an address nobody has runs it, under the write lock (issue 17).

@@ -215,14 +215,15 @@ def test_a_bug_in_a_batch_keeps_that_message_and_stores_the_others(app, runner, 
     quarantined with the error, the others reported, each counted once."""
     import incident_service.intake.service as intake
 
-    real = intake.receive_report  # type: ignore[attr-defined]
+    real = intake._details
 
-    def buggy(submission, **kwargs):  # type: ignore[no-untyped-def]
-        if submission.address == "bug@example.com":
+    def buggy(parsed):  # type: ignore[no-untyped-def]
+        if parsed.from_address == "bug@example.com":
             raise RuntimeError("a bug")
-        return real(submission, **kwargs)
+        return real(parsed)
 
-    monkeypatch.setattr(intake, "receive_report", buggy)
+    # Where both paths pass (the batch's set-based one, and a message at a time): the report's details.
+    monkeypatch.setattr(intake, "_details", buggy)
     folder = tmp_path / "mail"
     folder.mkdir()
     for n, sender in enumerate(["a@example.com", "bug@example.com", "b@example.com"]):
