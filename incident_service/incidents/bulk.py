@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from json.encoder import encode_basestring_ascii
 from typing import Any, Callable
@@ -209,6 +209,15 @@ def _report_values(
     ]
 
 
+def forget_session_copies(customer_ids: set[int]) -> None:
+    """Expire the session's copies of these customers and their grants: set-based statements went past them."""
+    for held in list(db.session.identity_map.values()):
+        if (isinstance(held, Customer) and held.id in customer_ids) or (
+            isinstance(held, ResetGrant) and held.customer_id in customer_ids
+        ):
+            db.session.expire(held)
+
+
 def draw_ids(models: tuple[type[Model], ...], count: int) -> list[list[int]]:
     """`count` new ids for each of `models`' tables, in one statement: PostgreSQL's sequences, or after
     the highest id under SQLite's write lock (a statement a table cost a single report a third of a
@@ -238,15 +247,41 @@ def open_incidents(
 
     Raises IntegrityError if a concurrent report opened an incident for one of them first (the
     partial unique index decides, as in R2); the caller then takes that batch one by one."""
+    written, events = write_openings(
+        openings, channel=channel, kind=kind, details=details, actor=actor, now=now, year=year
+    )
+    append_events([event for each in events for event in each], actor=actor, now=now)
+    return written
+
+
+def write_openings(
+    openings: list[Opening],
+    *,
+    channel: str,
+    kind: str,
+    details: str,
+    actor: str,
+    now: datetime,
+    year: int,
+    report_ids: list[int] | None = None,
+) -> tuple[list[list[Any]], list[list[NewEvent]]]:
+    """open_incidents' rows, without its audit events: the reports' rows as written, and each opening's
+    events (each naming `actor`), for a caller that appends them among others of its own (the importer's batch, in its messages'
+    order). `report_ids`: drawn by the caller (its reports' ids follow its messages' order); drawn here
+    otherwise."""
     if not openings:
-        return []
+        return [], []
     source, count = channel, len(openings)
     db.session.flush()
     threshold_hours, policy_version_id = policy_in_force(now)
     expires_at = now + timedelta(seconds=current_app.config["RESET_LINK_MAX_AGE_SECONDS"])
     support_contact = current_app.config["SUPPORT_CONTACT"]
     default_zone, sender_setting = current_app.config["DISPLAY_TIMEZONE"], current_app.config["MAIL_DEFAULT_SENDER"]
-    report_ids, incident_ids, grant_ids, outbox_ids = draw_ids((Report, Incident, ResetGrant, OutboxMessage), count)
+    if report_ids is None:
+        report_ids, incident_ids, grant_ids, outbox_ids = draw_ids((Report, Incident, ResetGrant, OutboxMessage), count)
+    else:
+        assert len(report_ids) == count
+        incident_ids, grant_ids, outbox_ids = draw_ids((Incident, ResetGrant, OutboxMessage), count)
     # The same six actions for every opening, and `now` given as each event's time, spare the audit
     # append a copy of each event (append_events): a hundred thousand openings make six hundred thousand.
     received_action, opened_action, locked_action, revoked_action, issued_action, queued_action = (
@@ -262,7 +297,8 @@ def open_incidents(
     )
     expires_iso = expires_at.isoformat()
     pending = _acknowledgement_pending_of_app(support_contact)
-    reports, incidents, grants, stamps, outbox, events = [], [], [], [], [], []
+    reports, incidents, grants, stamps, outbox = [], [], [], [], []
+    events: list[list[NewEvent]] = []
     for n, who in enumerate(openings):
         cid, report_id, incident_id, grant_id = who.customer_id, report_ids[n], incident_ids[n], grant_ids[n]
         given = who.reported or Reported(who.email, who.email, details, now, "server_clock", None, None, None, actor)
@@ -305,7 +341,7 @@ def open_incidents(
         )
         row["id"] = outbox_ids[n]
         outbox.append(row)
-        events += [
+        mine = [
             NewEvent(
                 received_action,
                 cid,
@@ -313,14 +349,15 @@ def open_incidents(
                 report_id,
                 {"reference": report_reference, "kind": kind, "address": given.address_normalized},
                 now,
+                actor,
             ),
-            NewEvent(opened_action, cid, incident_id, report_id, {"reference": incident_reference}, now),
+            NewEvent(opened_action, cid, incident_id, report_id, {"reference": incident_reference}, now, actor),
         ]
         if who.credential_state != CREDENTIAL_LOCKED:
-            events.append(NewEvent(locked_action, cid, incident_id, None, None, now))
-        events += [
-            NewEvent(revoked_action, cid, incident_id, None, None, now),
-            NewEvent(issued_action, cid, incident_id, None, {"grant": grant_id, "expires_at": expires_iso}, now),
+            mine.append(NewEvent(locked_action, cid, incident_id, None, None, now, actor))
+        mine += [
+            NewEvent(revoked_action, cid, incident_id, None, None, now, actor),
+            NewEvent(issued_action, cid, incident_id, None, {"grant": grant_id, "expires_at": expires_iso}, now, actor),
             NewEvent(
                 queued_action,
                 cid,
@@ -328,8 +365,10 @@ def open_incidents(
                 None,
                 queued_event_data(row["id"], "acknowledgement", row["message_id"]),
                 now,
+                actor,
             ),
         ]
+        events.append(mine)
     written = [list(values) for values in reports]  # insert_values converts its lists in place
     connection = db.session.connection()
     insert_values(connection, table_of(Incident), _INCIDENT_COLUMNS, incidents)  # first: the unique index on
@@ -344,8 +383,7 @@ def open_incidents(
         [(CREDENTIAL_LOCKED, stamp, cid) for cid, stamp in stamps],
     )
     insert_rows(connection, table_of(OutboxMessage), outbox)
-    append_events(events, actor=actor, now=now)
-    return written
+    return written, events
 
 
 def opening_to_lock(address: str) -> Opening | None:
@@ -421,11 +459,23 @@ class Standing:
     """What a report from one address would meet: the customer at it, their open incident, whether their
     password is locked already, and until when no new link may go to them (R1)."""
 
-    customer_id: int
+    customer: Opening
     incident_id: int | None
     first_received_at: datetime | None
     locked: bool
     no_link_until: datetime | None
+
+    @property
+    def customer_id(self) -> int:
+        return self.customer.customer_id
+
+    def opened(self, received_at: datetime, now: datetime, incident_id: int = 0) -> Standing:
+        """What their next report meets once one received at `received_at` opened their incident `now`
+        (write_openings: the password locked, a link sent now). `incident_id`: 0 until it is drawn."""
+        window = timedelta(seconds=current_app.config["LINK_RESEND_WINDOW_SECONDS"])
+        return replace(
+            self, incident_id=incident_id, first_received_at=received_at, locked=True, no_link_until=now + window
+        )
 
     def joins_quietly(self, received_at: datetime, now: datetime) -> bool:
         """Whether a report received at `received_at` would only join the open incident: it is not older
@@ -467,7 +517,7 @@ def standings(addresses: list[str]) -> dict[str, Standing]:
             incident_id, first_received_at = incidents[opening.customer_id]
         issued_at = last_link.get(opening.customer_id)
         found[address] = Standing(
-            opening.customer_id,
+            opening,
             incident_id,
             first_received_at,
             opening.credential_state == CREDENTIAL_LOCKED,

@@ -38,11 +38,10 @@ from ..notifications.emails import (
     send_acknowledgement_email,
     send_report_in_hand_email,
 )
-from ..reactivation.models import ResetGrant
 from ..reactivation.service import issue_reset_grant, link_sent_recently, lock_credential
 from ..staff.models import StaffUser
 from ..staff.permissions import ACT_ON_INCIDENTS, allowed
-from .bulk import REPORT_COLUMNS, Opening, Reported, draw_ids, open_incidents, opening_to_lock
+from .bulk import REPORT_COLUMNS, Opening, Reported, draw_ids, forget_session_copies, open_incidents, opening_to_lock
 from .models import (
     CHANNELS,
     CLOSE_REASONS,
@@ -325,11 +324,7 @@ def _open(opening: Opening, submission: ReportSubmission, *, now: datetime, acto
                 [row] = opened()
         except IntegrityError:
             return None
-    for held in list(db.session.identity_map.values()):  # the statements went past the session's copies
-        if (isinstance(held, Customer) and held.id == opening.customer_id) or (
-            isinstance(held, ResetGrant) and held.customer_id == opening.customer_id
-        ):
-            db.session.expire(held)
+    forget_session_copies({opening.customer_id})  # the statements went past the session's copies
     # The row as written, added to the session as if loaded (as _written_report does): reading it back
     # cost a tenth of the write lock's hold (issue 17).
     report = Report(**dict(zip(REPORT_COLUMNS, row, strict=True)))

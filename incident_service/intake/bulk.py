@@ -15,7 +15,7 @@ The caller holds the write transaction and commits it; nothing here commits.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,8 +27,18 @@ from ..customers.addresses import InvalidAddress, normalize_address
 from ..database import insert_values, table_of
 from ..email_change.service import last_replaced, previous_owner_lately
 from ..extensions import db
-from ..incidents.bulk import REPORT_COLUMNS, Reported, Standing, draw_ids, quiet_report, standings
-from ..incidents.models import Report
+from ..incidents.bulk import (
+    REPORT_COLUMNS,
+    Opening,
+    Reported,
+    Standing,
+    draw_ids,
+    forget_session_copies,
+    quiet_report,
+    standings,
+    write_openings,
+)
+from ..incidents.models import Report, report_year
 from .models import (
     STATUS_DUPLICATE,
     STATUS_NOT_A_REPORT,
@@ -62,13 +72,25 @@ def store_read(messages: list[tuple[str, ReadMessage]], *, now: datetime, until:
     return statuses
 
 
+@dataclass(frozen=True)
+class _Report:
+    """A report one of the run's messages makes: from an address nobody has (no `standing`), opening its
+    customer's incident (`opens`), or joining it quietly (the incident the run opens, if `standing`'s
+    incident id is 0)."""
+
+    row: int  # the message's index in the run
+    given: Reported
+    standing: Standing | None
+    opens: bool = False
+
+
 @dataclass
 class _Run:
     """The leading messages of a batch that decide nothing, ready to write."""
 
     messages: list[ReadMessage] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)  # inbound_messages, ids to be drawn
-    reports: list[tuple[int, Reported, Standing | None]] = field(default_factory=list)  # (row index, ...)
+    reports: list[_Report] = field(default_factory=list)  # in the messages' order
     # Each message's events after `email:message:received`: (kind, data without the message's id).
     kinds: list[str] = field(default_factory=list)
     duplicate_of: dict[int, int | tuple[str, int]] = field(default_factory=dict)  # row index -> id, or ("run", index)
@@ -132,10 +154,14 @@ def _quiet_run(messages: list[tuple[str, ReadMessage]], addresses: dict[str, str
             kind = STATUS_REPORTED
             address = addresses[parsed.from_address or ""]
             who = standing.get(address) if address else None
-            if who is not None and not who.joins_quietly(row["received_at"], now):
-                break  # opens, reassesses or sends a link: ingest_read
+            opens = who is not None and who.incident_id is None
+            if who is not None and not opens and not who.joins_quietly(row["received_at"], now):
+                break  # reassesses an incident or sends a link: ingest_read
             if who is None and address and previous_owner_lately(replaced.get(address), row["received_at"]):
                 break  # a previous owner's report: ingest_read
+            if opens:
+                assert who is not None and address
+                standing[address] = who.opened(row["received_at"], now)  # what their next report meets
             submission = report_submission(parsed, row, 0)
             given = Reported(
                 claimed_address=submission.address[:320],
@@ -148,7 +174,7 @@ def _quiet_run(messages: list[tuple[str, ReadMessage]], addresses: dict[str, str
                 user_agent=None,
                 entered_by=CUSTOMER,
             )
-            run.reports.append((run.count, given, who))
+            run.reports.append(_Report(run.count, given, who, opens))
         if parsed is not None and parsed.message_id and parsed.message_id not in first_with:
             first_with[parsed.message_id] = ("run", run.count)  # a later message with it is its duplicate
         seen.add(digest)
@@ -179,13 +205,46 @@ def _write(run: _Run, *, now: datetime) -> None:
     connection = db.session.connection()
     connection.execute(table.insert(), run.rows)
 
-    reports: dict[int, tuple[list[Any], list[NewEvent]]] = {}
-    for (index, given, who), report_id in zip(run.reports, report_ids, strict=True):
-        written = Reported(**{**given.__dict__, "inbound_message_id": message_ids[index]})
-        reports[index] = quiet_report(
-            report_id, written, channel=Source.EMAIL, kind="other", standing=who, actor=CUSTOMER, now=now
+    # The reports' ids follow the messages' order, as receive_report draws them one message at a time.
+    reports: dict[int, list[NewEvent]] = {}  # each report's events, by its message's index in the run
+    opening = [report for report in run.reports if report.opens]
+    given_of = {report.row: replace(report.given, inbound_message_id=message_ids[report.row]) for report in run.reports}
+    id_of = {report.row: report_id for report, report_id in zip(run.reports, report_ids, strict=True)}
+    opened: dict[int, int] = {}  # customer id -> the incident the run opens for them
+    if opening:
+        written, opening_events = write_openings(
+            [replace(_customer(report), reported=given_of[report.row]) for report in opening],
+            channel=Source.EMAIL,
+            kind="other",
+            details="",
+            actor=CUSTOMER,
+            now=now,
+            year=report_year(now),
+            report_ids=[id_of[report.row] for report in opening],
         )
-    insert_values(connection, table_of(Report), REPORT_COLUMNS, [row for row, _events in reports.values()])
+        incident_at = REPORT_COLUMNS.index("incident_id")
+        for report, values, told in zip(opening, written, opening_events, strict=True):
+            reports[report.row] = told
+            opened[_customer(report).customer_id] = values[incident_at]
+        forget_session_copies(set(opened))  # the statements went past the session's copies
+    quiet_rows: list[list[Any]] = []
+    for report in run.reports:
+        if report.opens:
+            continue
+        who = report.standing
+        if who is not None and who.incident_id == 0:  # joins the incident the run opens
+            who = replace(who, incident_id=opened[who.customer_id])
+        values, reports[report.row] = quiet_report(
+            id_of[report.row],
+            given_of[report.row],
+            channel=Source.EMAIL,
+            kind="other",
+            standing=who,
+            actor=CUSTOMER,
+            now=now,
+        )
+        quiet_rows.append(values)
+    insert_values(connection, table_of(Report), REPORT_COLUMNS, quiet_rows)
 
     received = tag(Source.EMAIL, Event.MESSAGE_RECEIVED)
     events: list[NewEvent] = []
@@ -204,7 +263,7 @@ def _write(run: _Run, *, now: datetime) -> None:
             detail = {"inbound_message": message_id, "reason": row["not_a_report_reason"]}
             events.append(NewEvent(tag(Source.EMAIL, Event.MESSAGE_NOT_A_REPORT), data=detail, at=now, actor=INTAKE))
         else:
-            events += reports[index][1]
+            events += reports[index]
     append_events(events, actor=INTAKE, now=now)
 
 
@@ -230,3 +289,8 @@ _FIRST_WITH_IDS = (
     .where(InboundMessage.message_id_header.in_(bindparam("ids", expanding=True)))
     .group_by(InboundMessage.message_id_header)
 )
+
+
+def _customer(report: _Report) -> Opening:
+    assert report.standing is not None
+    return report.standing.customer
