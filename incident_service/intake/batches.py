@@ -67,6 +67,7 @@ FAILED = "failed"  # not stored (the database refused it); the file is still the
 class _Batch:
     messages: list[tuple[str, bytes]] = field(default_factory=list)
     read: list[tuple[str, ReadMessage]] = field(default_factory=list)
+    addresses: dict[str, str | None] = field(default_factory=dict)  # normalised, for store_read
     started: float = 0.0
 
 
@@ -140,7 +141,9 @@ def _write(open_batch: _Batch, done: Callable[[str, str], None], *, last: bool =
     while open_batch.read:
         began = time.monotonic()
         try:
-            statuses = store_read(open_batch.read, now=utcnow(), until=began + BATCH_SECONDS)
+            statuses = store_read(
+                open_batch.read, now=utcnow(), until=began + BATCH_SECONDS, addresses=open_batch.addresses
+            )
             db.session.commit()
         except Exception:  # noqa: BLE001 - a database failure or a bug: the batch is stored again, one by one
             current_app.logger.exception("intake import: storing a batch failed; storing it one message at a time")
@@ -152,6 +155,7 @@ def _write(open_batch: _Batch, done: Callable[[str, str], None], *, last: bool =
         del open_batch.messages[: len(statuses)]
         if (open_batch.read or not last) and db.engine.dialect.name == "sqlite":
             time.sleep(min((time.monotonic() - began) * GAP_SHARE, GAP_SECONDS))
+    open_batch.addresses.clear()
 
 
 def _one_by_one(open_batch: _Batch, done: Callable[[str, str], None]) -> None:

@@ -53,14 +53,26 @@ INTAKE = "intake"  # the actor of the message's own events, as ingest_read's
 CUSTOMER = "customer"  # the actor of an emailed report's events
 
 
-def store_read(messages: list[tuple[str, ReadMessage]], *, now: datetime, until: float) -> list[str]:
+# A run is looked for among this many messages at a time: what is read for them (each address's customer,
+# their incident and last link) is read again after every message that goes through ingest_read.
+RUN_WINDOW = 64
+
+
+def store_read(
+    messages: list[tuple[str, ReadMessage]],
+    *,
+    now: datetime,
+    until: float,
+    addresses: dict[str, str | None] | None = None,
+) -> list[str]:
     """Store `(label, message)` in order, each stamped `now`, until time.monotonic() passes `until` (at least
-    one is stored); the statuses of those stored, as ingest_read gives them. Imports only (VIA_IMPORT)."""
+    one is stored); the statuses of those stored, as ingest_read gives them. Imports only (VIA_IMPORT).
+    `addresses`: the From addresses normalised so far, kept by a caller that calls again with the rest."""
     statuses: list[str] = []
-    addresses = _addresses(messages)
+    addresses = _addresses(messages, {} if addresses is None else addresses)
     index = 0
     while index < len(messages) and (not statuses or time.monotonic() < until):
-        run = _quiet_run(messages[index:], addresses, now=now)
+        run = _quiet_run(messages[index : index + RUN_WINDOW], addresses, now=now)
         if run.count:
             _write(run, now=now)
             statuses += run.statuses
@@ -104,9 +116,9 @@ class _Run:
         return [row["status"] for row in self.rows]
 
 
-def _addresses(messages: list[tuple[str, ReadMessage]]) -> dict[str, str | None]:
-    """Each From address claimed in `messages`, normalised as receive_report does (None: not an address)."""
-    addresses: dict[str, str | None] = {}
+def _addresses(messages: list[tuple[str, ReadMessage]], addresses: dict[str, str | None]) -> dict[str, str | None]:
+    """`addresses` with each From address claimed in `messages` normalised as receive_report does (None: not
+    an address)."""
     for _label, message in messages:
         if message.parsed is not None:
             claimed = message.parsed.from_address or ""
