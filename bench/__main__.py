@@ -154,7 +154,7 @@ def main() -> None:
     imp = import_rate.run()
     rows.append(
         (
-            "Email import (commits in batches of 200 or 0.1 s; the next messages read ahead in children)",
+            "Email import (a batch of 200 messages or 0.1 s read in children, then written set-based and committed)",
             f"{imp['import_per_s']:.0f} messages/s end to end ({imp['commit_each_per_s']:.0f}/s committing each)",
             f"{imp['bare_per_s']:.0f} messages/s bare `email.message_from_bytes`",
             f"{imp['ratio']:.2f} ×",
@@ -167,11 +167,11 @@ def main() -> None:
     rows.append(
         (
             "Another process's writer waiting for SQLite's lock during `flask intake import` (random moments)",
-            f"p50 {during['p50_ms']:.0f} ms, max {during['max_ms']:.0f} ms ({during['writes']} writes; "
+            f"p50 {during['p50_ms']:.1f} ms, max {during['max_ms']:.0f} ms ({during['writes']} writes; "
             f"the import {waits['import_per_s']:.0f} messages/s)",
             f"p50 {idle['p50_ms']:.1f} ms, max {idle['max_ms']:.1f} ms with no import running",
             "—",
-            "about one batch (0.1 s) at most",
+            "about one batch's write (0.1 s) at most",
         )
     )
     step("SMTP listener, 8 concurrent senders")

@@ -1,13 +1,14 @@
 """Storing an import's batch of read messages set-based: the importer's twin of `ingest_read`.
 
-Most of an import's messages decide nothing: mail that cannot be read, a Message-ID seen before, an
-auto-reply, a report from an address nobody has, or a customer's further report joining the incident
-their first one opened, with their password locked already and a link sent within the resend window.
-Each such message is its row, maybe a report's row, and two or three audit events, written here with a
-multi-row insert per table and one for the events, in the messages' order (tests/intake/test_import_bulk.py
-compares every row and event with storing the same mail one message at a time). A message that decides
-something (opens an incident, reassesses one, sends a link, comes from a customer's previous address, or
-is the same bytes twice) goes through `ingest_read`, in its place, and the batch goes on after it.
+Most of an import's messages take one of a few well-worn paths: mail that cannot be read, a Message-ID
+seen before, an auto-reply, a report from an address nobody has, a customer's first report (which opens
+their incident, as a mass reactivation opens many: incidents.bulk.write_openings), or their further
+reports joining it with their password locked already and a link sent within the resend window. A run of
+such messages is written with a multi-row insert per table and one append of all their audit events, in
+the messages' order (tests/intake/test_import_bulk.py compares every row and event with storing the same
+mail one message at a time). A message that decides something else (reassesses an incident, sends a
+link to an open one, comes from a customer's previous address, or is bytes stored already) goes through
+`ingest_read`, in its place, and the batch goes on after it.
 
 The caller holds the write transaction and commits it; nothing here commits.
 """
@@ -98,7 +99,7 @@ class _Report:
 
 @dataclass
 class _Run:
-    """The leading messages of a batch that decide nothing, ready to write."""
+    """The leading messages of a batch that take the well-worn paths, ready to write."""
 
     messages: list[ReadMessage] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)  # inbound_messages, ids to be drawn
@@ -131,7 +132,7 @@ def _addresses(messages: list[tuple[str, ReadMessage]], addresses: dict[str, str
 
 
 def _quiet_run(messages: list[tuple[str, ReadMessage]], addresses: dict[str, str | None], *, now: datetime) -> _Run:
-    """The longest run of leading messages that decide nothing, as ingest_read would find them now."""
+    """The longest run of leading messages that take the well-worn paths, as ingest_read would find them now."""
     assert all(message.via == VIA_IMPORT for _label, message in messages)
     db.session.flush()  # what the last ingest_read left in the session is read below
     connection = db.session.connection()
