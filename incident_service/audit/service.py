@@ -213,9 +213,14 @@ class NewEvent(NamedTuple):
     actor: str | None = None  # who did it, if not the `actor` of the whole append
 
 
-def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
+def append_events(events: list[NewEvent], *, actor: str, now: datetime, appends: Sequence[int] | None = None) -> None:
     """Write `events` with one multi-row insert (their ids, and so the sequencer's order, follow the
-    list's), taking no lock. Each is `actor`'s unless it names its own."""
+    list's), taking no lock. Each is `actor`'s unless it names its own.
+
+    `appends`: the listeners are told of the events as that many appends one after another would tell
+    them (so many events each, in order), not all at once: what they write per append (a webhook
+    subscription's disclosure) is then what appending them one step at a time writes (the importer's
+    batch, intake.bulk)."""
     if not events:
         return
     actions = {(event.action, event.actor or actor) for event in events}  # a handful of distinct ones per batch
@@ -272,7 +277,15 @@ def append_events(events: list[NewEvent], *, actor: str, now: datetime) -> None:
         )
         told.append(event)
     insert_tuples(connection, table, _EVENT_COLUMNS, rows)
-    _tell_listeners(told)
+    if appends is None:
+        _tell_listeners(told)
+        return
+    if sum(appends) != len(told):
+        raise ValueError(f"appends of {sum(appends)} events for {len(told)} events")
+    start = 0
+    for size in appends:
+        _tell_listeners(told[start : start + size])
+        start += size
 
 
 def _json_id(value: int | None) -> str:

@@ -224,6 +224,7 @@ def _write(run: _Run, *, now: datetime) -> None:
     given_of = {report.row: replace(report.given, inbound_message_id=message_ids[report.row]) for report in run.reports}
     id_of = {report.row: report_id for report, report_id in zip(run.reports, report_ids, strict=True)}
     opened: dict[int, int] = {}  # customer id -> the incident the run opens for them
+    opening_rows = {report.row for report in opening}
     if opening:
         written, opening_events = write_openings(
             [replace(_customer(report), reported=given_of[report.row]) for report in opening],
@@ -259,12 +260,16 @@ def _write(run: _Run, *, now: datetime) -> None:
         quiet_rows.append(values)
     insert_values(connection, table_of(Report), REPORT_COLUMNS, quiet_rows)
 
+    # The events in the messages' order, in one insert; their listeners told of them as ingest_read's own
+    # appends would tell them: each event alone, but an opening's all at once (write_openings' append).
     received = tag(Source.EMAIL, Event.MESSAGE_RECEIVED)
     events: list[NewEvent] = []
+    appends: list[int] = []
     for index, (message, row, kind) in enumerate(zip(run.messages, run.rows, run.kinds, strict=True)):
         message_id = row["id"]
         data = message_received_data(message_id, row["sha256"], message.raw, message.envelope, message.via)
         events.append(NewEvent(received, data=data, at=now, actor=INTAKE))
+        appends.append(1)
         if kind == STATUS_QUARANTINED:
             reason, said = row["quarantine_reason"], row["quarantine_detail"][:500]
             detail = {"inbound_message": message_id, "reason": reason, "detail": said}
@@ -277,7 +282,10 @@ def _write(run: _Run, *, now: datetime) -> None:
             events.append(NewEvent(tag(Source.EMAIL, Event.MESSAGE_NOT_A_REPORT), data=detail, at=now, actor=INTAKE))
         else:
             events += reports[index]
-    append_events(events, actor=INTAKE, now=now)
+            appends += [len(reports[index])] if index in opening_rows else [1] * len(reports[index])
+            continue
+        appends.append(1)
+    append_events(events, actor=INTAKE, now=now, appends=appends)
 
 
 def _scalars(connection: Connection, statement: Select[Any], name: str, values: list[str]) -> list[Any]:
