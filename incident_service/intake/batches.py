@@ -35,10 +35,10 @@ from .service import Envelope, ReadMessage, read_message, record_message, start_
 # is wall time, so children competing for fewer cores could quarantine (parse_time) a message that the
 # serial importer accepted.
 LOOKAHEAD = max(1, (os.cpu_count() or 2) - 1)
-# A batch is read for at most this long, and each transaction that writes it takes no further message after
-# this long: on SQLite a transaction holds the write lock, which web reports wait for. Reading holds nothing
-# (nothing is written until the batch is read), so a web report arriving during an import waits for the
-# write in progress only (docs/benchmarks.md, issue 17).
+# A batch is read for at most this long, and each transaction that writes it starts no further run of
+# messages (intake.bulk.RUN_WINDOW at most) after this long: on SQLite a transaction holds the write lock,
+# which web reports wait for. Reading holds nothing (nothing is written until the batch is read), so a web
+# report arriving during an import waits for the write in progress only (docs/benchmarks.md, issue 17).
 BATCH_SECONDS = 0.1
 # Then, on SQLite, the lock is left free before the next batch takes it: for 40 % of the time the write held
 # it, up to GAP_SECONDS. Without a gap an importer that begins its next batch the moment it commits could
