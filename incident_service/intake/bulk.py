@@ -7,7 +7,8 @@ reports joining it with their password locked already and a link sent within the
 such messages is written with a multi-row insert per table and one append of all their audit events, in
 the messages' order (tests/intake/test_import_bulk.py compares every row and event with storing the same
 mail one message at a time). A message that decides something else (reassesses an incident, sends a
-link to an open one, comes from a customer's previous address, or is bytes stored already) goes through
+link to an open one, locks a password again, comes from a customer's previous address, or is bytes stored
+already) goes through
 `ingest_read`, in its place, and the batch goes on after it.
 
 The caller holds the write transaction and commits it; nothing here commits.
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Column, Connection, Select, bindparam, func, select
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from ..audit.actions import Event, Source, tag
 from ..audit.service import NewEvent, append_events
@@ -210,7 +212,7 @@ def _write(run: _Run, *, now: datetime) -> None:
     # out gets its default, as ingest_read's INSERT of that row alone would give it.
     table = table_of(InboundMessage)
     columns = {name for row in run.rows for name in row}
-    defaults = {name: _default(table.c[name].default) for name in columns}
+    defaults = {name: _default(table.c[name]) for name in columns}
     for row in run.rows:
         for name in columns:
             if name not in row:
@@ -296,11 +298,20 @@ def _scalars(connection: Connection, statement: Select[Any], name: str, values: 
     return found
 
 
-def _default(default: Any) -> Any:
-    """A column's default as Core would give a row that leaves the column out (ingest_read's INSERT)."""
-    if default is None:
-        return None
-    return default.arg if default.is_scalar else default.arg(None)
+def _default(column: Column[Any]) -> Any:
+    """A column's default as Core would give a row that leaves the column out (ingest_read's INSERT): a
+    Python value or callable of no context. A default of another kind (SQL, the server's) would be given
+    differently there, so it is refused rather than guessed (review, issue 17)."""
+    default = column.default
+    if column.server_default is None:
+        if default is None:
+            return None
+        if isinstance(default, ScalarElementColumnDefault):
+            return default.arg
+        if isinstance(default, CallableColumnDefault):
+            made: Any = default.arg  # SQLAlchemy's wrapper of a function of no arguments: its context goes unread
+            return made(None)
+    raise TypeError(f"{column.name}: a default a multi-row insert cannot give as the one-row insert does")
 
 
 # Built once, as ingest_read's own statements are.
