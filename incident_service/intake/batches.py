@@ -46,7 +46,7 @@ BATCH_SECONDS = 0.1
 # workers, the outbox worker, the listener) waiting for the lock asks for it every half millisecond
 # (database.WriterTurns, busy timeout 0), so GAP_SECONDS are ten chances: the first writer waiting takes
 # the lock at the end of the write in progress, and the importer then waits its turn like any writer. A
-# web report waiting during an import waits about one write at most (BATCH_SECONDS at most;
+# web report waiting during an import waits about one write at most (BATCH_SECONDS and one run at most;
 # tests/intake/test_import_batches.py, measured in docs/benchmarks.md). A program outside the service
 # writing with SQLite's own busy handler, which sleeps up to 100 ms between tries, would mostly miss such
 # gaps; none writes to the service's database. (The cap was 0.1 s while writers backed off as SQLite's

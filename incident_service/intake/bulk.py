@@ -212,11 +212,12 @@ def _write(run: _Run, *, now: datetime) -> None:
     # out gets its default, as ingest_read's INSERT of that row alone would give it.
     table = table_of(InboundMessage)
     columns = {name for row in run.rows for name in row}
-    defaults = {name: _default(table.c[name]) for name in columns}
+    defaults: dict[str, Any] = {}
     for row in run.rows:
-        for name in columns:
-            if name not in row:
-                row[name] = defaults[name]
+        for name in columns - row.keys():
+            if name not in defaults:
+                defaults[name] = _default(table.c[name])  # only for a column some row leaves out
+            row[name] = defaults[name]
     connection = db.session.connection()
     connection.execute(table.insert(), run.rows)
 
