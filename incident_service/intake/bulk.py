@@ -30,18 +30,9 @@ from ..customers.addresses import InvalidAddress, normalize_address
 from ..database import insert_values, table_of
 from ..email_change.service import last_replaced, previous_owner_lately
 from ..extensions import db
-from ..incidents.bulk import (
-    REPORT_COLUMNS,
-    Opening,
-    Reported,
-    Standing,
-    draw_ids,
-    forget_session_copies,
-    quiet_report,
-    standings,
-    write_openings,
-)
+from ..incidents.bulk import REPORT_COLUMNS, Opening, Reported, draw_ids, forget_session_copies, write_openings
 from ..incidents.models import Report, report_year
+from ..incidents.standing import Standing, quiet_report, standings
 from .models import (
     STATUS_DUPLICATE,
     STATUS_NOT_A_REPORT,
