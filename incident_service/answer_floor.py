@@ -10,7 +10,9 @@ Sleeping costs a thread, not CPU; the floor is per process and per form, and a w
 learned from the answers of WARM_AFTER different customers on that form: its first customers' reports
 compile statements and templates, several at once, and their answers took up to 242 ms under 16
 connections where a warm worker's took 62 to 88 ms (bench/r3_load.py, issue 17), so until then every
-answer is held to at least ANSWER_FLOOR_COLD_MS. Once warm, the floor is never less than ANSWER_FLOOR_MS:
+answer is held to at least ANSWER_FLOOR_COLD_MS, and the cold answers' work counts until WARM_AFTER
+customers' answers have been learned warm (a worker that answers few kept its slowest first ones as its 99th
+percentile). Once warm, the floor is never less than ANSWER_FLOOR_MS:
 set it above the p99 of a customer's report the deployment sees (`make bench` prints the figure its workers
 learned under load). A random share of the floor (up to a fifth) is added to every answer: what little work
 still follows the hold (a customer's request has more to tidy up) would otherwise be a steady, measurable
@@ -67,6 +69,13 @@ class AnswerFloor:
         # The customers whose answers it has learned from, until WARM_AFTER of them: warmth counts each
         # customer once, so that nobody warms a worker by reporting their own address over and over.
         self._warming: set[int] | None = set()
+        # The work of the answers learned while cold, counted until WARM_AFTER answers have been learned
+        # warm: a worker's first reports compile statements and templates (85 and 88 ms, against 4 to 14 ms
+        # after, in one PostgreSQL worker under load), and a worker that had answered fewer than WINDOW
+        # customers since kept them as its 99th percentile: one of 4 workers held every answer to 1.5 × that
+        # (143 to 162 ms instead of 60), and 16 connections, 4 of them on it, made 176-192 reports a second
+        # instead of about 230 (issue 17, eighth pass).
+        self._cold_path: deque[float] = deque(maxlen=WINDOW)
         self._lock = threading.Lock()
         self._clock, self._sleep = clock, sleep
         # An injected clock (tests) stands for both; otherwise the work clock leaves out writer turns.
@@ -74,16 +83,20 @@ class AnswerFloor:
 
     def floor(self) -> float:
         with self._lock:
-            samples, warm = sorted(self._slow_path), self._warming is None
+            samples, warm = self._learned(), self._warming is None
         least = self.minimum if warm else max(self.minimum, self.cold)
         if not samples:
             return least
         return max(least, samples[int(PERCENTILE * (len(samples) - 1))] * MARGIN)
 
     def samples(self) -> list[float]:
-        """The customers' work, in seconds, the floor now learns from (the last WINDOW), smallest first."""
+        """The customers' work, in seconds, the floor now learns from (the last WINDOW, and those learned
+        while cold until WARM_AFTER have been learned warm), smallest first."""
         with self._lock:
-            return sorted(self._slow_path)
+            return self._learned()
+
+    def _learned(self) -> list[float]:
+        return sorted([*self._cold_path, *self._slow_path])
 
     def start(self) -> tuple[float, float]:
         return self._clock(), self._work_clock()
@@ -100,11 +113,15 @@ class AnswerFloor:
         wall, work = started
         if customer is not None:
             with self._lock:
-                self._slow_path.append(self._work_clock() - work)
                 if self._warming is not None:
+                    self._cold_path.append(self._work_clock() - work)
                     self._warming.add(customer)
                     if len(self._warming) >= WARM_AFTER:
                         self._warming = None
+                else:
+                    self._slow_path.append(self._work_clock() - work)
+                    if self._cold_path and len(self._slow_path) >= WARM_AFTER:
+                        self._cold_path.clear()
         floor = self.floor()
         remaining = floor * (1 + JITTER * self._jitter()) - (self._clock() - wall)
         if remaining > 0:

@@ -44,12 +44,12 @@ def test_an_unknown_address_waits_as_long_as_a_customer_would() -> None:
 def test_reports_teach_the_floor_only_from_customers(app, client, customer_id) -> None:  # type: ignore[no-untyped-def]
     submit(client, "/report", {"email": "nobody@example.com", "kind": "lost"})
     with app.app_context():
-        assert len(answer_floor("report")._slow_path) == 0
+        assert answer_floor("report").samples() == []
     submit(client, "/report", {"email": "an@example.com", "kind": "lost"})
     submit(client, "/reset/new", {"email": "an@example.com"})
     with app.app_context():
-        assert len(answer_floor("report")._slow_path) == 1
-        assert len(answer_floor("fresh_link")._slow_path) == 1
+        assert len(answer_floor("report").samples()) == 1
+        assert len(answer_floor("fresh_link").samples()) == 1
 
 
 def test_the_floor_learns_from_the_work_and_holds_on_the_wall_clock() -> None:
@@ -104,6 +104,35 @@ def test_a_cold_worker_holds_every_answer_to_the_cold_floor_until_it_has_learned
     clock.now += 0.005
     floor.hold(started, customer=None)
     assert clock.slept == [0.020]
+
+
+def test_a_warm_worker_forgets_its_cold_answers_once_it_has_learned_as_many_warm() -> None:
+    """A worker's first two reports compiled (90 ms), the rest took 10 ms. A worker that answers few
+    customers kept the two as its 99th percentile (1.5 × 90 ms) for as long as they stayed among its last
+    WINDOW: on PostgreSQL with 4 workers, the one with 2 of 16 connections held every answer to 143-162 ms
+    (issue 17, eighth pass). They count until WARM_AFTER answers have been learned warm, and no longer."""
+    clock = Clock()
+    floor = AnswerFloor(0.060, cold_seconds=0.300, clock=clock, sleep=clock.sleep, jitter=lambda: 0)
+    for customer in range(WARM_AFTER):  # cold: the first two compile
+        started = floor.start()
+        clock.now += 0.090 if customer < 2 else 0.010
+        floor.hold(started, customer=customer)
+    assert floor.floor() == pytest.approx(0.135)  # warm now, and the cold answers still count
+    for customer in range(WARM_AFTER, 2 * WARM_AFTER - 1):  # warm answers, one short of WARM_AFTER
+        started = floor.start()
+        clock.now += 0.010
+        floor.hold(started, customer=customer)
+        assert floor.floor() == pytest.approx(0.135), customer
+    started = floor.start()
+    clock.now += 0.010
+    floor.hold(started, customer=2 * WARM_AFTER)
+    assert floor.floor() == 0.060  # learned from warm answers alone: the minimum
+    assert floor.samples() == [pytest.approx(0.010)] * WARM_AFTER
+    started = floor.start()
+    clock.now += 0.120  # a warm answer that is slow is learned as any other, and kept
+    floor.hold(started, customer=1)
+    assert floor.samples()[-1] == pytest.approx(0.120)
+    assert len(floor.samples()) == WARM_AFTER + 1
 
 
 def test_the_cold_floor_never_lowers_the_learned_or_the_minimum() -> None:
