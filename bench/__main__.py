@@ -90,14 +90,22 @@ def main() -> None:
             (
                 f"`POST /report`, fresh known customers, PostgreSQL, {workers} gunicorn worker(s), "
                 f"{intake.CONNECTIONS} connections",
-                f"{pg['per_second']:.0f} reports/s, p50 {pg['p50_ms']:.0f} ms, p99 {pg['p99_ms']:.0f} ms",
+                f"{pg['per_second']:.0f} reports/s, p50 {pg['p50_ms']:.0f} ms, p99 {pg['p99_ms']:.0f} ms; "
+                + (
+                    f"answer floor {pg['answer_floor_ms']:.0f} ms, the highest of {pg['answer_floor_workers']:.0f} "
+                    f"(customers' work p99 {pg['customers_work_p99_ms']:.1f} ms), which allows "
+                    f"{pg['answer_floor_cap_per_s']:.0f}/s at {intake.CONNECTIONS} connections"
+                    if pg["answer_floor_workers"]
+                    else "answer floor not recorded"
+                )
+                + f"; CPU {pg['cpu_busy_share']:.0%} busy",
                 (
                     f"{pg['floor_per_s']:.0f} inserts/s, bare one-row insert, {workers} worker(s)"
                     if pg["floor_per_s"]
                     else f"none: the floor's {pg['floor_errors']:.0f} inserts all failed, {workers} worker(s)"
                 ),
                 f"{pg['ratio']:.2f} ×" if pg["floor_per_s"] else "—",
-                "grows with workers",
+                "grows with workers; what caps it named",
             )
         )
     step("R3 timing: customers' addresses against unknown ones")

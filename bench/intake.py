@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from incident_service import answer_floor
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CONNECTIONS, SECONDS = 16, 10.0
@@ -81,9 +83,16 @@ def load(port: int, path: str, form_path: str, prefix: str = "load") -> dict[str
 
 
 def load_with(
-    port: int, path: str, form_path: str, connections: int, seconds: float, prefix: str = "load"
+    port: int,
+    path: str,
+    form_path: str,
+    connections: int,
+    seconds: float,
+    prefix: str = "load",
+    reconnect: bool = False,
 ) -> dict[str, float]:
-    """bench.load in a process of its own: `connections` sessions posting for `seconds`; its figures."""
+    """bench.load in a process of its own: `connections` sessions posting for `seconds` (each report on a
+    new connection if `reconnect`); its figures."""
     out = subprocess.run(
         [
             sys.executable,
@@ -96,6 +105,7 @@ def load_with(
             str(connections),
             str(seconds),
             prefix,
+            *(["reconnect"] if reconnect else []),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -111,8 +121,10 @@ def seed_warm_up(env: dict[str, str], folder: str, seconds: float) -> None:
 
 
 def warm_up(port: int, seconds: float) -> None:
-    """Customers' reports (`warm…` addresses, seed_warm_up) for `seconds`, not measured."""
-    load_with(port, "/report", "/report", CONNECTIONS, seconds, "warm")
+    """Customers' reports (`warm…` addresses, seed_warm_up) for `seconds`, not measured, each on a new
+    connection: every worker then takes its share, where the measured load's kept-open connections may
+    leave one with none (and it would answer them cold, at ANSWER_FLOOR_COLD_MS)."""
+    load_with(port, "/report", "/report", CONNECTIONS, seconds, "warm", reconnect=True)
 
 
 def seed_known(env: dict[str, str], folder: str, prefix: str, connections: int, per_connection: int) -> None:
@@ -187,14 +199,34 @@ def postgres_workers(workers: tuple[int, ...] = (1, 2, 4)) -> dict[int, dict[str
             )
             seed_known(env, folder, "known", CONNECTIONS, KNOWN_PER_CONNECTION)
             seed_warm_up(env, folder, WARM_SECONDS * count)
-            app, port = serve("wsgi:app", env, "/healthz", workers=count)
+            probe = Path(folder, f"probe-{count}")
+            probe.mkdir()
+            app, port = serve(
+                "wsgi:app",
+                {**env, "LOCK_PROBE_DIR": str(probe)},
+                "/healthz",
+                workers=count,
+                config="bench/gunicorn_lock_probe.py",
+            )
             try:
                 warm_up(port, WARM_SECONDS * count)
+                before = cpu_times()
                 known = load(port, "/report", "/report", "known")
+                busy = cpu_busy_share(before, cpu_times())
             finally:
                 app.terminate()
                 app.wait(timeout=20)
+            floor_learned = answer_floor_learned(probe)
             results[count] = {
+                **floor_learned,
+                "cpu_busy_share": busy,
+                # What the answer floor allows: each connection waits at least the floor plus, on average,
+                # half its jitter for every answer (the highest worker's floor: a bound, not a measurement).
+                "answer_floor_cap_per_s": (
+                    CONNECTIONS / (floor_learned["answer_floor_ms"] / 1000 * (1 + answer_floor.JITTER / 2))
+                    if floor_learned["answer_floor_ms"]
+                    else 0.0
+                ),
                 "per_second": known["per_second"],
                 "p50_ms": known["p50_ms"],
                 "p99_ms": known["p99_ms"],
@@ -261,6 +293,19 @@ def run() -> dict[str, float]:
         **lock,
         **floor,
     }
+
+
+def cpu_times() -> tuple[int, int]:
+    """The machine's CPU time so far from /proc/stat, in ticks: all of it, and the idle part (iowait too)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]
+
+
+def cpu_busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of every CPU's time between two cpu_times() that was not idle: the app, its database and
+    the load generator together, on this machine."""
+    total, idle = after[0] - before[0], after[1] - before[1]
+    return 1 - idle / total if total else 0.0
 
 
 def write_lock_held(probe: Path, start: float, end: float) -> dict[str, float]:

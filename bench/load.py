@@ -2,7 +2,10 @@
 once (for its CSRF token) and then posts as fast as answers come, for D seconds. Prints JSON.
 
 Connection c's n-th report names `{prefix}{c}-{n}@example.com` (prefix `load` unless given): seed those
-addresses as customers to measure the known path, fresh customers every time."""
+addresses as customers to measure the known path, fresh customers every time. With `reconnect` after the
+prefix, each session opens a new connection for every report, keeping its cookie: gunicorn's workers each
+accept the connections they take, and 16 kept-open connections went 9, 4, 2 and 1 to 4 workers (issue 17,
+eighth pass), so a warm-up on them left a worker cold; new connections spread the reports over them all."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ def worker(
     errors: list[int],
     latencies: list[float],
     prefix: str,
+    reconnect: bool = False,
 ) -> None:
     connection = http.client.HTTPConnection(host, port, timeout=30)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -44,6 +48,9 @@ def worker(
             {"email": f"{prefix}{index}-{done}@example.com", "kind": "lost", "csrf_token": token}
         )
         sent = time.monotonic()
+        if reconnect:
+            connection.close()
+            connection = http.client.HTTPConnection(host, port, timeout=30)
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         response.read()
@@ -68,13 +75,14 @@ def main() -> None:
         float(sys.argv[6]),
     )
     prefix = sys.argv[7] if len(sys.argv) > 7 else "load"
+    reconnect = len(sys.argv) > 8 and sys.argv[8] == "reconnect"
     results: list[int] = []
     errors: list[int] = []
     latencies: list[float] = []
     threads = [
         threading.Thread(
             target=worker,
-            args=(host, port, path, form_path, seconds, n, results, errors, latencies, prefix),
+            args=(host, port, path, form_path, seconds, n, results, errors, latencies, prefix, reconnect),
         )
         for n in range(connections)
     ]
