@@ -10,9 +10,9 @@ Sleeping costs a thread, not CPU; the floor is per process and per form, and a w
 learned from the answers of WARM_AFTER different customers on that form: its first customers' reports
 compile statements and templates, several at once, and their answers took up to 242 ms under 16
 connections where a warm worker's took 62 to 88 ms (bench/r3_load.py, issue 17), so until then every
-answer is held to at least ANSWER_FLOOR_COLD_MS, and the cold answers' work counts until WARM_AFTER
-customers' answers have been learned warm (a worker that answers few kept its slowest first ones as its 99th
-percentile). Once warm, the floor is never less than ANSWER_FLOOR_MS:
+answer is held to at least ANSWER_FLOOR_COLD_MS, and the cold answers' work counts until the floor has
+learned from WARM_AFTER different customers' answers warm (a worker that answers few kept its slowest first
+ones as its 99th percentile). Once warm, the floor is never less than ANSWER_FLOOR_MS:
 set it above the p99 of a customer's report the deployment sees (`make bench` prints the figure its workers
 learned under load). A random share of the floor (up to a fifth) is added to every answer: what little work
 still follows the hold (a customer's request has more to tidy up) would otherwise be a steady, measurable
@@ -23,7 +23,9 @@ On a restarted worker nobody else uses, a prober who made 19 different customers
 accounts, if it has that many; each report on a form locks that password and opens an incident, each
 fresh-link request mails a link or is throttled), then asked about an address, would see strangers'
 answers fall from the cold floor to the warm one if that address was a customer's. Before the cold floor
-the same step came after one answer. The fresh-link form, used less, is where a worker is most often cold.
+the same step came after one answer. Likewise, on a worker whose first answers were slower than its later
+ones, the floor steps down again when the cold answers are forgotten, at WARM_AFTER different customers'
+warm answers: one sooner if an address asked about after warming was a customer's; the same 19 accounts. The fresh-link form, used less, is where a worker is most often cold.
 And a path a worker has not run yet (a report joining an open incident, the other language's templates) is
 slow the first time, after the worker is warm.
 """
@@ -69,13 +71,16 @@ class AnswerFloor:
         # The customers whose answers it has learned from, until WARM_AFTER of them: warmth counts each
         # customer once, so that nobody warms a worker by reporting their own address over and over.
         self._warming: set[int] | None = set()
-        # The work of the answers learned while cold, counted until WARM_AFTER answers have been learned
-        # warm: a worker's first reports compile statements and templates (85 and 88 ms, against 4 to 14 ms
-        # after, in one PostgreSQL worker under load), and a worker that had answered fewer than WINDOW
-        # customers since kept them as its 99th percentile: one of 4 workers held every answer to 1.5 × that
-        # (143 to 162 ms instead of 60), and 16 connections, 4 of them on it, made 176-192 reports a second
-        # instead of about 230 (issue 17, eighth pass).
+        # The work of the answers begun while cold, counted until the floor has learned from WARM_AFTER
+        # different customers' answers begun warm: a worker's first reports compile statements and templates
+        # (85 and 88 ms, against 4 to 14 ms after, in one PostgreSQL worker under load), and a worker that
+        # had answered fewer than WINDOW customers since kept them as its 99th percentile: of 4 workers, the
+        # one with 2 or 3 of 16 kept-open connections held every answer to 1.5 × that (143 to 162 ms instead
+        # of 60), and the load made 176-192 reports a second instead of about 215 (issue 17, eighth pass).
+        # Different customers, as for warmth: counted by answers, one account's reports would step the floor
+        # down at a count a prober could move by one with an address it asks about.
         self._cold_path: deque[float] = deque(maxlen=WINDOW)
+        self._warm_customers: set[int] | None = set()  # None once the cold answers are forgotten
         self._lock = threading.Lock()
         self._clock, self._sleep = clock, sleep
         # An injected clock (tests) stands for both; otherwise the work clock leaves out writer turns.
@@ -95,13 +100,21 @@ class AnswerFloor:
         with self._lock:
             return self._learned()
 
+    def warm(self) -> bool:
+        """Whether it has learned from WARM_AFTER different customers' answers (no longer held to the cold floor)."""
+        with self._lock:
+            return self._warming is None
+
     def _learned(self) -> list[float]:
         return sorted([*self._cold_path, *self._slow_path])
 
-    def start(self) -> tuple[float, float]:
-        return self._clock(), self._work_clock()
+    def start(self) -> tuple[float, float, bool]:
+        """When the work began, on both clocks, and whether the worker was cold then."""
+        with self._lock:
+            cold = self._warming is not None
+        return self._clock(), self._work_clock(), cold
 
-    def hold(self, started: tuple[float, float], *, customer: int | None) -> None:
+    def hold(self, started: tuple[float, float, bool], *, customer: int | None) -> None:
         """Called as the answer is ready, `started` being `start()` when the work began; `customer` is the
         customer whose work this answer did (the slow path), None for an unknown address. Sleeps until the
         floor.
@@ -110,22 +123,33 @@ class AnswerFloor:
         which grew with the queue and the floor with it: issue 17), and the answer is held on the wall
         clock, the wait included: how long a report waited says how long the reports ahead of it took,
         and so whose they were, unless the floor covers it."""
-        wall, work = started
+        wall, work, begun_cold = started
         if customer is not None:
             with self._lock:
-                if self._warming is not None:
-                    self._cold_path.append(self._work_clock() - work)
-                    self._warming.add(customer)
-                    if len(self._warming) >= WARM_AFTER:
-                        self._warming = None
-                else:
-                    self._slow_path.append(self._work_clock() - work)
-                    if self._cold_path and len(self._slow_path) >= WARM_AFTER:
-                        self._cold_path.clear()
+                self._learn(self._work_clock() - work, customer, begun_cold)
         floor = self.floor()
         remaining = floor * (1 + JITTER * self._jitter()) - (self._clock() - wall)
         if remaining > 0:
             self._sleep(remaining)
+
+    def _learn(self, seconds: float, customer: int, begun_cold: bool) -> None:
+        """A customer's work, under the lock: an answer begun cold counts until the cold ones are forgotten
+        (a compiling answer that ends after the worker warmed is still a cold one; after they are forgotten,
+        it is not learned)."""
+        if self._warming is not None:
+            self._warming.add(customer)
+            if len(self._warming) >= WARM_AFTER:
+                self._warming = None
+        if begun_cold:
+            if self._warm_customers is not None:
+                self._cold_path.append(seconds)
+            return
+        self._slow_path.append(seconds)
+        if self._warm_customers is not None:
+            self._warm_customers.add(customer)
+            if len(self._warm_customers) >= WARM_AFTER:
+                self._cold_path.clear()
+                self._warm_customers = None
 
 
 def working_clock() -> float:
