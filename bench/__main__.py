@@ -92,9 +92,15 @@ def main() -> None:
                 f"{intake.CONNECTIONS} connections",
                 f"{pg['per_second']:.0f} reports/s, p50 {pg['p50_ms']:.0f} ms, p99 {pg['p99_ms']:.0f} ms; "
                 + (
-                    f"answer floor {pg['answer_floor_ms']:.0f} ms, the highest of {pg['answer_floor_workers']:.0f} "
-                    f"(customers' work p99 {pg['customers_work_p99_ms']:.1f} ms), which allows "
-                    f"{pg['answer_floor_cap_per_s']:.0f}/s at {intake.CONNECTIONS} connections"
+                    f"answer floors {pg['answer_floor_lowest_ms']:.0f}–{pg['answer_floor_ms']:.0f} ms in "
+                    f"{pg['answer_floor_workers']:.0f} worker(s) (the highest learned from a customers' work p99 "
+                    f"of {pg['customers_work_p99_ms']:.1f} ms), at which {intake.CONNECTIONS} connections make "
+                    f"at most {pg['answer_floor_cap_per_s']:.0f}/s"
+                    + (
+                        f", {pg['answer_floor_cold_workers']:.0f} worker(s) still cold"
+                        if pg["answer_floor_cold_workers"]
+                        else ""
+                    )
                     if pg["answer_floor_workers"]
                     else "answer floor not recorded"
                 )

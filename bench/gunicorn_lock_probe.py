@@ -68,5 +68,10 @@ def worker_exit(server: Any, worker: Any) -> None:
     if folder:
         Path(folder, f"{os.getpid()}.json").write_text(json.dumps(_holds))
         floor = worker.wsgi.extensions["answer_floors"]["report"]
-        learned = {"floor": floor.floor(), "minimum": floor.minimum, "customers_work": floor.samples()}
+        learned = {
+            "floor": floor.floor(),
+            "minimum": floor.minimum,
+            "customers_work": floor.samples(),
+            "warm": floor.warm(),
+        }
         Path(folder, f"{os.getpid()}.floor").write_text(json.dumps(learned))

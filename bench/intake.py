@@ -23,9 +23,11 @@ CONNECTIONS, SECONDS = 16, 10.0
 KNOWN_PER_CONNECTION = 1_000  # more than one connection can report in SECONDS
 # Before a measured load, customers' reports for a while: every worker learns from its first
 # answer_floor.WARM_AFTER, held until then to ANSWER_FLOOR_COLD_MS (R3), as after any restart, and then
-# from enough more (answer_floor.WINDOW) that the slow first ones no longer set its floor: about 220 each.
-# SQLite's 2 workers passed that in 4 s (three runs of three); PostgreSQL's workers, at 50-170 reports a
-# second in all, get 4 s each. The rows measure warm workers; bench.r3_load measures cold ones.
+# from as many more different customers' answers, after which the slow first ones no longer set its floor
+# (since issue 17's eighth pass; before, enough more to push them out of its answer_floor.WINDOW, about 220).
+# The warm-up passes that with room: 4 s for SQLite's 2 workers, 4 s a worker on PostgreSQL, each report
+# on a new connection so that every worker takes its share (warm_up). The rows measure warm workers;
+# bench.r3_load measures cold ones.
 WARM_SECONDS = 4.0
 WARM_PER_CONNECTION_SECOND = 20  # customers seeded for each connection and second of warm-up: more than it reports
 
@@ -220,11 +222,12 @@ def postgres_workers(workers: tuple[int, ...] = (1, 2, 4)) -> dict[int, dict[str
             results[count] = {
                 **floor_learned,
                 "cpu_busy_share": busy,
-                # What the answer floor allows: each connection waits at least the floor plus, on average,
-                # half its jitter for every answer (the highest worker's floor: a bound, not a measurement).
+                # What the answer floor allows: each connection waits at least its worker's floor plus, on
+                # average, half the jitter for every answer; at the lowest floor the workers ended with, no
+                # more than this (a bound from the floors at the end, not a measurement).
                 "answer_floor_cap_per_s": (
-                    CONNECTIONS / (floor_learned["answer_floor_ms"] / 1000 * (1 + answer_floor.JITTER / 2))
-                    if floor_learned["answer_floor_ms"]
+                    CONNECTIONS / (floor_learned["answer_floor_lowest_ms"] / 1000 * (1 + answer_floor.JITTER / 2))
+                    if floor_learned["answer_floor_lowest_ms"]
                     else 0.0
                 ),
                 "per_second": known["per_second"],
@@ -296,8 +299,9 @@ def run() -> dict[str, float]:
 
 
 def cpu_times() -> tuple[int, int]:
-    """The machine's CPU time so far from /proc/stat, in ticks: all of it, and the idle part (iowait too)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    """The machine's CPU time so far from /proc/stat, in ticks: all of it, and the idle part (iowait too).
+    The first eight fields (user to steal): the guest fields after them are counted in user already."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     return sum(fields), fields[3] + fields[4]
 
 
@@ -335,8 +339,9 @@ def answer_floor_learned(probe: Path) -> dict[str, float]:
     """The report answers' floor (R3) that bench/gunicorn_lock_probe.py found the workers had learned at
     their exit, after the known customers' load, from the worker with the highest: its floor and the 99th
     percentile of the customers' work it learned from (its last answer_floor.WINDOW; the floor is 1.5 ×
-    that, or the setting if more), in ms; the setting; how many workers wrote theirs, and how many of those
-    had learned from a customer's report (none: zeros, and the table says which)."""
+    that, or the setting if more), in ms; the lowest worker's floor; the setting; how many workers wrote
+    theirs, how many of those had learned from a customer's report (none: zeros, and the table says which),
+    and how many were still cold at their exit."""
     learned = [json.loads(path.read_text()) for path in probe.glob("*.floor")]
     per_worker = [
         (worker["floor"], work[int(0.99 * (len(work) - 1))], worker["minimum"])
@@ -346,6 +351,8 @@ def answer_floor_learned(probe: Path) -> dict[str, float]:
     floor, p99, minimum = max(per_worker, default=(0.0, 0.0, 0.0))
     return {
         "answer_floor_ms": floor * 1000,
+        "answer_floor_lowest_ms": min((floor for floor, _p99, _minimum in per_worker), default=0.0) * 1000,
+        "answer_floor_cold_workers": sum(1 for worker in learned if not worker.get("warm", True)),
         "answer_floor_minimum_ms": minimum * 1000,
         "customers_work_p99_ms": p99 * 1000,
         "answer_floor_workers": len(per_worker),

@@ -41,26 +41,38 @@ def worker(
         cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
         headers["Cookie"] = cookie
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    if reconnect:
+        headers["Connection"] = "close"  # the server closes it after the answer, not at its keep-alive timeout
     done = failed = 0
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        body = urllib.parse.urlencode(
-            {"email": f"{prefix}{index}-{done}@example.com", "kind": "lost", "csrf_token": token}
-        )
-        sent = time.monotonic()
-        if reconnect:
-            connection.close()
-            connection = http.client.HTTPConnection(host, port, timeout=30)
-        connection.request("POST", path, body=body, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        latencies.append(time.monotonic() - sent)
-        # A stored report answers 303 to its receipt (post/redirect/get; a 200 is the form again, with
-        # an error); the floor's bare insert answers 200.
-        if response.status == (303 if form_path else 200):
-            done += 1
-        else:
-            failed += 1
+    try:
+        while time.monotonic() < deadline:
+            body = urllib.parse.urlencode(
+                {"email": f"{prefix}{index}-{done}@example.com", "kind": "lost", "csrf_token": token}
+            )
+            sent = time.monotonic()
+            if reconnect:
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=30)
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                # Counted, not fatal: a session that died silently would lower the count with no error shown.
+                failed += 1
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=30)
+                continue
+            latencies.append(time.monotonic() - sent)
+            # A stored report answers 303 to its receipt (post/redirect/get; a 200 is the form again, with
+            # an error); the floor's bare insert answers 200.
+            if response.status == (303 if form_path else 200):
+                done += 1
+            else:
+                failed += 1
+    finally:
+        connection.close()
     results.append(done)
     errors.append(failed)
 
@@ -75,7 +87,9 @@ def main() -> None:
         float(sys.argv[6]),
     )
     prefix = sys.argv[7] if len(sys.argv) > 7 else "load"
-    reconnect = len(sys.argv) > 8 and sys.argv[8] == "reconnect"
+    if len(sys.argv) > 8 and sys.argv[8] != "reconnect":
+        raise SystemExit(f"bench.load: unknown option {sys.argv[8]!r} (only 'reconnect')")
+    reconnect = len(sys.argv) > 8
     results: list[int] = []
     errors: list[int] = []
     latencies: list[float] = []
