@@ -14,7 +14,8 @@ answer is held to at least ANSWER_FLOOR_COLD_MS, and the cold answers' work coun
 learned from WARM_AFTER different customers' answers warm (a worker that answers few kept its slowest first
 ones as its 99th percentile). Once warm, the floor is never less than ANSWER_FLOOR_MS:
 set it above the p99 of a customer's report the deployment sees (`make bench` prints the figure its workers
-learned under load). A random share of the floor (up to a fifth) is added to every answer: what little work
+learned under load). A process's threads do that work a few at a time (ANSWER_WORK_TURNS, `turn`), and the
+floor learns the work, not the wait for a turn. A random share of the floor (up to a fifth) is added to every answer: what little work
 still follows the hold (a customer's request has more to tidy up) would otherwise be a steady, measurable
 offset between two narrow distributions.
 
@@ -36,6 +37,8 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Callable
 
 from flask import Flask, current_app
@@ -63,8 +66,11 @@ class AnswerFloor:
         work_clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] | None = None,
+        turns: threading.Semaphore | None = None,
     ) -> None:
         self.minimum = minimum_seconds
+        # The process's work turns (ANSWER_WORK_TURNS), shared by its floors; none: every thread at once.
+        self._turns = turns
         self.cold = cold_seconds
         self._jitter = jitter or random.Random().random
         self._slow_path: deque[float] = deque(maxlen=WINDOW)
@@ -114,6 +120,25 @@ class AnswerFloor:
             cold = self._warming is not None
         return self._clock(), self._work_clock(), cold
 
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """The work of an answer (between start() and hold()), a few threads of the process at a time
+        (ANSWER_WORK_TURNS). The wait for a turn is left out of the work the floor learns, as the wait for
+        SQLite's writer turn is (working_clock): on PostgreSQL a worker's 16 threads doing the work together
+        queued for its one interpreter, and the floor learned that queue and held every answer to 1.5 × it
+        (issue 17, eighth pass). Every report waits for a turn alike, whoever it names; the answer is still
+        held on the wall clock, the wait included (hold)."""
+        if self._turns is None:
+            yield
+            return
+        asked = time.perf_counter()
+        self._turns.acquire()
+        _turn_waits.seconds = waited_for_work_turns() + time.perf_counter() - asked
+        try:
+            yield
+        finally:
+            self._turns.release()
+
     def hold(self, started: tuple[float, float, bool], *, customer: int | None) -> None:
         """Called as the answer is ready, `started` being `start()` when the work began; `customer` is the
         customer whose work this answer did (the slow path), None for an unknown address. Sleeps until the
@@ -152,12 +177,22 @@ class AnswerFloor:
                 self._warm_customers = None
 
 
+_turn_waits = threading.local()
+
+
+def waited_for_work_turns() -> float:
+    """Seconds this thread has spent waiting for a work turn (AnswerFloor.turn), ever."""
+    seconds: float = getattr(_turn_waits, "seconds", 0.0)
+    return seconds
+
+
 def working_clock() -> float:
-    """A clock that stands still while this thread waits for SQLite's writer turn: under load a report
-    waits there for the reports ahead of it, customers' and strangers' alike, and counting that wait
-    as work made the floor grow with the queue (1.5 × its p99) until it, not the work, limited the
-    answers per second (issue 17). The floor learns from this clock; answers are held on the wall's."""
-    return time.perf_counter() - waited_for_writer_turns()
+    """A clock that stands still while this thread waits for SQLite's writer turn or for a work turn:
+    under load a report waits there for the reports ahead of it, customers' and strangers' alike, and
+    counting that wait as work made the floor grow with the queue (1.5 × its p99) until it, not the work,
+    limited the answers per second (issue 17). The floor learns from this clock; answers are held on the
+    wall's."""
+    return time.perf_counter() - waited_for_writer_turns() - waited_for_work_turns()
 
 
 def answer_floor(name: str) -> AnswerFloor:
@@ -168,6 +203,7 @@ def answer_floor(name: str) -> AnswerFloor:
 
 def init_app(app: Flask) -> None:
     minimum, cold = app.config["ANSWER_FLOOR_MS"] / 1000, app.config["ANSWER_FLOOR_COLD_MS"] / 1000
+    turns = threading.BoundedSemaphore(app.config["ANSWER_WORK_TURNS"])
     app.extensions["answer_floors"] = {
-        name: AnswerFloor(minimum, cold_seconds=cold) for name in ("report", "fresh_link")
+        name: AnswerFloor(minimum, cold_seconds=cold, turns=turns) for name in ("report", "fresh_link")
     }

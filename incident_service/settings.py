@@ -314,6 +314,13 @@ SETTINGS: tuple[Setting, ...] = (
     # worker's first customers' reports were answered in 81 to 242 ms and strangers' in 65 to 158 ms, held
     # only to ANSWER_FLOOR_MS (bench/r3_load.py, issue 17's sixth pass).
     Setting("ANSWER_FLOOR_COLD_MS", values.whole(minimum=0, maximum=10_000), default="300"),
+    # R3: how many of a process's threads do the work of a held answer (a report, a fresh-link request) at
+    # once; the others wait their turn, and the floor does not learn that wait, as it does not learn the wait
+    # for SQLite's writer turn. On PostgreSQL, 16 threads of one worker doing it together queued for its one
+    # interpreter, the floor learned that queue (customers' work p99 52-102 ms) and held every answer to
+    # 1.5 × it: 1 and 2 workers made 109-130 and 150-232 reports a second; with 2 turns, 231 and 231, every
+    # floor at ANSWER_FLOOR_MS (bench.intake, issue 17's eighth pass).
+    Setting("ANSWER_WORK_TURNS", values.whole(minimum=1, maximum=64), default="2"),
     # Where rate-limit counters live. memory:// counts per process, so with several gunicorn workers
     # each would allow the whole limit: outside the embedded setups it must be chosen on purpose.
     Setting(

@@ -49,6 +49,8 @@ def test_missing_app_env_means_production() -> None:
         ("DATABASE_POOL_SIZE", "0", "DATABASE_POOL_SIZE must be at least 1"),
         ("ANSWER_FLOOR_COLD_MS", "10001", "ANSWER_FLOOR_COLD_MS must be between 0 and 10000"),
         ("ANSWER_FLOOR_COLD_MS", "-1", "ANSWER_FLOOR_COLD_MS must be between 0 and 10000"),
+        ("ANSWER_WORK_TURNS", "0", "ANSWER_WORK_TURNS must be between 1 and 64"),
+        ("ANSWER_WORK_TURNS", "two", "ANSWER_WORK_TURNS must be a whole number"),
     ],
 )
 def test_mistyped_settings_are_named(name: str, value: str, message: str) -> None:
@@ -62,6 +64,7 @@ def test_production_defaults_are_strict() -> None:
     assert settings["SESSION_COOKIE_NAME"] == "__Host-session"
     assert settings["LATE_REPORT_THRESHOLD_HOURS"] == 24 and settings["RESET_LINK_MAX_AGE_SECONDS"] == 3600
     assert (settings["ANSWER_FLOOR_MS"], settings["ANSWER_FLOOR_COLD_MS"]) == (60, 300)  # R3 (answer_floor.py)
+    assert settings["ANSWER_WORK_TURNS"] == 2
 
 
 def test_flask_prefixed_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,6 +43,16 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
     (`known`) the account is the customer's own, so it says where the link went and until when."""
     floor = answer_floor("report")
     started = floor.start()
+    with floor.turn():
+        receipt, customer_id = _store(form, address, known=known)
+    session[RECEIPT] = receipt
+    answer = redirect(url_for("incidents.received"), code=303)
+    floor.hold(started, customer=customer_id)
+    return answer
+
+
+def _store(form: ReportLinkForm, address: str, *, known: bool) -> tuple[dict[str, str | bool | None], int | None]:
+    """The report stored and committed: the receipt the session will hold, and the customer it named."""
     report = receive_report(
         ReportSubmission(
             channel="web",
@@ -72,10 +82,7 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
                 "link_sent_now": grant.issued_at >= report.received_at,
             }
     db.session.commit()
-    session[RECEIPT] = receipt
-    answer = redirect(url_for("incidents.received"), code=303)
-    floor.hold(started, customer=customer_id)
-    return answer
+    return receipt, customer_id
 
 
 @bp.get("/report/received")

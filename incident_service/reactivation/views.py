@@ -84,8 +84,11 @@ def fresh_link() -> ResponseReturnValue:
     if form.validate_on_submit():
         floor = answer_floor("fresh_link")
         started = floor.start()
-        customer = send_fresh_link(normalize_address(entered(form.email)), source="web", actor="customer", now=utcnow())
-        db.session.commit()
+        with floor.turn():
+            customer = send_fresh_link(
+                normalize_address(entered(form.email)), source="web", actor="customer", now=utcnow()
+            )
+            db.session.commit()
         page = render_template("reset/link_sent.html")
         floor.hold(started, customer=customer)  # R3: as long for everyone
         return page
