@@ -126,10 +126,12 @@ def main() -> None:
             )
         )
     step("R3 timing under load: both interleaved through gunicorn")
-    for connections, r3 in r3_load.run().items():
+    r3_loads = [("SQLite", r3) for r3 in r3_load.run().items()]
+    r3_loads += [("PostgreSQL", r3) for r3 in r3_load.run_postgres().items()]
+    for database, (connections, r3) in r3_loads:
         rows.append(
             (
-                f"`POST /report` timing under load, customers' and unknown addresses interleaved (SQLite, gunicorn "
+                f"`POST /report` timing under load, customers' and unknown addresses interleaved ({database}, gunicorn "
                 f"2 workers, {connections} connections, {r3_load.SECONDS:.0f} s; the {r3['known']:.0f} / "
                 f"{r3['unknown']:.0f} answers of the second half)",
                 f"medians {r3['known_ms']:.1f} / {r3['unknown_ms']:.1f} ms, p99 {r3['known_p99_ms']:.1f} / "

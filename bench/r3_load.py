@@ -1,5 +1,6 @@
 """R3 under load (issue 17): `POST /report` for customers' addresses and unknown ones, interleaved on
-every connection, through gunicorn with the production settings (SQLite, `gunicorn.conf.py`, the default
+every connection, through gunicorn with the production settings (SQLite, and PostgreSQL since the eighth
+pass; `gunicorn.conf.py`, the default
 `ANSWER_FLOOR_MS` and `ANSWER_FLOOR_COLD_MS`, or those in the environment), at 4 and at 16 connections for
 20 s each.
 
@@ -85,9 +86,10 @@ def _connection(port: int, seconds: float, index: int, answers: list[tuple[bool,
         n += 1
 
 
-def _under_load(connections: int) -> dict[str, float]:
+def _under_load(connections: int, database_url: str | None = None) -> dict[str, float]:
+    """One load of `connections`, on a fresh SQLite file, or on `database_url` (an empty database)."""
     with tempfile.TemporaryDirectory(prefix="incident-r3-load-") as folder:
-        env = production_env(f"sqlite:///{folder}/app.sqlite3")
+        env = production_env(database_url or f"sqlite:///{folder}/app.sqlite3")
         subprocess.run(
             [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
         )
@@ -150,6 +152,19 @@ def _under_load(connections: int) -> dict[str, float]:
 def run() -> dict[int, dict[str, float]]:
     """{connections: figures} for each load of CONNECTIONS."""
     return {connections: _under_load(connections) for connections in CONNECTIONS}
+
+
+def run_postgres() -> dict[int, dict[str, float]]:
+    """The same on a throwaway durable PostgreSQL, a fresh database for each load (since issue 17's eighth
+    pass: there the answer floor leaves out the wait for a work turn, as on SQLite the writer turn's)."""
+    from .common import durable_postgres
+
+    results: dict[int, dict[str, float]] = {}
+    with durable_postgres() as server:
+        for connections in CONNECTIONS:
+            server.execute(f"CREATE DATABASE r3_load_{connections}")
+            results[connections] = _under_load(connections, server.url(f"r3_load_{connections}"))
+    return results
 
 
 if __name__ == "__main__":
