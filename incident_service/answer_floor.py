@@ -15,9 +15,9 @@ learned from WARM_AFTER different customers' answers warm (a worker that answers
 ones as its 99th percentile). Once warm, the floor is never less than ANSWER_FLOOR_MS:
 set it above the p99 of a customer's report the deployment sees (`make bench` prints the figure its workers
 learned under load). A process's threads do that work a few at a time (ANSWER_WORK_TURNS, `turn`), and the
-floor learns the work, not the wait for a turn. A random share of the floor (up to a fifth) is added to every answer: what little work
-still follows the hold (a customer's request has more to tidy up) would otherwise be a steady, measurable
-offset between two narrow distributions.
+floor learns the work, not the wait for a turn. A random share of the floor (up to a fifth) is added to
+every answer: what little work still follows the hold (a customer's request has more to tidy up) would
+otherwise be a steady, measurable offset between two narrow distributions.
 
 What the floor still tells (docs/security.md, R3): it moves with the customers' answers it learns from.
 On a restarted worker nobody else uses, a prober who made 19 different customers' answers its own (its own
@@ -26,9 +26,11 @@ fresh-link request mails a link or is throttled), then asked about an address, w
 answers fall from the cold floor to the warm one if that address was a customer's. Before the cold floor
 the same step came after one answer. Likewise, on a worker whose first answers were slower than its later
 ones, the floor steps down again when the cold answers are forgotten, at WARM_AFTER different customers'
-warm answers: one sooner if an address asked about after warming was a customer's; the same 19 accounts. The fresh-link form, used less, is where a worker is most often cold.
-And a path a worker has not run yet (a report joining an open incident, the other language's templates) is
-slow the first time, after the worker is warm.
+warm answers: one sooner if an address asked about after warming was a customer's; the same 19 accounts.
+The fresh-link form, used less, is where a worker is most often cold. Under a load past what the turns (or
+SQLite's writer turn) pass, a report's wait and work together pass the floor, and its answer is not held:
+its own work then shows. And a path a worker has not run yet (a report joining an open incident, the other
+language's templates) is slow the first time, after the worker is warm.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ from contextlib import contextmanager
 from typing import Callable
 
 from flask import Flask, current_app
+from werkzeug.exceptions import ServiceUnavailable
 
 from .database import waited_for_writer_turns
+from .extensions import db
 
 WINDOW = 200
 PERCENTILE = 0.99
@@ -67,10 +71,15 @@ class AnswerFloor:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] | None = None,
         turns: threading.Semaphore | None = None,
+        turn_timeout_seconds: float = 10.0,
+        in_transaction: Callable[[], bool] | None = None,
     ) -> None:
         self.minimum = minimum_seconds
         # The process's work turns (ANSWER_WORK_TURNS), shared by its floors; none: every thread at once.
-        self._turns = turns
+        self._turns, self._turn_timeout = turns, turn_timeout_seconds
+        # Whether this thread has a database transaction open (init_app: the app's session's), which a
+        # thread must not hold while it waits for a turn (turn()).
+        self._in_transaction = in_transaction
         self.cold = cold_seconds
         self._jitter = jitter or random.Random().random
         self._slow_path: deque[float] = deque(maxlen=WINDOW)
@@ -127,14 +136,23 @@ class AnswerFloor:
         SQLite's writer turn is (working_clock): on PostgreSQL a worker's 16 threads doing the work together
         queued for its one interpreter, and the floor learned that queue and held every answer to 1.5 × it
         (issue 17, eighth pass). Every report waits for a turn alike, whoever it names; the answer is still
-        held on the wall clock, the wait included (hold)."""
+        held on the wall clock, the wait included (hold).
+
+        No transaction may be open while a thread waits: on SQLite every transaction holds the process's
+        writer turn from its first statement, which the threads holding the work turns would wait for
+        while this one waits for theirs (a review found the emailed link's report did, its token read
+        first). A turn not had within the lock timeout (DATABASE_LOCK_TIMEOUT_MS) is a 503, as a
+        database lock not had is: nothing was stored."""
         if self._turns is None:
             yield
             return
+        if self._in_transaction is not None and self._in_transaction():
+            raise RuntimeError("a work turn was asked for with a database transaction open: end it first")
         asked = time.perf_counter()
-        self._turns.acquire()
-        _turn_waits.seconds = waited_for_work_turns() + time.perf_counter() - asked
+        if not self._turns.acquire(timeout=self._turn_timeout):
+            raise ServiceUnavailable("no work turn within the lock timeout")
         try:
+            _turn_waits.seconds = waited_for_work_turns() + time.perf_counter() - asked
             yield
         finally:
             self._turns.release()
@@ -205,5 +223,12 @@ def init_app(app: Flask) -> None:
     minimum, cold = app.config["ANSWER_FLOOR_MS"] / 1000, app.config["ANSWER_FLOOR_COLD_MS"] / 1000
     turns = threading.BoundedSemaphore(app.config["ANSWER_WORK_TURNS"])
     app.extensions["answer_floors"] = {
-        name: AnswerFloor(minimum, cold_seconds=cold, turns=turns) for name in ("report", "fresh_link")
+        name: AnswerFloor(
+            minimum,
+            cold_seconds=cold,
+            turns=turns,
+            turn_timeout_seconds=app.config["DATABASE_LOCK_TIMEOUT_MS"] / 1000,
+            in_transaction=lambda: db.session().in_transaction(),
+        )
+        for name in ("report", "fresh_link")
     }

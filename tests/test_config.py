@@ -50,6 +50,7 @@ def test_missing_app_env_means_production() -> None:
         ("ANSWER_FLOOR_COLD_MS", "10001", "ANSWER_FLOOR_COLD_MS must be between 0 and 10000"),
         ("ANSWER_FLOOR_COLD_MS", "-1", "ANSWER_FLOOR_COLD_MS must be between 0 and 10000"),
         ("ANSWER_WORK_TURNS", "0", "ANSWER_WORK_TURNS must be between 1 and 64"),
+        ("ANSWER_WORK_TURNS", "65", "ANSWER_WORK_TURNS must be between 1 and 64"),
         ("ANSWER_WORK_TURNS", "two", "ANSWER_WORK_TURNS must be a whole number"),
     ],
 )

@@ -41,6 +41,9 @@ def _submit(form: ReportLinkForm, address: str, *, known: bool = False) -> Respo
     receipt (post/redirect/get: reloading it or changing its language does not report again), which the
     session holds. The public form's receipt is the same whatever the address; through a signed link
     (`known`) the account is the customer's own, so it says where the link went and until when."""
+    # What was read first (the link's token, a signed-in customer) holds no transaction, and on SQLite no
+    # writer turn, while a work turn is awaited (AnswerFloor.turn).
+    db.session.commit()
     floor = answer_floor("report")
     started = floor.start()
     with floor.turn():

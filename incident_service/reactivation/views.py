@@ -82,6 +82,7 @@ def reset() -> ResponseReturnValue:
 def fresh_link() -> ResponseReturnValue:
     form = FreshLinkForm()
     if form.validate_on_submit():
+        db.session.commit()  # a signed-in customer's read holds no transaction while a turn is awaited
         floor = answer_floor("fresh_link")
         started = floor.start()
         with floor.turn():
