@@ -318,8 +318,8 @@ SETTINGS: tuple[Setting, ...] = (
     # once; the others wait their turn, and the floor does not learn that wait, as it does not learn the wait
     # for SQLite's writer turn. On PostgreSQL, 16 threads of one worker doing it together queued for its one
     # interpreter, the floor learned that queue (customers' work p99 52-102 ms) and held every answer to
-    # 1.5 × it: 1 and 2 workers made 109-130 and 150-232 reports a second; with 2 turns, 231 and 231, every
-    # floor at ANSWER_FLOOR_MS (bench.intake, issue 17's eighth pass).
+    # 1.5 × it: 1 and 2 workers made 109-130 and 150-232 reports a second; with 2 turns, 210-231 and
+    # 224-231, every floor at ANSWER_FLOOR_MS (bench.intake, issue 17's eighth pass).
     Setting("ANSWER_WORK_TURNS", values.whole(minimum=1, maximum=64), default="2"),
     # Where rate-limit counters live. memory:// counts per process, so with several gunicorn workers
     # each would allow the whole limit: outside the embedded setups it must be chosen on purpose.
